@@ -1,0 +1,126 @@
+"""The ``seqbench`` command: a thin click group over runner, report and the registries."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from seqbench import __version__
+from seqbench.errors import UserError
+
+EXIT_USAGE = 2
+
+
+class SeqbenchUsageError(click.ClickException):
+    """One line on stderr, exit code 2, never a traceback."""
+
+    exit_code = EXIT_USAGE
+
+
+class _Group(click.Group):
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except UserError as error:
+            raise SeqbenchUsageError(str(error)) from None
+
+
+@click.group(cls=_Group)
+@click.version_option(__version__, prog_name="seqbench")
+def main() -> None:
+    """Benchmark sequence models: accuracy, time and energy against sequence length and batch size.
+
+    Suites are TOML files (docs/suites.md); results land in a SQLite store
+    (default results/seqbench.sqlite, or $SEQBENCH_STORE).
+    """
+
+
+def _store_option(function):
+    return click.option(
+        "--store",
+        type=click.Path(path_type=Path, dir_okay=False),
+        default=None,
+        help="Results store (SQLite). Default: $SEQBENCH_STORE or results/seqbench.sqlite.",
+    )(function)
+
+
+def _store_path(store: Path | None) -> Path:
+    from seqbench.store import default_store_path
+
+    return store if store is not None else default_store_path()
+
+
+@main.command()
+@click.argument("suites", nargs=-1, required=True, type=click.Path(path_type=Path))
+@_store_option
+@click.option("--resume/--fresh", default=True, show_default=True,
+              help="Skip points the store already has as succeeded, or rerun every point.")
+@click.option("--dry-run", is_flag=True, help="Validate and print the grid of points; run nothing.")
+@click.option("--executor", default="local", show_default=True,
+              help="Executor that runs the points (see `seqbench plugins`).")
+@click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Points run at once, each in its own process.")
+@click.option("--device", default=None, help="Override every point's run.device: auto, cpu, cuda or cuda:N.")
+@click.option("--smoke", is_flag=True,
+              help="Shrink sizes and epochs so any suite runs in seconds on a CPU.")
+def run(suites, store, resume, dry_run, executor, jobs, device, smoke) -> None:
+    """Run the points of one or more SUITES (TOML files).
+
+    Every suite is validated before any point runs. Each point runs in a fresh
+    process; a failing point is stored as failed and the sweep goes on. Exit code
+    0 when every point succeeded, 1 when some failed, 2 for a usage or suite error.
+    """
+    from seqbench.runner import RunOptions, run_suites
+
+    options = RunOptions(
+        store=_store_path(store), resume=resume, dry_run=dry_run, executor=executor,
+        jobs=jobs, device=device, smoke=smoke,
+    )
+    try:
+        code = run_suites(list(suites), options, sys.stdout)
+    except KeyboardInterrupt:
+        click.echo("\ninterrupted: finished points are stored; run again to resume", err=True)
+        sys.exit(130)
+    sys.exit(code)
+
+
+@main.command()
+@_store_option
+@click.option("--suite", default=None, help="Only this suite's runs.")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json", "markdown"]),
+              default="table", show_default=True)
+def report(store, suite, fmt) -> None:
+    """Print the runs in the results store."""
+    from seqbench.report import render, report_frame
+
+    click.echo(render(report_frame(_store_path(store), suite), fmt).rstrip("\n"))
+
+
+@main.command()
+def tasks() -> None:
+    """List installed tasks with their parameters, defaults and metrics."""
+    from seqbench import registry
+    from seqbench.listing import describe_task
+
+    for _, task_cls in registry.tasks().items():
+        click.echo(describe_task(task_cls, registry.tasks().plugin_of(task_cls.name)))
+
+
+@main.command()
+def models() -> None:
+    """List installed models with their hyper-parameters and the tasks they serve."""
+    from seqbench import registry
+    from seqbench.listing import describe_model
+
+    for _, model_cls in registry.models().items():
+        click.echo(describe_model(model_cls, registry.models().plugin_of(model_cls.name)))
+
+
+@main.command()
+def plugins() -> None:
+    """List installed plugins, their versions and what each registered."""
+    from seqbench.listing import describe_plugins
+
+    click.echo(describe_plugins())

@@ -1,0 +1,1 @@
+"""seqbench's own features, registered through the same hooks as any plugin's."""

@@ -1,0 +1,40 @@
+"""The ``oracle`` model: the task's exact answer, through the same path as every model."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from seqbench.hookspecs import hookimpl
+from seqbench.model import EpochCallback, FitSettings, Model
+from seqbench.task import Signature, Task
+
+
+@dataclass
+class Oracle(Model):
+    name = "oracle"
+    description = "the task's exact solution in NumPy: the floor of error and of harness cost"
+    framework = "numpy"
+
+    @classmethod
+    def supports(cls, signature: Signature) -> bool:
+        return True
+
+    @classmethod
+    def serves_text(cls) -> str:
+        return "every task"
+
+    def build(self, task: Task) -> None:
+        self._task = task
+
+    def fit(self, train, settings: FitSettings, on_epoch: EpochCallback) -> None:
+        """Nothing to learn: no epochs, no curve."""
+
+    def predict(self, inputs: np.ndarray) -> np.ndarray:
+        return self._task.solve(inputs)
+
+
+@hookimpl
+def register_models(register) -> None:
+    register(Oracle)

@@ -1,0 +1,20 @@
+"""Errors a user can cause, reported as one clear line with exit code 2."""
+
+from __future__ import annotations
+
+import difflib
+from typing import Iterable
+
+__all__ = ["UserError", "did_you_mean"]
+
+
+class UserError(Exception):
+    """Bad input from a user: a suite, a name, a parameter, a path. Never a traceback."""
+
+
+def did_you_mean(name: str, available: Iterable[str]) -> str:
+    """``did you mean 'x'? available: a, b, c`` for an unknown ``name``."""
+    choices = sorted(available)
+    close = difflib.get_close_matches(name, choices, n=1, cutoff=0.5)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    return f"{hint}available: {', '.join(choices) if choices else 'none installed'}"

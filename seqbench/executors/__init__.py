@@ -1,0 +1,5 @@
+"""Executors run a suite's points and yield their records as each finishes."""
+
+from seqbench.executors.base import Executor
+
+__all__ = ["Executor"]

@@ -1,0 +1,115 @@
+"""Start ``python -m seqbench.worker`` for one point and turn its ending into a record."""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from seqbench.grid import Point
+from seqbench.pipeline import failed_record
+
+__all__ = ["WorkerProcess"]
+
+LOG_TAIL_LINES = 20
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    # A worker must not outlive a killed parent: nobody would store its result. The
+    # signal fires when the thread that started it ends, so start workers from the
+    # main thread.
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):
+        pass
+
+
+class WorkerProcess:
+    """One point running in its own ``python -m seqbench.worker`` process."""
+
+    def __init__(self, point: Point, env: dict[str, str] | None = None) -> None:
+        self.point = point
+        self.timeout = point.run.get("timeout")
+        self._dir = tempfile.TemporaryDirectory(prefix="seqbench-point-")
+        self.result_path = Path(self._dir.name) / "record.json"
+        self.log_path = Path(self._dir.name) / "worker.log"
+        self._log = self.log_path.open("wb")
+        child_env = {**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"}
+        self.started = time.monotonic()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "seqbench.worker", str(self.result_path)],
+            stdin=subprocess.PIPE,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            env=child_env,
+            preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
+        )
+        assert self.process.stdin is not None
+        self.process.stdin.write(point.to_json().encode())
+        self.process.stdin.close()
+        self.timed_out = False
+
+    def poll(self) -> bool:
+        """True once the process has ended (killing it first if it ran past its timeout)."""
+        if self.process.poll() is not None:
+            return True
+        if self.timeout is not None and time.monotonic() - self.started > self.timeout:
+            self.timed_out = True
+            self.kill()
+            return True
+        return False
+
+    def wait(self) -> None:
+        remaining = None
+        if self.timeout is not None:
+            remaining = max(0.0, self.timeout - (time.monotonic() - self.started))
+        try:
+            self.process.wait(timeout=remaining)
+        except subprocess.TimeoutExpired:
+            self.timed_out = True
+            self.kill()
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait()
+
+    def record(self) -> dict[str, Any]:
+        """The worker's record, or a ``failed`` one saying how the process ended."""
+        try:
+            if self.timed_out:
+                return failed_record(
+                    self.point, f"timed out after {self.timeout:g} s (run.timeout)", self._log_tail()
+                )
+            if self.result_path.exists():
+                return json.loads(self.result_path.read_text())
+            code = self.process.returncode
+            if code is not None and code < 0:
+                how = f"killed by signal {signal.Signals(-code).name}"
+            else:
+                how = f"exited with code {code}"
+            return failed_record(
+                self.point, f"worker process died ({how}) before writing a result", self._log_tail()
+            )
+        finally:
+            self.close()
+
+    def _log_tail(self) -> str:
+        self._log.flush()
+        try:
+            lines = self.log_path.read_text(errors="replace").splitlines()
+        except OSError:
+            return ""
+        return "\n".join(lines[-LOG_TAIL_LINES:])
+
+    def close(self) -> None:
+        self._log.close()
+        self._dir.cleanup()

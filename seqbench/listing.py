@@ -1,0 +1,59 @@
+"""Human-readable descriptions for ``seqbench tasks``, ``models`` and ``plugins``."""
+
+from __future__ import annotations
+
+from seqbench import registry
+from seqbench.params import param_specs
+from seqbench.plugins import plugin_infos
+
+__all__ = ["describe_task", "describe_model", "describe_plugins"]
+
+
+def _params(cls: type) -> list[str]:
+    lines = []
+    for spec in param_specs(cls):
+        default = "(required)" if spec.required else f"= {spec.default!r}"
+        allowed = spec.describe_allowed()
+        help_text = f"  {spec.help}" if spec.help else ""
+        lines.append(f"    {spec.name}: {allowed} {default}{help_text}")
+    return lines or ["    (no parameters)"]
+
+
+def describe_task(task_cls: type, plugin: str) -> str:
+    metrics = ", ".join(task_cls.metrics) or task_cls.primary_metric
+    direction = "lower is better" if task_cls.direction == "min" else "higher is better"
+    lines = [
+        f"{task_cls.name}  [{plugin}]",
+        f"  {task_cls.description}",
+        f"  primary metric: {task_cls.primary_metric} ({direction}); metrics: {metrics}",
+        "  parameters:",
+        *_params(task_cls),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def describe_model(model_cls: type, plugin: str) -> str:
+    lines = [
+        f"{model_cls.name}  [{plugin}]",
+        f"  {model_cls.description}",
+        f"  serves: {model_cls.serves_text()}",
+        "  parameters:",
+        *_params(model_cls),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def describe_plugins() -> str:
+    # Collecting each registry records which plugin registered what.
+    for collect in (registry.tasks, registry.models, registry.meters, registry.executors):
+        collect()
+    lines = []
+    for info in plugin_infos():
+        head = f"{info.name}  ({info.distribution} {info.version})"
+        if info.error:
+            lines.append(f"{head}  FAILED TO LOAD: {info.error}")
+            continue
+        lines.append(head)
+        for kind, names in sorted(info.registered.items()):
+            lines.append(f"    {kind}s: {', '.join(sorted(names))}")
+    return "\n".join(lines)

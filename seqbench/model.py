@@ -1,0 +1,84 @@
+"""The model contract: what a model plugin implements.
+
+A model is a dataclass whose fields are its hyper-parameters. The harness builds it
+for a task, hands its training loop the data, the run settings and a callback to
+report each epoch (the harness scores validation and decides early stopping, so
+every framework stops by the same rule), then asks it for NumPy predictions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable, ClassVar
+
+import numpy as np
+
+from seqbench.task import Signature, Task
+
+if TYPE_CHECKING:
+    from seqbench.data import Split
+
+__all__ = ["Model", "FitSettings", "EpochOutcome", "EpochCallback"]
+
+
+@dataclass(frozen=True)
+class FitSettings:
+    """Run settings a training loop needs."""
+
+    epochs: int
+    batch_size: int
+    device: str
+    seed: int
+    patience: int | None
+
+
+@dataclass(frozen=True)
+class EpochOutcome:
+    """The harness's answer to an epoch report."""
+
+    stop: bool  # early stopping says stop now
+    improved: bool  # this epoch is the best so far: keep its weights
+
+
+EpochCallback = Callable[[int, float, int], EpochOutcome]
+"""``on_epoch(epoch, train_loss, examples_seen)`` -> EpochOutcome; epochs count from 1."""
+
+
+class Model:
+    """Base class for models. Subclasses are dataclasses; their fields are hyper-parameters.
+
+    Class attributes a model sets:
+      name: ``<framework>:<architecture>`` (the NumPy oracle is plain ``oracle``).
+      framework: "numpy", "torch", "tensorflow", ...
+      serves: the (input kind, target kind) pairs it can learn, see Signature.
+      smoke: hyper-parameter overrides ``seqbench run --smoke`` applies.
+    """
+
+    name: ClassVar[str]
+    description: ClassVar[str] = ""
+    framework: ClassVar[str] = "numpy"
+    serves: ClassVar[frozenset[tuple[str, str]]] = frozenset()
+    smoke: ClassVar[dict[str, Any]] = {}
+
+    @classmethod
+    def supports(cls, signature: Signature) -> bool:
+        return signature.kind in cls.serves
+
+    @classmethod
+    def serves_text(cls) -> str:
+        return ", ".join(f"{i} -> {t}" for i, t in sorted(cls.serves)) or "nothing"
+
+    def build(self, task: Task) -> None:
+        """Size the model for ``task`` (its signature); called once before ``fit``."""
+
+    def fit(self, train: "Split", settings: FitSettings, on_epoch: EpochCallback) -> None:
+        """Train on ``train``, calling ``on_epoch`` after every epoch; stop when it says so."""
+        raise NotImplementedError
+
+    def predict(self, inputs: np.ndarray) -> np.ndarray:
+        """Predictions for a batch of inputs, shaped as the task's ``solve`` returns."""
+        raise NotImplementedError
+
+    def synchronize(self) -> None:
+        """Wait for the model's device to finish queued work; the harness calls this
+        before every clock read so asynchronous GPUs are timed honestly."""

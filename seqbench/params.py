@@ -1,0 +1,191 @@
+"""Declared, typed parameters for tasks and models.
+
+Tasks and models are dataclasses; each field is a parameter. ``param()`` adds the
+help text and bounds that validation and ``seqbench tasks``/``models`` need, so a
+suite's unknown or ill-typed value is refused before anything runs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass
+from typing import Any, Literal, get_args, get_origin
+
+__all__ = ["param", "ParamSpec", "param_specs", "coerce_params", "ParamError"]
+
+
+class ParamError(ValueError):
+    """A parameter value that its declaration refuses; the message names the allowed values."""
+
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(f"{key}: {message}")
+        self.key = key
+        self.message = message
+
+
+def param(
+    default: Any = dataclasses.MISSING,
+    *,
+    help: str = "",
+    min: float | None = None,
+    max: float | None = None,
+    choices: tuple[Any, ...] | None = None,
+) -> Any:
+    """A dataclass field carrying the metadata seqbench validates against."""
+    metadata = {"help": help, "min": min, "max": max, "choices": choices}
+    if isinstance(default, (list, dict, set)):
+        frozen = default
+        return dataclasses.field(default_factory=lambda: type(frozen)(frozen), metadata=metadata)
+    return dataclasses.field(default=default, metadata=metadata)
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    name: str
+    type: Any
+    default: Any
+    help: str = ""
+    min: float | None = None
+    max: float | None = None
+    choices: tuple[Any, ...] | None = None
+
+    @property
+    def required(self) -> bool:
+        return self.default is dataclasses.MISSING
+
+    @property
+    def type_name(self) -> str:
+        return _type_name(self.type)
+
+    def describe_allowed(self) -> str:
+        if self.choices is not None:
+            return "one of " + ", ".join(repr(c) for c in self.choices)
+        text = self.type_name
+        if self.min is not None and self.max is not None:
+            return f"{text} between {self.min:g} and {self.max:g}"
+        if self.min is not None:
+            return f"{text} >= {self.min:g}"
+        if self.max is not None:
+            return f"{text} <= {self.max:g}"
+        return text
+
+
+def param_specs(cls: type) -> list[ParamSpec]:
+    """The parameters a task or model class declares, in declaration order."""
+    hints = typing.get_type_hints(cls)
+    specs = []
+    for field in dataclasses.fields(cls):
+        if not field.init or field.name.startswith("_"):
+            continue
+        default = field.default
+        if default is dataclasses.MISSING and field.default_factory is not dataclasses.MISSING:
+            default = field.default_factory()
+        annotation = hints.get(field.name, Any)
+        choices = field.metadata.get("choices")
+        if choices is None and get_origin(annotation) is Literal:
+            choices = get_args(annotation)
+        specs.append(
+            ParamSpec(
+                name=field.name,
+                type=annotation,
+                default=default,
+                help=field.metadata.get("help", ""),
+                min=field.metadata.get("min"),
+                max=field.metadata.get("max"),
+                choices=tuple(choices) if choices is not None else None,
+            )
+        )
+    return specs
+
+
+def coerce_params(cls: type, values: dict[str, Any]) -> dict[str, Any]:
+    """Check ``values`` against ``cls``'s declared parameters; return them complete with defaults.
+
+    Raises ParamError naming the key and the allowed values.
+    """
+    specs = {spec.name: spec for spec in param_specs(cls)}
+    unknown = sorted(set(values) - set(specs))
+    if unknown:
+        allowed = ", ".join(specs) or "none"
+        raise ParamError(unknown[0], f"unknown parameter; allowed: {allowed}")
+    resolved = {}
+    for name, spec in specs.items():
+        if name in values:
+            resolved[name] = coerce_value(spec, values[name])
+        elif spec.required:
+            raise ParamError(name, f"required ({spec.describe_allowed()})")
+        else:
+            resolved[name] = spec.default
+    return resolved
+
+
+def coerce_value(spec: ParamSpec, value: Any) -> Any:
+    """Return ``value`` converted to the spec's type, or raise ParamError."""
+    converted = _convert(spec.type, value)
+    if converted is _INVALID:
+        raise ParamError(spec.name, f"expected {spec.describe_allowed()}, got {value!r}")
+    if spec.choices is not None and converted not in spec.choices:
+        raise ParamError(spec.name, f"expected {spec.describe_allowed()}, got {value!r}")
+    if isinstance(converted, (int, float)) and not isinstance(converted, bool):
+        too_small = spec.min is not None and converted < spec.min
+        too_large = spec.max is not None and converted > spec.max
+        if too_small or too_large:
+            raise ParamError(spec.name, f"expected {spec.describe_allowed()}, got {value!r}")
+    return converted
+
+
+_INVALID = object()
+
+
+def _convert(annotation: Any, value: Any) -> Any:
+    origin = get_origin(annotation)
+    if annotation is Any:
+        return value
+    if origin is Literal:
+        return value if value in get_args(annotation) else _INVALID
+    if origin in (typing.Union, types.UnionType):
+        for option in get_args(annotation):
+            converted = _convert(option, value)
+            if converted is not _INVALID:
+                return converted
+        return _INVALID
+    if annotation is type(None):
+        return None if value is None else _INVALID
+    if annotation is bool:
+        return value if isinstance(value, bool) else _INVALID
+    if annotation is int:
+        return value if isinstance(value, int) and not isinstance(value, bool) else _INVALID
+    if annotation is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        return _INVALID
+    if annotation is str:
+        return value if isinstance(value, str) else _INVALID
+    if origin in (list, tuple) or annotation in (list, tuple):
+        if not isinstance(value, (list, tuple)):
+            return _INVALID
+        args = get_args(annotation)
+        item_type = args[0] if args else Any
+        items = [_convert(item_type, item) for item in value]
+        if any(item is _INVALID for item in items):
+            return _INVALID
+        return list(items) if origin is list or annotation is list else tuple(items)
+    if origin is dict or annotation is dict:
+        return value if isinstance(value, dict) else _INVALID
+    return value if isinstance(value, annotation) else _INVALID
+
+
+def _type_name(annotation: Any) -> str:
+    origin = get_origin(annotation)
+    if origin is Literal:
+        return " | ".join(repr(a) for a in get_args(annotation))
+    if origin in (typing.Union, types.UnionType):
+        return " | ".join(_type_name(a) for a in get_args(annotation))
+    if annotation is type(None):
+        return "none"
+    if origin in (list, tuple):
+        args = get_args(annotation)
+        return f"list of {_type_name(args[0])}" if args else "list"
+    return getattr(annotation, "__name__", str(annotation))

@@ -1,0 +1,191 @@
+"""One point's life, inside its own process: build task, generate data, build model,
+train with per-epoch curves, evaluate on the test split, score, measure, one record."""
+
+from __future__ import annotations
+
+import math
+import time
+import traceback
+from datetime import datetime, timezone
+from typing import Any
+
+import numpy as np
+
+from seqbench import registry
+from seqbench.data import Split
+from seqbench.grid import Point
+from seqbench.meters import run_meters
+from seqbench.model import EpochOutcome, FitSettings, Model
+from seqbench.task import Task
+
+__all__ = ["run_point", "predict_split", "failed_record", "NonFiniteResult"]
+
+
+class NonFiniteResult(FloatingPointError):
+    """A loss or metric became NaN or infinite."""
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+def base_record(point: Point) -> dict[str, Any]:
+    return {
+        "suite": point.suite,
+        "point": point.hash,
+        "task": point.task,
+        "model": point.model,
+        "seed": point.seed,
+        "config": point.config(),
+        "status": "failed",
+        "error": None,
+        "traceback": None,
+        "primary_metric": None,
+        "direction": None,
+        "metrics": {},
+        "timings": {},
+        "measurements": {},
+        "curves": [],
+        "started_at": now(),
+        "finished_at": None,
+    }
+
+
+def failed_record(point: Point, error: str, detail: str | None = None) -> dict[str, Any]:
+    record = base_record(point)
+    record.update(error=error, traceback=detail, finished_at=now())
+    return record
+
+
+def predict_split(model: Model, split: Split, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Predictions and targets for a whole split, batch by batch."""
+    predictions, targets = [], []
+    for batch in split.batches(batch_size):
+        predictions.append(np.asarray(model.predict(batch.inputs)))
+        targets.append(batch.targets)
+    return np.concatenate(predictions), np.concatenate(targets)
+
+
+class _Phases:
+    """Wall-clock phases; the model's device is synchronised before every clock read."""
+
+    def __init__(self, meters: run_meters) -> None:
+        self.meters = meters
+        self.seconds: dict[str, float] = {}
+        self.model: Model | None = None
+
+    def clock(self) -> float:
+        if self.model is not None:
+            self.model.synchronize()
+        return time.perf_counter()
+
+    def run(self, phase: str, action):
+        self.meters.start(phase)
+        start = self.clock()
+        try:
+            return action()
+        finally:
+            self.seconds[phase] = self.clock() - start
+            self.meters.stop(phase)
+
+
+def _check_finite(metrics: dict[str, float], where: str) -> None:
+    bad = [name for name, value in metrics.items() if not math.isfinite(value)]
+    if bad:
+        raise NonFiniteResult(f"{where} metric {bad[0]} is {metrics[bad[0]]}")
+
+
+def run_point(point: Point, process_started: float | None = None) -> dict[str, Any]:
+    """Run ``point`` to a record; failures become a ``failed`` record, never an exception."""
+    record = base_record(point)
+    started = time.perf_counter()
+    if process_started is not None:
+        record["timings"]["startup_s"] = started - process_started
+    meters = run_meters([cls for _, cls in registry.meters().items()], point.run["device"])
+    phases = _Phases(meters)
+    try:
+        _run(point, record, phases)
+        record["status"] = "ok"
+    except Exception as error:
+        record["error"] = f"{type(error).__name__}: {error}"
+        record["traceback"] = traceback.format_exc()
+    finally:
+        meters.close()
+        record["timings"].update({f"{k}_s": v for k, v in phases.seconds.items()})
+        record["timings"]["total_s"] = time.perf_counter() - started
+        record["measurements"] = meters.results
+        record["finished_at"] = now()
+    return record
+
+
+def _run(point: Point, record: dict[str, Any], phases: _Phases) -> None:
+    run = point.run
+    task: Task = registry.tasks().get(point.task)(**point.task_params)
+    model: Model = registry.models().get(point.model)(**point.model_params)
+    record["primary_metric"] = task.primary_metric
+    record["direction"] = task.direction
+
+    splits = {
+        "train": Split(task, "train", run["train_size"], point.seed),
+        "validation": Split(task, "validation", run["eval_size"], point.seed),
+        "test": Split(task, "test", run["eval_size"], point.seed),
+    }
+    phases.run("data", lambda: [split.prepare() for split in splits.values()])
+    model.build(task)
+    phases.model = model
+
+    curves: list[dict[str, Any]] = record["curves"]
+    state = {"best": None, "since_best": 0, "examples": 0, "epoch_start": phases.clock()}
+
+    def on_epoch(epoch: int, train_loss: float, examples_seen: int) -> EpochOutcome:
+        if not math.isfinite(train_loss):
+            raise NonFiniteResult(f"training loss is {train_loss} at epoch {epoch}")
+        predictions, targets = predict_split(model, splits["validation"], run["batch_size"])
+        val = task.score(predictions, targets)
+        _check_finite(val, f"validation (epoch {epoch})")
+        seconds = phases.clock() - state["epoch_start"]
+        state["examples"] += examples_seen
+        primary = float(val[task.primary_metric])
+        improved = task.better(primary, state["best"])
+        if improved:
+            state["best"], state["since_best"] = primary, 0
+        else:
+            state["since_best"] += 1
+        curves.append(
+            {
+                "epoch": epoch,
+                "train_loss": float(train_loss),
+                **{f"val_{name}": float(value) for name, value in val.items()},
+                "seconds": seconds,
+                "examples_per_s": examples_seen / seconds if seconds > 0 else None,
+            }
+        )
+        patience = run["patience"]
+        stop = patience is not None and state["since_best"] >= patience
+        state["epoch_start"] = phases.clock()
+        return EpochOutcome(stop=stop, improved=improved)
+
+    settings = FitSettings(
+        epochs=run["epochs"],
+        batch_size=run["batch_size"],
+        device=run["device"],
+        seed=point.seed,
+        patience=run["patience"],
+    )
+    phases.run("train", lambda: model.fit(splits["train"], settings, on_epoch))
+    predictions, targets = phases.run(
+        "eval", lambda: predict_split(model, splits["test"], run["batch_size"])
+    )
+    metrics = {name: float(value) for name, value in task.score(predictions, targets).items()}
+    _check_finite(metrics, "test")
+    record["metrics"] = metrics
+
+    timings = record["timings"]
+    tokens = task.tokens_per_example()
+    timings["epochs"] = len(curves)
+    timings["train_examples"] = state["examples"]
+    for phase, examples in (("train", state["examples"]), ("eval", len(splits["test"]))):
+        seconds = phases.seconds.get(phase, 0.0)
+        rate = examples / seconds if seconds > 0 and examples else None
+        timings[f"{phase}_examples_per_s"] = rate
+        timings[f"{phase}_tokens_per_s"] = rate * tokens if rate is not None else None

@@ -1,0 +1,66 @@
+"""``seqbench report``: the runs of a store as a table, CSV, JSON or Markdown."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from seqbench.errors import UserError
+from seqbench.results import load
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["FORMATS", "report_frame", "render"]
+
+FORMATS = ("table", "csv", "json", "markdown")
+LEADING = ["suite", "task"]
+TRAILING = ["model", "seed", "status", "primary_metric", "primary_value",
+            "time.epochs", "time.train_s", "time.total_s", "error"]
+
+
+def report_frame(store: Path, suite: str | None = None) -> "pd.DataFrame":
+    """The runs to report: identity, whatever parameters vary, the headline results."""
+    frame = load(store)
+    if frame.empty:
+        raise UserError(f"{store}: the store has no runs yet; run a suite first")
+    if suite is not None:
+        suites = sorted(frame["suite"].unique())
+        if suite not in suites:
+            raise UserError(f"--suite: no runs of suite {suite!r} in {store}; suites: {', '.join(suites)}")
+        frame = frame[frame["suite"] == suite]
+    varying = [
+        column
+        for column in frame.columns
+        if column.split(".")[0] in ("task", "model", "run")
+        and "." in column
+        and frame[column].astype(str).nunique() > 1
+    ]
+    columns = LEADING + varying + [c for c in TRAILING if c in frame.columns]
+    if frame["error"].isna().all():
+        columns.remove("error")
+    shown = frame[columns].rename(columns={"primary_value": "value", "primary_metric": "metric"})
+    return shown.reset_index(drop=True)
+
+
+def render(frame: "pd.DataFrame", fmt: str) -> str:
+    if fmt == "csv":
+        return frame.to_csv(index=False)
+    if fmt == "json":
+        return frame.to_json(orient="records", indent=2)
+    if fmt == "markdown":
+        return _markdown(frame)
+    return frame.to_string(index=False, na_rep="", float_format=lambda v: f"{v:.4g}")
+
+
+def _markdown(frame: "pd.DataFrame") -> str:
+    def cell(value: object) -> str:
+        if value is None or (isinstance(value, float) and value != value):
+            return ""
+        text = f"{value:.4g}" if isinstance(value, float) else str(value)
+        return text.replace("|", "\\|").replace("\n", " ")
+
+    lines = ["| " + " | ".join(frame.columns) + " |", "|" + "---|" * len(frame.columns)]
+    for row in frame.itertuples(index=False):
+        lines.append("| " + " | ".join(cell(v) for v in row) + " |")
+    return "\n".join(lines) + "\n"

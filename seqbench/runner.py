@@ -1,0 +1,97 @@
+"""``seqbench run``: validate every suite, skip finished points, run the rest, store each."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+import click
+
+from seqbench import registry
+from seqbench.grid import Point
+from seqbench.progress import Progress
+from seqbench.provenance import collect
+from seqbench.store import Store
+from seqbench.suite import Suite, load_suite
+
+__all__ = ["RunOptions", "run_suites", "EXIT_OK", "EXIT_SOME_FAILED"]
+
+EXIT_OK = 0
+EXIT_SOME_FAILED = 1
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    store: Path
+    resume: bool = True
+    dry_run: bool = False
+    executor: str = "local"
+    jobs: int = 1
+    device: str | None = None
+    smoke: bool = False
+
+
+def run_suites(paths: list[Path], options: RunOptions, out: TextIO) -> int:
+    """Run the suites at ``paths``; returns the exit code. Raises UserError before running
+    anything if any suite, name or option is wrong."""
+    suites = [load_suite(path, smoke=options.smoke, device=options.device) for path in paths]
+    executor_cls = registry.executors().get(options.executor)
+    if options.dry_run:
+        for suite in suites:
+            _print_grid(suite, out)
+        return EXIT_OK
+
+    failed = 0
+    with Store(options.store) as store:
+        for suite in suites:
+            failed += _run_suite(suite, store, executor_cls(jobs=options.jobs), options, out)
+    click.echo(f"results: {options.store}", file=out)
+    return EXIT_SOME_FAILED if failed else EXIT_OK
+
+
+def _run_suite(suite: Suite, store: Store, executor: Any, options: RunOptions, out: TextIO) -> int:
+    done = store.completed(suite.name) if options.resume else set()
+    todo = [point for point in suite.points if point.hash not in done]
+    skipped = len(suite.points) - len(todo)
+    click.echo(
+        f"suite {suite.name}: {len(suite.points)} points"
+        + (f", {skipped} already done (--fresh reruns them)" if skipped else "")
+        + (f", running {len(todo)}" if todo else ", nothing to run"),
+        file=out,
+    )
+    if not todo:
+        return 0
+    provenance = collect(suite.path, suite.file_hash)
+    by_hash = {point.hash: point for point in todo}
+    progress = Progress(len(todo), out)
+    try:
+        for record in executor.run(todo):
+            store.write(record, provenance)
+            progress.finished(_line(by_hash[record["point"]], record), record["status"] == "ok")
+    finally:
+        progress.close()
+    if progress.failed:
+        click.echo(
+            f"suite {suite.name}: {progress.failed} of {len(todo)} points failed "
+            f"(see `seqbench report --suite {suite.name}`)",
+            file=out,
+        )
+    return progress.failed
+
+
+def _line(point: Point, record: dict[str, Any]) -> str:
+    seconds = record.get("timings", {}).get("total_s")
+    took = f"  {seconds:.2f}s" if isinstance(seconds, (int, float)) else ""
+    if record["status"] != "ok":
+        return f"FAILED {point.label()}  {record.get('error')}"
+    metric = record.get("primary_metric")
+    value = record.get("metrics", {}).get(metric)
+    shown = f"  {metric}={value:.4g}" if isinstance(value, (int, float)) else ""
+    return f"ok     {point.label()}{shown}{took}"
+
+
+def _print_grid(suite: Suite, out: TextIO) -> None:
+    click.echo(f"suite {suite.name}: {len(suite.points)} points ({suite.path})", file=out)
+    for point in suite.points:
+        click.echo(f"  {point.hash}  {point.label()}", file=out)

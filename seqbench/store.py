@@ -1,0 +1,163 @@
+"""The results store: SQLite in WAL mode, one row per (suite, point), plus epoch curves.
+
+Each record is written in one transaction that replaces any earlier row for the same
+point, so a kill at any moment loses nothing committed and never duplicates a point,
+and several writers (parallel sweeps) can share one file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from seqbench.errors import UserError
+
+__all__ = ["Store", "default_store_path", "STORE_ENV", "SCHEMA_VERSION"]
+
+STORE_ENV = "SEQBENCH_STORE"
+SCHEMA_VERSION = 1
+BUSY_TIMEOUT_MS = 60_000
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY,
+    suite TEXT NOT NULL,
+    point TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('ok', 'failed')),
+    task TEXT NOT NULL,
+    model TEXT NOT NULL,
+    seed INTEGER NOT NULL,
+    primary_metric TEXT,
+    direction TEXT,
+    primary_value REAL,
+    error TEXT,
+    traceback TEXT,
+    config TEXT NOT NULL,
+    metrics TEXT NOT NULL,
+    timings TEXT NOT NULL,
+    measurements TEXT NOT NULL,
+    provenance TEXT NOT NULL,
+    started_at TEXT,
+    finished_at TEXT,
+    recorded_at TEXT NOT NULL,
+    UNIQUE (suite, point)
+);
+CREATE TABLE IF NOT EXISTS curves (
+    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    epoch INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    value REAL,
+    PRIMARY KEY (run_id, epoch, name)
+);
+CREATE INDEX IF NOT EXISTS runs_by_suite ON runs (suite, status);
+"""
+
+
+def default_store_path() -> Path:
+    return Path(os.environ.get(STORE_ENV) or Path("results") / "seqbench.sqlite")
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    connection = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+    connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    connection.execute("PRAGMA foreign_keys = ON")
+    return connection
+
+
+class Store:
+    """A results store, created on first open."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        if self.path.is_dir():
+            raise UserError(f"{self.path}: is a directory; --store takes a file path")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.connection = connect(self.path)
+            self.connection.execute("PRAGMA journal_mode = WAL")
+            self.connection.execute("PRAGMA synchronous = NORMAL")
+            self.connection.executescript(SCHEMA)
+            self.connection.execute(
+                "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)",
+                (str(SCHEMA_VERSION),),
+            )
+        except sqlite3.DatabaseError as error:
+            raise UserError(f"{self.path}: not a seqbench results store ({error})") from None
+
+    def completed(self, suite: str) -> set[str]:
+        """Hashes of the suite's points that succeeded (resume skips exactly these)."""
+        rows = self.connection.execute(
+            "SELECT point FROM runs WHERE suite = ? AND status = 'ok'", (suite,)
+        )
+        return {point for (point,) in rows}
+
+    def write(self, record: dict[str, Any], provenance: dict[str, Any]) -> int:
+        """Store one run and its curves in one transaction; returns the run's id."""
+        primary = record.get("primary_metric")
+        values = (
+            record["suite"],
+            record["point"],
+            record["status"],
+            record["task"],
+            record["model"],
+            record["seed"],
+            primary,
+            record.get("direction"),
+            record.get("metrics", {}).get(primary) if primary else None,
+            record.get("error"),
+            record.get("traceback"),
+            _json(record["config"]),
+            _json(record.get("metrics", {})),
+            _json(record.get("timings", {})),
+            _json(record.get("measurements", {})),
+            _json(provenance),
+            record.get("started_at"),
+            record.get("finished_at"),
+            datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
+        )
+        connection = self.connection
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            connection.execute(
+                "DELETE FROM runs WHERE suite = ? AND point = ?", (record["suite"], record["point"])
+            )
+            cursor = connection.execute(
+                "INSERT INTO runs (suite, point, status, task, model, seed, primary_metric,"
+                " direction, primary_value, error, traceback, config, metrics, timings,"
+                " measurements, provenance, started_at, finished_at, recorded_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                values,
+            )
+            run_id = int(cursor.lastrowid)
+            connection.executemany(
+                "INSERT INTO curves (run_id, epoch, name, value) VALUES (?, ?, ?, ?)",
+                [
+                    (run_id, row["epoch"], name, value)
+                    for row in record.get("curves", [])
+                    for name, value in row.items()
+                    if name != "epoch"
+                ],
+            )
+            connection.execute("COMMIT")
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+        return run_id
+
+    def close(self) -> None:
+        self.connection.close()
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, default=str)

@@ -1,0 +1,272 @@
+"""Suite files: read with ``tomllib``, validated completely before anything runs.
+
+Every problem is a UserError naming the file, the key and what is allowed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from seqbench import registry
+from seqbench.errors import UserError
+from seqbench.grid import Point
+from seqbench.params import ParamError, coerce_params, param_specs
+from seqbench.settings import SMOKE_LIMITS, RunSettings, check_device
+
+__all__ = ["Suite", "load_suite", "SECTIONS"]
+
+SECTIONS = ("suite", "run", "task", "sweep", "model")
+SUITE_KEYS = ("name", "description", "seeds")
+SWEEPABLE = ("task", "run", "model")
+
+
+@dataclass
+class Suite:
+    path: Path
+    name: str
+    description: str
+    seeds: list[int]
+    file_hash: str
+    points: list[Point]
+
+
+def load_suite(path: str | Path, *, smoke: bool = False, device: str | None = None) -> Suite:
+    """Read, validate and expand a suite file into its points."""
+    path = Path(path)
+    raw = _read_toml(path)
+    where = str(path)
+
+    unknown = sorted(set(raw) - set(SECTIONS))
+    if unknown:
+        raise UserError(f"{where}: unknown section [{unknown[0]}]; allowed: {', '.join(SECTIONS)}")
+    for section in ("suite", "run", "task", "sweep"):
+        if section in raw and not isinstance(raw[section], dict):
+            raise UserError(f"{where}: [{section}] must be a table")
+
+    header = raw.get("suite", {})
+    name, description, seeds = _suite_header(where, header, default_name=path.stem)
+    run_values = dict(raw.get("run", {}))
+    if device is not None:
+        run_values["device"] = device
+    task_values = dict(raw.get("task", {}))
+    if "name" not in task_values:
+        raise UserError(f"{where}: [task] name is required; available: {_available('tasks')}")
+    task_name = task_values.pop("name")
+    if not isinstance(task_name, str):
+        raise UserError(f"{where}: [task] name must be a string; available: {_available('tasks')}")
+    task_cls = _lookup(where, "[task] name", registry.tasks(), task_name)
+    models = _model_entries(where, raw.get("model"))
+    sweep = _sweep_axes(where, raw.get("sweep", {}), task_cls, models)
+
+    points: dict[str, Point] = {}
+    axes = list(sweep.items())
+    for combination in itertools.product(*(values for _, values in axes)):
+        chosen = {key: value for (key, _), value in zip(axes, combination)}
+        task_params = _resolve_task(where, task_cls, task_values, chosen, smoke)
+        task = task_cls(**task_params)
+        run = _resolve_run(where, run_values, chosen, smoke)
+        for index, (model_name, model_cls, model_values) in enumerate(models):
+            model_params = _resolve_model(
+                where, index, model_cls, model_values, chosen, smoke
+            )
+            if not model_cls.supports(task.signature):
+                able = [n for n, cls in registry.models().items() if cls.supports(task.signature)]
+                raise UserError(
+                    f"{where}: [[model]] {model_name!r} cannot serve task {task_name!r} "
+                    f"({task.signature.describe()}); models that can: {', '.join(able) or 'none'}"
+                )
+            for seed in seeds:
+                point = Point(
+                    suite=name,
+                    task=task_name,
+                    task_params=task_params,
+                    model=model_name,
+                    model_params=model_params,
+                    run=run,
+                    seed=seed,
+                    swept=tuple(sweep),
+                )
+                # Axes a model does not have (model.hidden for the oracle) collapse here.
+                points.setdefault(point.hash, point)
+
+    file_hash = hashlib.sha256(path.read_bytes()).hexdigest()
+    return Suite(path, name, description, seeds, file_hash, list(points.values()))
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        raise UserError(f"{path}: suite file not found")
+    if path.is_dir():
+        raise UserError(f"{path}: is a directory, not a suite file")
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except tomllib.TOMLDecodeError as error:
+        raise UserError(f"{path}: invalid TOML: {error}") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise UserError(f"{path}: cannot read: {error}") from None
+
+
+def _available(kind: str) -> str:
+    return ", ".join(getattr(registry, kind)().names()) or "none installed"
+
+
+def _lookup(where: str, key: str, reg: registry.Registry, name: str) -> Any:
+    try:
+        return reg.get(name)
+    except UserError as error:
+        raise UserError(f"{where}: {key}: {error}") from None
+
+
+def _suite_header(where: str, header: dict, default_name: str) -> tuple[str, str, list[int]]:
+    unknown = sorted(set(header) - set(SUITE_KEYS))
+    if unknown:
+        raise UserError(f"{where}: [suite] {unknown[0]}: unknown key; allowed: {', '.join(SUITE_KEYS)}")
+    name = header.get("name", default_name)
+    if not isinstance(name, str) or not name.strip():
+        raise UserError(f"{where}: [suite] name: expected a non-empty string, got {name!r}")
+    description = header.get("description", "")
+    if not isinstance(description, str):
+        raise UserError(f"{where}: [suite] description: expected a string, got {description!r}")
+    seeds = header.get("seeds", [0])
+    valid = (
+        isinstance(seeds, list)
+        and seeds
+        and all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in seeds)
+    )
+    if not valid:
+        raise UserError(
+            f"{where}: [suite] seeds: expected a non-empty list of integers >= 0, got {seeds!r}"
+        )
+    if len(set(seeds)) != len(seeds):
+        raise UserError(f"{where}: [suite] seeds: repeated seed in {seeds!r}")
+    return name, description, list(seeds)
+
+
+def _model_entries(where: str, raw_models: Any) -> list[tuple[str, type, dict]]:
+    if raw_models is None:
+        raise UserError(
+            f"{where}: no [[model]] given; add at least one, available: {_available('models')}"
+        )
+    if not isinstance(raw_models, list):
+        raise UserError(f"{where}: [[model]] must be an array of tables (write [[model]], not [model])")
+    entries = []
+    for index, values in enumerate(raw_models, start=1):
+        values = dict(values)
+        name = values.pop("name", None)
+        if not isinstance(name, str):
+            raise UserError(
+                f"{where}: [[model]] #{index}: name is required; available: {_available('models')}"
+            )
+        cls = _lookup(where, f"[[model]] #{index} name", registry.models(), name)
+        entries.append((name, cls, values))
+    names = [name for name, _, _ in entries]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise UserError(
+            f"{where}: [[model]] {duplicates[0]!r} is listed twice; sweep its parameters "
+            f"with [sweep] model.<name> instead"
+        )
+    return entries
+
+
+def _flatten(table: dict, prefix: str = "") -> dict[str, Any]:
+    flat = {}
+    for key, value in table.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(_flatten(value, dotted + "."))
+        else:
+            flat[dotted] = value
+    return flat
+
+
+def _sweep_axes(
+    where: str, table: dict, task_cls: type, models: list[tuple[str, type, dict]]
+) -> dict[str, list]:
+    axes = {}
+    for key, values in _flatten(table).items():
+        section, _, name = key.partition(".")
+        if section not in SWEEPABLE or not name or "." in name:
+            raise UserError(
+                f"{where}: [sweep] {key}: keys must be task.<param>, run.<setting> or "
+                f"model.<param>"
+            )
+        if name == "name":
+            raise UserError(f"{where}: [sweep] {key}: names cannot be swept; list [[model]] entries instead")
+        if not isinstance(values, list) or not values:
+            raise UserError(f"{where}: [sweep] {key}: expected a non-empty list of values, got {values!r}")
+        if section == "task":
+            known = [spec.name for spec in param_specs(task_cls)]
+        elif section == "run":
+            known = [spec.name for spec in param_specs(RunSettings) if spec.name != "smoke"]
+        else:
+            known = sorted({spec.name for _, cls, _ in models for spec in param_specs(cls)})
+        if name not in known:
+            owner = {"task": f"task {task_cls.name!r}", "run": "[run]", "model": "any model in this suite"}[section]
+            raise UserError(
+                f"{where}: [sweep] {key}: unknown parameter of {owner}; "
+                f"allowed: {', '.join(known) or 'none'}"
+            )
+        axes[key] = values
+    return axes
+
+
+def _swept_values(chosen: dict[str, Any], section: str) -> dict[str, Any]:
+    prefix = section + "."
+    return {key[len(prefix) :]: value for key, value in chosen.items() if key.startswith(prefix)}
+
+
+def _coerce(where: str, context: str, section: str, cls: type, values: dict, swept: set[str]) -> dict:
+    try:
+        return coerce_params(cls, values)
+    except ParamError as error:
+        if error.key in swept:
+            raise UserError(f"{where}: [sweep] {section}.{error}") from None
+        raise UserError(f"{where}: {context} {error}") from None
+
+
+def _resolve_task(where: str, task_cls: type, values: dict, chosen: dict, smoke: bool) -> dict:
+    swept = _swept_values(chosen, "task")
+    merged = {**values, **swept}
+    if smoke:
+        merged.update(task_cls.smoke)
+    params = _coerce(where, "[task]", "task", task_cls, merged, set(swept))
+    try:
+        task_cls(**params)
+    except (ValueError, TypeError) as error:
+        raise UserError(f"{where}: [task] {task_cls.name}: {error}") from None
+    return params
+
+
+def _resolve_run(where: str, values: dict, chosen: dict, smoke: bool) -> dict:
+    merged = {**values, **_swept_values(chosen, "run")}
+    if "smoke" in values:
+        raise UserError(f"{where}: [run] smoke: set by the --smoke option, not in the file")
+    params = _coerce(where, "[run]", "run", RunSettings, merged, set(_swept_values(chosen, "run")))
+    try:
+        check_device(params["device"])
+    except ParamError as error:
+        raise UserError(f"{where}: [run] {error}") from None
+    if smoke:
+        for key, limit in SMOKE_LIMITS.items():
+            params[key] = min(params[key], limit)
+        params["smoke"] = True
+    return params
+
+
+def _resolve_model(
+    where: str, index: int, model_cls: type, values: dict, chosen: dict, smoke: bool
+) -> dict:
+    declared = {spec.name for spec in param_specs(model_cls)}
+    swept = {k: v for k, v in _swept_values(chosen, "model").items() if k in declared}
+    merged = {**values, **swept}
+    if smoke:
+        merged.update(model_cls.smoke)
+    context = f"[[model]] #{index + 1} {model_cls.name!r}"
+    return _coerce(where, context, "model", model_cls, merged, set(swept))

@@ -1,0 +1,114 @@
+"""The task contract: what a task plugin implements.
+
+A task is a dataclass whose fields are its parameters. It generates examples as
+NumPy arrays, vectorised, from a random generator the harness seeds; it solves any
+input exactly (the oracle's answer); it scores predictions with one primary metric.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+
+__all__ = ["Task", "Signature", "Examples", "InputKind", "TargetKind"]
+
+InputKind = Literal["continuous", "tokens"]
+TargetKind = Literal["scalar", "tokens", "gaussian"]
+
+
+@dataclass(frozen=True)
+class Signature:
+    """What a task's inputs and targets look like, so models can size themselves.
+
+    ``inputs``: "continuous" arrays of shape (N, input_length, input_features), or
+    "tokens": int arrays of shape (N, input_length) with ids below ``input_vocab``.
+    ``targets``: "scalar" (N,), "tokens" (N, target_length) below ``target_vocab``,
+    or "gaussian": per-position regression (N, target_length) predicted as a mean and
+    a variance, shape (N, target_length, 2).
+    """
+
+    inputs: InputKind
+    targets: TargetKind
+    input_length: int
+    input_features: int = 1
+    input_vocab: int | None = None
+    target_length: int | None = None
+    target_vocab: int | None = None
+
+    @property
+    def kind(self) -> tuple[str, str]:
+        return (self.inputs, self.targets)
+
+    def describe(self) -> str:
+        return f"{self.inputs} -> {self.targets}"
+
+
+@dataclass
+class Examples:
+    """A batch of examples: inputs and targets, both NumPy arrays with N first."""
+
+    inputs: np.ndarray
+    targets: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.inputs.shape[0])
+
+    def __getitem__(self, index: Any) -> "Examples":
+        return Examples(self.inputs[index], self.targets[index])
+
+    @staticmethod
+    def concatenate(parts: list["Examples"]) -> "Examples":
+        return Examples(
+            np.concatenate([p.inputs for p in parts]),
+            np.concatenate([p.targets for p in parts]),
+        )
+
+
+class Task:
+    """Base class for tasks. Subclasses are dataclasses; their fields are parameters.
+
+    Class attributes a task sets:
+      name, description: how users address and read about it.
+      primary_metric, direction: the metric early stopping and reports rank by,
+        and whether lower ("min") or higher ("max") is better.
+      metrics: every metric ``score`` returns, primary included.
+      smoke: parameter overrides ``seqbench run --smoke`` applies.
+      length_param: the parameter that sets sequence length, if any.
+    """
+
+    name: ClassVar[str]
+    description: ClassVar[str] = ""
+    primary_metric: ClassVar[str]
+    direction: ClassVar[Literal["min", "max"]] = "min"
+    metrics: ClassVar[tuple[str, ...]] = ()
+    smoke: ClassVar[dict[str, Any]] = {}
+    length_param: ClassVar[str | None] = None
+
+    @property
+    def signature(self) -> Signature:
+        raise NotImplementedError
+
+    def generate(self, count: int, rng: np.random.Generator) -> Examples:
+        """``count`` examples drawn with ``rng``, vectorised (no Python loop per example)."""
+        raise NotImplementedError
+
+    def solve(self, inputs: np.ndarray) -> np.ndarray:
+        """The exact answer for ``inputs``, shaped like a model's predictions."""
+        raise NotImplementedError
+
+    def score(self, predictions: np.ndarray, targets: np.ndarray) -> dict[str, float]:
+        """Metrics for ``predictions``; must contain ``primary_metric``."""
+        raise NotImplementedError
+
+    def tokens_per_example(self) -> int:
+        """Sequence positions one example carries, for tokens/s figures."""
+        sig = self.signature
+        return sig.input_length + (sig.target_length or 0)
+
+    def better(self, candidate: float, incumbent: float | None) -> bool:
+        """True when ``candidate`` improves on ``incumbent`` for the primary metric."""
+        if incumbent is None or np.isnan(incumbent):
+            return not np.isnan(candidate)
+        return candidate < incumbent if self.direction == "min" else candidate > incumbent

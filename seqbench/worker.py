@@ -1,0 +1,44 @@
+"""``python -m seqbench.worker RESULT_PATH``: run one point (JSON on stdin) in this fresh
+process and write its record (JSON) to RESULT_PATH.
+
+The record is written to a temporary name and renamed, so the parent sees either a
+whole record or none (a process that died).
+"""
+
+from __future__ import annotations
+
+import time
+
+_PROCESS_STARTED = time.perf_counter()
+
+import json  # noqa: E402
+import os  # noqa: E402
+import sys  # noqa: E402
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 1:
+        print("usage: python -m seqbench.worker RESULT_PATH < point.json", file=sys.stderr)
+        return 2
+    result_path = argv[0]
+    from seqbench.grid import Point
+    from seqbench.pipeline import run_point
+
+    point = Point.from_json(sys.stdin.read())
+    record = run_point(point, process_started=_PROCESS_STARTED)
+    temporary = f"{result_path}.partial"
+    with open(temporary, "w") as handle:
+        json.dump(record, handle, default=_jsonable)
+    os.replace(temporary, result_path)
+    return 0
+
+
+def _jsonable(value):
+    # NumPy scalars and arrays that a plugin left in its metrics or measurements.
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    return str(value)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
