@@ -12,7 +12,7 @@ import pluggy
 
 from seqbench import hookspecs
 
-__all__ = ["pm", "load_plugins", "PluginInfo", "plugin_infos", "DEFAULT_PLUGINS", "ENTRY_POINT_GROUP"]
+__all__ = ["pm", "load_plugins", "reset", "PluginInfo", "plugin_infos", "DEFAULT_PLUGINS", "ENTRY_POINT_GROUP"]
 
 ENTRY_POINT_GROUP = "seqbench"
 DISABLE_ENV = "SEQBENCH_DISABLE_PLUGINS"
@@ -88,6 +88,18 @@ def load_plugins() -> None:
                 f"({info.distribution} {info.version}) failed to load: {info.error}",
                 file=sys.stderr,
             )
+
+
+def reset() -> None:
+    """Forget every plugin, so the next load reads entry points afresh (for tests)."""
+    global _loaded
+    from seqbench import registry
+
+    for name, _ in list(pm.list_name_plugin()):
+        pm.unregister(name=name)
+    _infos.clear()
+    registry._cache.clear()
+    _loaded = False
 
 
 def plugin_infos() -> list[PluginInfo]:

@@ -1,0 +1,68 @@
+"""Shared fixtures: real plugins installed into a temporary site directory."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+import textwrap
+from pathlib import Path
+from typing import Callable
+
+import pytest
+
+from seqbench import plugins
+
+SUITES = Path(__file__).resolve().parent.parent / "suites"
+
+
+@pytest.fixture(autouse=True)
+def fresh_plugins():
+    """Each test sees exactly the plugins installed for it."""
+    plugins.reset()
+    yield
+    plugins.reset()
+
+
+@pytest.fixture
+def store_path(tmp_path: Path) -> Path:
+    return tmp_path / "results" / "store.sqlite"
+
+
+@pytest.fixture
+def install_plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Path]:
+    """Install a one-module plugin as a real distribution (dist-info with an entry point
+    in group ``seqbench``) on sys.path and on PYTHONPATH, so worker processes see it too.
+
+    ``install_plugin("seqbench-bad", source)`` returns the site directory.
+    """
+    site = tmp_path / "site-packages"
+    site.mkdir(exist_ok=True)
+    monkeypatch.syspath_prepend(str(site))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")])))
+
+    def install(distribution: str, source: str, entry_point: str | None = None, version: str = "0.0.1") -> Path:
+        module = distribution.replace("-", "_")
+        (site / f"{module}.py").write_text(textwrap.dedent(source))
+        info = site / f"{module}-{version}.dist-info"
+        info.mkdir()
+        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {distribution}\nVersion: {version}\n")
+        (info / "entry_points.txt").write_text(f"[seqbench]\n{entry_point or distribution} = {module}\n")
+        sys.modules.pop(module, None)
+        importlib.invalidate_caches()
+        plugins.reset()
+        return site
+
+    return install
+
+
+@pytest.fixture
+def write_suite(tmp_path: Path) -> Callable[..., Path]:
+    """``write_suite(text, name="suite.toml")`` writes a suite file into tmp_path."""
+
+    def write(text: str, name: str = "suite.toml") -> Path:
+        path = tmp_path / name
+        path.write_text(textwrap.dedent(text))
+        return path
+
+    return write
