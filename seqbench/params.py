@@ -8,6 +8,7 @@ suite's unknown or ill-typed value is refused before anything runs.
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from dataclasses import dataclass
@@ -129,6 +130,10 @@ def coerce_value(spec: ParamSpec, value: Any) -> Any:
     if spec.choices is not None and converted not in spec.choices:
         raise ParamError(spec.name, f"expected {spec.describe_allowed()}, got {value!r}")
     if isinstance(converted, (int, float)) and not isinstance(converted, bool):
+        bounded = spec.min is not None or spec.max is not None
+        if bounded and math.isnan(converted):
+            # NaN compares false with every bound, so it would slip through them.
+            raise ParamError(spec.name, f"expected {spec.describe_allowed()}, got {value!r}")
         too_small = spec.min is not None and converted < spec.min
         too_large = spec.max is not None and converted > spec.max
         if too_small or too_large:

@@ -58,6 +58,7 @@ class Registry(Generic[T]):
         return sorted(self._entries)
 
     def items(self) -> list[tuple[str, T]]:
+        self.check()
         return [(name, self._entries[name].item) for name in self.names()]
 
     def __contains__(self, name: object) -> bool:

@@ -23,6 +23,8 @@ __all__ = ["Suite", "load_suite", "SECTIONS"]
 SECTIONS = ("suite", "run", "task", "sweep", "model")
 SUITE_KEYS = ("name", "description", "seeds")
 SWEEPABLE = ("task", "run", "model")
+# ``smoke`` is a run setting only the --smoke option sets.
+RUN_KEYS = tuple(spec.name for spec in param_specs(RunSettings) if spec.name != "smoke")
 
 
 @dataclass
@@ -50,9 +52,13 @@ def load_suite(path: str | Path, *, smoke: bool = False, device: str | None = No
 
     header = raw.get("suite", {})
     name, description, seeds = _suite_header(where, header, default_name=path.stem)
-    run_values = dict(raw.get("run", {}))
     if device is not None:
-        run_values["device"] = device
+        try:
+            check_device(device)
+        except ParamError as error:
+            raise UserError(f"--device: {error.message}") from None
+    run_values = dict(raw.get("run", {}))
+    _check_run_keys(where, run_values)
     task_values = dict(raw.get("task", {}))
     if "name" not in task_values:
         raise UserError(f"{where}: [task] name is required; available: {_available('tasks')}")
@@ -69,7 +75,7 @@ def load_suite(path: str | Path, *, smoke: bool = False, device: str | None = No
         chosen = {key: value for (key, _), value in zip(axes, combination)}
         task_params = _resolve_task(where, task_cls, task_values, chosen, smoke)
         task = task_cls(**task_params)
-        run = _resolve_run(where, run_values, chosen, smoke)
+        run = _resolve_run(where, run_values, chosen, smoke, device)
         for index, (model_name, model_cls, model_values) in enumerate(models):
             model_params = _resolve_model(
                 where, index, model_cls, model_values, chosen, smoke
@@ -149,19 +155,24 @@ def _suite_header(where: str, header: dict, default_name: str) -> tuple[str, str
 
 
 def _model_entries(where: str, raw_models: Any) -> list[tuple[str, type, dict]]:
-    if raw_models is None:
+    if raw_models is None or raw_models == []:
         raise UserError(
             f"{where}: no [[model]] given; add at least one, available: {_available('models')}"
         )
-    if not isinstance(raw_models, list):
+    if not isinstance(raw_models, list) or not all(isinstance(v, dict) for v in raw_models):
         raise UserError(f"{where}: [[model]] must be an array of tables (write [[model]], not [model])")
     entries = []
     for index, values in enumerate(raw_models, start=1):
         values = dict(values)
         name = values.pop("name", None)
-        if not isinstance(name, str):
+        if name is None:
             raise UserError(
                 f"{where}: [[model]] #{index}: name is required; available: {_available('models')}"
+            )
+        if not isinstance(name, str):
+            raise UserError(
+                f"{where}: [[model]] #{index} name: expected a string, got {name!r}; "
+                f"available: {_available('models')}"
             )
         cls = _lookup(where, f"[[model]] #{index} name", registry.models(), name)
         entries.append((name, cls, values))
@@ -201,10 +212,13 @@ def _sweep_axes(
             raise UserError(f"{where}: [sweep] {key}: names cannot be swept; list [[model]] entries instead")
         if not isinstance(values, list) or not values:
             raise UserError(f"{where}: [sweep] {key}: expected a non-empty list of values, got {values!r}")
+        repeated = [value for value in values if values.count(value) > 1]
+        if repeated:
+            raise UserError(f"{where}: [sweep] {key}: repeated value {repeated[0]!r} in {values!r}")
         if section == "task":
             known = [spec.name for spec in param_specs(task_cls)]
         elif section == "run":
-            known = [spec.name for spec in param_specs(RunSettings) if spec.name != "smoke"]
+            known = list(RUN_KEYS)
         else:
             known = sorted({spec.name for _, cls, _ in models for spec in param_specs(cls)})
         if name not in known:
@@ -244,15 +258,28 @@ def _resolve_task(where: str, task_cls: type, values: dict, chosen: dict, smoke:
     return params
 
 
-def _resolve_run(where: str, values: dict, chosen: dict, smoke: bool) -> dict:
-    merged = {**values, **_swept_values(chosen, "run")}
+def _check_run_keys(where: str, values: dict) -> None:
     if "smoke" in values:
         raise UserError(f"{where}: [run] smoke: set by the --smoke option, not in the file")
-    params = _coerce(where, "[run]", "run", RunSettings, merged, set(_swept_values(chosen, "run")))
+    unknown = sorted(set(values) - set(RUN_KEYS))
+    if unknown:
+        raise UserError(f"{where}: [run] {unknown[0]}: unknown setting; allowed: {', '.join(RUN_KEYS)}")
+
+
+def _resolve_run(
+    where: str, values: dict, chosen: dict, smoke: bool, device: str | None
+) -> dict:
+    swept = _swept_values(chosen, "run")
+    merged = {**values, **swept}
+    params = _coerce(where, "[run]", "run", RunSettings, merged, set(swept))
     try:
         check_device(params["device"])
     except ParamError as error:
-        raise UserError(f"{where}: [run] {error}") from None
+        context = "[sweep] run." if "device" in swept else "[run] "
+        raise UserError(f"{where}: {context}{error}") from None
+    # The file is validated as written; --device then wins over [run] and [sweep] alike.
+    if device is not None:
+        params["device"] = device
     if smoke:
         for key, limit in SMOKE_LIMITS.items():
             params[key] = min(params[key], limit)

@@ -1,0 +1,52 @@
+"""Deterministic chunked splits and their batches."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from seqbench import data
+from seqbench.data import CHUNK_SIZE, Split
+from seqbench_tasks import Adding
+
+
+def rows(examples) -> list[bytes]:
+    return [row.tobytes() for row in examples.inputs]
+
+
+def test_a_shuffled_epoch_yields_every_example_exactly_once():
+    split = Split(Adding(seq_len=5), "train", 2 * CHUNK_SIZE + 300, seed=0)
+    split.prepare()
+    seen = [r for batch in split.batches(128, np.random.default_rng(0)) for r in rows(batch)]
+    assert sorted(seen) == sorted(rows(split.materialize()))
+
+
+def test_batches_are_full_except_the_last():
+    split = Split(Adding(seq_len=5), "train", 1_000, seed=0)
+    sizes = [len(batch) for batch in split.batches(300)]
+    assert sizes == [300, 300, 300, 100]
+
+
+def test_the_data_do_not_depend_on_the_batch_size():
+    split = Split(Adding(seq_len=5), "train", 3_000, seed=1)
+    small = np.concatenate([b.inputs for b in split.batches(7)])
+    large = np.concatenate([b.inputs for b in split.batches(1_000)])
+    np.testing.assert_array_equal(small, large)
+
+
+def test_streamed_splits_equal_cached_ones(monkeypatch):
+    task = Adding(seq_len=5)
+    cached = Split(task, "test", 2_500, seed=2)
+    cached.prepare()
+    monkeypatch.setattr(data, "CACHE_LIMIT_BYTES", 0)
+    streamed = Split(task, "test", 2_500, seed=2)
+    streamed.prepare()
+    assert streamed._cache is None
+    np.testing.assert_array_equal(streamed.materialize().inputs, cached.materialize().inputs)
+
+
+def test_shuffling_changes_order_between_epochs():
+    split = Split(Adding(seq_len=5), "train", 2_000, seed=3)
+    rng = np.random.default_rng(0)
+    first = next(iter(split.batches(50, rng))).inputs
+    second = next(iter(split.batches(50, rng))).inputs
+    assert not np.array_equal(first, second)

@@ -1,0 +1,34 @@
+"""The README's two set-up commands are the ones CI runs and the suite that exists."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def readme_commands() -> list[str]:
+    text = (ROOT / "README.md").read_text()
+    return re.findall(r"^(python3 -m venv .+)$", text, flags=re.MULTILINE)
+
+
+def test_readme_has_exactly_two_setup_commands():
+    assert len(readme_commands()) == 2
+
+
+def test_ci_runs_the_readme_test_command_verbatim():
+    ci_lines = (ROOT / ".ci" / "run").read_text().splitlines()
+    assert readme_commands()[1] in ci_lines
+
+
+def test_every_install_goes_through_the_constraints_file():
+    for command in readme_commands():
+        assert "pip install -q -c constraints.txt" in command
+    assert "torch==2.13.0" in (ROOT / "constraints.txt").read_text().split()
+
+
+def test_the_quick_command_runs_the_shipped_quick_suite_then_reports():
+    command = readme_commands()[0]
+    assert "seqbench run suites/quick.toml && seqbench report" in command
+    assert (ROOT / "suites" / "quick.toml").is_file()
