@@ -43,7 +43,7 @@ class Split:
     def _generate_chunk(self, index: int) -> Examples:
         count = min(CHUNK_SIZE, self.size - index * CHUNK_SIZE)
         seed = np.random.SeedSequence(self.seed, spawn_key=(SPLITS.index(self.name), index))
-        return self.task.generate(count, np.random.default_rng(seed))
+        return self.task.generate(count, np.random.default_rng(seed), split=self.name)
 
     def prepare(self) -> None:
         """Generate and keep the chunks if they fit the cache limit (the "data" phase)."""

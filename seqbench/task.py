@@ -12,7 +12,9 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 
-__all__ = ["Task", "Signature", "Examples", "InputKind", "TargetKind"]
+__all__ = ["Task", "Signature", "Examples", "InputKind", "TargetKind", "PAD_ID"]
+
+PAD_ID = 0
 
 InputKind = Literal["continuous", "tokens"]
 TargetKind = Literal["scalar", "tokens", "gaussian"]
@@ -27,6 +29,12 @@ class Signature:
     ``targets``: "scalar" (N,), "tokens" (N, target_length) below ``target_vocab``,
     or "gaussian": per-position regression (N, target_length) predicted as a mean and
     a variance, shape (N, target_length, 2).
+
+    Token sequences are fixed-length arrays padded with ``PAD_ID`` (0) on the right;
+    ``input_length`` / ``target_length`` are the longest a task produces, and models
+    may trim each batch to its longest sequence. When ``end_id`` is set, a target ends
+    at its first ``end_id`` and scoring ignores what a prediction puts after it, so a
+    decoder may stop there. Models predict token ids of shape (N, target_length).
     """
 
     inputs: InputKind
@@ -36,6 +44,7 @@ class Signature:
     input_vocab: int | None = None
     target_length: int | None = None
     target_vocab: int | None = None
+    end_id: int | None = None
 
     @property
     def kind(self) -> tuple[str, str]:
@@ -90,8 +99,14 @@ class Task:
     def signature(self) -> Signature:
         raise NotImplementedError
 
-    def generate(self, count: int, rng: np.random.Generator) -> Examples:
-        """``count`` examples drawn with ``rng``, vectorised (no Python loop per example)."""
+    def generate(self, count: int, rng: np.random.Generator, split: str = "train") -> Examples:
+        """``count`` examples of ``split`` ("train", "validation" or "test") drawn with
+        ``rng``, vectorised (no Python loop per example).
+
+        The harness gives each split its own random stream. A task whose input space is
+        small enough for streams to collide (short token sequences) must also keep the
+        splits disjoint itself, e.g. by assigning each possible input to one split.
+        """
         raise NotImplementedError
 
     def solve(self, inputs: np.ndarray) -> np.ndarray:

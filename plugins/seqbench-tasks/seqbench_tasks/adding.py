@@ -30,7 +30,8 @@ class Adding(Task):
             inputs="continuous", targets="scalar", input_length=self.seq_len, input_features=2
         )
 
-    def generate(self, count: int, rng: np.random.Generator) -> Examples:
+    def generate(self, count: int, rng: np.random.Generator, split: str = "train") -> Examples:
+        # Continuous values: independent streams never collide, whatever the split.
         length = self.seq_len
         values = rng.random((count, length), dtype=np.float32)
         first = rng.integers(0, length, size=count)
