@@ -24,7 +24,9 @@ def _open(path: str | Path) -> sqlite3.Connection:
     path = Path(path)
     if not path.is_file():
         raise UserError(f"{path}: no results store here; run a suite first (seqbench run SUITE.toml)")
-    connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    # as_uri() percent-encodes '#', '?' and '%', which SQLite would otherwise read as
+    # URI syntax, opening (and creating) some other file.
+    connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
     try:
         connection.execute("SELECT 1 FROM runs LIMIT 1")
     except sqlite3.DatabaseError as error:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ __all__ = ["Store", "default_store_path", "STORE_ENV", "SCHEMA_VERSION"]
 STORE_ENV = "SEQBENCH_STORE"
 SCHEMA_VERSION = 1
 BUSY_TIMEOUT_MS = 60_000
+RETRY_SECONDS = 0.01
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -69,6 +71,35 @@ def connect(path: Path) -> sqlite3.Connection:
     return connection
 
 
+def _use_wal(connection: sqlite3.Connection) -> None:
+    # Switching a new file to WAL needs an exclusive lock, and SQLite refuses it at once
+    # ("database is locked") instead of waiting out busy_timeout: several sweeps opening
+    # a new store together must wait their turn here.
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            connection.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as error:
+            busy = getattr(error, "sqlite_errorname", "").startswith("SQLITE_BUSY")
+            if not busy or time.monotonic() > deadline:
+                raise
+            time.sleep(RETRY_SECONDS)
+
+
+def _prepare(connection: sqlite3.Connection) -> None:
+    _use_wal(connection)
+    connection.execute("PRAGMA synchronous = NORMAL")
+    # One transaction: a kill mid-creation leaves no half-made schema, and the write
+    # lock is taken up front, where busy_timeout applies.
+    connection.executescript(
+        "BEGIN IMMEDIATE;"
+        + SCHEMA
+        + f"INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', '{SCHEMA_VERSION}');"
+        + "COMMIT;"
+    )
+
+
 class Store:
     """A results store, created on first open."""
 
@@ -78,16 +109,17 @@ class Store:
             raise UserError(f"{self.path}: is a directory; --store takes a file path")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.connection = connect(self.path)
-            self.connection.execute("PRAGMA journal_mode = WAL")
-            self.connection.execute("PRAGMA synchronous = NORMAL")
-            self.connection.executescript(SCHEMA)
-            self.connection.execute(
-                "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)",
-                (str(SCHEMA_VERSION),),
-            )
-        except sqlite3.DatabaseError as error:
+            connection = connect(self.path)
+        except (OSError, sqlite3.Error) as error:
+            raise UserError(f"{self.path}: cannot open the results store ({error})") from None
+        try:
+            _prepare(connection)
+        except sqlite3.Error as error:
+            connection.close()
+            if isinstance(error, sqlite3.OperationalError):
+                raise UserError(f"{self.path}: cannot open the results store ({error})") from None
             raise UserError(f"{self.path}: not a seqbench results store ({error})") from None
+        self.connection = connection
 
     def completed(self, suite: str) -> set[str]:
         """Hashes of the suite's points that succeeded (resume skips exactly these)."""
@@ -145,7 +177,9 @@ class Store:
             )
             connection.execute("COMMIT")
         except BaseException:
-            connection.execute("ROLLBACK")
+            # SQLite may already have rolled back (disk full, I/O error): keep its error.
+            if connection.in_transaction:
+                connection.execute("ROLLBACK")
             raise
         return run_id
 

@@ -7,7 +7,7 @@ import time
 from typing import Any, Iterator, Sequence
 
 from seqbench.executors.base import Executor
-from seqbench.executors.subprocess_worker import WorkerProcess
+from seqbench.executors.subprocess_worker import WorkerProcess, remove_stale_point_dirs
 from seqbench.grid import Point
 
 __all__ = ["LocalExecutor"]
@@ -28,6 +28,7 @@ class LocalExecutor(Executor):
         return {name: os.environ.get(name, share) for name in THREAD_VARIABLES}
 
     def run(self, points: Sequence[Point]) -> Iterator[dict[str, Any]]:
+        remove_stale_point_dirs()
         pending = list(points)
         running: list[WorkerProcess] = []
         env = self._env()

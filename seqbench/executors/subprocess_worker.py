@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import ctypes
+import functools
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -16,20 +18,43 @@ from typing import Any
 from seqbench.grid import Point
 from seqbench.pipeline import failed_record
 
-__all__ = ["WorkerProcess"]
+__all__ = ["WorkerProcess", "remove_stale_point_dirs"]
+
+POINT_DIR_PREFIX = "seqbench-point-"
 
 LOG_TAIL_LINES = 20
 _PR_SET_PDEATHSIG = 1
 
 
-def _die_with_parent() -> None:
+def _die_with_parent(parent: int) -> None:
     # A worker must not outlive a killed parent: nobody would store its result. The
     # signal fires when the thread that started it ends, so start workers from the
     # main thread.
     try:
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
     except (OSError, AttributeError):
-        pass
+        return
+    if os.getppid() != parent:
+        # The parent died between fork and prctl: no signal will ever come.
+        os._exit(1)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_point_dirs() -> None:
+    """Delete point directories whose sweep process is gone (it was killed)."""
+    for directory in Path(tempfile.gettempdir()).glob(f"{POINT_DIR_PREFIX}*-*"):
+        owner = directory.name[len(POINT_DIR_PREFIX) :].split("-", 1)[0]
+        if owner.isdigit() and not _alive(int(owner)):
+            shutil.rmtree(directory, ignore_errors=True)
 
 
 class WorkerProcess:
@@ -38,7 +63,8 @@ class WorkerProcess:
     def __init__(self, point: Point, env: dict[str, str] | None = None) -> None:
         self.point = point
         self.timeout = point.run.get("timeout")
-        self._dir = tempfile.TemporaryDirectory(prefix="seqbench-point-")
+        # The parent's pid in the name lets a later sweep remove what a killed one left.
+        self._dir = tempfile.TemporaryDirectory(prefix=f"{POINT_DIR_PREFIX}{os.getpid()}-")
         self.result_path = Path(self._dir.name) / "record.json"
         self.log_path = Path(self._dir.name) / "worker.log"
         self._log = self.log_path.open("wb")
@@ -50,7 +76,11 @@ class WorkerProcess:
             stdout=self._log,
             stderr=subprocess.STDOUT,
             env=child_env,
-            preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
+            preexec_fn=(
+                functools.partial(_die_with_parent, os.getpid())
+                if sys.platform.startswith("linux")
+                else None
+            ),
         )
         assert self.process.stdin is not None
         self.process.stdin.write(point.to_json().encode())
