@@ -16,6 +16,10 @@ def config_hash(config: dict[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def _set(values: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in values.items() if value is not None}
+
+
 @dataclass(frozen=True)
 class Point:
     suite: str
@@ -28,11 +32,15 @@ class Point:
     swept: tuple[str, ...] = field(default=(), compare=False)
 
     def config(self) -> dict[str, Any]:
-        """What identifies the point; the suite's name is not part of it."""
+        """What identifies the point; the suite's name is not part of it.
+
+        Unset (None) values are left out, so a setting added to a later seqbench
+        version does not change the hash of every point stored before it.
+        """
         return {
-            "task": {"name": self.task, "params": self.task_params},
-            "model": {"name": self.model, "params": self.model_params},
-            "run": self.run,
+            "task": {"name": self.task, "params": _set(self.task_params)},
+            "model": {"name": self.model, "params": _set(self.model_params)},
+            "run": _set(self.run),
             "seed": self.seed,
         }
 

@@ -187,9 +187,10 @@ def _type_name(annotation: Any) -> str:
     if origin is Literal:
         return " | ".join(repr(a) for a in get_args(annotation))
     if origin in (typing.Union, types.UnionType):
-        return " | ".join(_type_name(a) for a in get_args(annotation))
-    if annotation is type(None):
-        return "none"
+        # TOML has no null: an optional parameter is set by leaving it out, so "none"
+        # is never something a user could write.
+        options = [a for a in get_args(annotation) if a is not type(None)]
+        return " | ".join(_type_name(a) for a in options)
     if origin in (list, tuple):
         args = get_args(annotation)
         return f"list of {_type_name(args[0])}" if args else "list"

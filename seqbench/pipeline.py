@@ -3,6 +3,7 @@ train with per-epoch curves, evaluate on the test split, score, measure, one rec
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 import traceback
@@ -46,6 +47,7 @@ def base_record(point: Point) -> dict[str, Any]:
         "timings": {},
         "measurements": {},
         "curves": [],
+        "length_metrics": [],
         "started_at": now(),
         "finished_at": None,
     }
@@ -93,6 +95,25 @@ def _check_finite(metrics: dict[str, float], where: str) -> None:
     bad = [name for name, value in metrics.items() if not math.isfinite(value)]
     if bad:
         raise NonFiniteResult(f"{where} metric {bad[0]} is {metrics[bad[0]]}")
+
+
+def _length_generalisation(task: Task, model: Model, point: Point) -> list[dict[str, Any]]:
+    """Test the trained model at each of ``run.eval_lengths`` (same seed, test split).
+
+    A length the model cannot handle is a result, not a failed point: its error is kept
+    beside the other lengths' metrics.
+    """
+    results = []
+    for length in point.run["eval_lengths"]:
+        at_length = dataclasses.replace(task, **{task.length_param: length})
+        split = Split(at_length, "test", point.run["eval_size"], point.seed)
+        try:
+            predictions, targets = predict_split(model, split, point.run["batch_size"])
+            scores = at_length.score(predictions, targets)
+            results.append({"length": length, "metrics": {k: float(v) for k, v in scores.items()}})
+        except Exception as error:
+            results.append({"length": length, "error": f"{type(error).__name__}: {error}"})
+    return results
 
 
 def run_point(point: Point, process_started: float | None = None) -> dict[str, Any]:
@@ -179,6 +200,10 @@ def _run(point: Point, record: dict[str, Any], phases: _Phases) -> None:
     metrics = {name: float(value) for name, value in task.score(predictions, targets).items()}
     _check_finite(metrics, "test")
     record["metrics"] = metrics
+    if run.get("eval_lengths"):
+        record["length_metrics"] = phases.run(
+            "generalisation", lambda: _length_generalisation(task, model, point)
+        )
 
     timings = record["timings"]
     tokens = task.tokens_per_example()

@@ -12,7 +12,7 @@ from seqbench.errors import UserError
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["load", "load_curves"]
+__all__ = ["load", "load_curves", "load_length_metrics"]
 
 RUN_COLUMNS = (
     "id, suite, point, status, task, model, seed, primary_metric, direction, primary_value,"
@@ -78,21 +78,30 @@ def load(path: str | Path, suite: str | None = None) -> "pd.DataFrame":
     return pd.DataFrame.from_records(records)
 
 
-def load_curves(path: str | Path, suite: str | None = None) -> "pd.DataFrame":
-    """One row per (run, epoch, quantity): columns id, suite, task, model, seed, epoch, name, value."""
+def _per_run(path: str | Path, suite: str | None, table: str, columns: list[str]) -> "pd.DataFrame":
+    """Rows of a per-run table joined to their run's identity, in run order."""
     import pandas as pd
 
+    identity = ["id", "suite", "task", "model", "seed"]
+    selected = ", ".join([f"runs.{c}" for c in identity] + [f"{table}.{c}" for c in columns])
+    query = f"SELECT {selected} FROM {table} JOIN runs ON runs.id = {table}.run_id"
+    if suite:
+        query += " WHERE runs.suite = ?"
+    query += f" ORDER BY runs.id, {table}.{columns[0]}"
     connection = _open(path)
     try:
-        query = (
-            "SELECT runs.id, runs.suite, runs.task, runs.model, runs.seed, curves.epoch,"
-            " curves.name, curves.value FROM curves JOIN runs ON runs.id = curves.run_id"
-        )
-        rows = connection.execute(
-            query + (" WHERE runs.suite = ?" if suite else "") + " ORDER BY runs.id, curves.epoch",
-            (suite,) if suite else (),
-        ).fetchall()
+        rows = connection.execute(query, (suite,) if suite else ()).fetchall()
     finally:
         connection.close()
-    columns = ["id", "suite", "task", "model", "seed", "epoch", "name", "value"]
-    return pd.DataFrame.from_records(rows, columns=columns)
+    return pd.DataFrame.from_records(rows, columns=identity + columns)
+
+
+def load_curves(path: str | Path, suite: str | None = None) -> "pd.DataFrame":
+    """One row per (run, epoch, quantity): columns id, suite, task, model, seed, epoch, name, value."""
+    return _per_run(path, suite, "curves", ["epoch", "name", "value"])
+
+
+def load_length_metrics(path: str | Path, suite: str | None = None) -> "pd.DataFrame":
+    """Test metrics at each ``run.eval_lengths`` length: one row per (run, length, metric);
+    a length the model could not handle has name "error" and the error text."""
+    return _per_run(path, suite, "length_metrics", ["length", "name", "value", "error"])

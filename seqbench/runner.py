@@ -9,6 +9,7 @@ from typing import Any, TextIO
 import click
 
 from seqbench import registry
+from seqbench.errors import UserError
 from seqbench.grid import Point
 from seqbench.progress import Progress
 from seqbench.provenance import collect
@@ -36,7 +37,10 @@ def run_suites(paths: list[Path], options: RunOptions, out: TextIO) -> int:
     """Run the suites at ``paths``; returns the exit code. Raises UserError before running
     anything if any suite, name or option is wrong."""
     suites = [load_suite(path, smoke=options.smoke, device=options.device) for path in paths]
-    executor_cls = registry.executors().get(options.executor)
+    try:
+        executor_cls = registry.executors().get(options.executor)
+    except UserError as error:
+        raise UserError(f"--executor: {error}") from None
     if options.dry_run:
         for suite in suites:
             _print_grid(suite, out)

@@ -28,6 +28,9 @@ class RunSettings:
     timeout: float | None = param(
         None, min=0.001, help="seconds before a point is stopped and stored as failed"
     )
+    eval_lengths: list[int] | None = param(
+        None, help="also test at each of these sequence lengths; metrics stored per length"
+    )
     smoke: bool = param(False, help="set by --smoke: sizes shrunk to run in seconds")
 
 

@@ -56,6 +56,14 @@ CREATE TABLE IF NOT EXISTS curves (
     value REAL,
     PRIMARY KEY (run_id, epoch, name)
 );
+CREATE TABLE IF NOT EXISTS length_metrics (
+    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    length INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    value REAL,
+    error TEXT,
+    PRIMARY KEY (run_id, length, name)
+);
 CREATE INDEX IF NOT EXISTS runs_by_suite ON runs (suite, status);
 """
 
@@ -173,6 +181,20 @@ class Store:
                     for row in record.get("curves", [])
                     for name, value in row.items()
                     if name != "epoch"
+                ],
+            )
+            connection.executemany(
+                "INSERT INTO length_metrics (run_id, length, name, value, error)"
+                " VALUES (?, ?, ?, ?, ?)",
+                [
+                    (run_id, entry["length"], name, value, None)
+                    for entry in record.get("length_metrics", [])
+                    for name, value in entry.get("metrics", {}).items()
+                ]
+                + [
+                    (run_id, entry["length"], "error", None, entry["error"])
+                    for entry in record.get("length_metrics", [])
+                    if "error" in entry
                 ],
             )
             connection.execute("COMMIT")

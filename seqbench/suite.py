@@ -15,7 +15,7 @@ from typing import Any
 from seqbench import registry
 from seqbench.errors import UserError
 from seqbench.grid import Point
-from seqbench.params import ParamError, coerce_params, param_specs
+from seqbench.params import ParamError, coerce_params, coerce_value, param_specs
 from seqbench.settings import SMOKE_LIMITS, RunSettings, check_device
 
 __all__ = ["Suite", "load_suite", "SECTIONS"]
@@ -76,6 +76,7 @@ def load_suite(path: str | Path, *, smoke: bool = False, device: str | None = No
         task_params = _resolve_task(where, task_cls, task_values, chosen, smoke)
         task = task_cls(**task_params)
         run = _resolve_run(where, run_values, chosen, smoke, device)
+        _check_eval_lengths(where, task_cls, task_params, run["eval_lengths"])
         for index, (model_name, model_cls, model_values) in enumerate(models):
             model_params = _resolve_model(
                 where, index, model_cls, model_values, chosen, smoke
@@ -285,6 +286,24 @@ def _resolve_run(
             params[key] = min(params[key], limit)
         params["smoke"] = True
     return params
+
+
+def _check_eval_lengths(where: str, task_cls: type, task_params: dict, lengths: list | None) -> None:
+    """Every evaluation length must make a valid task: same parameters, another length."""
+    if lengths is None:
+        return
+    key = f"{where}: [run] eval_lengths"
+    if task_cls.length_param is None:
+        raise UserError(f"{key}: task {task_cls.name!r} has no length parameter to vary")
+    if not lengths:
+        raise UserError(f"{key}: expected a non-empty list of lengths")
+    spec = next(s for s in param_specs(task_cls) if s.name == task_cls.length_param)
+    for length in lengths:
+        try:
+            coerce_value(spec, length)
+            task_cls(**{**task_params, spec.name: length})
+        except (ValueError, TypeError) as error:
+            raise UserError(f"{key}: length {length!r} is not valid for {task_cls.name!r}: {error}") from None
 
 
 def _resolve_model(

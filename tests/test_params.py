@@ -151,11 +151,11 @@ def test_optional_accepts_none_and_its_type(value):
 
 
 def test_optional_refuses_other_types():
-    assert refusal({"limit": "5"}).message == "expected int | none >= 1, got '5'"
+    assert refusal({"limit": "5"}).message == "expected int >= 1, got '5'"
 
 
 def test_optional_still_enforces_bounds():
-    assert refusal({"limit": 0}).message == "expected int | none >= 1, got 0"
+    assert refusal({"limit": 0}).message == "expected int >= 1, got 0"
 
 
 def test_list_of_type_accepts_matching_items():
@@ -242,7 +242,7 @@ def test_list_default_is_not_shared_between_instances():
 
 @pytest.mark.parametrize(
     "name, type_name",
-    [("count", "int"), ("rate", "float"), ("limit", "int | none"), ("sizes", "list of int"),
+    [("count", "int"), ("rate", "float"), ("limit", "int"), ("sizes", "list of int"),
      ("mode", "'fast' | 'slow'")],
 )
 def test_spec_type_names_read_as_users_write_them(name, type_name):

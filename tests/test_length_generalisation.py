@@ -1,0 +1,110 @@
+"""``run.eval_lengths``: train at the task's length, test at each listed length."""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+
+from seqbench import results
+from seqbench.cli import main
+from seqbench.suite import load_suite
+
+SUITE = """
+[suite]
+name = "generalise"
+[run]
+epochs = 1
+train_size = 300
+eval_size = 100
+batch_size = 100
+eval_lengths = {lengths}
+[task]
+name = "adding"
+seq_len = 10
+[[model]]
+name = "oracle"
+[[model]]
+name = "numpy:ridge"
+"""
+
+NO_LENGTH_TASK = """
+from dataclasses import dataclass
+import numpy as np
+from seqbench import Examples, Signature, Task, hookimpl
+
+@dataclass
+class Fixed(Task):
+    name = "fixed"
+    primary_metric = "mse"
+
+    @property
+    def signature(self):
+        return Signature(inputs="continuous", targets="scalar", input_length=3)
+
+@hookimpl
+def register_tasks(register):
+    register(Fixed)
+"""
+
+
+def run(write_suite, store_path, lengths: str):
+    suite = write_suite(SUITE.format(lengths=lengths))
+    return CliRunner().invoke(main, ["run", str(suite), "--store", str(store_path)])
+
+
+def test_metrics_are_stored_for_every_evaluation_length(write_suite, store_path):
+    result = run(write_suite, store_path, "[10, 20, 40]")
+    assert result.exit_code == 0, result.output
+    by_length = results.load_length_metrics(store_path)
+    oracle = by_length[(by_length["model"] == "oracle") & (by_length["name"] == "mse")]
+    assert list(oracle["length"]) == [10, 20, 40]
+    assert (oracle["value"] < 1e-10).all()
+
+
+def test_a_length_the_model_cannot_handle_is_recorded_and_the_point_succeeds(write_suite, store_path):
+    # numpy:ridge's weights are sized for the training length; longer inputs do not fit.
+    result = run(write_suite, store_path, "[10, 20]")
+    assert result.exit_code == 0, result.output
+    by_length = results.load_length_metrics(store_path)
+    ridge = by_length[by_length["model"] == "numpy:ridge"].set_index(["length", "name"])
+    assert ridge.loc[(10, "mse"), "value"] < 0.2
+    assert "ValueError" in ridge.loc[(20, "error"), "error"]
+    runs = results.load(store_path)
+    assert set(runs["status"]) == {"ok"}
+
+
+def test_without_eval_lengths_nothing_is_stored_per_length_and_the_hash_ignores_it(write_suite, store_path):
+    suite = write_suite(SUITE.replace("eval_lengths = {lengths}\n", ""))
+    point = load_suite(suite).points[0]
+    assert "eval_lengths" not in point.config()["run"]
+    result = CliRunner().invoke(main, ["run", str(suite), "--store", str(store_path)])
+    assert result.exit_code == 0
+    assert results.load_length_metrics(store_path).empty
+
+
+@pytest.mark.parametrize(
+    "lengths, message",
+    [
+        ("[1]", "[run] eval_lengths: length 1 is not valid for 'adding': seq_len: expected int >= 2, got 1"),
+        ("[]", "[run] eval_lengths: expected a non-empty list of lengths"),
+        ('"long"', "[run] eval_lengths: expected list of int, got 'long'"),
+        ("[10.5]", "[run] eval_lengths: expected list of int, got [10.5]"),
+    ],
+    ids=["below-the-task-minimum", "empty", "not-a-list", "not-integers"],
+)
+def test_bad_eval_lengths_are_a_usage_error(write_suite, store_path, lengths, message):
+    result = run(write_suite, store_path, lengths)
+    assert result.exit_code == 2
+    assert message in result.output
+    assert result.output.count("\n") == 1
+    assert not store_path.exists()
+
+
+def test_eval_lengths_need_a_task_with_a_length_parameter(install_plugin, write_suite, store_path):
+    install_plugin("seqbench-fixed", NO_LENGTH_TASK)
+    suite = write_suite(
+        "[run]\neval_lengths = [4]\n[task]\nname = 'fixed'\n[[model]]\nname = 'oracle'\n"
+    )
+    result = CliRunner().invoke(main, ["run", str(suite), "--store", str(store_path)])
+    assert result.exit_code == 2
+    assert "[run] eval_lengths: task 'fixed' has no length parameter to vary" in result.output
