@@ -4,7 +4,7 @@ Data are generated in fixed-size chunks, each from its own seed derived from
 (run seed, split, chunk index). So the examples depend only on the seed and the
 split, never on the batch size (a batch-size sweep trains on the same data), and
 train, validation and test draw from independent streams. Chunks are kept in
-memory when the split is small enough, else regenerated on every pass so memory
+memory when the split takes at most 256 MiB, else regenerated on every pass so memory
 stays bounded.
 """
 
@@ -20,7 +20,7 @@ __all__ = ["Split", "SPLITS", "CHUNK_SIZE"]
 
 SPLITS = ("train", "validation", "test")
 CHUNK_SIZE = 1024
-CACHE_LIMIT_BYTES = 1 << 30
+CACHE_LIMIT_BYTES = 256 << 20
 
 
 class Split:

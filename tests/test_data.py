@@ -50,3 +50,25 @@ def test_shuffling_changes_order_between_epochs():
     first = next(iter(split.batches(50, rng))).inputs
     second = next(iter(split.batches(50, rng))).inputs
     assert not np.array_equal(first, second)
+
+
+def test_an_epoch_over_100_000_sequences_of_length_1000_keeps_memory_bounded():
+    # 100,000 x 1,000 adding examples are 800 MB as float32; streamed, a pass must hold
+    # only a chunk or two at a time. Measured in a fresh process so nothing else counts.
+    import subprocess
+    import sys
+
+    script = """
+import resource
+from seqbench.data import Split
+from seqbench_tasks import Adding
+split = Split(Adding(seq_len=1000), "train", 100_000, seed=0)
+split.prepare()
+assert split._cache is None
+seen = sum(len(batch) for batch in split.batches(512))
+assert seen == 100_000, seen
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
+"""
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    peak_mib = int(result.stdout.strip())
+    assert peak_mib < 400, f"peak RSS {peak_mib} MiB"
