@@ -68,8 +68,9 @@ class Model:
     def serves_text(cls) -> str:
         return ", ".join(f"{i} -> {t}" for i, t in sorted(cls.serves)) or "nothing"
 
-    def build(self, task: Task) -> None:
-        """Size the model for ``task`` (its signature); called once before ``fit``."""
+    def build(self, task: Task, settings: FitSettings) -> None:
+        """Size the model for ``task`` (its signature) and place it on ``settings.device``;
+        called once, before ``fit`` and ``predict``."""
 
     def fit(self, train: "Split", settings: FitSettings, on_epoch: EpochCallback) -> None:
         """Train on ``train``, calling ``on_epoch`` after every epoch; stop when it says so."""

@@ -66,11 +66,12 @@ def test_ridge_dual_and_primal_forms_give_the_same_weights():
 
     task = Adding(seq_len=10)
     train = Split(task, "train", 40, seed=0)  # 40 examples < 51 features: the dual form
+    settings = FitSettings(1, 8, "cpu", 0, None)
     dual = Ridge(alpha=1e-2)
-    dual.build(task)
-    dual.fit(train, FitSettings(1, 8, "cpu", 0, None), lambda *_: EpochOutcome(False, True))
+    dual.build(task, settings)
+    dual.fit(train, settings, lambda *_: EpochOutcome(False, True))
     primal = Ridge(alpha=1e-2)
-    primal.build(task)
+    primal.build(task, settings)
     mean_x, mean_y, weights = primal._solve_primal(train, 8)
     np.testing.assert_allclose(weights, dual._weights, atol=1e-10)
     np.testing.assert_allclose(mean_y - mean_x @ weights, dual._bias, atol=1e-10)

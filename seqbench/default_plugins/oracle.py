@@ -25,7 +25,7 @@ class Oracle(Model):
     def serves_text(cls) -> str:
         return "every task"
 
-    def build(self, task: Task) -> None:
+    def build(self, task: Task, settings: FitSettings) -> None:
         self._task = task
 
     def fit(self, train, settings: FitSettings, on_epoch: EpochCallback) -> None:

@@ -30,7 +30,7 @@ class Ridge(Model):
         "quadratic", help="linear: raw inputs; quadratic: plus products of each step's features"
     )
 
-    def build(self, task: Task) -> None:
+    def build(self, task: Task, settings: FitSettings) -> None:
         features = task.signature.input_features
         pairs = np.triu_indices(features)
         self._pairs = pairs if self.features == "quadratic" else None
