@@ -152,7 +152,14 @@ def _run(point: Point, record: dict[str, Any], phases: _Phases) -> None:
         "test": Split(task, "test", run["eval_size"], point.seed),
     }
     phases.run("data", lambda: [split.prepare() for split in splits.values()])
-    model.build(task)
+    settings = FitSettings(
+        epochs=run["epochs"],
+        batch_size=run["batch_size"],
+        device=run["device"],
+        seed=point.seed,
+        patience=run["patience"],
+    )
+    model.build(task, settings)
     phases.model = model
 
     curves: list[dict[str, Any]] = record["curves"]
@@ -186,13 +193,6 @@ def _run(point: Point, record: dict[str, Any], phases: _Phases) -> None:
         state["epoch_start"] = phases.clock()
         return EpochOutcome(stop=stop, improved=improved)
 
-    settings = FitSettings(
-        epochs=run["epochs"],
-        batch_size=run["batch_size"],
-        device=run["device"],
-        seed=point.seed,
-        patience=run["patience"],
-    )
     phases.run("train", lambda: model.fit(splits["train"], settings, on_epoch))
     predictions, targets = phases.run(
         "eval", lambda: predict_split(model, splits["test"], run["batch_size"])
