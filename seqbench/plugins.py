@@ -22,6 +22,7 @@ DEFAULT_PLUGINS = (
     "seqbench.default_plugins.oracle",
     "seqbench.default_plugins.ridge",
     "seqbench.default_plugins.resources",
+    "seqbench.default_plugins.nvml",
     "seqbench.default_plugins.local",
 )
 

@@ -1,4 +1,5 @@
-"""Where a run came from: versions, interpreter, machine, suite file and git commit."""
+"""Where a run came from: versions, interpreter, machine, GPUs and driver, suite file and
+git commit."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from typing import Any
 
 from seqbench.plugins import plugin_infos
 
-__all__ = ["collect"]
+__all__ = ["collect", "gpu_provenance"]
 
 FRAMEWORKS = ("numpy", "torch", "tensorflow", "keras", "ray")
 
@@ -48,6 +49,46 @@ def _git_commit(directory: Path) -> str | None:
     return result.stdout.strip() or None if result.returncode == 0 else None
 
 
+def _cuda_version(number: int) -> str:
+    # NVML encodes CUDA 12.4 as 12040.
+    return f"{number // 1000}.{number % 1000 // 10}"
+
+
+def gpu_provenance() -> dict[str, Any]:
+    """GPU names and driver and CUDA driver versions from NVML, or None and the reason.
+
+    Without an NVIDIA driver this costs the import of pynvml and one failed library
+    load (milliseconds).
+    """
+    from seqbench.meters.nvml import start_nvml, text
+
+    found: dict[str, Any] = {
+        "gpus": None, "gpu_driver": None, "cuda_driver": None, "gpu_unavailable": None
+    }
+    nvml, reason = start_nvml()
+    if nvml is None:
+        found["gpu_unavailable"] = reason
+        return found
+    try:
+        count = nvml.nvmlDeviceGetCount()
+        found["gpus"] = [
+            text(nvml.nvmlDeviceGetName(nvml.nvmlDeviceGetHandleByIndex(index)))
+            for index in range(count)
+        ]
+        found["gpu_driver"] = text(nvml.nvmlSystemGetDriverVersion())
+        found["cuda_driver"] = _cuda_version(nvml.nvmlSystemGetCudaDriverVersion())
+        if not count:
+            found["gpu_unavailable"] = "NVML finds no GPU"
+    except nvml.NVMLError as error:
+        found["gpu_unavailable"] = f"NVML: {error}"
+    finally:
+        try:
+            nvml.nvmlShutdown()
+        except nvml.NVMLError:
+            pass
+    return found
+
+
 def collect(suite_path: Path, suite_hash: str) -> dict[str, Any]:
     """Provenance shared by every run of one suite invocation (collected once, in the parent)."""
     from seqbench import __version__
@@ -68,4 +109,5 @@ def collect(suite_path: Path, suite_hash: str) -> dict[str, Any]:
         "suite_file": str(suite_path),
         "suite_hash": suite_hash,
         "git_commit": _git_commit(suite_path.resolve().parent),
+        **gpu_provenance(),
     }

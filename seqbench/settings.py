@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from seqbench.params import ParamError, param
 
-__all__ = ["RunSettings", "check_device", "SMOKE_LIMITS"]
+__all__ = ["RunSettings", "check_device", "SMOKE_LIMITS", "TARGET_KEYS"]
 
 DEVICE_PATTERN = re.compile(r"^(auto|cpu|cuda|cuda:\d+)$")
+
+TARGET_KEYS = ("metric", "value", "direction")
 
 # What ``--smoke`` shrinks run settings to: enough to exercise every phase in seconds.
 SMOKE_LIMITS = {"epochs": 2, "train_size": 256, "eval_size": 128, "batch_size": 64}
@@ -30,6 +33,14 @@ class RunSettings:
     )
     eval_lengths: list[int] | None = param(
         None, help="also test at each of these sequence lengths; metrics stored per length"
+    )
+    sample_hz: float | None = param(
+        None, min=10, max=100, help="GPU power, utilisation, memory samples a second (10 if unset)"
+    )
+    target: dict[str, Any] | None = param(
+        None,
+        help="{metric = NAME, value = X}: record the training time and energy until the "
+        "validation metric first reaches X (direction = min | max; default the task's)",
     )
     smoke: bool = param(False, help="set by --smoke: sizes shrunk to run in seconds")
 

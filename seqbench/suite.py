@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import math
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +17,7 @@ from seqbench import registry
 from seqbench.errors import UserError
 from seqbench.grid import Point
 from seqbench.params import ParamError, coerce_params, coerce_value, param_specs
-from seqbench.settings import SMOKE_LIMITS, RunSettings, check_device
+from seqbench.settings import SMOKE_LIMITS, TARGET_KEYS, RunSettings, check_device
 
 __all__ = ["Suite", "load_suite", "SECTIONS"]
 
@@ -77,6 +78,8 @@ def load_suite(path: str | Path, *, smoke: bool = False, device: str | None = No
         task = task_cls(**task_params)
         run = _resolve_run(where, run_values, chosen, smoke, device)
         _check_eval_lengths(where, task_cls, task_params, run["eval_lengths"])
+        target_key = "[sweep] run.target" if "run.target" in chosen else "[run] target"
+        _check_target(f"{where}: {target_key}", task_cls, run["target"])
         for index, (model_name, model_cls, model_values) in enumerate(models):
             model_params = _resolve_model(
                 where, index, model_cls, model_values, chosen, smoke
@@ -265,6 +268,11 @@ def _check_run_keys(where: str, values: dict) -> None:
     unknown = sorted(set(values) - set(RUN_KEYS))
     if unknown:
         raise UserError(f"{where}: [run] {unknown[0]}: unknown setting; allowed: {', '.join(RUN_KEYS)}")
+    if "target" in values and not isinstance(values["target"], dict):
+        raise UserError(
+            f"{where}: [run] target: expected a table like {{metric = \"mse\", value = 1e-3}}, "
+            f"got {values['target']!r}"
+        )
 
 
 def _resolve_run(
@@ -304,6 +312,33 @@ def _check_eval_lengths(where: str, task_cls: type, task_params: dict, lengths: 
             task_cls(**{**task_params, spec.name: length})
         except (ValueError, TypeError) as error:
             raise UserError(f"{key}: length {length!r} is not valid for {task_cls.name!r}: {error}") from None
+
+
+def _check_target(key: str, task_cls: type, target: dict | None) -> None:
+    """``{metric, value[, direction]}``: a metric the task scores and a finite number."""
+    if target is None:
+        return
+    metrics = tuple(task_cls.metrics) or (task_cls.primary_metric,)
+    allowed = ", ".join(metrics)
+    unknown = sorted(set(target) - set(TARGET_KEYS))
+    if unknown:
+        raise UserError(f"{key}: unknown key {unknown[0]!r}; allowed: {', '.join(TARGET_KEYS)}")
+    if "metric" not in target:
+        raise UserError(f"{key}: metric is required (one of {allowed})")
+    metric = target["metric"]
+    if metric not in metrics:
+        raise UserError(
+            f"{key}: metric {metric!r} is not a metric of task {task_cls.name!r}; allowed: {allowed}"
+        )
+    if "value" not in target:
+        raise UserError(f"{key}: value is required (the {metric} to reach)")
+    value = target["value"]
+    is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if not is_number or not math.isfinite(value):
+        raise UserError(f"{key}: value: expected a finite number, got {value!r}")
+    direction = target.get("direction", task_cls.direction)
+    if direction not in ("min", "max"):
+        raise UserError(f"{key}: direction: expected 'min' or 'max', got {direction!r}")
 
 
 def _resolve_model(

@@ -1,4 +1,4 @@
-"""Measurement back-ends. A meter measures one phase at a time (data, train, eval)."""
+"""Measurement back-ends. A meter measures one phase at a time (data, train, eval, ...)."""
 
 from seqbench.meters.base import Meter, run_meters
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Mapping
 
 __all__ = ["Meter", "run_meters"]
 
@@ -10,22 +10,29 @@ __all__ = ["Meter", "run_meters"]
 class Meter:
     """A measurement back-end registered through ``register_meters``.
 
-    The harness makes one per run with the run's device, asks ``unavailable()``
-    once (a reason string means "record why, measure nothing"), then brackets each
-    phase with ``start(phase)`` / ``stop(phase)``; ``close()`` always runs last.
+    The harness makes one per run with the run's device and ``[run]`` settings, asks
+    ``unavailable()`` once (a reason string means "record why, measure nothing"), then
+    brackets each phase with ``start(phase)`` / ``stop(phase)``; ``close()`` always runs
+    last. Between them, ``read(phase)`` may be called at any time (after each epoch, to
+    find the energy spent until a target was reached): it returns the values
+    accumulated since ``start(phase)``, like ``stop`` would but without ending the phase.
     """
 
     name: ClassVar[str]
     description: ClassVar[str] = ""
 
-    def __init__(self, device: str) -> None:
+    def __init__(self, device: str, settings: Mapping[str, Any] | None = None) -> None:
         self.device = device
+        self.settings: Mapping[str, Any] = settings or {}
 
     def unavailable(self) -> str | None:
         return None
 
     def start(self, phase: str) -> None:
         pass
+
+    def read(self, phase: str) -> dict[str, Any]:
+        return {}
 
     def stop(self, phase: str) -> dict[str, Any]:
         return {}
@@ -34,30 +41,80 @@ class Meter:
         pass
 
 
-class run_meters:
-    """All usable meters, started and stopped together; results keyed by meter, then phase."""
+def _error_text(error: Exception) -> str:
+    return f"{type(error).__name__}: {error}"
 
-    def __init__(self, meter_classes: list[type[Meter]], device: str) -> None:
+
+class run_meters:
+    """All usable meters, started and stopped together; results keyed by meter, then phase.
+
+    A meter that raises never fails the point or stops the other meters: its error is
+    recorded where its figures would have been.
+    """
+
+    def __init__(
+        self,
+        meter_classes: list[type[Meter]],
+        device: str,
+        settings: Mapping[str, Any] | None = None,
+    ) -> None:
         self.results: dict[str, dict[str, Any]] = {}
         self.active: list[Meter] = []
         for cls in meter_classes:
-            meter = cls(device)
-            reason = meter.unavailable()
+            try:
+                meter = cls(device, settings=settings)
+                reason = meter.unavailable()
+            except Exception as error:
+                self.results[cls.name] = {"unavailable": _error_text(error)}
+                continue
             if reason:
                 self.results[cls.name] = {"unavailable": reason}
-                meter.close()
+                _close(meter)
             else:
                 self.active.append(meter)
                 self.results[cls.name] = {}
 
     def start(self, phase: str) -> None:
         for meter in self.active:
-            meter.start(phase)
+            try:
+                meter.start(phase)
+            except Exception as error:
+                self.results[meter.name][phase] = {"error": _error_text(error)}
+
+    def read(self, phase: str) -> dict[str, dict[str, Any]]:
+        """Each meter's values so far in ``phase`` (meters with nothing to say left out)."""
+        values = {}
+        for meter in self.active:
+            if "error" in self.results[meter.name].get(phase, {}):
+                continue
+            try:
+                reading = meter.read(phase)
+            except Exception as error:
+                reading = {"error": _error_text(error)}
+            if reading:
+                values[meter.name] = reading
+        return values
 
     def stop(self, phase: str) -> None:
         for meter in reversed(self.active):
-            self.results[meter.name][phase] = meter.stop(phase)
+            if "error" in self.results[meter.name].get(phase, {}):
+                continue  # it failed to start this phase
+            try:
+                self.results[meter.name][phase] = meter.stop(phase)
+            except Exception as error:
+                self.results[meter.name][phase] = {"error": _error_text(error)}
 
     def close(self) -> None:
         for meter in self.active:
-            meter.close()
+            error = _close(meter)
+            if error:
+                self.results[meter.name]["close_error"] = error
+
+
+def _close(meter: Meter) -> str | None:
+    # Closing must never mask the point's own outcome, nor skip the other meters.
+    try:
+        meter.close()
+    except Exception as error:
+        return _error_text(error)
+    return None

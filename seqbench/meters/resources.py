@@ -29,5 +29,8 @@ class ResourcesMeter(Meter):
     def start(self, phase: str) -> None:
         self._cpu_start = _cpu_seconds()
 
+    def read(self, phase: str) -> dict[str, Any]:
+        return self.stop(phase)
+
     def stop(self, phase: str) -> dict[str, Any]:
         return {"cpu_s": _cpu_seconds() - self._cpu_start, "peak_rss_bytes": _peak_rss_bytes()}

@@ -1,0 +1,518 @@
+"""The NVML meter: GPU energy per phase by counter or by integrated power samples, idle
+power, the background sampler, device selection, and an honest record without a driver.
+
+This machine has no NVIDIA GPU: the GPU paths run against ``tests/fake_nvml/pynvml.py``,
+which follows nvidia-ml-py's interface (checked against it below); the no-driver path
+runs against the real nvidia-ml-py.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import math
+import re
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from fake_nvml import FAKE_DIR, use_fake_nvml, use_real_nvml
+from seqbench.cli import main
+from seqbench.meters.nvml import SAMPLER_THREAD, NvmlMeter, Unavailable, select_gpus
+from seqbench.meters.sampler import Sampler
+from seqbench.pipeline import run_point
+from seqbench.provenance import collect
+from seqbench.results import load
+from seqbench.suite import load_suite
+
+NO_DRIVER = "NVML library not found: no NVIDIA driver"
+
+
+@pytest.fixture
+def fake_gpu(monkeypatch):
+    """``fake_gpu(*gpus, **top)`` configures fake GPUs and returns the fake pynvml."""
+    with use_fake_nvml(monkeypatch) as configure:
+        yield configure
+
+
+@pytest.fixture
+def short_idle(monkeypatch):
+    monkeypatch.setattr(NvmlMeter, "idle_seconds", 0.2)
+
+
+def sampler_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == SAMPLER_THREAD and t.is_alive()]
+
+
+def measure(meter: NvmlMeter, phase: str, seconds: float) -> dict:
+    meter.start(phase)
+    time.sleep(seconds)
+    return meter.stop(phase)
+
+
+# --- the fake is faithful to nvidia-ml-py -------------------------------------------
+
+
+def test_fake_pynvml_has_the_real_functions_signatures_and_error_classes():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("fake_pynvml", FAKE_DIR / "pynvml.py")
+    fake = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(fake)
+    with use_real_nvml() as real:
+        functions = [name for name in dir(fake) if name.startswith("nvml")]
+        assert "nvmlDeviceGetTotalEnergyConsumption" in functions
+        for name in functions:
+            assert list(inspect.signature(getattr(fake, name)).parameters) == list(
+                inspect.signature(getattr(real, name)).parameters
+            ), name
+        errors = [name for name in dir(fake) if name.startswith("NVMLError_")]
+        for needed in ("LibraryNotFound", "NotSupported", "InvalidArgument", "DriverNotLoaded"):
+            assert f"NVMLError_{needed}" in errors
+        for name in errors:
+            fake_class, real_class = getattr(fake, name), getattr(real, name)
+            assert issubclass(real_class, real.NVMLError)
+            assert fake_class(0).value == real_class(0).value, name
+        for code in (real.NVML_ERROR_NOT_SUPPORTED, real.NVML_ERROR_LIBRARY_NOT_FOUND):
+            assert type(fake.NVMLError(code)).__name__ == type(real.NVMLError(code)).__name__
+
+
+# --- energy: counter and integration ------------------------------------------------
+
+
+def test_counter_energy_is_power_times_time_in_joules(fake_gpu, short_idle):
+    fake_gpu({"idle_w": 250.0})
+    meter = NvmlMeter("cuda")
+    assert meter.unavailable() is None
+    try:
+        figures = measure(meter, "train", 0.4)
+    finally:
+        meter.close()
+
+    assert figures["energy_method"] == "counter"
+    assert figures["energy_j"] == pytest.approx(250.0 * figures["seconds"], rel=0.005)
+    assert figures["mean_power_w"] == pytest.approx(250.0, rel=0.005)
+    assert figures["peak_power_w"] == pytest.approx(250.0, abs=0.01)
+
+
+def test_without_an_energy_counter_power_samples_are_integrated_to_the_analytic_energy(
+    fake_gpu, short_idle
+):
+    # P(t) = 200 + 100 sin(pi t) W. At 10 Hz (h = 0.1 s) the trapezoid rule's error is at
+    # most T h^2 max|P''| / 12 = 1.5 * 0.01 * 100 pi^2 / 12 = 1.2 J, 0.4 % of ~300 J; the
+    # window's edges add at most a few ms at <= 300 W. Tolerance: 1 %.
+    nvml = fake_gpu({"idle_w": 200.0, "amp_w": 100.0, "period_s": 2.0, "energy_counter": False})
+    nvml.nvmlInit()
+    with pytest.raises(nvml.NVMLError_NotSupported):
+        nvml.nvmlDeviceGetTotalEnergyConsumption(nvml.nvmlDeviceGetHandleByIndex(0))
+    nvml.nvmlShutdown()
+    meter = NvmlMeter("cuda", {"sample_hz": 10})
+    assert meter.unavailable() is None
+    try:
+        measure(meter, "data", 0.0)  # the idle window comes before the first phase
+        before = time.monotonic()
+        figures = measure(meter, "train", 1.5)
+        after = time.monotonic()
+    finally:
+        meter.close()
+
+    omega = math.pi
+    wave = math.cos(omega * before) - math.cos(omega * after)
+    exact = 200.0 * (after - before) + 100.0 / omega * wave
+    assert figures["energy_method"] == "integrated"
+    assert figures["energy_j"] == pytest.approx(exact, rel=0.01)
+    assert figures["integrated_energy_j"] == figures["energy_j"]
+
+
+def test_with_a_counter_the_integrated_figure_is_kept_beside_it_and_agrees(fake_gpu, short_idle):
+    fake_gpu({"idle_w": 200.0, "amp_w": 100.0, "period_s": 2.0})
+    meter = NvmlMeter("cuda", {"sample_hz": 10})
+    assert meter.unavailable() is None
+    try:
+        figures = measure(meter, "train", 1.0)
+    finally:
+        meter.close()
+
+    assert figures["energy_method"] == "counter"
+    assert figures["integrated_energy_j"] == pytest.approx(figures["energy_j"], rel=0.01)
+
+
+def test_idle_power_is_measured_once_before_the_first_phase_and_subtracted(fake_gpu, short_idle):
+    nvml = fake_gpu({"idle_w": 60.0})
+    meter = NvmlMeter("cuda")
+    assert meter.unavailable() is None
+    try:
+        meter.start("train")
+        nvml._fake_set_state(0, load_w=140.0)  # the work starts
+        time.sleep(0.4)
+        train = meter.stop("train")
+        evaluation = measure(meter, "eval", 0.2)
+    finally:
+        meter.close()
+
+    assert train["idle_power_w"] == pytest.approx(60.0, rel=0.001)
+    assert train["energy_above_idle_j"] == pytest.approx(140.0 * train["seconds"], rel=0.01)
+    idle_part = train["energy_j"] - train["energy_above_idle_j"]
+    assert idle_part == pytest.approx(60.0 * train["seconds"])
+    # Not re-measured under load: still the idle figure.
+    assert evaluation["idle_power_w"] == train["idle_power_w"]
+    above = evaluation["energy_above_idle_j"]
+    assert above == pytest.approx(140.0 * evaluation["seconds"], rel=0.01)
+
+
+def test_peak_memory_and_utilisation_come_from_the_samples(fake_gpu, short_idle):
+    nvml = fake_gpu({"idle_w": 60.0, "memory_used": 1_000_000_000, "utilization": [5, 1]})
+    meter = NvmlMeter("cuda", {"sample_hz": 20})
+    assert meter.unavailable() is None
+    try:
+        meter.start("train")
+        nvml._fake_set_state(0, memory_used=7_000_000_000, utilization=[95, 60])
+        time.sleep(0.3)
+        nvml._fake_set_state(0, memory_used=2_000_000_000, utilization=[5, 1])
+        time.sleep(0.2)
+        figures = meter.stop("train")
+    finally:
+        meter.close()
+
+    assert figures["memory_peak_bytes"] == 7_000_000_000
+    assert figures["utilization_gpu_peak_pct"] == 95
+    assert 5 < figures["utilization_gpu_mean_pct"] < 95
+    assert figures["peak_power_w"] == pytest.approx(60.0)
+
+
+# --- the sampler --------------------------------------------------------------------
+
+
+def test_sampler_thread_runs_during_a_phase_and_is_gone_after_stop(fake_gpu, short_idle):
+    fake_gpu({})
+    meter = NvmlMeter("cuda")
+    assert meter.unavailable() is None
+    try:
+        meter.start("train")
+        assert len(sampler_threads()) == 1
+        assert sampler_threads()[0].daemon
+        meter.stop("train")
+        assert sampler_threads() == []
+    finally:
+        meter.close()
+
+
+def test_close_stops_a_sampler_whose_phase_was_never_stopped(fake_gpu, short_idle):
+    fake_gpu({})
+    meter = NvmlMeter("cuda")
+    assert meter.unavailable() is None
+    meter.start("train")
+    meter.close()
+
+    assert sampler_threads() == []
+
+
+def test_sampler_takes_samples_at_its_rate_counted_not_timed():
+    calls = []
+    sampler = Sampler(lambda: calls.append(None) or len(calls), hz=50)
+    sampler.start()
+    time.sleep(0.6)
+    samples = sampler.stop()
+
+    span = samples[-1].t - samples[0].t
+    due = span * 50  # ticks in the span; plus the first and last samples
+    assert len(samples) == len(calls)
+    assert 0.6 * due <= len(samples) <= due + 2
+    assert [s.value for s in samples] == sorted(s.value for s in samples)
+
+
+def test_meter_records_as_many_samples_as_its_sample_rate_asks(fake_gpu, short_idle):
+    fake_gpu({})
+    meter = NvmlMeter("cuda", {"sample_hz": 40})
+    assert meter.unavailable() is None
+    try:
+        figures = measure(meter, "train", 0.5)
+    finally:
+        meter.close()
+
+    due = 40 * figures["seconds"]
+    assert 0.6 * due <= figures["samples"] <= due + 2
+
+
+def test_a_failing_probe_ends_the_thread_and_its_error_is_kept():
+    def probe() -> int:
+        if len(sampler.samples()) >= 3:
+            raise RuntimeError("GPU is lost")
+        return 1
+
+    sampler = Sampler(probe, hz=100)
+    sampler.start()
+    deadline = time.monotonic() + 5
+    while sampler.running and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+    assert not sampler.running
+    assert str(sampler.error) == "GPU is lost"
+    assert len(sampler.stop(final_sample=False)) == 3
+
+
+RAISING_MODEL = """
+import time
+from dataclasses import dataclass
+
+from seqbench import Model, hookimpl
+
+
+@dataclass
+class RaisesMidTraining(Model):
+    name = "bad:raises-mid-training"
+    serves = frozenset({("continuous", "scalar")})
+
+    def fit(self, train, settings, on_epoch):
+        time.sleep(0.2)
+        raise RuntimeError("out of memory")
+
+
+@hookimpl
+def register_models(register):
+    register(RaisesMidTraining)
+"""
+
+GPU_SUITE = """
+[suite]
+name = "gpu"
+
+[run]
+epochs = 1
+train_size = 32
+eval_size = 16
+batch_size = 16
+device = "{device}"
+
+[task]
+name = "adding"
+seq_len = 3
+
+[[model]]
+name = "{model}"
+"""
+
+
+def test_no_sampler_thread_is_left_when_training_raises(
+    fake_gpu, short_idle, install_plugin, write_suite
+):
+    fake_gpu({"idle_w": 80.0})
+    install_plugin("seqbench-raising", RAISING_MODEL)
+    suite = write_suite(GPU_SUITE.format(device="cuda", model="bad:raises-mid-training"))
+    (point,) = load_suite(suite).points
+
+    record = run_point(point)
+
+    assert record["status"] == "failed"
+    assert record["error"] == "RuntimeError: out of memory"
+    assert sampler_threads() == []
+    train = record["measurements"]["nvml"]["train"]
+    assert train["energy_method"] == "counter"
+    assert train["energy_j"] == pytest.approx(80.0 * train["seconds"], rel=0.01)
+
+
+# --- which GPUs a run's device means ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "device, visible, count, expected",
+    [
+        ("cuda:1", None, 2, [1]),
+        ("cuda", None, 2, [0]),
+        ("auto", None, 3, [0]),
+        ("auto", "1,0", 2, [1, 0]),
+        ("cuda:1", "2,3", 4, [3]),
+        ("cuda", "GPU-8f3c", 1, ["GPU-8f3c"]),
+        ("auto", "3,bad,1", 4, [3]),
+    ],
+)
+def test_run_device_selects_the_gpus_cuda_would_use(device, visible, count, expected):
+    assert select_gpus(device, visible, count) == expected
+
+
+@pytest.mark.parametrize(
+    "device, visible, count, reason",
+    [
+        ("cpu", None, 2, "run.device is cpu"),
+        ("auto", None, 0, "NVML finds no GPU"),
+        ("cuda:2", None, 2, "run.device is cuda:2 but NVML finds 2 GPU(s)"),
+        ("cuda:1", "0", 2, "run.device is cuda:1 but CUDA_VISIBLE_DEVICES lists 1 GPU(s)"),
+        ("auto", "-1", 2, "CUDA_VISIBLE_DEVICES='-1' hides every GPU"),
+        ("cuda", "", 2, "CUDA_VISIBLE_DEVICES='' hides every GPU"),
+    ],
+)
+def test_a_device_with_no_gpu_to_measure_says_why(device, visible, count, reason):
+    with pytest.raises(Unavailable, match=f"^{re.escape(reason)}$"):
+        select_gpus(device, visible, count)
+
+
+TWO_GPUS = ({"idle_w": 100.0, "uuid": "GPU-aaaa"}, {"idle_w": 300.0, "uuid": "GPU-bbbb"})
+
+
+@pytest.mark.parametrize(
+    "device, visible",
+    [("cuda:1", None), ("cuda", "1"), ("auto", "GPU-bbbb"), ("cuda:0", "1,0")],
+)
+def test_the_meter_measures_the_gpu_the_run_uses(
+    fake_gpu, short_idle, monkeypatch, device, visible
+):
+    fake_gpu(*TWO_GPUS)
+    if visible is None:
+        monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    else:
+        monkeypatch.setenv("CUDA_VISIBLE_DEVICES", visible)
+    meter = NvmlMeter(device)
+    assert meter.unavailable() is None
+    try:
+        figures = measure(meter, "train", 0.1)
+    finally:
+        meter.close()
+
+    assert figures["idle_power_w"] == pytest.approx(300.0)
+
+
+def test_cpu_device_makes_the_meter_unavailable_even_with_a_gpu(fake_gpu):
+    fake_gpu({})
+    meter = NvmlMeter("cpu")
+
+    assert meter.unavailable() == "run.device is cpu"
+    meter.close()
+
+
+def test_a_gpu_with_neither_energy_nor_power_is_unavailable_naming_it(fake_gpu):
+    fake_gpu({"name": "NVIDIA Fake MIG", "energy_counter": False, "power": False})
+    meter = NvmlMeter("cuda")
+
+    assert meter.unavailable() == "GPU 0 (NVIDIA Fake MIG) reports neither energy nor power"
+    meter.close()
+
+
+# --- no driver ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def no_driver():
+    """The real nvidia-ml-py, on a machine without an NVIDIA driver (like CI)."""
+    with use_real_nvml() as nvml:
+        try:
+            nvml.nvmlInit()
+        except nvml.NVMLError_LibraryNotFound:
+            yield nvml
+            return
+        nvml.nvmlShutdown()
+        pytest.skip("this machine has an NVIDIA driver")
+
+
+def test_without_a_driver_the_meter_is_unavailable_with_the_reason(no_driver):
+    meter = NvmlMeter("auto")
+
+    assert meter.unavailable() == NO_DRIVER
+    meter.close()
+
+
+def test_driver_not_loaded_is_the_reason_when_nvml_says_so(fake_gpu):
+    fake_gpu(library="driver_not_loaded")
+    meter = NvmlMeter("auto")
+
+    assert meter.unavailable() == "NVIDIA driver not loaded"
+
+
+def test_without_a_driver_a_point_succeeds_and_the_store_says_why(no_driver, write_suite, store_path):
+    suite = write_suite(GPU_SUITE.format(device="auto", model="oracle"))
+
+    result = CliRunner().invoke(main, ["run", str(suite), "--store", str(store_path)])
+
+    assert result.exit_code == 0, result.output
+    assert "nvml" not in result.output.lower() and "warning" not in result.output.lower()
+    (row,) = load(store_path).to_dict("records")
+    assert row["status"] == "ok"
+    assert row["meter.nvml.unavailable"] == NO_DRIVER
+    assert not [column for column in row if column.startswith("meter.nvml.train")]
+    provenance = json.loads(row["provenance"])
+    assert provenance["gpus"] is None and provenance["gpu_unavailable"] == NO_DRIVER
+
+
+# --- end to end with a fake GPU -----------------------------------------------------
+
+GPU_MODEL = """
+import time
+from dataclasses import dataclass
+
+import pynvml
+
+from seqbench import Model, hookimpl
+
+
+@dataclass
+class GpuWorker(Model):
+    name = "fake:gpu-worker"
+    serves = frozenset({("continuous", "scalar")})
+
+    def build(self, task, settings):
+        self._task = task
+
+    def fit(self, train, settings, on_epoch):
+        pynvml._fake_set_state(0, load_w=240, utilization=[90, 40], memory_used=6_000_000_000)
+        time.sleep(0.5)
+        pynvml._fake_set_state(0, load_w=0, utilization=[0, 0], memory_used=500_000_000)
+        on_epoch(1, 0.0, len(train))
+
+    def predict(self, inputs):
+        return self._task.solve(inputs)
+
+
+@hookimpl
+def register_models(register):
+    register(GpuWorker)
+"""
+
+
+def test_seqbench_run_records_gpu_energy_power_memory_and_provenance(
+    fake_gpu, install_plugin, write_suite, store_path
+):
+    fake_gpu(
+        {"name": "NVIDIA Fake H100", "idle_w": 60.0, "memory_used": 500_000_000},
+        driver="550.54.15",
+        cuda=12040,
+    )
+    install_plugin("seqbench-gpu-model", GPU_MODEL)
+    suite = write_suite(GPU_SUITE.format(device="cuda", model="fake:gpu-worker"))
+
+    result = CliRunner().invoke(main, ["run", str(suite), "--store", str(store_path)])
+
+    assert result.exit_code == 0, result.output
+    (row,) = load(store_path).to_dict("records")
+    assert row["status"] == "ok"
+    for phase in ("data", "train", "eval"):
+        assert row[f"meter.nvml.{phase}.energy_method"] == "counter"
+        assert row[f"meter.nvml.{phase}.idle_power_w"] == pytest.approx(60.0, rel=0.001)
+    # Data and evaluation ran at idle: their energy is idle power x their duration.
+    data_seconds = row["meter.nvml.data.seconds"]
+    assert row["meter.nvml.data.energy_j"] == pytest.approx(60.0 * data_seconds, rel=0.01, abs=0.01)
+    assert row["meter.nvml.train.peak_power_w"] == pytest.approx(300.0)
+    assert row["meter.nvml.train.memory_peak_bytes"] == 6_000_000_000
+    assert row["meter.nvml.train.utilization_gpu_peak_pct"] == 90
+    # 240 W above idle for the 0.5 s of work, and nothing else in the phase.
+    assert row["meter.nvml.train.energy_above_idle_j"] == pytest.approx(240.0 * 0.5, rel=0.1)
+    assert row["meter.nvml.train.seconds"] >= row["time.train_s"]
+    provenance = json.loads(row["provenance"])
+    assert provenance["gpus"] == ["NVIDIA Fake H100"]
+    assert provenance["gpu_driver"] == "550.54.15"
+    assert provenance["cuda_driver"] == "12.4"
+    assert provenance["gpu_unavailable"] is None
+
+
+def test_sample_rate_below_10_hz_is_refused_in_one_line(write_suite, store_path):
+    text = GPU_SUITE.format(device="cuda", model="oracle")
+    suite = write_suite(text.replace("[task]", "sample_hz = 5\n\n[task]"))
+
+    result = CliRunner().invoke(main, ["run", str(suite), "--store", str(store_path)])
+
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines() == [
+        f"Error: {suite}: [run] sample_hz: expected float between 10 and 100, got 5"
+    ]
+    assert not store_path.exists()
