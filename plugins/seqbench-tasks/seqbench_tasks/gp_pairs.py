@@ -1,0 +1,201 @@
+"""GP sequence pairs, the attention-for-GP-pairs experiment (oremnirv/attention).
+
+The generative model is one joint Gaussian. On a fixed grid ``x_i = i * spacing``,
+i = 0..length-1, a latent ``f ~ GP(0, k)`` is shared by the two sequences of a pair:
+
+    A_i = f(x_i) + e_i                 e_i ~ N(0, noise)
+    B_i = f(x_i) + s + d_i             d_i ~ N(0, noise),  s ~ N(shift, shift_std^2)
+
+with e, d and s independent. ``s`` is one constant per pair, so B is A's curve moved
+by a constant, as in the reference's "rbf_const" data (there, each sequence of a pair
+gets its own N(0, 2^2) constant); ``shift_std = 0`` makes the shift the same known
+constant for every pair. So (A, B) ~ N(m, S) with m = (0, shift * 1) and
+
+    S = [[K + noise I,  K                                ],
+         [K,            K + shift_std^2 11' + noise I    ]],   K_ij = k(x_i, x_j).
+
+Kernels: "rbf" v exp(-r^2 / 2l^2); "matern32" v (1 + a) exp(-a), a = sqrt(3) r / l;
+"matern52" v (1 + a + a^2/3) exp(-a), a = sqrt(5) r / l; v = ``variance``,
+l = ``length_scale``. ``noise`` is a variance and must be positive, else B would be
+known exactly from A and one context point.
+
+A model sees all of A and B's first ``context`` values. Inputs are "continuous",
+shape (N, length, 4), per position: (x_i, A_i, B_i where observed else 0, 1 where B_i
+is observed else 0). Targets are B_context..B_{length-1}, shape (N, length - context);
+predictions are (mean, variance) per target, shape (N, length - context, 2). The
+oracle is the exact Gaussian conditional of those B values given the observed ones:
+the same linear map on the fixed grid for every example, so its mean NLL is the
+Bayes-optimal floor.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Literal
+
+import numpy as np
+
+from seqbench import Examples, Signature, Task, param
+
+__all__ = ["GPPairs", "kernel_matrix"]
+
+KERNELS = ("rbf", "matern32", "matern52")
+FEATURES = 4  # coordinate, A, B where observed, observed mask
+
+
+def kernel_matrix(
+    x: np.ndarray, kernel: str, length_scale: float, variance: float
+) -> np.ndarray:
+    """k(x_i, x_j) for every pair of coordinates in ``x``."""
+    r = np.abs(x[:, None] - x[None, :]) / length_scale
+    if kernel == "rbf":
+        return variance * np.exp(-0.5 * r**2)
+    if kernel == "matern32":
+        a = math.sqrt(3.0) * r
+        return variance * (1.0 + a) * np.exp(-a)
+    if kernel == "matern52":
+        a = math.sqrt(5.0) * r
+        return variance * (1.0 + a + a**2 / 3.0) * np.exp(-a)
+    raise ValueError(f"kernel must be one of {', '.join(KERNELS)}, got {kernel!r}")
+
+
+@dataclass(frozen=True)
+class _Conditional:
+    """B's hidden values given the observed ones: mean = offset + observed @ weights."""
+
+    weights: np.ndarray  # (length + context, length - context)
+    offset: np.ndarray  # (length - context,)
+    variance: np.ndarray  # (length - context,)
+
+
+@dataclass
+class GPPairs(Task):
+    name = "gp-pairs"
+    description = (
+        "predict the rest of B (mean, variance) from all of A and B's first points; "
+        "A, B: one GP curve, B shifted by a constant"
+    )
+    primary_metric = "nll"
+    direction = "min"
+    metrics = ("nll", "mse", "r2")
+    length_param = "length"
+
+    length: int = param(200, min=2, help="points per sequence (A and B alike)")
+    context: int = param(50, min=0, help="B's leading points the model sees")
+    kernel: Literal["rbf", "matern32", "matern52"] = param("rbf", help="covariance of f")
+    length_scale: float = param(1.0, min=1e-6, help="kernel length scale, in x units")
+    variance: float = param(1.0, min=1e-6, help="kernel variance of f")
+    noise: float = param(0.1, min=1e-6, help="observation noise variance of A and of B")
+    shift: float = param(0.0, help="mean of the constant shift s = B - f")
+    shift_std: float = param(
+        2.0, min=0.0, help="std of s across pairs; 0: every pair shifts by `shift`"
+    )
+    spacing: float = param(0.05, min=1e-6, help="distance between neighbouring grid points x_i")
+
+    def __post_init__(self) -> None:
+        if self.kernel not in KERNELS:
+            raise ValueError(f"kernel must be one of {', '.join(KERNELS)}, got {self.kernel!r}")
+        for name in ("length_scale", "variance", "noise", "spacing"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        if not self.shift_std >= 0:
+            raise ValueError(f"shift_std must be at least 0, got {self.shift_std}")
+        if not math.isfinite(self.shift):
+            raise ValueError(f"shift must be finite, got {self.shift}")
+        if not 0 <= self.context < self.length:
+            raise ValueError(
+                f"context ({self.context}) must be at least 0 and below length "
+                f"({self.length}), so at least one of B's points is left to predict"
+            )
+
+    @property
+    def signature(self) -> Signature:
+        return Signature(
+            inputs="continuous",
+            targets="gaussian",
+            input_length=self.length,
+            input_features=FEATURES,
+            target_length=self.length - self.context,
+        )
+
+    @property
+    def grid(self) -> np.ndarray:
+        return np.arange(self.length) * self.spacing
+
+    def joint_mean(self) -> np.ndarray:
+        """m: the mean of (A_0..A_{L-1}, B_0..B_{L-1})."""
+        return np.concatenate([np.zeros(self.length), np.full(self.length, self.shift)])
+
+    def joint_covariance(self) -> np.ndarray:
+        """S: the covariance of (A_0..A_{L-1}, B_0..B_{L-1})."""
+        k = kernel_matrix(self.grid, self.kernel, self.length_scale, self.variance)
+        noise = self.noise * np.eye(self.length)
+        return np.block([[k + noise, k], [k, k + self.shift_std**2 + noise]])
+
+    @cached_property
+    def _cholesky(self) -> np.ndarray:
+        return np.linalg.cholesky(self.joint_covariance())
+
+    @cached_property
+    def _conditional(self) -> _Conditional:
+        # Observed: all of A, then B's first `context`; hidden: the rest of B.
+        # Working through the Cholesky factor keeps the variance free of the
+        # cancellation that S_hh - S_ho S_oo^-1 S_oh would suffer.
+        cov, mean = self.joint_covariance(), self.joint_mean()
+        observed = np.arange(self.length + self.context)
+        hidden = np.arange(self.length + self.context, 2 * self.length)
+        factor = np.linalg.cholesky(cov[np.ix_(observed, observed)])
+        half = np.linalg.solve(factor, cov[np.ix_(observed, hidden)])  # L^-1 S_oh
+        weights = np.linalg.solve(factor.T, half)  # S_oo^-1 S_oh
+        variance = np.diag(cov)[hidden] - np.sum(half**2, axis=0)
+        offset = mean[hidden] - mean[observed] @ weights
+        return _Conditional(weights, offset, variance)
+
+    def generate(self, count: int, rng: np.random.Generator, split: str = "train") -> Examples:
+        # Continuous values: independent streams never collide, whatever the split.
+        normal = rng.standard_normal((count, 2 * self.length))
+        pairs = self.joint_mean() + normal @ self._cholesky.T
+        a, b = pairs[:, : self.length], pairs[:, self.length :]
+        observed = np.arange(self.length) < self.context
+        inputs = np.empty((count, self.length, FEATURES), dtype=np.float32)
+        inputs[..., 0] = self.grid
+        inputs[..., 1] = a
+        inputs[..., 2] = np.where(observed, b, 0.0)
+        inputs[..., 3] = observed
+        targets = b[:, self.context :].astype(np.float32)
+        return Examples(inputs, targets)
+
+    def solve(self, inputs: np.ndarray) -> np.ndarray:
+        inputs = np.asarray(inputs, dtype=np.float64)
+        observed = np.concatenate([inputs[..., 1], inputs[:, : self.context, 2]], axis=1)
+        conditional = self._conditional
+        mean = conditional.offset + observed @ conditional.weights
+        variance = np.broadcast_to(conditional.variance, mean.shape)
+        return np.stack([mean, variance], axis=-1)
+
+    def score(self, predictions: np.ndarray, targets: np.ndarray) -> dict[str, float]:
+        predictions = np.asarray(predictions, dtype=np.float64)
+        expected = (*targets.shape, 2)
+        if predictions.shape != expected:
+            raise ValueError(
+                f"gp-pairs predictions must have shape {expected} (mean, variance per "
+                f"target point), got {predictions.shape}"
+            )
+        mean, variance = predictions[..., 0], predictions[..., 1]
+        refused = ~(variance > 0)  # NaN included
+        if refused.any():
+            raise ValueError(
+                f"gp-pairs predicted variances must be positive; got {variance[refused][0]} "
+                f"({int(refused.sum())} of {variance.size} not positive)"
+            )
+        targets = np.asarray(targets, dtype=np.float64)
+        squared = (targets - mean) ** 2
+        nll = 0.5 * (np.log(2.0 * math.pi * variance) + squared / variance)
+        error, spread = np.sum(squared), np.sum((targets - targets.mean()) ** 2)
+        if spread > 0:
+            r2 = 1.0 - error / spread
+        else:  # constant targets: scikit-learn's convention, so the metric stays finite
+            r2 = 1.0 if error == 0 else 0.0
+        return {"nll": float(np.mean(nll)), "mse": float(np.mean(squared)), "r2": float(r2)}
