@@ -1,0 +1,53 @@
+"""What every seqbench-torch model shares: the training hyper-parameters and the
+bridge from seqbench's Model contract to the shared loop (imported lazily)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+
+from seqbench import FitSettings, Model, param
+from seqbench.task import Task
+
+__all__ = ["TorchModel"]
+
+
+@dataclass
+class TorchModel(Model):
+    """Base of every torch architecture. Subclasses add their sizes as fields and name
+    the network class (``network``: "module:Class" under seqbench_torch.networks)."""
+
+    framework = "torch"
+    network: ClassVar[str]
+
+    lr: float = param(1e-3, min=0.0, help="learning rate")
+    optimizer: Literal["adam", "adamw"] = param("adam", help="optimiser")
+    weight_decay: float = param(0.0, min=0.0, help="decoupled weight decay (adamw) or L2 (adam)")
+    clip: float = param(1.0, min=0.0, help="gradient-norm clipping; 0 turns it off")
+    precision: Literal["fp32", "bf16", "fp16"] = param(
+        "fp32", help="autocast precision; bf16 and fp16 need CUDA"
+    )
+    compile: bool = param(False, help="torch.compile the network")
+
+    def network_options(self) -> dict[str, Any]:
+        """The architecture's own sizes, passed to its network's constructor."""
+        from dataclasses import fields
+
+        shared = {f.name for f in fields(TorchModel)}
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in shared}
+
+    def build(self, task: Task, settings: FitSettings) -> None:
+        from seqbench_torch.loop import Trainer
+
+        self._trainer = Trainer(self, task, settings)
+
+    def fit(self, train, settings: FitSettings, on_epoch) -> None:
+        self._trainer.fit(train, settings, on_epoch)
+
+    def predict(self, inputs: np.ndarray) -> np.ndarray:
+        return self._trainer.predict(inputs)
+
+    def synchronize(self) -> None:
+        self._trainer.synchronize()

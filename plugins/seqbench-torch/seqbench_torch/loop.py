@@ -1,0 +1,132 @@
+"""The one training loop every seqbench-torch architecture shares.
+
+Adam/AdamW, gradient clipping, mixed precision on CUDA, optional torch.compile,
+deterministic seeding, best weights kept when the harness says an epoch improved and
+restored at the end. Early stopping is the harness's decision (``on_epoch``). The
+training loss is summed on the device and read once per epoch, so no step waits for
+the GPU.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+
+from seqbench import FitSettings
+from seqbench.task import PAD_ID, Task
+from seqbench_torch.objectives import objective_for
+
+if TYPE_CHECKING:
+    from seqbench_torch.base import TorchModel
+
+__all__ = ["Trainer", "resolve_device", "trim_padding"]
+
+AUTOCAST_DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def resolve_device(requested: str) -> torch.device:
+    if requested == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if requested.startswith("cuda") and not torch.cuda.is_available():
+        raise RuntimeError(f"run.device is {requested!r} but torch sees no CUDA device")
+    return torch.device(requested)
+
+
+def trim_padding(tokens: np.ndarray) -> np.ndarray:
+    """Drop trailing columns that are padding in every row: pad to the batch's longest."""
+    used = np.flatnonzero((tokens != PAD_ID).any(axis=0))
+    return tokens[:, : (used[-1] + 1 if len(used) else 1)]
+
+
+class Trainer:
+    def __init__(self, spec: "TorchModel", task: Task, settings: FitSettings) -> None:
+        self.spec = spec
+        self.signature = task.signature
+        self.device = resolve_device(settings.device)
+        if spec.precision != "fp32" and self.device.type != "cuda":
+            # CPU kernels for reduced precision are patchy (oneDNN has no bf16 LSTM here).
+            raise ValueError(f"precision {spec.precision!r} needs a CUDA device; use 'fp32' on the CPU")
+        torch.manual_seed(settings.seed)
+        module_name, class_name = spec.network.split(":")
+        network_cls = getattr(importlib.import_module(f"seqbench_torch.networks.{module_name}"), class_name)
+        self.network = network_cls(self.signature, task, **spec.network_options()).to(self.device)
+        self.train_network = torch.compile(self.network) if spec.compile else self.network
+        self.objective = objective_for(self.signature)
+        self.autocast_dtype = AUTOCAST_DTYPES[spec.precision]
+        self.trainable = [p for p in self.network.parameters() if p.requires_grad]
+        if self.trainable:
+            optimizer_cls = torch.optim.AdamW if spec.optimizer == "adamw" else torch.optim.Adam
+            self.optimizer = optimizer_cls(self.trainable, lr=spec.lr, weight_decay=spec.weight_decay)
+        self.scaler = torch.amp.GradScaler("cuda") if spec.precision == "fp16" else None
+
+    def _autocast(self) -> Any:
+        if self.autocast_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(device_type=self.device.type, dtype=self.autocast_dtype)
+
+    def _tensor(self, array: np.ndarray, dtype: torch.dtype) -> torch.Tensor:
+        tensor = torch.from_numpy(np.ascontiguousarray(array)).to(dtype)
+        return tensor.to(self.device, non_blocking=True)
+
+    def inputs(self, inputs: np.ndarray) -> torch.Tensor:
+        if self.signature.inputs == "tokens":
+            return self._tensor(trim_padding(inputs), torch.long)
+        return self._tensor(inputs, torch.float32)
+
+    def targets(self, targets: np.ndarray) -> torch.Tensor:
+        if self.signature.targets == "tokens" and self.signature.end_id is not None:
+            targets = trim_padding(targets)
+        return self._tensor(targets, self.objective.target_dtype)
+
+    def fit(self, train, settings: FitSettings, on_epoch) -> None:
+        if not self.trainable:
+            return  # a fixed graph (the torch oracle): nothing to learn
+        shuffle = np.random.default_rng(settings.seed)
+        best: dict[str, torch.Tensor] | None = None
+        for epoch in range(1, settings.epochs + 1):
+            self.network.train()
+            total = torch.zeros((), device=self.device)
+            count = 0
+            for batch in train.batches(settings.batch_size, shuffle):
+                loss = self._step(self.inputs(batch.inputs), self.targets(batch.targets))
+                total += loss.detach().float() * len(batch)
+                count += len(batch)
+            outcome = on_epoch(epoch, float(total) / count, count)
+            if outcome.improved:
+                best = {k: v.detach().clone() for k, v in self.network.state_dict().items()}
+            if outcome.stop:
+                break
+        if best is not None:
+            self.network.load_state_dict(best)
+
+    def _step(self, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        self.optimizer.zero_grad(set_to_none=True)
+        with self._autocast():
+            loss = self.objective.loss(self.train_network(inputs, targets), targets)
+        if self.scaler is not None:
+            self.scaler.scale(loss).backward()
+            self.scaler.unscale_(self.optimizer)
+        else:
+            loss.backward()
+        if self.spec.clip > 0:
+            torch.nn.utils.clip_grad_norm_(self.trainable, self.spec.clip)
+        if self.scaler is not None:
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+        else:
+            self.optimizer.step()
+        return loss
+
+    def predict(self, inputs: np.ndarray) -> np.ndarray:
+        self.network.eval()
+        with torch.inference_mode(), self._autocast():
+            outputs = self.network.predict(self.inputs(inputs))
+        return self.objective.to_numpy(outputs)
+
+    def synchronize(self) -> None:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
