@@ -32,3 +32,19 @@ def test_the_quick_command_runs_the_shipped_quick_suite_then_reports():
     command = readme_commands()[0]
     assert "seqbench run suites/quick.toml && seqbench report" in command
     assert (ROOT / "suites" / "quick.toml").is_file()
+
+
+def test_the_quick_suite_runs_every_model_it_lists(tmp_path):
+    from click.testing import CliRunner
+
+    from seqbench import results
+    from seqbench.cli import main
+    from seqbench.suite import load_suite
+
+    store = tmp_path / "store.sqlite"
+    suite = ROOT / "suites" / "quick.toml"
+    result = CliRunner().invoke(main, ["run", str(suite), "--smoke", "--store", str(store)])
+    assert result.exit_code == 0, result.output
+    frame = results.load(store)
+    assert set(frame["status"]) == {"ok"}
+    assert set(frame["model"]) == {point.model for point in load_suite(suite).points}

@@ -14,10 +14,33 @@ from seqbench import results
 from seqbench.cli import main
 
 
+SUITE = """
+[suite]
+name = "quick"
+seeds = [0, 1]
+[run]
+epochs = 1
+train_size = 200
+eval_size = 100
+batch_size = 100
+[task]
+name = "adding"
+[sweep]
+task.seq_len = [5, 10]
+[[model]]
+name = "numpy:ridge"
+[[model]]
+name = "oracle"
+"""
+
+
 @pytest.fixture(scope="module")
 def filled_store(tmp_path_factory):
-    store_path = tmp_path_factory.mktemp("report") / "store.sqlite"
-    result = CliRunner().invoke(main, ["run", "suites/quick.toml", "--smoke", "--store", str(store_path)])
+    directory = tmp_path_factory.mktemp("report")
+    store_path = directory / "store.sqlite"
+    suite = directory / "quick.toml"
+    suite.write_text(SUITE)
+    result = CliRunner().invoke(main, ["run", str(suite), "--store", str(store_path)])
     assert result.exit_code == 0, result.output
     return store_path
 
