@@ -113,3 +113,27 @@ def test_cuda_device_without_cuda_is_a_clear_error():
     model = registry.models().get("torch:lstm")()
     with pytest.raises(RuntimeError, match="torch sees no CUDA device"):
         model.build(Adding(seq_len=5), FitSettings(1, 8, "cuda", 0, None))
+
+
+def test_an_impossible_pair_is_refused_listing_the_models_that_can_serve_the_task(write_suite, store_path):
+    from click.testing import CliRunner
+
+    from seqbench.cli import main
+
+    suite = write_suite("[task]\nname = 'subsequence'\n[[model]]\nname = 'torch:lstm'\n")
+    result = CliRunner().invoke(main, ["run", str(suite), "--store", str(store_path)])
+    assert result.exit_code == 2
+    assert (
+        "[[model]] 'torch:lstm' cannot serve task 'subsequence' (tokens -> tokens); "
+        "models that can: oracle, torch:gru-seq2seq, torch:oracle, torch:transformer"
+    ) in result.output
+    assert not store_path.exists()
+
+
+def test_importing_the_plugin_does_not_import_torch():
+    # `seqbench models` and suite validation must not pay for torch's import.
+    import subprocess
+    import sys
+
+    script = "import sys, seqbench_torch; print('torch' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", script], capture_output=True, text=True).stdout.strip() == "False"
