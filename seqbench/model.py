@@ -50,7 +50,8 @@ class Model:
     Class attributes a model sets:
       name: ``<framework>:<architecture>`` (the NumPy oracle is plain ``oracle``).
       framework: "numpy", "torch", "tensorflow", ...
-      serves: the (input kind, target kind) pairs it can learn, see Signature.
+      serves: the (input kind, target kind) pairs it can learn, see Signature;
+        or serves_every_task = True.
       smoke: hyper-parameter overrides ``seqbench run --smoke`` applies.
     """
 
@@ -58,14 +59,17 @@ class Model:
     description: ClassVar[str] = ""
     framework: ClassVar[str] = "numpy"
     serves: ClassVar[frozenset[tuple[str, str]]] = frozenset()
+    serves_every_task: ClassVar[bool] = False  # oracles: they ask the task for its answer
     smoke: ClassVar[dict[str, Any]] = {}
 
     @classmethod
     def supports(cls, signature: Signature) -> bool:
-        return signature.kind in cls.serves
+        return cls.serves_every_task or signature.kind in cls.serves
 
     @classmethod
     def serves_text(cls) -> str:
+        if cls.serves_every_task:
+            return "every task"
         return ", ".join(f"{i} -> {t}" for i, t in sorted(cls.serves)) or "nothing"
 
     def build(self, task: Task, settings: FitSettings) -> None:

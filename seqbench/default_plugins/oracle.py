@@ -8,7 +8,7 @@ import numpy as np
 
 from seqbench.hookspecs import hookimpl
 from seqbench.model import EpochCallback, FitSettings, Model
-from seqbench.task import Signature, Task
+from seqbench.task import Task
 
 
 @dataclass
@@ -16,14 +16,7 @@ class Oracle(Model):
     name = "oracle"
     description = "the task's exact solution in NumPy: the floor of error and of harness cost"
     framework = "numpy"
-
-    @classmethod
-    def supports(cls, signature: Signature) -> bool:
-        return True
-
-    @classmethod
-    def serves_text(cls) -> str:
-        return "every task"
+    serves_every_task = True
 
     def build(self, task: Task, settings: FitSettings) -> None:
         self._task = task

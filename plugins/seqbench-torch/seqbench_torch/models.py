@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from seqbench import param
-from seqbench.task import Signature
 from seqbench_torch.base import TorchModel
 
 __all__ = [
@@ -113,11 +112,4 @@ class TorchOracle(TorchModel):
         "(adding, as Batuketa's perfect model), else the task's exact solve"
     )
     network = "oracle:TorchOracle"
-
-    @classmethod
-    def supports(cls, signature: Signature) -> bool:
-        return True
-
-    @classmethod
-    def serves_text(cls) -> str:
-        return "every task"
+    serves_every_task = True
