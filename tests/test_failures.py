@@ -12,6 +12,7 @@ from click.testing import CliRunner, Result
 
 from seqbench.cli import main
 from seqbench.results import load
+from worker_processes import live_workers
 
 # [run] timeout applies to every point of a suite, the oracle's included: it must be
 # long enough for any worker to start and finish on a busy machine.
@@ -115,20 +116,6 @@ def worker_marker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     directory.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(directory))
     return str(directory)
-
-
-def live_workers(marker: str) -> list[int]:
-    """Pids of running (not zombie) ``seqbench.worker`` processes naming ``marker``."""
-    pids = []
-    for entry in Path("/proc").iterdir():
-        try:
-            argv = (entry / "cmdline").read_bytes().decode(errors="replace").split("\0")
-            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
-        except (OSError, IndexError):
-            continue
-        if state != "Z" and "seqbench.worker" in argv and any(marker in arg for arg in argv):
-            pids.append(int(entry.name))
-    return pids
 
 
 @pytest.fixture

@@ -26,6 +26,7 @@ from typing import Iterator
 import pytest
 
 from seqbench.suite import Suite, load_suite
+from worker_processes import live_workers
 
 SEED = 20240611
 KILLS = 5
@@ -72,23 +73,6 @@ def child_env(temporary: Path) -> dict[str, str]:
     # that is how the orphan check finds this test's workers and no one else's.
     temporary.mkdir(parents=True, exist_ok=True)
     return {**os.environ, "PYTHONUNBUFFERED": "1", "TMPDIR": str(temporary)}
-
-
-def live_workers(marker: str) -> list[int]:
-    """Pids of running (not zombie) ``seqbench.worker`` processes whose command line
-    contains ``marker``."""
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            argv = (entry / "cmdline").read_bytes().decode(errors="replace").split("\0")
-            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
-        except (OSError, IndexError):
-            continue
-        if state != "Z" and "seqbench.worker" in argv and any(marker in arg for arg in argv):
-            pids.append(int(entry.name))
-    return pids
 
 
 def wait_for_no_workers(marker: str) -> list[int]:
