@@ -14,7 +14,6 @@ import math
 import re
 import threading
 import time
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -24,7 +23,6 @@ from seqbench.cli import main
 from seqbench.meters.nvml import SAMPLER_THREAD, NvmlMeter, Unavailable, select_gpus
 from seqbench.meters.sampler import Sampler
 from seqbench.pipeline import run_point
-from seqbench.provenance import collect
 from seqbench.results import load
 from seqbench.suite import load_suite
 

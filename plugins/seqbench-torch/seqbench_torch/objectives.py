@@ -23,7 +23,8 @@ class Objective:
         raise NotImplementedError
 
     def to_numpy(self, outputs: torch.Tensor) -> np.ndarray:
-        return outputs.detach().float().cpu().numpy().astype(np.float64)
+        # Straight to float64: a float32 detour would cost an exact graph its exactness.
+        return outputs.detach().double().cpu().numpy()
 
 
 class ScalarObjective(Objective):

@@ -5,7 +5,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-__all__ = ["Network"]
+from seqbench.task import PAD_ID
+
+__all__ = ["Network", "sequence_lengths", "pad_after_end"]
 
 
 class Network(nn.Module):
@@ -13,3 +15,18 @@ class Network(nn.Module):
 
     def predict(self, inputs: torch.Tensor) -> torch.Tensor:
         return self(inputs)
+
+
+def sequence_lengths(tokens: torch.Tensor) -> torch.Tensor:
+    """Each row's length up to and including its last non-PAD token (at least 1)."""
+    positions = torch.arange(1, tokens.shape[1] + 1, device=tokens.device)
+    return (positions * (tokens != PAD_ID)).amax(dim=1).clamp(min=1)
+
+
+def pad_after_end(ids: torch.Tensor, end_id: int | None) -> torch.Tensor:
+    """``ids`` with every token after a row's first ``end_id`` replaced by PAD_ID."""
+    if end_id is None:
+        return ids
+    ended = (ids == end_id).long().cumsum(dim=1)
+    after = (ended - (ids == end_id).long()) > 0  # strictly after the first end
+    return ids.masked_fill(after, PAD_ID)

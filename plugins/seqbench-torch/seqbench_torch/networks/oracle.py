@@ -1,8 +1,10 @@
 """``torch:oracle``: the exact answer as a fixed torch graph — the Batuketa "perfect
-model" — for tasks with a closed form here; any other task's exact solve otherwise."""
+model" — for tasks with a closed form here (adding, gp-pairs); any other task's exact
+solve otherwise (the token tasks, whose answers are not a tensor computation)."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Callable
 
 import numpy as np
@@ -19,7 +21,37 @@ def _adding(task: Task) -> Callable[[torch.Tensor], torch.Tensor]:
     return lambda inputs: (inputs[..., 0].double() * inputs[..., 1].double()).sum(dim=1)
 
 
-GRAPHS: dict[str, Callable[[Task], Callable[[torch.Tensor], torch.Tensor]]] = {"adding": _adding}
+def _gp_pairs(task: Task) -> Callable[[torch.Tensor], torch.Tensor]:
+    """The exact Gaussian conditional of B's hidden points: a fixed linear map of the
+    observed values (the task's own precomputed weights, offset and variance), in
+    float64 like the task's solve. Another length (length generalisation) uses that
+    length's conditional, computed once by the task's own code."""
+    tables: dict[tuple[int, torch.device], tuple[torch.Tensor, ...]] = {}
+
+    def conditional(length: int, device: torch.device) -> tuple[torch.Tensor, ...]:
+        if (length, device) not in tables:
+            at_length = task if length == task.length else dataclasses.replace(task, length=length)
+            solved = at_length._conditional
+            tables[length, device] = tuple(
+                torch.as_tensor(array, dtype=torch.float64, device=device)
+                for array in (solved.weights, solved.offset, solved.variance)
+            )
+        return tables[length, device]
+
+    def graph(inputs: torch.Tensor) -> torch.Tensor:
+        weights, offset, variance = conditional(inputs.shape[1], inputs.device)
+        inputs = inputs.double()
+        observed = torch.cat([inputs[..., 1], inputs[:, : task.context, 2]], dim=1)
+        mean = offset + observed @ weights
+        return torch.stack([mean, variance.expand_as(mean)], dim=-1)
+
+    return graph
+
+
+GRAPHS: dict[str, Callable[[Task], Callable[[torch.Tensor], torch.Tensor]]] = {
+    "adding": _adding,
+    "gp-pairs": _gp_pairs,
+}
 
 
 class TorchOracle(Network):

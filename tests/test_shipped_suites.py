@@ -1,0 +1,31 @@
+"""Every suite shipped in suites/ is valid, and the reproductions run in --smoke mode."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from seqbench import results
+from seqbench.cli import main
+from seqbench.suite import load_suite
+
+SUITES = Path(__file__).resolve().parent.parent / "suites"
+ALL = sorted(SUITES.rglob("*.toml"))
+REPRODUCTIONS = sorted((SUITES / "reproductions").glob("*.toml"))
+
+
+@pytest.mark.parametrize("path", ALL, ids=[str(p.relative_to(SUITES)) for p in ALL])
+def test_shipped_suite_validates_into_distinct_points(path):
+    suite = load_suite(path)
+    assert suite.points
+    assert len({point.hash for point in suite.points}) == len(suite.points)
+    assert load_suite(path, smoke=True).points
+
+
+@pytest.mark.parametrize("path", REPRODUCTIONS, ids=[p.stem for p in REPRODUCTIONS])
+def test_reproduction_suite_runs_in_smoke_mode(path, store_path):
+    result = CliRunner().invoke(main, ["run", str(path), "--smoke", "--store", str(store_path)])
+    assert result.exit_code == 0, result.output
+    assert set(results.load(store_path)["status"]) == {"ok"}
