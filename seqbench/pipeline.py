@@ -17,7 +17,7 @@ from seqbench.data import Split
 from seqbench.grid import Point
 from seqbench.meters import run_meters
 from seqbench.model import EpochOutcome, FitSettings, Model
-from seqbench.task import Task
+from seqbench.task import PAD_ID, Task
 
 __all__ = ["run_point", "predict_split", "failed_record", "NonFiniteResult"]
 
@@ -65,7 +65,19 @@ def predict_split(model: Model, split: Split, batch_size: int) -> tuple[np.ndarr
     for batch in split.batches(batch_size):
         predictions.append(np.asarray(model.predict(batch.inputs)))
         targets.append(batch.targets)
-    return np.concatenate(predictions), np.concatenate(targets)
+    return _concatenate_padded(predictions), _concatenate_padded(targets)
+
+
+def _concatenate_padded(batches: list[np.ndarray]) -> np.ndarray:
+    """Batches joined along the examples axis. Token sequences may differ in width
+    between batches (a model tested at a length it was not built for decodes to the
+    length it knows); they are right-padded with PAD_ID to the widest, as the task
+    contract pads every token sequence."""
+    widths = {batch.shape[1] for batch in batches if batch.ndim == 2}
+    if len(widths) > 1 and all(np.issubdtype(b.dtype, np.integer) for b in batches):
+        widest = max(widths)
+        batches = [np.pad(b, ((0, 0), (0, widest - b.shape[1])), constant_values=PAD_ID) for b in batches]
+    return np.concatenate(batches)
 
 
 class _Phases:

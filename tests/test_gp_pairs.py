@@ -254,3 +254,12 @@ def test_oracle_sits_on_the_bayes_floor_at_every_length_of_the_shipped_suite(sto
     for _, row in frame.iterrows():
         assert row["metric.nll"] == pytest.approx(floors[row["task.length"]], abs=0.03)
         assert row["metric.r2"] > 0.9
+
+
+def test_solve_answers_pairs_of_another_length_with_that_lengths_posterior():
+    import dataclasses
+
+    task = GPPairs(length=40, context=10)
+    longer = dataclasses.replace(task, length=60)
+    inputs = longer.generate(50, np.random.default_rng(0)).inputs
+    np.testing.assert_array_equal(task.solve(inputs), longer.solve(inputs))

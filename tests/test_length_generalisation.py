@@ -108,3 +108,47 @@ def test_eval_lengths_need_a_task_with_a_length_parameter(install_plugin, write_
     result = CliRunner().invoke(main, ["run", str(suite), "--store", str(store_path)])
     assert result.exit_code == 2
     assert "[run] eval_lengths: task 'fixed' has no length parameter to vary" in result.output
+
+
+@pytest.mark.parametrize(
+    "task, length_key, train_length, lengths",
+    [
+        ("adding", "seq_len", 10, [20, 40]),
+        ("subsequence", "length", 10, [12, 16]),
+        ("polynomial", "factors", 2, [3, 4]),
+        ("gp-pairs", "length", 30, [40, 60]),
+    ],
+)
+def test_every_task_with_a_length_parameter_is_tested_at_each_length(
+    write_suite, store_path, task, length_key, train_length, lengths
+):
+    suite = write_suite(
+        f"""
+        [run]
+        epochs = 1
+        train_size = 64
+        eval_size = 64
+        batch_size = 32
+        eval_lengths = {lengths}
+        [task]
+        name = "{task}"
+        {length_key} = {train_length}
+        {"context = 10" if task == "gp-pairs" else ""}
+        [[model]]
+        name = "oracle"
+        """
+    )
+    result = CliRunner().invoke(main, ["run", str(suite), "--store", str(store_path)])
+    assert result.exit_code == 0, result.output
+    by_length = results.load_length_metrics(store_path)
+    assert "error" not in set(by_length["name"])
+    primary = results.load(store_path)["primary_metric"].iloc[0]
+    scored = by_length[by_length["name"] == primary]
+    assert list(scored["length"]) == lengths
+    floor = {"mse": 1e-10}.get(primary)
+    if primary == "exact_match":
+        assert (scored["value"] == 1.0).all()
+    elif floor is not None:
+        assert (scored["value"] < floor).all()
+    else:  # gp-pairs: the oracle's NLL is the Bayes floor, finite at every length
+        assert scored["value"].notna().all()

@@ -30,6 +30,7 @@ Bayes-optimal floor.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from functools import cached_property
@@ -167,10 +168,21 @@ class GPPairs(Task):
         targets = b[:, self.context :].astype(np.float32)
         return Examples(inputs, targets)
 
+    def conditional_at(self, length: int) -> _Conditional:
+        """The exact conditional for pairs of ``length`` points, this task's other
+        parameters unchanged: ``solve`` answers inputs of any length (a model tested at
+        other lengths is scored against the same floor). Computed once per length."""
+        if length == self.length:
+            return self._conditional
+        others = self.__dict__.setdefault("_other_lengths", {})
+        if length not in others:
+            others[length] = dataclasses.replace(self, length=length)._conditional
+        return others[length]
+
     def solve(self, inputs: np.ndarray) -> np.ndarray:
         inputs = np.asarray(inputs, dtype=np.float64)
         observed = np.concatenate([inputs[..., 1], inputs[:, : self.context, 2]], axis=1)
-        conditional = self._conditional
+        conditional = self.conditional_at(inputs.shape[1])
         mean = conditional.offset + observed @ conditional.weights
         variance = np.broadcast_to(conditional.variance, mean.shape)
         return np.stack([mean, variance], axis=-1)

@@ -4,7 +4,6 @@ solve otherwise (the token tasks, whose answers are not a tensor computation).""
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Callable
 
 import numpy as np
@@ -25,13 +24,12 @@ def _gp_pairs(task: Task) -> Callable[[torch.Tensor], torch.Tensor]:
     """The exact Gaussian conditional of B's hidden points: a fixed linear map of the
     observed values (the task's own precomputed weights, offset and variance), in
     float64 like the task's solve. Another length (length generalisation) uses that
-    length's conditional, computed once by the task's own code."""
+    length's conditional, from the task's own ``conditional_at``."""
     tables: dict[tuple[int, torch.device], tuple[torch.Tensor, ...]] = {}
 
     def conditional(length: int, device: torch.device) -> tuple[torch.Tensor, ...]:
         if (length, device) not in tables:
-            at_length = task if length == task.length else dataclasses.replace(task, length=length)
-            solved = at_length._conditional
+            solved = task.conditional_at(length)
             tables[length, device] = tuple(
                 torch.as_tensor(array, dtype=torch.float64, device=device)
                 for array in (solved.weights, solved.offset, solved.variance)
