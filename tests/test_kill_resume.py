@@ -294,6 +294,44 @@ def test_killing_the_sweep_kills_the_worker_it_was_waiting_for(
             os.kill(pid, signal.SIGKILL)
 
 
+def test_ctrl_c_stops_the_sweep_cleanly_and_keeps_what_finished(
+    install_plugin, write_suite, store_path, tmp_path, monkeypatch
+):
+    # An oracle point finishes first, then the sweep is interrupted while a worker sleeps.
+    install_plugin("seqbench-sleepy", SLEEPER)
+    started = tmp_path / "sleeper-started"
+    monkeypatch.setenv("SLEEPER_STARTED", str(started))
+    suite = write_suite(SLEEPER_SUITE.replace('[[model]]', '[[model]]\nname = "oracle"\n\n[[model]]', 1))
+    temporary = tmp_path / "tmp"
+    process = subprocess.Popen(
+        seqbench("run", str(suite), "--store", str(store_path)),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=child_env(temporary),
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # as a terminal would
+    )
+    try:
+        while not started.exists():
+            assert process.poll() is None, "the sweep ended before its worker started"
+            time.sleep(0.01)
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 130
+    assert stderr.strip().splitlines() == ["interrupted: finished points are stored; run again to resume"]
+    assert [model for model, status in stored_models(store_path)] == ["oracle"]
+    assert wait_for_no_workers(str(temporary)) == []
+
+
+def stored_models(store: Path) -> list[tuple[str, str]]:
+    connection = sqlite3.connect(store)
+    try:
+        return connection.execute("SELECT model, status FROM runs ORDER BY id").fetchall()
+    finally:
+        connection.close()
+
+
 def test_store_passes_integrity_check_after_kills(killed_and_resumed):
     connection = sqlite3.connect(killed_and_resumed.store)
     try:
