@@ -13,12 +13,11 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from seqbench import registry  # noqa: E402
-from seqbench.data import Split  # noqa: E402
-from seqbench.model import EpochOutcome, FitSettings  # noqa: E402
 from seqbench.task import PAD_ID  # noqa: E402
 from seqbench_tasks import GPPairs, Polynomial, Subsequence  # noqa: E402
 from seqbench_torch.networks.gp_attention import MIN_VARIANCE  # noqa: E402
 from seqbench_torch.networks.base import sequence_lengths  # noqa: E402
+from torch_training import settings, train  # noqa: E402
 
 GRU = {"emb_dim": 16, "hidden": 32, "layers": 1}
 TRANSFORMER = {"hidden": 32, "enc_layers": 1, "dec_layers": 1, "heads": 2, "ff_dim": 64}
@@ -26,29 +25,10 @@ GP_ATTENTION = {"d_model": 16, "layers": 1, "heads": 2, "ff_dim": 32}
 SEQ2SEQ = {"torch:gru-seq2seq": GRU, "torch:transformer": TRANSFORMER}
 
 
-def settings(epochs: int = 1, batch_size: int = 32, seed: int = 0) -> FitSettings:
-    return FitSettings(epochs=epochs, batch_size=batch_size, device="cpu", seed=seed, patience=None)
-
-
 def built(model_name: str, task, **params):
     model = registry.models().get(model_name)(**params)
     model.build(task, settings())
     return model
-
-
-def train(model_name: str, task, epochs: int, train_size: int, **params):
-    """Build and fit a registered model; returns (model, per-epoch training losses)."""
-    model = registry.models().get(model_name)(**params)
-    run = settings(epochs)
-    model.build(task, run)
-    losses: list[float] = []
-
-    def on_epoch(epoch: int, loss: float, examples: int) -> EpochOutcome:
-        losses.append(loss)
-        return EpochOutcome(stop=False, improved=True)
-
-    model.fit(Split(task, "train", train_size, seed=0), run, on_epoch)
-    return model, losses
 
 
 def examples_of(task, count: int = 48, seed: int = 7):
