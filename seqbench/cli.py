@@ -64,7 +64,7 @@ def _store_path(store: Path | None) -> Path:
               help="Points run at once, each in its own process.")
 @click.option("--device", default=None, help="Override every point's run.device: auto, cpu, cuda or cuda:N.")
 @click.option("--smoke", is_flag=True,
-              help="Shrink sizes and epochs so any suite runs in seconds on a CPU.")
+              help="Shrink sizes and epochs, and run the first seed only, so any suite runs in seconds on a CPU.")
 def run(suites, store, resume, dry_run, executor, jobs, device, smoke) -> None:
     """Run the points of one or more SUITES (TOML files).
 
