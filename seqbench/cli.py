@@ -67,7 +67,7 @@ def _store_path(store: Path | None) -> Path:
                    "or as many as the cluster schedules.")
 @click.option("--ray-address", default=None, metavar="ADDR",
               help="With --executor ray: the cluster to join (host:port or ray://host:port). "
-                   "Default: start a local Ray instance. See docs/scaling.md.")
+                   "Default: $RAY_ADDRESS, else a new local Ray instance. See docs/scaling.md.")
 @click.option("--device", default=None, help="Override every point's run.device: auto, cpu, cuda or cuda:N.")
 @click.option("--smoke", is_flag=True,
               help="Shrink sizes and epochs so any suite runs in seconds on a CPU.")
