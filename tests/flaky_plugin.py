@@ -2,8 +2,8 @@
 a point can die (SIGKILL of its own process or of its parent, the Ray worker) or hang,
 and which logs every attempt with the environment it was given.
 
-An attempt that succeeds can first wait until ``meet`` attempts are inside ``fit`` at
-once, so a test of concurrency does not depend on how fast processes start.
+The first ``meet`` attempts that succeed wait in ``fit`` for one another, so a test of
+concurrency does not depend on how fast processes start.
 
 Each attempt appends one JSON line to ``<log_dir>/<failure>-<failures>-<seed>-<device>.jsonl`` (one
 file per point of the suites these tests write): its pid, the variables an executor
@@ -41,7 +41,7 @@ class Flaky(Oracle):
     failure: Literal["kill-point", "kill-ray-worker", "hang"] = param("kill-point")
     failures: int = param(0, min=0, help="attempts that fail before one succeeds")
     hold_s: float = param(0.0, min=0.0, help="seconds each attempt spends in fit")
-    meet: int = param(1, min=1, help="wait (up to 20 s) until this many attempts are in fit at once")
+    meet: int = param(1, min=1, help="the first this many attempts wait (up to 20 s) for one another")
 
     def fit(self, train, settings, on_epoch):
         log = Path(self.log_dir) / f"{self.failure}-{self.failures}-{settings.seed}-{settings.device}.jsonl"
@@ -56,15 +56,16 @@ class Flaky(Oracle):
             elif self.failure == "kill-ray-worker":
                 os.kill(os.getppid(), signal.SIGKILL)  # this process follows (PDEATHSIG)
             time.sleep(3600)
-        inside = Path(self.log_dir) / "inside"
-        inside.mkdir(exist_ok=True)
-        (inside / str(os.getpid())).touch()
+        # Arrivals are never removed: the first `meet` attempts wait for one another (a
+        # late one finds the others still waiting), every later one goes straight on.
+        arrived = Path(self.log_dir) / "arrived"
+        arrived.mkdir(exist_ok=True)
+        (arrived / str(os.getpid())).touch()
         deadline = time.time() + 20
-        while len(list(inside.iterdir())) < self.meet and time.time() < deadline:
+        while len(list(arrived.iterdir())) < self.meet and time.time() < deadline:
             time.sleep(0.01)
         time.sleep(self.hold_s)
         entry["end"] = time.time()
-        (inside / str(os.getpid())).unlink()
         with log.open("a") as handle:
             handle.write(json.dumps(entry) + "\\n")
 

@@ -3,6 +3,7 @@ runs: Ray missing, an address without the ray executor, a point pinned to one GP
 
 from __future__ import annotations
 
+import socket
 import sys
 from pathlib import Path
 
@@ -99,3 +100,32 @@ def test_run_help_documents_the_scale_out_options():
     assert "--executor TEXT Executor that runs the points: local, ray" in text
     assert "--ray-address ADDR With --executor ray: the cluster to join" in text
     assert "Default: 1 locally; on Ray, every CPU of the local instance" in text
+
+
+def unused_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_a_ray_address_where_nothing_listens_is_refused_at_once(write_suite, store_path):
+    pytest.importorskip("ray")
+    suite = write_suite(SUITE.format(device="cpu"))
+    address = f"127.0.0.1:{unused_port()}"
+
+    assert_refused(
+        run(suite, store_path, "--executor", "ray", "--ray-address", address), store_path,
+        f"--ray-address {address}: nothing answers there (Connection refused); start the "
+        "cluster first (ray start --head) or check the address",
+    )
+
+
+@pytest.mark.parametrize("address", ["headnode", "headnode:port", ":6379"])
+def test_a_malformed_ray_address_is_refused(write_suite, store_path, address):
+    pytest.importorskip("ray")
+    suite = write_suite(SUITE.format(device="cpu"))
+
+    assert_refused(
+        run(suite, store_path, "--executor", "ray", "--ray-address", address), store_path,
+        f"--ray-address {address!r}: expected HOST:PORT, ray://HOST:PORT or auto",
+    )

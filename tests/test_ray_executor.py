@@ -28,6 +28,7 @@ from click.testing import CliRunner
 
 from flaky_plugin import SOURCE, attempts, overlapping_pairs
 from seqbench.cli import main
+from seqbench.executors.local import THREAD_VARIABLES
 from seqbench.executors.ray import MAX_RETRIES
 from seqbench.results import load
 
@@ -43,12 +44,13 @@ epochs = 1
 train_size = 64
 eval_size = 32
 batch_size = 16
-device = "cpu"
+device = "{device}"
 """
 
 
-def suite_text(name: str, seeds: list[int], body: str) -> str:
-    return f'[suite]\nname = "{name}"\nseeds = {seeds}\n\n{RUN}\n' + textwrap.dedent(body)
+def suite_text(name: str, seeds: list[int], body: str, device: str = "cpu") -> str:
+    run = RUN.format(device=device)
+    return f'[suite]\nname = "{name}"\nseeds = {seeds}\n\n{run}\n' + textwrap.dedent(body)
 
 
 @pytest.fixture(scope="module")
@@ -196,9 +198,6 @@ GPUS = """\
 name = "adding"
 seq_len = 2
 
-[sweep]
-run.device = ["auto", "cpu"]
-
 [[model]]
 name = "testkit:flaky"
 log_dir = "{log_dir}"
@@ -206,20 +205,28 @@ meet = 2
 """
 
 
-def test_each_gpu_point_is_given_one_ray_gpu_and_cpu_points_none(ray_address, write_suite, tmp_path):
+def flaky_sweep(write_suite, tmp_path: Path, device: str) -> tuple[object, list[dict]]:
     log_dir = tmp_path / "attempts"
     log_dir.mkdir()
-    suite = write_suite(suite_text("gpus", [0, 1], GPUS.format(log_dir=log_dir)))
+    suite = write_suite(suite_text("gpus", [0, 1], GPUS.format(log_dir=log_dir), device=device))
     result = invoke(suite, tmp_path / "store.sqlite", "--executor", "ray")
-    runs = attempts(log_dir)
-    gpu_points = [entry for key, point in runs.items() if key.endswith("auto") for entry in point]
-    cpu_points = [entry for key, point in runs.items() if key.endswith("cpu") for entry in point]
+    return result, [entry for point in attempts(log_dir).values() for entry in point]
+
+
+def test_gpu_points_running_at_once_each_get_a_ray_gpu_of_their_own(ray_address, write_suite, tmp_path):
+    result, entries = flaky_sweep(write_suite, tmp_path, "auto")
 
     assert result.exit_code == 0, result.output
-    assert sorted(entry["env"]["CUDA_VISIBLE_DEVICES"] for entry in gpu_points) == ["0", "1"]
-    assert overlapping_pairs(gpu_points), "the two GPU points did not run at once"
-    assert [entry["env"]["CUDA_VISIBLE_DEVICES"] for entry in cpu_points] == ["", ""]
-    assert {entry["env"]["OMP_NUM_THREADS"] for entry in gpu_points + cpu_points} == {"1"}
+    assert sorted(entry["env"]["CUDA_VISIBLE_DEVICES"] for entry in entries) == ["0", "1"]
+    assert overlapping_pairs(entries), "the two GPU points did not run at once"
+
+
+def test_cpu_points_on_ray_see_no_gpu_and_one_thread(ray_address, write_suite, tmp_path):
+    result, entries = flaky_sweep(write_suite, tmp_path, "cpu")
+
+    assert result.exit_code == 0, result.output
+    assert [entry["env"]["CUDA_VISIBLE_DEVICES"] for entry in entries] == ["", ""]
+    assert {entry["env"][name] for entry in entries for name in THREAD_VARIABLES} == {"1"}
 
 
 INTERRUPTED = """\

@@ -12,8 +12,10 @@ Ray itself is imported only when this executor is used, never when seqbench is.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
+import socket
 from types import ModuleType
 from typing import Any, Iterator, Sequence
 
@@ -39,6 +41,7 @@ CPUS_PER_POINT = 1
 # reserve 30% of the machine's memory for it.
 LOCAL_OBJECT_STORE_BYTES = 128 * 1024**2
 WAIT_SECONDS = 0.5  # how often the driver wakes from ray.wait, so Ctrl-C is seen promptly
+CONNECT_SECONDS = 5.0
 
 
 class PointProcessDied(Exception):
@@ -66,18 +69,52 @@ def run_point_task(point_json: str, env: dict[str, str]) -> dict[str, Any]:
 
 
 def import_ray(local: bool) -> ModuleType:
-    """Ray, set up for a local instance (``local``) or for joining a cluster."""
+    """Ray, set up for a Ray on this machine (``local``: an instance of our own, or one
+    addressed through loopback) or for joining a cluster elsewhere."""
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # no usage report from a sweep
     if local:
-        # A single-node instance then addresses itself through 127.0.0.1 rather than the
-        # machine's network address: nothing of a local sweep goes near the network.
-        # Ray reads this when it is first imported.
+        # Ray then addresses this node through 127.0.0.1 rather than the machine's
+        # network address: nothing of a local sweep goes near the network. Ray reads
+        # this when it is first imported.
         os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
     try:
         import ray
     except ImportError:
         raise UserError(f"--executor ray needs Ray, which is not installed: {INSTALL_HINT}") from None
     return ray
+
+
+def _host_port(address: str, named: str) -> tuple[str, int] | None:
+    """(host, port) of ``HOST:PORT`` or ``ray://HOST:PORT``; None for ``auto``."""
+    if address == "auto":
+        return None
+    host, colon, port = address.split("://", 1)[-1].rpartition(":")
+    if not colon or not host or not port.isdigit():
+        raise UserError(f"{named} {address!r}: expected HOST:PORT, ray://HOST:PORT or auto")
+    return host.strip("[]"), int(port)
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
+def _check_reachable(address: str, named: str) -> None:
+    # ray.init retries an address where nothing listens for minutes, printing as it
+    # goes: fail at once instead, before anything runs.
+    where = _host_port(address, named)
+    if where is None:
+        return
+    try:
+        socket.create_connection(where, timeout=CONNECT_SECONDS).close()
+    except OSError as error:
+        reason = error.strerror or type(error).__name__
+        raise UserError(
+            f"{named} {address}: nothing answers there ({reason}); start the cluster first "
+            "(ray start --head) or check the address"
+        ) from None
 
 
 def _silence_driver_prints(ray: ModuleType) -> None:
@@ -103,12 +140,16 @@ class RayExecutor(Executor):
         super().__init__(jobs, **options)
         # `ray job submit` sets RAY_ADDRESS for its entrypoint: honour it, as ray.init does.
         self.address = address or os.environ.get("RAY_ADDRESS") or None
+        self._named = "--ray-address" if address else "$RAY_ADDRESS"
+        where = _host_port(self.address, self._named) if self.address else None
         self.max_retries = max_retries
-        self._ray = import_ray(local=self.address is None)
+        self._ray = import_ray(local=self.address is None or (where is not None and _is_loopback(where[0])))
         self._connected_here = False
         self._pending: dict[Any, Point] = {}
 
     def check(self, points: Sequence[Point]) -> None:
+        if self.address is not None and not self._ray.is_initialized():
+            _check_reachable(self.address, self._named)
         pinned = next((p for p in points if (pinned_index(p) or 0) > 0), None)
         if pinned is not None:
             raise UserError(
@@ -132,7 +173,8 @@ class RayExecutor(Executor):
             try:
                 ray.init(address=self.address, **quiet)
             except (ConnectionError, ValueError, RuntimeError) as error:
-                raise UserError(f"--ray-address {self.address}: cannot connect: {error}") from None
+                first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+                raise UserError(f"{self._named} {self.address}: cannot connect: {first_line}") from None
             where = f"connected to the Ray cluster at {self.address}"
         self._connected_here = True
         _silence_driver_prints(ray)
