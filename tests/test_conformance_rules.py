@@ -427,3 +427,18 @@ def test_the_command_refuses_an_unknown_plugin_naming_the_installed_ones(tmp_pat
     assert result.returncode == 4
     assert "--seqbench-conformance: no installed seqbench plugin named 'seqbench-nope'; installed:" in result.stderr
     assert "seqbench-tasks" in result.stderr
+
+
+# Every rule documented, and shown failing above ------------------------------------
+
+RULES = [("task", rule) for rule in task_rules.TASK_RULES] + [("model", rule) for rule in model_rules.MODEL_RULES]
+
+
+@pytest.mark.parametrize("kind, rule", RULES, ids=[f"{kind}-{rule}" for kind, rule in RULES])
+def test_every_rule_is_in_the_docs_table_and_has_a_broken_plugin_test(kind, rule):
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "plugins.md").read_text()
+    assert f"| {kind} `{rule}` |" in doc
+    prefix = f"test_{kind}_{rule.replace('-', '_')}_"
+    assert any(name.startswith(prefix) for name in globals()), f"no {prefix}... test here"
