@@ -130,3 +130,29 @@ def test_a_dry_run_writes_no_file(write_suite, store_path, tmp_path):
     )
     assert result.exit_code == 0
     assert not output.exists()
+
+
+def test_the_benchmarks_run_under_pytest_benchmark_with_seqbench_metadata(tmp_path):
+    root = Path(__file__).resolve().parent.parent
+    output = tmp_path / "bench.json"
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "benchmarks/test_bench_harness.py", "-k", "in_process",
+         "--benchmark-only", f"--benchmark-json={output}", "-p", "no:cacheprovider", "-q"],
+        cwd=root, capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    (benchmark,) = json.loads(output.read_text())["benchmarks"]
+    assert benchmark["name"] == "test_point_in_process"
+    assert benchmark["options"]["max_time"] == 0.1  # the short default for a quick full run
+    info = benchmark["extra_info"]
+    assert info["seqbench"] == __version__
+    assert info["plugins"]["seqbench-tasks"].startswith("seqbench-tasks ")
+    assert info["provenance"]["python"] and info["provenance"]["cpu"]
+
+
+def test_the_default_test_run_leaves_the_benchmarks_out():
+    import tomllib
+
+    root = Path(__file__).resolve().parent.parent
+    config = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["pytest"]["ini_options"]
+    assert config["testpaths"] == ["tests"]
