@@ -57,5 +57,6 @@ def model_cases() -> list[Any]:
         for task_param in task_cases():
             task_name, length = task_param.values[0]
             if model_cls.supports(at_length(task_name, length).signature):
-                cases.append(pytest.param((model_name, task_name, length), id=f"{model_name}-{task_param.id}"))
+                case = (model_name, task_name, length)
+                cases.append(pytest.param(case, id=f"{model_name}-{task_param.id}"))
     return cases

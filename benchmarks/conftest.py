@@ -22,7 +22,10 @@ import pytest
 from cases import model_cases, task_cases
 
 HERE = Path(__file__).resolve().parent
-SHORT_DEFAULTS = {"benchmark_max_time": ("--benchmark-max-time", 0.1), "benchmark_min_rounds": ("--benchmark-min-rounds", 3)}
+SHORT_DEFAULTS = {
+    "benchmark_max_time": ("--benchmark-max-time", 0.1),
+    "benchmark_min_rounds": ("--benchmark-min-rounds", 3),
+}
 
 
 @pytest.hookimpl(tryfirst=True)

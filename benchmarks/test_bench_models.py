@@ -20,6 +20,10 @@ def keep_going(epoch: int, loss: float, examples: int) -> EpochOutcome:
     return EpochOutcome(stop=False, improved=False)
 
 
+def describe(model, task) -> dict:
+    return {"model": model.name, "task": task.name, "batch_size": BATCH, "signature": task.signature.describe()}
+
+
 def built(model_case):
     model_name, task_name, length = model_case
     task = at_length(task_name, length)
@@ -38,7 +42,7 @@ def test_train_step(benchmark, model_case):
         model.fit(batch, settings, keep_going)
         model.synchronize()
 
-    benchmark.extra_info.update(model=model.name, task=task.name, batch_size=BATCH, signature=task.signature.describe())
+    benchmark.extra_info.update(describe(model, task))
     benchmark(step)
 
 
@@ -51,5 +55,5 @@ def test_predict_batch(benchmark, model_case):
         model.predict(inputs)
         model.synchronize()
 
-    benchmark.extra_info.update(model=model.name, task=task.name, batch_size=BATCH, signature=task.signature.describe())
+    benchmark.extra_info.update(describe(model, task))
     benchmark(predict)

@@ -47,6 +47,10 @@ def test_statistics_are_the_ones_pytest_benchmark_computes(rounds):
     assert stats(data) == expected
 
 
+def run(suite: Path, store: Path, *options: str):
+    return CliRunner().invoke(main, ["run", str(suite), "--store", str(store), *options])
+
+
 def pytest_benchmark_compare(*args: str) -> subprocess.CompletedProcess:
     command = Path(sys.executable).parent / "pytest-benchmark"
     return subprocess.run([str(command), "compare", *args], capture_output=True, text=True, timeout=60)
@@ -56,9 +60,10 @@ def pytest_benchmark_compare(*args: str) -> subprocess.CompletedProcess:
 def ran(tmp_path_factory):
     """SUITE run once for this module, writing benchmark JSON: (suite, store, json path)."""
     directory = tmp_path_factory.mktemp("bench")
-    suite, store, output = directory / "suite.toml", directory / "store.sqlite", directory / "out" / "run.json"
+    suite, store = directory / "suite.toml", directory / "store.sqlite"
+    output = directory / "out" / "run.json"
     suite.write_text(SUITE)
-    result = CliRunner().invoke(main, ["run", str(suite), "--store", str(store), "--benchmark-json", str(output)])
+    result = run(suite, store, "--benchmark-json", str(output))
     assert result.exit_code == 0, result.output
     assert f"benchmark json: {output} (8 benchmarks)" in result.output
     return suite, store, output
@@ -105,7 +110,7 @@ def test_pytest_benchmark_compare_reads_the_file_and_compares_two_runs(ran, tmp_
 def test_a_run_with_nothing_left_to_do_still_writes_every_stored_point(ran, tmp_path):
     suite, store_path, _ = ran
     again = tmp_path / "again.json"
-    result = CliRunner().invoke(main, ["run", str(suite), "--store", str(store_path), "--benchmark-json", str(again)])
+    result = run(suite, store_path, "--benchmark-json", str(again))
     assert result.exit_code == 0, result.output
     assert "nothing to run" in result.output
     assert len(json.loads(again.read_text())["benchmarks"]) == 8
@@ -115,9 +120,7 @@ def test_an_unwritable_file_is_one_error_line_with_exit_2(ran, tmp_path):
     suite, store_path, _ = ran
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("")
-    result = CliRunner().invoke(
-        main, ["run", str(suite), "--store", str(store_path), "--benchmark-json", str(blocker / "x.json")]
-    )
+    result = run(suite, store_path, "--benchmark-json", str(blocker / "x.json"))
     assert result.exit_code == 2
     assert f"Error: --benchmark-json: cannot write {blocker / 'x.json'}" in result.output
     assert "Traceback" not in result.output
@@ -125,9 +128,7 @@ def test_an_unwritable_file_is_one_error_line_with_exit_2(ran, tmp_path):
 
 def test_a_dry_run_writes_no_file(write_suite, store_path, tmp_path):
     output = tmp_path / "dry.json"
-    result = CliRunner().invoke(
-        main, ["run", str(write_suite(SUITE)), "--store", str(store_path), "--dry-run", "--benchmark-json", str(output)]
-    )
+    result = run(write_suite(SUITE), store_path, "--dry-run", "--benchmark-json", str(output))
     assert result.exit_code == 0
     assert not output.exists()
 

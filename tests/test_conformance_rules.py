@@ -100,7 +100,8 @@ class Copy(Task):
 
 
 def install_task(install_plugin, body: str, base: str = GOOD) -> type:
-    install_plugin("seqbench-broken", base + body + "\n@hookimpl\ndef register_tasks(register):\n    register(Broken)\n")
+    registration = "\n@hookimpl\ndef register_tasks(register):\n    register(Broken)\n"
+    install_plugin("seqbench-broken", base + body + registration)
     return registry.tasks().get("broken")
 
 
@@ -431,7 +432,8 @@ def test_the_command_refuses_an_unknown_plugin_naming_the_installed_ones(tmp_pat
 
 # Every rule documented, and shown failing above ------------------------------------
 
-RULES = [("task", rule) for rule in task_rules.TASK_RULES] + [("model", rule) for rule in model_rules.MODEL_RULES]
+RULES = [("task", rule) for rule in task_rules.TASK_RULES]
+RULES += [("model", rule) for rule in model_rules.MODEL_RULES]
 
 
 @pytest.mark.parametrize("kind, rule", RULES, ids=[f"{kind}-{rule}" for kind, rule in RULES])

@@ -20,11 +20,12 @@ BUILD_LEFTOVERS = ("__pycache__", ".egg-info", ".pytest_cache", "results")
 
 
 def example_files() -> set[str]:
-    return {
-        str(path.relative_to(EXAMPLE))
-        for path in EXAMPLE.rglob("*")
-        if path.is_file() and not any(part.endswith(BUILD_LEFTOVERS) for part in path.relative_to(EXAMPLE).parts)
-    }
+    found = set()
+    for path in EXAMPLE.rglob("*"):
+        relative = path.relative_to(EXAMPLE)
+        if path.is_file() and not any(part.endswith(BUILD_LEFTOVERS) for part in relative.parts):
+            found.add(str(relative))
+    return found
 
 
 def test_the_page_shows_every_file_of_the_example_plugin_as_it_is():

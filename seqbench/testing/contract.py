@@ -3,6 +3,7 @@ tasks' answers and models' predictions both obey."""
 
 from __future__ import annotations
 
+import math
 from contextlib import contextmanager
 from typing import Any, Iterator
 
@@ -10,7 +11,7 @@ import numpy as np
 
 from seqbench.task import Signature, Task
 
-__all__ = ["ContractViolation", "calling", "check_answer", "describe", "answer_shape"]
+__all__ = ["ContractViolation", "calling", "check_answer", "describe", "answer_shape", "is_finite_number"]
 
 
 class ContractViolation(AssertionError):
@@ -31,6 +32,12 @@ def calling(what: str) -> Iterator[None]:
     except Exception as error:
         error.add_note(f"seqbench conformance: raised by {what}")
         raise
+
+
+def is_finite_number(value: Any) -> bool:
+    """A real, finite number: Python's or NumPy's, never a bool."""
+    real = isinstance(value, (int, float, np.number)) and not isinstance(value, (bool, np.bool_))
+    return real and math.isfinite(float(value))
 
 
 def describe(value: Any) -> str:

@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import dataclasses
-import math
 import pickle
 from typing import Any
 
 import numpy as np
 
 from seqbench.data import Split
-from seqbench.model import Model
 from seqbench.params import param_specs
 from seqbench.task import Task
 from seqbench.testing.build import TINY_EXAMPLES, EpochLog, fit, tiny_model, tiny_settings
 from seqbench.testing.child import ChildError, OtherProcess
-from seqbench.testing.contract import ContractViolation, calling, check_answer
+from seqbench.testing.contract import ContractViolation, calling, check_answer, is_finite_number
 from seqbench.testing.task_rules import INPUT_KINDS, TARGET_KINDS
 
 __all__ = [
@@ -75,7 +73,8 @@ def check_model_declaration(cls: type) -> None:
         tiny_model(cls)
     except Exception as error:
         raise ContractViolation(
-            rule, subject, f"cannot be made from its defaults and smoke overrides: {type(error).__name__}: {error}",
+            rule, subject,
+            f"cannot be made from its defaults and smoke overrides: {type(error).__name__}: {error}",
             "give every hyper-parameter a default, and make smoke values valid",
         ) from None
 
@@ -95,7 +94,7 @@ def check_model_trains_and_predicts(model_cls: type, task: Task) -> None:
                 rule, subject, f"on_epoch call {index} reported epoch {epoch!r}",
                 "count epochs from 1: on_epoch(1, ...), on_epoch(2, ...), ...",
             )
-        if isinstance(loss, bool) or not isinstance(loss, (int, float, np.number)) or not math.isfinite(float(loss)):
+        if not is_finite_number(loss):
             raise ContractViolation(
                 rule, subject, f"epoch {epoch} reported train_loss {loss!r}",
                 "pass the epoch's mean training loss as a finite float (float(loss.item()))",
@@ -117,7 +116,7 @@ def check_model_trains_and_predicts(model_cls: type, task: Task) -> None:
         check_answer(rule, subject, task, predictions, count, f"predict(inputs of {count} examples)")
     with calling(f"{type(task).__name__}.score(model predictions, targets)"):
         scores = task.score(predictions, test.targets)
-    bad = {k: v for k, v in scores.items() if not math.isfinite(float(v))}
+    bad = {k: v for k, v in scores.items() if not is_finite_number(v)}
     if bad:
         raise ContractViolation(
             rule, subject, f"its predictions score {bad}", "predict values the task can score (finite)",
@@ -148,7 +147,8 @@ def check_model_pickling(model_cls: type, other: OtherProcess) -> None:
     except Exception as error:
         raise ContractViolation(
             rule, subject, f"pickle.dumps failed: {type(error).__name__}: {error}",
-            "keep hyper-parameters plain values; create networks, sessions and locks in build(), not __init__",
+            "keep hyper-parameters plain values; create networks, sessions and locks in "
+            "build(), not __init__",
         ) from None
     try:
         where, values = other.hyper_parameters(blob)
@@ -162,7 +162,8 @@ def check_model_pickling(model_cls: type, other: OtherProcess) -> None:
     if where != here or values != mine:
         raise ContractViolation(
             rule, subject, f"another process unpickled {where} with {values}; here it is {here} with {mine}",
-            "let pickling keep the dataclass fields (drop any custom __reduce__ or __getstate__ that loses them)",
+            "let pickling keep the dataclass fields (drop any custom __reduce__ or "
+            "__getstate__ that loses them)",
         )
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import math
 import pickle
 from typing import Any
 
@@ -13,7 +12,7 @@ from seqbench.data import SPLITS
 from seqbench.params import param_specs
 from seqbench.task import Examples, Signature, Task
 from seqbench.testing.child import ChildError, OtherProcess
-from seqbench.testing.contract import ContractViolation, calling, check_answer, describe
+from seqbench.testing.contract import ContractViolation, calling, check_answer, describe, is_finite_number
 
 __all__ = [
     "TASK_RULES",
@@ -33,6 +32,10 @@ SMALL = 256  # examples per check
 DISJOINT = {"train": 2048, "validation": 1024, "test": 1024}
 
 
+def _int_at_least(value: Any, least: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= least
+
+
 def _subject(task: Any) -> str:
     return f"task {getattr(task, 'name', type(task).__name__)!r}"
 
@@ -42,10 +45,9 @@ def generate(task: Task, count: int, seed: int, split: str) -> Examples:
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(SPLITS.index(split), 0)))
     with calling(f"{type(task).__name__}.generate({count}, rng, split={split!r})"):
         examples = task.generate(count, rng, split=split)
-    if not isinstance(getattr(examples, "inputs", None), np.ndarray) or not isinstance(
-        getattr(examples, "targets", None), np.ndarray
-    ):
-        got = f"inputs {describe(getattr(examples, 'inputs', None))}, targets {describe(getattr(examples, 'targets', None))}"
+    inputs, targets = getattr(examples, "inputs", None), getattr(examples, "targets", None)
+    if not isinstance(inputs, np.ndarray) or not isinstance(targets, np.ndarray):
+        got = f"inputs {describe(inputs)}, targets {describe(targets)}"
         raise ContractViolation(
             "signature", _subject(task), f"generate returned {type(examples).__name__} with {got}",
             "return seqbench.Examples(inputs, targets) holding NumPy arrays",
@@ -65,7 +67,9 @@ def check_task_declaration(cls: type) -> None:
         )
     name = getattr(cls, "name", None)
     if not isinstance(name, str) or not name or name != name.strip():
-        raise ContractViolation(rule, subject, f"name is {name!r}", "set name to a short string, e.g. 'reverse'")
+        raise ContractViolation(
+            rule, subject, f"name is {name!r}", "set name to a short string, e.g. 'reverse'"
+        )
     if cls.direction not in ("min", "max"):
         raise ContractViolation(
             rule, subject, f"direction is {cls.direction!r}",
@@ -73,7 +77,9 @@ def check_task_declaration(cls: type) -> None:
         )
     primary = getattr(cls, "primary_metric", None)
     if not isinstance(primary, str) or not primary:
-        raise ContractViolation(rule, subject, f"primary_metric is {primary!r}", "name the metric that ranks models")
+        raise ContractViolation(
+            rule, subject, f"primary_metric is {primary!r}", "name the metric that ranks models"
+        )
     if cls.metrics and primary not in cls.metrics:
         raise ContractViolation(
             rule, subject, f"primary_metric {primary!r} is not among metrics {tuple(cls.metrics)}",
@@ -99,21 +105,23 @@ def _check_signature_fields(task: Task) -> Signature:
     with calling(f"{type(task).__name__}.signature"):
         signature = task.signature
     if not isinstance(signature, Signature):
-        raise ContractViolation(rule, subject, f"signature is {describe(signature)}", "return a seqbench.Signature")
+        raise ContractViolation(
+            rule, subject, f"signature is {describe(signature)}", "return a seqbench.Signature"
+        )
     problems = []
     if signature.inputs not in INPUT_KINDS:
         problems.append(f"inputs={signature.inputs!r} (allowed: {', '.join(INPUT_KINDS)})")
     if signature.targets not in TARGET_KINDS:
         problems.append(f"targets={signature.targets!r} (allowed: {', '.join(TARGET_KINDS)})")
-    if not (isinstance(signature.input_length, int) and signature.input_length >= 1):
+    if not _int_at_least(signature.input_length, 1):
         problems.append(f"input_length={signature.input_length!r} (an int >= 1)")
-    if signature.inputs == "tokens" and not (isinstance(signature.input_vocab, int) and signature.input_vocab >= 2):
+    if signature.inputs == "tokens" and not _int_at_least(signature.input_vocab, 2):
         problems.append(f"input_vocab={signature.input_vocab!r} (token inputs need an int >= 2)")
-    if signature.targets in ("tokens", "gaussian") and not (
-        isinstance(signature.target_length, int) and signature.target_length >= 1
-    ):
-        problems.append(f"target_length={signature.target_length!r} ({signature.targets} targets need an int >= 1)")
-    if signature.targets == "tokens" and not (isinstance(signature.target_vocab, int) and signature.target_vocab >= 2):
+    if signature.targets in ("tokens", "gaussian") and not _int_at_least(signature.target_length, 1):
+        problems.append(
+            f"target_length={signature.target_length!r} ({signature.targets} targets need an int >= 1)"
+        )
+    if signature.targets == "tokens" and not _int_at_least(signature.target_vocab, 2):
         problems.append(f"target_vocab={signature.target_vocab!r} (token targets need an int >= 2)")
     if signature.end_id is not None and not (
         signature.targets == "tokens" and 0 < signature.end_id < (signature.target_vocab or 0)
@@ -121,7 +129,8 @@ def _check_signature_fields(task: Task) -> Signature:
         problems.append(f"end_id={signature.end_id!r} (token targets only, 1..target_vocab-1; 0 is PAD_ID)")
     if problems:
         raise ContractViolation(
-            rule, subject, "signature has " + "; ".join(problems), "see the Signature fields in docs/plugins.md"
+            rule, subject, "signature has " + "; ".join(problems),
+            "see the Signature fields in docs/plugins.md",
         )
     return signature
 
@@ -174,7 +183,8 @@ def _check_targets(task: Task, signature: Signature, targets: np.ndarray, where:
     expected = (len(targets),) if kind == "scalar" else (len(targets), signature.target_length)
     if targets.shape != expected:
         raise ContractViolation(
-            rule, subject, f"{where}: {kind} targets have shape {targets.shape}; the signature says {expected}",
+            rule, subject,
+            f"{where}: {kind} targets have shape {targets.shape}; the signature says {expected}",
             "scalar targets are (N,); tokens and gaussian targets (N, target_length)",
         )
     if kind == "tokens":
@@ -230,7 +240,10 @@ def _rows(array: np.ndarray) -> set[bytes]:
 def check_task_splits_disjoint(task: Task) -> None:
     """No input appears in two of train, validation and test."""
     subject, rule = _subject(task), "disjoint-splits"
-    rows = {split: _rows(generate(task, count, seed=0, split=split).inputs) for split, count in DISJOINT.items()}
+    rows = {
+        split: _rows(generate(task, count, seed=0, split=split).inputs)
+        for split, count in DISJOINT.items()
+    }
     for first, second in (("train", "validation"), ("train", "test"), ("validation", "test")):
         shared = rows[first] & rows[second]
         if shared:
@@ -323,7 +336,9 @@ def check_task_scoring(task: Task) -> None:
         with calling(f"{type(task).__name__}.score(predictions, targets)"):
             result = task.score(predictions, examples.targets)
         if not isinstance(result, dict):
-            raise ContractViolation(rule, subject, f"score returned {describe(result)}", "return a dict of metric name -> number")
+            raise ContractViolation(
+                rule, subject, f"score returned {describe(result)}", "return a dict of metric name -> number"
+            )
         if set(result) != set(declared):
             missing, extra = sorted(set(declared) - set(result)), sorted(set(result) - set(declared))
             raise ContractViolation(
@@ -333,7 +348,7 @@ def check_task_scoring(task: Task) -> None:
                 "return exactly the metrics listed in `metrics` (primary_metric included)",
             )
         for name, value in result.items():
-            if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) or not math.isfinite(float(value)):
+            if not is_finite_number(value):
                 raise ContractViolation(
                     rule, subject, f"score for {label}: {name} = {value!r}",
                     "every metric must be a finite real number (float(...) it)",
@@ -379,7 +394,12 @@ def check_task_pickling(task: Task, other: OtherProcess) -> None:
     here = generate(task, SMALL, seed=3, split="test")
     with calling(f"{type(task).__name__}.solve(inputs)"):
         solved_here = np.asarray(task.solve(here.inputs))
-    for part, there, mine in (("inputs", inputs, here.inputs), ("targets", targets, here.targets), ("solve(inputs)", solved, solved_here)):
+    compared = (
+        ("inputs", inputs, here.inputs),
+        ("targets", targets, here.targets),
+        ("solve(inputs)", solved, solved_here),
+    )
+    for part, there, mine in compared:
         if there.shape != mine.shape or not np.array_equal(there, mine):
             raise ContractViolation(
                 rule, subject, f"another process made different {part} from the same seed",
