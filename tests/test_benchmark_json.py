@@ -157,3 +157,11 @@ def test_the_default_test_run_leaves_the_benchmarks_out():
     root = Path(__file__).resolve().parent.parent
     config = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["pytest"]["ini_options"]
     assert config["testpaths"] == ["tests"]
+
+
+def test_a_bad_suite_writes_no_file(write_suite, store_path, tmp_path):
+    output = tmp_path / "bad.json"
+    result = run(write_suite("[task]\nname = 'adding'\n"), store_path, "--benchmark-json", str(output))
+    assert result.exit_code == 2
+    assert "no [[model]] given" in result.output
+    assert not output.exists() and not store_path.exists()
