@@ -6,7 +6,7 @@ result in the JSON (``--benchmark-json`` or ``--benchmark-autosave``) carries
 seqbench's run metadata in ``extra_info``: seqbench's version, each plugin's, and the
 provenance a suite run records. Timing defaults are short so the whole set runs in a
 few minutes on a laptop CPU; pass ``--benchmark-max-time`` / ``--benchmark-min-rounds``
-to measure longer.
+to measure longer, and ``--seqbench-device=cuda`` to build the models on a GPU.
 """
 
 from __future__ import annotations
@@ -26,6 +26,18 @@ SHORT_DEFAULTS = {
     "benchmark_max_time": ("--benchmark-max-time", 0.1),
     "benchmark_min_rounds": ("--benchmark-min-rounds", 3),
 }
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--seqbench-device", default="cpu",
+        help="device the model benchmarks build models on: cpu (default), cuda or cuda:N",
+    )
+
+
+@pytest.fixture(scope="session")
+def device(request: pytest.FixtureRequest) -> str:
+    return request.config.getoption("--seqbench-device")
 
 
 @pytest.hookimpl(tryfirst=True)
