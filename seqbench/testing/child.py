@@ -4,7 +4,7 @@ The child runs with a different ``PYTHONHASHSEED``, so a task that leans on Pyth
 ``hash()`` of strings, or on state pickling loses, gives itself away. Requests and
 answers are length-prefixed pickles over the child's stdin and stdout.
 
-    python -m seqbench.testing.child     (started by OtherProcess; not for people)
+The other process runs ``python -m seqbench.testing.child_main``.
 """
 
 from __future__ import annotations
@@ -14,12 +14,11 @@ import pickle
 import struct
 import subprocess
 import sys
-import traceback
 from typing import IO, Any
 
 import numpy as np
 
-__all__ = ["OtherProcess", "ChildError"]
+__all__ = ["OtherProcess", "ChildError", "send", "receive"]
 
 _LENGTH = struct.Struct("<Q")
 
@@ -28,13 +27,13 @@ class ChildError(Exception):
     """The object could not be used in the other process; the message says why."""
 
 
-def _send(stream: IO[bytes], value: Any) -> None:
+def send(stream: IO[bytes], value: Any) -> None:
     data = pickle.dumps(value)
     stream.write(_LENGTH.pack(len(data)) + data)
     stream.flush()
 
 
-def _receive(stream: IO[bytes]) -> Any:
+def receive(stream: IO[bytes]) -> Any:
     header = stream.read(_LENGTH.size)
     if len(header) < _LENGTH.size:
         raise EOFError
@@ -57,7 +56,7 @@ class OtherProcess:
     def __init__(self) -> None:
         env = {**os.environ, "PYTHONHASHSEED": _other_hash_seed()}
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "seqbench.testing.child"],
+            [sys.executable, "-m", "seqbench.testing.child_main"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             env=env,
@@ -84,8 +83,8 @@ class OtherProcess:
     def _ask(self, action: str, blob: bytes, *args: Any) -> Any:
         assert self._process.stdin is not None and self._process.stdout is not None
         try:
-            _send(self._process.stdin, (action, blob, args))
-            status, answer = _receive(self._process.stdout)
+            send(self._process.stdin, (action, blob, args))
+            status, answer = receive(self._process.stdout)
         except (BrokenPipeError, EOFError):
             code = self._process.wait()
             raise ChildError(f"the other process died (exit code {code}) while unpickling it") from None
@@ -100,47 +99,3 @@ class OtherProcess:
     def hyper_parameters(self, blob: bytes) -> tuple[str, dict[str, Any]]:
         """The class (module:qualname) and hyper-parameters of the unpickled model ``blob``."""
         return self._ask("hyper_parameters", blob)
-
-
-def _generate(task: Any, count: int, seed: int, split: str) -> tuple[np.ndarray, ...]:
-    from seqbench.testing.task_rules import generate
-
-    examples = generate(task, count, seed, split)
-    return examples.inputs, examples.targets, np.asarray(task.solve(examples.inputs))
-
-
-def _hyper_parameters(model: Any) -> tuple[str, dict[str, Any]]:
-    from seqbench.params import param_specs
-
-    cls = type(model)
-    values = {spec.name: getattr(model, spec.name) for spec in param_specs(cls)}
-    return f"{cls.__module__}:{cls.__qualname__}", values
-
-
-_ACTIONS = {"generate": _generate, "hyper_parameters": _hyper_parameters}
-
-
-def main() -> int:
-    # Answers go to the real stdout; whatever plugin code prints goes to stderr.
-    answers = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
-    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
-    requests = sys.stdin.buffer
-    while True:
-        try:
-            action, blob, args = _receive(requests)
-        except EOFError:
-            return 0
-        try:
-            obj = pickle.loads(blob)
-        except Exception as error:
-            _send(answers, ("error", f"unpickling failed: {type(error).__name__}: {error}"))
-            continue
-        try:
-            _send(answers, ("ok", _ACTIONS[action](obj, *args)))
-        except Exception as error:
-            detail = traceback.format_exc(limit=-3)
-            _send(answers, ("error", f"{type(error).__name__}: {error}\n{detail}"))
-
-
-if __name__ == "__main__":
-    sys.exit(main())
