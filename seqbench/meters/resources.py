@@ -17,6 +17,15 @@ def _cpu_seconds() -> float:
 
 
 def _peak_rss_bytes() -> int:
+    # On Linux, ru_maxrss survives fork and exec: a worker would report its parent's
+    # peak when that is higher. VmHWM is this process image's own high-water mark.
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024  # kB
+    except OSError:
+        pass
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     # Linux reports kibibytes, macOS bytes.
     return int(peak if sys.platform == "darwin" else peak * 1024)
