@@ -90,12 +90,86 @@ def run(suites, store, resume, dry_run, executor, jobs, device, smoke) -> None:
 @_store_option
 @click.option("--suite", default=None, help="Only this suite's runs.")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json", "markdown"]),
-              default="table", show_default=True)
-def report(store, suite, fmt) -> None:
-    """Print the runs in the results store."""
-    from seqbench.report import render, report_frame
+              default="table", show_default=True,
+              help="How the table of runs is printed (not printed with --plot or --tensorboard "
+                   "unless --format is given).")
+@click.option("--plot", is_flag=True,
+              help="Write figures (PNG) and a summary page (report.md, report.html) to --out.")
+@click.option("--out", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="Folder for --plot. Default: report/ beside the store (results/report).")
+@click.option("--svg", is_flag=True, help="With --plot, also write every figure as SVG.")
+@click.option("--compare", metavar="STORE_OR_SUITE", default=None,
+              help="Put a second result set beside the first: another store file, or another "
+                   "suite of this store.")
+@click.option("--tensorboard", "tensorboard_dir", type=click.Path(path_type=Path, file_okay=False),
+              default=None, help="Write the per-epoch curves as TensorBoard event files under this folder.")
+@click.pass_context
+def report(ctx, store, suite, fmt, plot, out, svg, compare, tensorboard_dir) -> None:
+    """Print the runs in the results store; --plot writes figures and a summary page.
 
-    click.echo(render(report_frame(_store_path(store), suite), fmt).rstrip("\n"))
+    Figures adapt to what the suite swept: the primary metric, wall time and GPU
+    energy against sequence length and batch size, training curves per length,
+    metric against cost with the Pareto front, and length generalisation when
+    run.eval_lengths was used.
+    """
+    from seqbench.report import render
+
+    store = _store_path(store)
+    if out is not None and not plot:
+        raise SeqbenchUsageError("--out is where --plot writes; add --plot")
+    if svg and not plot:
+        raise SeqbenchUsageError("--svg changes what --plot writes; add --plot")
+    files = plot or tensorboard_dir is not None
+    explicit_format = ctx.get_parameter_source("fmt") is not click.core.ParameterSource.DEFAULT
+    if not files:
+        click.echo(render(_report_table(store, suite, compare), fmt).rstrip("\n"))
+        return
+    from seqbench.plots.selection import select
+
+    groups = select(store, suite, compare)
+    out = out if out is not None else store.parent / "report"
+    if plot:
+        from seqbench.plots.files import check_out
+
+        check_out(out)
+    if tensorboard_dir is not None:
+        from seqbench.plots.files import check_out
+
+        check_out(tensorboard_dir, "--tensorboard")
+    if explicit_format:
+        click.echo(render(_report_table(store, suite, compare), fmt).rstrip("\n"))
+    from seqbench.plots.files import load_groups
+
+    loaded = load_groups(groups)
+    if plot:
+        from seqbench.plots.files import write_report
+
+        click.echo(f"writing the report to {out}")
+        write_report(loaded, out, ["png", "svg"] if svg else ["png"], click.echo)
+    if tensorboard_dir is not None:
+        from seqbench.tensorboard import write_runs
+
+        written = write_runs([s for group in loaded for s in group], tensorboard_dir)
+        click.echo(f"tensorboard: {written} runs' curves in {tensorboard_dir} "
+                   f"(view with: tensorboard --logdir {tensorboard_dir})")
+
+
+def _report_table(store: Path, suite: str | None, compare: str | None):
+    from seqbench.report import report_frame
+
+    if compare is None:
+        return report_frame(store, suite)
+    import pandas as pd
+
+    from seqbench.plots.selection import select
+
+    frames = []
+    for group in select(store, suite, compare):
+        for ref in group:
+            frame = report_frame(ref.store, ref.suite)
+            frame.insert(0, "source", ref.label)
+            frames.append(frame)
+    return pd.concat(frames, ignore_index=True)
 
 
 @main.command()

@@ -11,17 +11,19 @@ from seqbench.results import load
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["FORMATS", "report_frame", "render"]
+__all__ = ["FORMATS", "TABLE_RESULTS", "report_frame", "table_columns", "render"]
 
 FORMATS = ("table", "csv", "json", "markdown")
 LEADING = ["suite", "task"]
 TRAILING = ["model", "seed", "status", "primary_metric", "primary_value",
             "time.epochs", "time.train_s", "time.total_s", "error"]
+# The only results the table shows: SQLite extracts them, the rest is never parsed.
+TABLE_RESULTS = ["time.epochs", "time.train_s", "time.total_s"]
 
 
 def report_frame(store: Path, suite: str | None = None) -> "pd.DataFrame":
     """The runs to report: identity, whatever parameters vary, the headline results."""
-    frame = load(store)
+    frame = load(store, results=TABLE_RESULTS)
     if frame.empty:
         raise UserError(f"{store}: the store has no runs yet; run a suite first")
     if suite is not None:
@@ -29,6 +31,11 @@ def report_frame(store: Path, suite: str | None = None) -> "pd.DataFrame":
         if suite not in suites:
             raise UserError(f"--suite: no runs of suite {suite!r} in {store}; suites: {', '.join(suites)}")
         frame = frame[frame["suite"] == suite]
+    return table_columns(frame)
+
+
+def table_columns(frame: "pd.DataFrame") -> "pd.DataFrame":
+    """Identity, the parameters that vary, the headline results; empty results left out."""
     varying = [
         column
         for column in frame.columns
@@ -36,9 +43,9 @@ def report_frame(store: Path, suite: str | None = None) -> "pd.DataFrame":
         and "." in column
         and frame[column].astype(str).nunique() > 1
     ]
-    columns = LEADING + varying + [c for c in TRAILING if c in frame.columns]
-    if frame["error"].isna().all():
-        columns.remove("error")
+    trailing = [c for c in TRAILING if c in frame.columns]
+    columns = LEADING + varying + [c for c in trailing if not frame[c].isna().all()
+                                   or c in ("primary_metric", "primary_value")]
     shown = frame[columns].rename(columns={"primary_value": "value", "primary_metric": "metric"})
     return shown.reset_index(drop=True)
 

@@ -1,0 +1,145 @@
+"""Drawing shared by every figure: the Agg backend, colours that stay with a series
+across figures, log scales when data span decades, the oracle drawn as the floor, and
+saving one file per format."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable, Iterable, Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only: no display, no GUI toolkit, safe in workers and CI
+
+import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
+import numpy as np  # noqa: E402
+import seaborn as sns  # noqa: E402
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+__all__ = ["Plot", "Palette", "save", "panels", "set_scales", "draw_series", "draw_floor",
+           "spans_decades", "ORACLE_COLOR", "BAND_NOTE"]
+
+ORACLE_COLOR = "black"
+DECADE = 10.0
+PANEL_WIDTH, PANEL_HEIGHT = 4.2, 3.0
+MAX_TICKS = 12
+BAND_NOTE = "line: mean over seeds; band: min to max"
+
+sns.set_theme(style="whitegrid", context="notebook")
+
+
+@dataclass
+class Plot:
+    """A figure before it is drawn: its file name, title, the data it shows (one row per
+    plotted point, for reading and for tests) and how to draw it."""
+
+    name: str
+    title: str
+    data: "pd.DataFrame"
+    draw: Callable[[], "Figure"] = field(repr=False)
+    caption: str = ""
+
+
+class Palette:
+    """One colour per series, the same in every figure of a report; the oracle is black."""
+
+    def __init__(self, series: Iterable[str]) -> None:
+        names = sorted(set(series))
+        colours = sns.color_palette("colorblind" if len(names) <= 10 else "husl", len(names))
+        self._colours = dict(zip(names, colours))
+
+    def __call__(self, series: str) -> object:
+        return self._colours.get(series, "grey")
+
+
+def save(plot: Plot, out: Path, formats: Sequence[str]) -> list[Path]:
+    """Draw ``plot`` and write ``out/<name>.<format>`` for each format."""
+    figure = plot.draw()
+    try:
+        paths = []
+        for fmt in formats:
+            path = out / f"{plot.name}.{fmt}"
+            figure.savefig(path, format=fmt, dpi=110 if fmt == "png" else None)
+            paths.append(path)
+        return paths
+    finally:
+        plt.close(figure)
+
+
+def panels(rows: int, cols: int, title: str, note: str = "", sharey: str | bool = "row",
+           sharex: str | bool = False) -> tuple["Figure", np.ndarray]:
+    """A grid of panels under ``title``, with ``note`` (how to read it) along the bottom."""
+    figure, axes = plt.subplots(
+        rows, cols, figsize=(PANEL_WIDTH * cols + 2.4, PANEL_HEIGHT * rows + 0.8),
+        squeeze=False, sharey=sharey, sharex=sharex, layout="constrained",
+    )
+    figure.suptitle(title)
+    if note:
+        figure.supxlabel(note, fontsize="small", color="dimgrey")
+    return figure, axes
+
+
+def spans_decades(values: Iterable[float]) -> bool:
+    """True when the values are all positive and the largest is at least ten times the
+    smallest: a linear axis would crush the small ones."""
+    finite = [v for v in values if v is not None and math.isfinite(v)]
+    if not finite or min(finite) <= 0:
+        return False
+    return max(finite) / min(finite) >= DECADE
+
+
+def set_scales(ax: "Axes", xs: Sequence[float] | None, ys: Sequence[float], ticks: bool = True) -> None:
+    """Log axes where the data span decades; ticks at the swept values themselves."""
+    if xs is not None:
+        xs = sorted({float(x) for x in xs if x is not None and math.isfinite(float(x))})
+        if spans_decades(xs):
+            ax.set_xscale("log")
+        if ticks and 0 < len(xs) <= MAX_TICKS:
+            ax.set_xticks(xs, [f"{x:g}" for x in xs])
+            ax.minorticks_off()
+        elif ticks and all(x.is_integer() for x in xs):
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    if spans_decades(ys):
+        ax.set_yscale("log", nonpositive="clip")
+
+
+def draw_series(ax: "Axes", x, mean, low, high, label: str, colour, marker: str = "o") -> None:
+    """A line through the means with a band from the lowest to the highest seed."""
+    ax.plot(x, mean, marker=marker, markersize=4, color=colour, label=label)
+    if len(x) > 1:
+        ax.fill_between(x, low, high, color=colour, alpha=0.2, linewidth=0)
+    else:
+        ax.errorbar(x, mean, yerr=[np.subtract(mean, low), np.subtract(high, mean)],
+                    color=colour, capsize=3, linewidth=1)
+
+
+def draw_floor(ax: "Axes", x, values, label: str) -> None:
+    """The oracle, the best any model can do: a black dashed line. Where its value is 0
+    on a log axis (an exact oracle), it is drawn along the bottom edge and says so."""
+    values = np.asarray(values, dtype=float)
+    if ax.get_yscale() == "log" and (values <= 0).any():
+        bottom = ax.get_ylim()[0]
+        values = np.where(values > 0, values, bottom)
+        label = f"{label}, exactly 0 at the bottom edge" if (values == bottom).all() else label
+        ax.set_ylim(bottom=bottom)
+    if len(x) == 1:
+        ax.axhline(values[0], color=ORACLE_COLOR, linestyle="--", linewidth=1.5, label=label)
+    else:
+        ax.plot(x, values, color=ORACLE_COLOR, linestyle="--", linewidth=1.5, label=label)
+
+
+def figure_legend(figure: "Figure", axes: np.ndarray) -> None:
+    """One legend for the whole figure, outside the panels, each label once."""
+    handles: dict[str, object] = {}
+    for ax in axes.flat:
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            handles.setdefault(label, handle)
+    if handles:
+        figure.legend(handles.values(), handles.keys(), loc="outside right upper", fontsize="small")
