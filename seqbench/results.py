@@ -145,17 +145,24 @@ def load_provenance(path: str | Path, suite: str | None = None) -> list[tuple[di
 
 
 def _per_run(
-    path: str | Path, suite: str | None, table: str, columns: list[str], names: Iterable[str] | None
+    path: str | Path, suite: str | None, table: str, columns: list[str],
+    names: Iterable[str] | None, identity: bool,
 ) -> "pd.DataFrame":
     """Rows of a per-run table joined to their run's identity, in run order."""
     import pandas as pd
 
-    identity = ["id", "suite", "task", "model", "seed"]
-    selected = ", ".join([f"runs.{c}" for c in identity] + [f"{table}.{c}" for c in columns])
-    query = f"SELECT {selected} FROM {table} JOIN runs ON runs.id = {table}.run_id"
+    if identity:
+        ident = ["id", "suite", "task", "model", "seed"]
+        selected = ", ".join([f"runs.{c}" for c in ident] + [f"{table}.{c}" for c in columns])
+        query = f"SELECT {selected} FROM {table} JOIN runs ON runs.id = {table}.run_id"
+    else:
+        # Only the run's id: far fewer bytes to fetch from a large store.
+        ident = ["id"]
+        selected = ", ".join([f"{table}.run_id"] + [f"{table}.{c}" for c in columns])
+        query = f"SELECT {selected} FROM {table}"
     where, parameters = [], []
     if suite:
-        where.append("runs.suite = ?")
+        where.append(f"{table}.run_id IN (SELECT id FROM runs WHERE suite = ?)")
         parameters.append(suite)
     if names is not None:
         names = list(names)
@@ -163,26 +170,30 @@ def _per_run(
         parameters += names
     if where:
         query += " WHERE " + " AND ".join(where)
-    query += f" ORDER BY runs.id, {table}.{columns[0]}"
+    query += f" ORDER BY {table}.run_id, {table}.{columns[0]}"
     connection = _open(path)
     try:
         rows = connection.execute(query, parameters).fetchall()
     finally:
         connection.close()
-    return pd.DataFrame.from_records(rows, columns=identity + columns)
+    return pd.DataFrame.from_records(rows, columns=ident + columns)
 
 
 def load_curves(
-    path: str | Path, suite: str | None = None, names: Iterable[str] | None = None
+    path: str | Path, suite: str | None = None, names: Iterable[str] | None = None,
+    identity: bool = True,
 ) -> "pd.DataFrame":
     """One row per (run, epoch, quantity): columns id, suite, task, model, seed, epoch,
-    name, value. ``names`` keeps only those quantities (e.g. ``["train_loss"]``)."""
-    return _per_run(path, suite, "curves", ["epoch", "name", "value"], names)
+    name, value. ``names`` keeps only those quantities (e.g. ``["train_loss"]``);
+    ``identity=False`` leaves out suite, task, model and seed (faster on large stores)."""
+    return _per_run(path, suite, "curves", ["epoch", "name", "value"], names, identity)
 
 
 def load_length_metrics(
-    path: str | Path, suite: str | None = None, names: Iterable[str] | None = None
+    path: str | Path, suite: str | None = None, names: Iterable[str] | None = None,
+    identity: bool = True,
 ) -> "pd.DataFrame":
     """Test metrics at each ``run.eval_lengths`` length: one row per (run, length, metric);
-    a length the model could not handle has name "error" and the error text."""
-    return _per_run(path, suite, "length_metrics", ["length", "name", "value", "error"], names)
+    a length the model could not handle has name "error" and the error text. ``names``
+    and ``identity`` as for ``load_curves``."""
+    return _per_run(path, suite, "length_metrics", ["length", "name", "value", "error"], names, identity)

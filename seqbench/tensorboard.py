@@ -174,7 +174,7 @@ def write_runs(sets: list["ResultSet"], directory: Path) -> int:
     for result_set in sets:
         sweep = sweep_of([result_set])
         varied = [c for c in [*sweep.axes, *sweep.other] if c in result_set.runs.columns]
-        curves = dict(tuple(results.load_curves(result_set.store, result_set.suite).groupby("id")))
+        curves = dict(tuple(results.load_curves(result_set.store, result_set.suite, identity=False).groupby("id")))
         lengths = dict(tuple(result_set.length_metrics.groupby("id")))
         metric = result_set.primary_metric
         root = directory / _slug(result_set.label)

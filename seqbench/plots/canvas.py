@@ -28,7 +28,7 @@ __all__ = ["Plot", "Palette", "save", "panels", "set_scales", "draw_series", "dr
 
 ORACLE_COLOR = "black"
 DECADE = 10.0
-PANEL_WIDTH, PANEL_HEIGHT = 4.2, 3.0
+PANEL_WIDTH, PANEL_HEIGHT, LEGEND_WIDTH = 4.2, 3.0, 3.0
 MAX_TICKS = 12
 BAND_NOTE = "line: mean over seeds; band: min to max"
 
@@ -77,7 +77,7 @@ def panels(rows: int, cols: int, title: str, note: str = "", sharey: str | bool 
            sharex: str | bool = False) -> tuple["Figure", np.ndarray]:
     """A grid of panels under ``title``, with ``note`` (how to read it) along the bottom."""
     figure, axes = plt.subplots(
-        rows, cols, figsize=(PANEL_WIDTH * cols + 2.4, PANEL_HEIGHT * rows + 0.8),
+        rows, cols, figsize=(PANEL_WIDTH * cols + LEGEND_WIDTH, PANEL_HEIGHT * rows + 1.0),
         squeeze=False, sharey=sharey, sharex=sharex, layout="constrained",
     )
     figure.suptitle(title)
@@ -112,6 +112,7 @@ def set_scales(ax: "Axes", xs: Sequence[float] | None, ys: Sequence[float], tick
 
 def draw_series(ax: "Axes", x, mean, low, high, label: str, colour, marker: str = "o") -> None:
     """A line through the means with a band from the lowest to the highest seed."""
+    x, mean, low, high = (np.asarray(v, dtype=float) for v in (x, mean, low, high))
     ax.plot(x, mean, marker=marker, markersize=4, color=colour, label=label)
     if len(x) > 1:
         ax.fill_between(x, low, high, color=colour, alpha=0.2, linewidth=0)
@@ -121,14 +122,17 @@ def draw_series(ax: "Axes", x, mean, low, high, label: str, colour, marker: str 
 
 
 def draw_floor(ax: "Axes", x, values, label: str) -> None:
-    """The oracle, the best any model can do: a black dashed line. Where its value is 0
-    on a log axis (an exact oracle), it is drawn along the bottom edge and says so."""
+    """The oracle, the best any model can do: a black dashed line. A log axis cannot
+    show 0 (an exact oracle), so there the line runs in a margin added below the data,
+    and its label says so."""
     values = np.asarray(values, dtype=float)
     if ax.get_yscale() == "log" and (values <= 0).any():
-        bottom = ax.get_ylim()[0]
-        values = np.where(values > 0, values, bottom)
-        label = f"{label}, exactly 0 at the bottom edge" if (values == bottom).all() else label
-        ax.set_ylim(bottom=bottom)
+        bottom, top = ax.get_ylim()
+        margin = bottom / 10**0.25
+        values = np.where(values > 0, values, margin)
+        if (values == margin).all():
+            label = f"{label}: 0, drawn below the data"
+        ax.set_ylim(bottom / 10**0.5, top)
     if len(x) == 1:
         ax.axhline(values[0], color=ORACLE_COLOR, linestyle="--", linewidth=1.5, label=label)
     else:
@@ -142,4 +146,6 @@ def figure_legend(figure: "Figure", axes: np.ndarray) -> None:
         for handle, label in zip(*ax.get_legend_handles_labels()):
             handles.setdefault(label, handle)
     if handles:
-        figure.legend(handles.values(), handles.keys(), loc="outside right upper", fontsize="small")
+        # Centred beside the panels, clear of the title above and the note below.
+        figure.legend(handles.values(), handles.keys(), loc="outside right center",
+                      fontsize="small", frameon=False)

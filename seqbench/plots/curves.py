@@ -26,8 +26,12 @@ def curve_points(sets: list[ResultSet], sweep: Sweep, runs: "pd.DataFrame") -> "
     parts = []
     for result_set in sets:
         curves = result_set.curves()[["id", "epoch", "name", "value"]]
+        if curves.empty:  # an empty frame's object columns would spoil the others' types
+            continue
         own = runs.loc[runs["source"] == result_set.label, keep]
         parts.append(curves.merge(own, on="id", how="inner"))
+    if not parts:
+        return pd.DataFrame(columns=keep + ["epoch", "name", "value", "quantity"])
     points = pd.concat(parts, ignore_index=True)
     metric = sets[0].primary_metric
     names = {"train_loss": "train loss", f"val_{metric}": f"validation {metric}"}

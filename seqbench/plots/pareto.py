@@ -49,7 +49,7 @@ def _points(runs: "pd.DataFrame", sweep: Sweep, cost: str, direction: str) -> "p
     data = kept.groupby(by, dropna=False, observed=True)[[cost, "metric"]].mean().reset_index()
     data = data.rename(columns={cost: "cost"})
     data["front"] = False
-    panel = ["source"] + ([sweep.length] if sweep.length else [])
+    panel = ["source", sweep.length] if sweep.length else "source"
     for _, index in data[~data["oracle"]].groupby(panel, dropna=False, observed=True).groups.items():
         rows = data.loc[index]
         data.loc[index, "front"] = pareto_front(rows["cost"].to_numpy(), rows["metric"].to_numpy(), direction)

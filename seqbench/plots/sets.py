@@ -59,7 +59,7 @@ class ResultSet:
         """Training loss and the validation primary metric per run and epoch."""
         if self._curves is None:
             names = ["train_loss"] + ([f"val_{self.primary_metric}"] if self.primary_metric else [])
-            self._curves = results.load_curves(self.store, self.suite, names=names)
+            self._curves = results.load_curves(self.store, self.suite, names=names, identity=False)
         return self._curves
 
 
@@ -70,7 +70,7 @@ def load_set(store: Path, suite: str, label: str) -> ResultSet:
         store=store,
         suite=suite,
         runs=runs,
-        length_metrics=results.load_length_metrics(store, suite),
+        length_metrics=results.load_length_metrics(store, suite, identity=False),
         provenance=results.load_provenance(store, suite),
     )
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from seqbench.plots.generalisation import EVAL_LENGTH, TRAIN_LENGTH, length_points
 from seqbench.plots.metric import axis_name
 from seqbench.plots.page import Block, Bullets, Heading, Image, Table, Text
@@ -112,13 +114,17 @@ def _comparison(figures: "Figures") -> "pd.DataFrame":
     keys = [c for c in table.columns if c in ["series"] + [axis_name(a) for a in figures.sweep.axes]]
     metric = figures.sets[0].primary_metric
     values = [c for c in (f"{metric} mean", "train s", "train J") if c in table.columns]
-    wide = table.pivot_table(index=keys, columns="source", values=values, observed=True, dropna=False)
-    out = wide.reset_index()[keys].copy()
+    wide = table.pivot_table(index=keys, columns="source", values=values, observed=False, dropna=False)
+    out = {key: wide.index.get_level_values(key) for key in keys}
     for value in values:
-        a, b = wide[(value, first)].to_numpy(), wide[(value, second)].to_numpy()
+        a = wide[(value, first)].to_numpy(dtype=float)
+        b = wide[(value, second)].to_numpy(dtype=float)
         out[f"{value} {first}"], out[f"{value} {second}"] = a, b
-        out[f"{value} ratio"] = b / a
-    return out
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out[f"{value} ratio"] = np.where((a != 0) & np.isfinite(a) & np.isfinite(b), b / a, np.nan)
+    import pandas as pd
+
+    return pd.DataFrame(out)
 
 
 def _suite_blocks(figures: "Figures") -> list[Block]:
