@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 __all__ = ["Plot", "Palette", "save", "panels", "set_scales", "draw_series", "draw_floor",
-           "spans_decades", "ORACLE_COLOR", "BAND_NOTE"]
+           "zero_position", "spans_decades", "figure_legend", "ORACLE_COLOR", "BAND_NOTE"]
 
 ORACLE_COLOR = "black"
 DECADE = 10.0
@@ -121,18 +121,25 @@ def draw_series(ax: "Axes", x, mean, low, high, label: str, colour, marker: str 
                     color=colour, capsize=3, linewidth=1)
 
 
-def draw_floor(ax: "Axes", x, values, label: str) -> None:
+def zero_position(values: Iterable[float]) -> float | None:
+    """Where a log axis over ``values`` draws 0: half a decade below the smallest
+    positive value (the axis gains that margin)."""
+    positive = [v for v in values if v is not None and math.isfinite(v) and v > 0]
+    return min(positive) / 10**0.5 if positive else None
+
+
+def draw_floor(ax: "Axes", x, values, label: str, zero_at: float | None = None) -> None:
     """The oracle, the best any model can do: a black dashed line. A log axis cannot
-    show 0 (an exact oracle), so there the line runs in a margin added below the data,
-    and its label says so."""
+    show 0 (an exact oracle), so there 0 is drawn at ``zero_at``, in a margin below
+    the data that autoscaling then keeps, and labelled."""
     values = np.asarray(values, dtype=float)
     if ax.get_yscale() == "log" and (values <= 0).any():
-        bottom, top = ax.get_ylim()
-        margin = bottom / 10**0.25
-        values = np.where(values > 0, values, margin)
-        if (values == margin).all():
-            label = f"{label}: 0, drawn below the data"
-        ax.set_ylim(bottom / 10**0.5, top)
+        if zero_at is None:
+            zero_at = zero_position(ax.get_ylim())
+        values = np.where(values > 0, values, zero_at)
+        ax.annotate("0 (a log axis has no 0)", (1, zero_at), xycoords=("axes fraction", "data"),
+                    xytext=(-4, 3), textcoords="offset points", ha="right", va="bottom",
+                    fontsize="x-small", color=ORACLE_COLOR)
     if len(x) == 1:
         ax.axhline(values[0], color=ORACLE_COLOR, linestyle="--", linewidth=1.5, label=label)
     else:

@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from seqbench.plots.canvas import (
-    BAND_NOTE, ORACLE_COLOR, Palette, draw_floor, draw_series, figure_legend, panels, set_scales, spans_decades,
+    BAND_NOTE, ORACLE_COLOR, Palette, draw_floor, draw_series, figure_legend, panels, set_scales,
+    spans_decades, zero_position,
 )
 
 if TYPE_CHECKING:
@@ -48,20 +49,28 @@ def line_grid(
     data: "pd.DataFrame", *, x: str, title: str, xlabel: str, ylabel: str | dict,
     palette: Palette, row: str | None = None, col: str | None = None,
     row_label: str = "", col_label: str = "", floor: str | None = None,
-    marks: dict | None = None, note: str = BAND_NOTE,
+    marks: dict | None = None, note: str = BAND_NOTE, same_scale: str = "all",
 ) -> "Figure":
     """A panel per (row, col) value; in each, a line per series through its ``mean``
     with a band from ``min`` to ``max``. Oracle series are drawn as ``floor`` (a label)
     when given, else as plain black dashed lines. ``ylabel`` may map row values to labels;
-    ``marks`` maps a row value to an x position marked with a dotted vertical line."""
+    ``marks`` maps a row value to an x position marked with a dotted vertical line.
+    Panels showing one quantity share their y axis: ``same_scale`` is "all" (every
+    panel), "row" or "col"."""
     rows, cols = len(facet_values(data, row)), len(facet_values(data, col))
-    figure, axes = panels(rows, cols, title, note)
+    sharey = {"all": True, "row": "row", "col": "col"}[same_scale]
+    figure, axes = panels(rows, cols, title, note, sharey=sharey)
+    # A floor must not decide the scale (an exact oracle is 0); a plain series does.
+    scaled = data[~data["oracle"]] if floor is not None and (~data["oracle"]).any() else data
+    scope = {"all": None, "row": row, "col": col}[same_scale]
+    values = {key: group[["mean", "min", "max"]].to_numpy().ravel().tolist()
+              for key, group in (scaled.groupby(scope, observed=True, sort=False) if scope
+                                 else [(None, scaled)])}
     for r, c, row_value, col_value, panel in _facets(data, row, col):
         ax = axes[r, c]
         learners = panel[~panel["oracle"]]
-        # A floor must not decide the scale (an exact oracle is 0); a plain series does.
-        scaled = learners if floor is not None and len(learners) else panel
-        set_scales(ax, panel[x].tolist(), scaled[["mean", "min", "max"]].to_numpy().ravel().tolist())
+        key = {"all": None, "row": row_value, "col": col_value}[same_scale]
+        set_scales(ax, panel[x].tolist(), values.get(key, []))
         for series, line in learners.groupby("series", sort=True):
             line = line.sort_values(x)
             draw_series(ax, line[x].to_numpy(), line["mean"].to_numpy(), line["min"].to_numpy(),
@@ -69,7 +78,8 @@ def line_grid(
         for series, line in panel[panel["oracle"]].groupby("series", sort=True):
             line = line.sort_values(x)
             if floor is not None:
-                draw_floor(ax, line[x].to_numpy(), line["mean"].to_numpy(), f"{series} ({floor})")
+                draw_floor(ax, line[x].to_numpy(), line["mean"].to_numpy(), f"{series} ({floor})",
+                           zero_position(values.get(key, [])))
             else:
                 ax.plot(line[x], line["mean"], color=ORACLE_COLOR, linestyle="--", marker="o",
                         markersize=3, label=series)
@@ -107,7 +117,7 @@ def point_grid(
         ax.set_xticks(positions, shown["series"].tolist(), rotation=20, ha="right")
         if floor is not None:
             for item in panel[panel["oracle"]].itertuples(index=False):
-                draw_floor(ax, [0], [item.mean], f"{item.series} ({floor})")
+                draw_floor(ax, [0], [item.mean], f"{item.series} ({floor})", zero_position(values))
         if not spans_decades(values) and len(values):
             ax.set_ylim(bottom=min(0.0, min(values)))
         ax.set_title(panel_title([(row_label, row_value), (col_label, col_value)]), fontsize="medium")

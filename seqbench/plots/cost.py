@@ -55,7 +55,7 @@ def plots(sets: list[ResultSet], sweep: Sweep, runs: "pd.DataFrame", palette: Pa
             found.append(Plot(
                 name=f"{quantity}-vs-{name}", title=title, data=data,
                 draw=partial(line_grid, data, x=axis, title=title, xlabel=name, ylabel=labels,
-                             palette=palette, row="phase", col=col, row_label="phase"),
+                             palette=palette, row="phase", col=col, row_label="phase", same_scale="row"),
             ))
         if not sweep.axes:
             data = _by_phase(runs, columns, ["source", "series", "oracle"])

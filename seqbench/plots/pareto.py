@@ -10,7 +10,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from seqbench.plots.canvas import Palette, Plot, draw_floor, figure_legend, panels, set_scales
+from seqbench.plots.canvas import (
+    Palette, Plot, draw_floor, figure_legend, panels, set_scales, zero_position,
+)
 from seqbench.plots.charts import facet_values, panel_title
 from seqbench.plots.cost import has_energy
 from seqbench.plots.metric import axis_name, floor_label
@@ -93,7 +95,7 @@ def _draw(data: "pd.DataFrame", *, title: str, xlabel: str, ylabel: str, sweep: 
         oracle = panel[panel["oracle"]]["metric"]
         if len(oracle):
             value = oracle.min() if best == "min" else oracle.max()
-            draw_floor(ax, [0], [value], f"oracle ({floor})")
+            draw_floor(ax, [0], [value], f"oracle ({floor})", zero_position(learners["metric"]))
         ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)
         parts = [("", source if data["source"].nunique() > 1 else None)]
