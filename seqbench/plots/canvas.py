@@ -1,6 +1,11 @@
-"""Drawing shared by every figure: the Agg backend, colours that stay with a series
-across figures, log scales when data span decades, the oracle drawn as the floor, and
-saving one file per format."""
+"""Drawing shared by every figure: colours that stay with a series across figures, log
+scales when data span decades, the oracle drawn as the floor, and saving one file per
+format.
+
+Figures are made as ``matplotlib.figure.Figure`` objects and saved by the Agg (PNG) or
+SVG canvas, never through pyplot: no display or GUI toolkit is needed, and neither the
+backend nor the style of a user's own session (a notebook importing seqbench) changes.
+"""
 
 from __future__ import annotations
 
@@ -9,21 +14,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable, Sequence
 
+from contextlib import contextmanager
+from typing import Iterator
+
 import matplotlib
+import numpy as np
+import seaborn as sns
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
-matplotlib.use("Agg")  # files only: no display, no GUI toolkit, safe in workers and CI
-
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.ticker import MaxNLocator  # noqa: E402
-import numpy as np  # noqa: E402
-import seaborn as sns  # noqa: E402
+from seqbench.plots.sets import is_oracle
 
 if TYPE_CHECKING:
     import pandas as pd
     from matplotlib.axes import Axes
-    from matplotlib.figure import Figure
 
-__all__ = ["Plot", "Palette", "save", "panels", "set_scales", "draw_series", "draw_floor",
+__all__ = ["Plot", "Palette", "save", "theme", "panels", "set_scales", "draw_series", "draw_floor",
            "zero_position", "spans_decades", "figure_legend", "ORACLE_COLOR", "BAND_NOTE"]
 
 ORACLE_COLOR = "black"
@@ -32,7 +39,13 @@ PANEL_WIDTH, PANEL_HEIGHT, LEGEND_WIDTH = 4.2, 3.0, 3.0
 MAX_TICKS = 12
 BAND_NOTE = "line: mean over seeds; band: min to max"
 
-sns.set_theme(style="whitegrid", context="notebook")
+
+
+@contextmanager
+def theme() -> Iterator[None]:
+    """seaborn's look for the figures drawn inside, and only for them."""
+    with matplotlib.rc_context(), sns.axes_style("whitegrid"), sns.plotting_context("notebook"):
+        yield
 
 
 @dataclass
@@ -61,25 +74,23 @@ class Palette:
 
 def save(plot: Plot, out: Path, formats: Sequence[str]) -> list[Path]:
     """Draw ``plot`` and write ``out/<name>.<format>`` for each format."""
-    figure = plot.draw()
-    try:
-        paths = []
+    paths = []
+    with theme():
+        figure = plot.draw()
         for fmt in formats:
             path = out / f"{plot.name}.{fmt}"
             figure.savefig(path, format=fmt, dpi=110 if fmt == "png" else None)
             paths.append(path)
-        return paths
-    finally:
-        plt.close(figure)
+    return paths
 
 
 def panels(rows: int, cols: int, title: str, note: str = "", sharey: str | bool = "row",
            sharex: str | bool = False) -> tuple["Figure", np.ndarray]:
     """A grid of panels under ``title``, with ``note`` (how to read it) along the bottom."""
-    figure, axes = plt.subplots(
-        rows, cols, figsize=(PANEL_WIDTH * cols + LEGEND_WIDTH, PANEL_HEIGHT * rows + 1.0),
-        squeeze=False, sharey=sharey, sharex=sharex, layout="constrained",
-    )
+    figure = Figure(figsize=(PANEL_WIDTH * cols + LEGEND_WIDTH, PANEL_HEIGHT * rows + 1.0),
+                    layout="constrained")
+    FigureCanvasAgg(figure)
+    axes = figure.subplots(rows, cols, squeeze=False, sharey=sharey, sharex=sharex)
     figure.suptitle(title)
     if note:
         figure.supxlabel(note, fontsize="small", color="dimgrey")
@@ -152,6 +163,13 @@ def figure_legend(figure: "Figure", axes: np.ndarray) -> None:
     for ax in axes.flat:
         for handle, label in zip(*ax.get_legend_handles_labels()):
             handles.setdefault(label, handle)
+
+    def rank(label: str) -> tuple[int, str]:
+        # Models first, then the front, then the oracle: the floor closes the list.
+        oracle = is_oracle(label.split(" ")[0])
+        return (2 if oracle else 1 if label == "Pareto front" else 0, label)
+
+    handles = {label: handles[label] for label in sorted(handles, key=rank)}
     if handles:
         # Centred beside the panels, clear of the title above and the note below.
         figure.legend(handles.values(), handles.keys(), loc="outside right center",

@@ -59,7 +59,9 @@ def line_grid(
     panel), "row" or "col"."""
     rows, cols = len(facet_values(data, row)), len(facet_values(data, col))
     sharey = {"all": True, "row": "row", "col": "col"}[same_scale]
-    figure, axes = panels(rows, cols, title, note, sharey=sharey)
+    # Every panel spans the same x values, so side-by-side sets line up.
+    figure, axes = panels(rows, cols, title, note, sharey=sharey, sharex=True)
+    xs = data[x].tolist()
     # A floor must not decide the scale (an exact oracle is 0); a plain series does.
     scaled = data[~data["oracle"]] if floor is not None and (~data["oracle"]).any() else data
     scope = {"all": None, "row": row, "col": col}[same_scale]
@@ -70,7 +72,7 @@ def line_grid(
         ax = axes[r, c]
         learners = panel[~panel["oracle"]]
         key = {"all": None, "row": row_value, "col": col_value}[same_scale]
-        set_scales(ax, panel[x].tolist(), values.get(key, []))
+        set_scales(ax, xs, values.get(key, []))
         for series, line in learners.groupby("series", sort=True):
             line = line.sort_values(x)
             draw_series(ax, line[x].to_numpy(), line["mean"].to_numpy(), line["min"].to_numpy(),
@@ -86,10 +88,10 @@ def line_grid(
         if marks and row_value in marks:
             ax.axvline(marks[row_value], color="grey", linestyle=":", linewidth=1)
         ax.set_title(panel_title([(row_label, row_value), (col_label, col_value)]), fontsize="medium")
-        ax.set_xlabel(xlabel)
+        ax.set_xlabel(xlabel if r == rows - 1 else "")
         ax.set_ylabel(ylabel.get(row_value, "") if isinstance(ylabel, dict) else ylabel)
         if panel.empty:
-            ax.text(0.5, 0.5, "no successful runs", ha="center", va="center", transform=ax.transAxes)
+            ax.text(0.5, 0.5, "no successful runs here", ha="center", va="center", transform=ax.transAxes)
     figure_legend(figure, axes)
     return figure
 

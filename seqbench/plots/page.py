@@ -119,9 +119,9 @@ def _html_table(table: Table) -> str:
 def _html_image(image: Image) -> str:
     data = base64.b64encode(image.path.read_bytes()).decode("ascii")
     kind = "svg+xml" if image.path.suffix == ".svg" else "png"
-    caption = html.escape(image.caption or image.title)
-    return (f'<figure><img alt="{html.escape(image.title)}" src="data:image/{kind};base64,{data}">'
-            f"<figcaption>{caption}</figcaption></figure>")
+    caption = f"<figcaption>{html.escape(image.caption)}</figcaption>" if image.caption else ""
+    return f'<figure><img alt="{html.escape(image.title)}" src="data:image/{kind};base64,{data}">{caption}</figure>'
+
 
 
 def html_page(blocks: list[Block], title: str) -> str:
