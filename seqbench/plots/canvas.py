@@ -22,7 +22,7 @@ import numpy as np
 import seaborn as sns
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
+from matplotlib.ticker import MaxNLocator, NullLocator
 
 from seqbench.plots.sets import is_oracle
 
@@ -112,6 +112,7 @@ def set_scales(ax: "Axes", xs: Sequence[float] | None, ys: Sequence[float], tick
         xs = sorted({float(x) for x in xs if x is not None and math.isfinite(float(x))})
         if spans_decades(xs):
             ax.set_xscale("log")
+            ax.xaxis.set_minor_locator(NullLocator())
         if ticks and 0 < len(xs) <= MAX_TICKS:
             ax.set_xticks(xs, [f"{x:g}" for x in xs])
             ax.minorticks_off()
@@ -119,6 +120,9 @@ def set_scales(ax: "Axes", xs: Sequence[float] | None, ys: Sequence[float], tick
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     if spans_decades(ys):
         ax.set_yscale("log", nonpositive="clip")
+        # Minor ticks of log axes cost most of a many-panel figure's drawing time and,
+        # unlabelled, say little; the major ticks mark every decade.
+        ax.yaxis.set_minor_locator(NullLocator())
 
 
 def draw_series(ax: "Axes", x, mean, low, high, label: str, colour, marker: str = "o") -> None:
