@@ -59,13 +59,19 @@ def _store_path(store: Path | None) -> Path:
               help="Skip points the store already has as succeeded, or rerun every point.")
 @click.option("--dry-run", is_flag=True, help="Validate and print the grid of points; run nothing.")
 @click.option("--executor", default="local", show_default=True,
-              help="Executor that runs the points (see `seqbench plugins`).")
-@click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Points run at once, each in its own process.")
+              help="Executor that runs the points: local, ray (pip install 'seqbench[ray]'), "
+                   "or a plugin's (see `seqbench plugins`).")
+@click.option("--jobs", type=click.IntRange(min=1), default=None,
+              help="Points run at once, each in its own process (one GPU each where GPUs "
+                   "exist). Default: 1 locally; on Ray, every CPU of the local instance, "
+                   "or as many as the cluster schedules.")
+@click.option("--ray-address", default=None, metavar="ADDR",
+              help="With --executor ray: the cluster to join (host:port or ray://host:port). "
+                   "Default: $RAY_ADDRESS, else a new local Ray instance. See docs/scaling.md.")
 @click.option("--device", default=None, help="Override every point's run.device: auto, cpu, cuda or cuda:N.")
 @click.option("--smoke", is_flag=True,
-              help="Shrink sizes and epochs so any suite runs in seconds on a CPU.")
-def run(suites, store, resume, dry_run, executor, jobs, device, smoke) -> None:
+              help="Shrink sizes and epochs, and run the first seed only, so any suite runs in seconds on a CPU.")
+def run(suites, store, resume, dry_run, executor, jobs, ray_address, device, smoke) -> None:
     """Run the points of one or more SUITES (TOML files).
 
     Every suite is validated before any point runs. Each point runs in a fresh
@@ -76,7 +82,7 @@ def run(suites, store, resume, dry_run, executor, jobs, device, smoke) -> None:
 
     options = RunOptions(
         store=_store_path(store), resume=resume, dry_run=dry_run, executor=executor,
-        jobs=jobs, device=device, smoke=smoke,
+        jobs=jobs, ray_address=ray_address, device=device, smoke=smoke,
     )
     try:
         code = run_suites(list(suites), options, sys.stdout)

@@ -24,6 +24,7 @@ DEFAULT_PLUGINS = (
     "seqbench.default_plugins.resources",
     "seqbench.default_plugins.nvml",
     "seqbench.default_plugins.local",
+    "seqbench.default_plugins.ray",
 )
 
 pm = pluggy.PluginManager("seqbench")

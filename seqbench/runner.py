@@ -28,7 +28,8 @@ class RunOptions:
     resume: bool = True
     dry_run: bool = False
     executor: str = "local"
-    jobs: int = 1
+    jobs: int | None = None  # None: the executor's default
+    ray_address: str | None = None
     device: str | None = None
     smoke: bool = False
 
@@ -41,17 +42,29 @@ def run_suites(paths: list[Path], options: RunOptions, out: TextIO) -> int:
         executor_cls = registry.executors().get(options.executor)
     except UserError as error:
         raise UserError(f"--executor: {error}") from None
+    executor = executor_cls(jobs=options.jobs, **_executor_options(options))
+    executor.check([point for suite in suites for point in suite.points])
     if options.dry_run:
         for suite in suites:
             _print_grid(suite, out)
         return EXIT_OK
 
     failed = 0
-    with Store(options.store) as store:
+    with Store(options.store) as store, executor:
         for suite in suites:
-            failed += _run_suite(suite, store, executor_cls(jobs=options.jobs), options, out)
+            failed += _run_suite(suite, store, executor, options, out)
     click.echo(f"results: {options.store}", file=out)
     return EXIT_SOME_FAILED if failed else EXIT_OK
+
+
+def _executor_options(options: RunOptions) -> dict[str, Any]:
+    if options.ray_address is None:
+        return {}
+    if options.executor != "ray":
+        raise UserError(
+            f"--ray-address is an option of --executor ray, not --executor {options.executor}"
+        )
+    return {"address": options.ray_address}
 
 
 def _run_suite(suite: Suite, store: Store, executor: Any, options: RunOptions, out: TextIO) -> int:

@@ -53,6 +53,9 @@ def load_suite(path: str | Path, *, smoke: bool = False, device: str | None = No
 
     header = raw.get("suite", {})
     name, description, seeds = _suite_header(where, header, default_name=path.stem)
+    if smoke:
+        # A smoke run checks that every point can run; more seeds add time, not coverage.
+        seeds = seeds[:1]
     if device is not None:
         try:
             check_device(device)

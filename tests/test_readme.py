@@ -22,6 +22,11 @@ def test_ci_runs_the_readme_test_command_verbatim():
     assert readme_commands()[1] in ci_lines
 
 
+def test_the_test_command_installs_the_extras_the_tests_need():
+    # The Ray executor's tests run a real local Ray instance.
+    assert "-e '.[test,ray]'" in readme_commands()[1]
+
+
 def test_every_install_goes_through_the_constraints_file():
     for command in readme_commands():
         assert "pip install -q -c constraints.txt" in command

@@ -13,6 +13,8 @@ from seqbench.suite import load_suite
 
 SUITES = Path(__file__).resolve().parent.parent / "suites"
 ALL = sorted(SUITES.rglob("*.toml"))
+# Under --smoke the CPU-sized variants in reproductions/cpu/ shrink to the same points
+# as the full-size suites, so only the full-size ones run; every suite still validates.
 REPRODUCTIONS = sorted((SUITES / "reproductions").glob("*.toml"))
 
 
@@ -26,6 +28,8 @@ def test_shipped_suite_validates_into_distinct_points(path):
 
 @pytest.mark.parametrize("path", REPRODUCTIONS, ids=[p.stem for p in REPRODUCTIONS])
 def test_reproduction_suite_runs_in_smoke_mode(path, store_path):
-    result = CliRunner().invoke(main, ["run", str(path), "--smoke", "--store", str(store_path)])
+    # Two points at a time: the reproductions are most of the suite's run time.
+    args = ["run", str(path), "--smoke", "--jobs", "2", "--store", str(store_path)]
+    result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
     assert set(results.load(store_path)["status"]) == {"ok"}

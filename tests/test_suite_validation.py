@@ -416,6 +416,19 @@ def test_smoke_keeps_values_already_below_its_caps(write_suite):
     assert (point.run["train_size"], point.run["eval_size"], point.run["batch_size"]) == (100, 50, 8)
 
 
+def test_smoke_runs_the_first_seed_and_keeps_every_other_axis(write_suite):
+    suite = write_suite(suite_text(
+        sweep="task.seq_len = [10, 20]\n", models=RIDGE + ORACLE, seeds="[3, 1, 2]",
+    ))
+
+    points = load_suite(suite, smoke=True).points
+
+    assert {p.seed for p in points} == {3}
+    assert {(p.task_params["seq_len"], p.model) for p in points} == {
+        (10, "numpy:ridge"), (20, "numpy:ridge"), (10, "oracle"), (20, "oracle")
+    }
+
+
 def test_without_smoke_run_is_not_marked_smoke(write_suite):
     (point,) = load_suite(write_suite(suite_text(run="epochs = 10"))).points
 

@@ -6,44 +6,95 @@ import os
 import time
 from typing import Any, Iterator, Sequence
 
+import click
+
+from seqbench.errors import UserError
 from seqbench.executors.base import Executor
+from seqbench.executors.gpus import GpuPool, needs_gpu, pinned_index, visible_gpus
 from seqbench.executors.subprocess_worker import WorkerProcess, remove_stale_point_dirs
 from seqbench.grid import Point
 
-__all__ = ["LocalExecutor"]
+__all__ = ["LocalExecutor", "THREAD_VARIABLES"]
 
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 POLL_SECONDS = 0.01
 
 
 class LocalExecutor(Executor):
-    name = "local"
-    description = "each point in a fresh subprocess on this machine, --jobs at a time"
+    """With ``--jobs N`` above 1, N points run at once. Each point that needs a GPU gets
+    one of the visible GPUs to itself (``CUDA_VISIBLE_DEVICES``); CPU points see none.
+    With fewer GPUs than jobs, GPU points wait for a free GPU (CPU points still fill
+    the other slots). Threads per point are limited to the cores divided by N."""
 
-    def _env(self) -> dict[str, str]:
-        if self.jobs <= 1:
+    name = "local"
+    description = (
+        "each point in a fresh subprocess on this machine, --jobs at a time, "
+        "one GPU each when GPUs exist"
+    )
+
+    def __init__(self, jobs: int | None = None, **options: Any) -> None:
+        super().__init__(jobs, **options)
+        self.slots = jobs or 1
+        # With one point at a time it sees every GPU this sweep sees, as before --jobs.
+        self.gpus = visible_gpus() if self.slots > 1 else []
+
+    def check(self, points: Sequence[Point]) -> None:
+        if not self.gpus:
+            return
+        pinned = next((p for p in points if (pinned_index(p) or 0) > 0), None)
+        if pinned is not None:
+            raise UserError(
+                f"suite {pinned.suite}: run.device = {pinned.run['device']!r} names one GPU, but with "
+                f"--jobs {self.slots} each point is given its own GPU, which it sees as cuda:0; "
+                f'use device = "cuda" or "auto", or --jobs 1'
+            )
+        if self.slots > len(self.gpus) and any(needs_gpu(point) for point in points):
+            click.echo(
+                f"note: --jobs {self.slots} but {len(self.gpus)} GPU(s) visible "
+                f"({','.join(self.gpus)}): at most {len(self.gpus)} GPU point(s) run at once, "
+                f"each on its own GPU",
+                err=True,
+            )
+
+    def _env(self, gpu: str | None) -> dict[str, str]:
+        if self.slots <= 1:
             return {}
         # N points sharing the cores must not each start a thread per core.
-        share = str(max(1, (os.cpu_count() or 1) // self.jobs))
-        return {name: os.environ.get(name, share) for name in THREAD_VARIABLES}
+        share = str(max(1, (os.cpu_count() or 1) // self.slots))
+        env = {name: os.environ.get(name, share) for name in THREAD_VARIABLES}
+        if self.gpus:
+            env["CUDA_VISIBLE_DEVICES"] = gpu or ""  # a CPU point sees no GPU at all
+        return env
+
+    def _startable(self, pending: list[Point], pool: GpuPool) -> int | None:
+        """Index of the first pending point that can start now."""
+        for index, point in enumerate(pending):
+            if not (self.gpus and needs_gpu(point)) or pool.free:
+                return index
+        return None
 
     def run(self, points: Sequence[Point]) -> Iterator[dict[str, Any]]:
         remove_stale_point_dirs()
         pending = list(points)
-        running: list[WorkerProcess] = []
-        env = self._env()
+        running: dict[WorkerProcess, str | None] = {}  # each worker and the GPU it holds
+        pool = GpuPool(self.gpus)
         try:
             while pending or running:
-                while pending and len(running) < self.jobs:
-                    running.append(WorkerProcess(pending.pop(0), env))
-                if len(running) == 1 and (self.jobs == 1 or not pending):
-                    running[0].wait()
+                while len(running) < self.slots and (index := self._startable(pending, pool)) is not None:
+                    point = pending.pop(index)
+                    gpu = pool.take() if self.gpus and needs_gpu(point) else None
+                    running[WorkerProcess(point, self._env(gpu))] = gpu
+                full = len(running) >= self.slots or self._startable(pending, pool) is None
+                if len(running) == 1 and full:
+                    next(iter(running)).wait()
                 finished = [worker for worker in running if worker.poll()]
                 if not finished:
                     time.sleep(POLL_SECONDS)
                     continue
                 for worker in finished:
-                    running.remove(worker)
+                    gpu = running.pop(worker)
+                    if gpu is not None:
+                        pool.give_back(gpu)
                     yield worker.record()
         finally:
             # Interrupted (Ctrl-C, or the consumer stopped): no orphans left behind.
