@@ -1,5 +1,6 @@
-"""Stores made of real smoke runs for the report tests: `seqbench run --smoke` through
-the CLI, worker processes, the real store. One plugin model is installed for them, a
+"""Stores made of real runs for the report tests: `seqbench run` through the CLI, worker
+processes, the real store, on suites whose sizes are already smoke-sized (--smoke itself
+would keep only the first seed, and the figures' bands need several). One plugin model is installed for them, a
 small NumPy learner that trains for several epochs (so the curves have a shape) and
 copes with any sequence length (so length generalisation has data), unlike
 ``numpy:ridge``, which solves in one step at one length. Its features are scaled by
@@ -79,7 +80,7 @@ SWEEP = """
 name = "sweep"
 seeds = [0, 1]
 [run]
-epochs = 4
+epochs = 3
 train_size = 256
 eval_size = 64
 batch_size = 32
@@ -122,11 +123,11 @@ def pooled_sgd_installed(site: Path) -> Iterator[None]:
 
 
 def run_suite(directory: Path, text: str, store: Path, name: str = "suite.toml", code: int = 0) -> Path:
-    """``seqbench run SUITE --smoke --store STORE``; checks the exit code."""
+    """``seqbench run SUITE --store STORE``; checks the exit code."""
     suite = directory / name
     suite.write_text(textwrap.dedent(text))
     plugins.reset()
-    result = CliRunner().invoke(main, ["run", str(suite), "--smoke", "--store", str(store)])
+    result = CliRunner().invoke(main, ["run", str(suite), "--store", str(store)])
     assert result.exit_code == code, result.output
     return store
 

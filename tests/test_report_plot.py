@@ -48,6 +48,19 @@ name = "numpy:pooled-sgd"
 name = "oracle"
 """
 
+ONE_POINT = """
+[suite]
+name = "one"
+[run]
+train_size = 64
+eval_size = 32
+[task]
+name = "adding"
+seq_len = 5
+[[model]]
+name = "oracle"
+"""
+
 
 def report(store: Path, *args: str):
     return CliRunner().invoke(main, ["report", "--store", str(store), *args])
@@ -165,7 +178,7 @@ def test_curves_figure_has_a_row_per_length_and_the_stores_epoch_means(sweep_sto
     shown = plot.data[plot.data["quantity"] == "train loss"]
     shown = shown.set_index(["series", "task.seq_len", "epoch"])["mean"]
     np.testing.assert_allclose(shown.sort_index().to_numpy(), expected.sort_index().to_numpy())
-    assert set(shown.index.get_level_values("epoch")) == {1, 2}  # --smoke: two epochs
+    assert set(shown.index.get_level_values("epoch")) == {1, 2, 3}
 
     figure = plot.draw()
     titles = [ax.get_title() for ax in figure.axes if ax.get_title()]
@@ -295,8 +308,7 @@ def test_a_store_whose_every_point_failed_still_reports(site, tmp_path):
 
 
 def test_a_store_with_one_point_reports_one_mean_per_model(tmp_path):
-    suite = '[suite]\nname = "one"\n[task]\nname = "adding"\nseq_len = 5\n[[model]]\nname = "oracle"\n'
-    store = run_suite(tmp_path, suite, tmp_path / "one.sqlite")
+    store = run_suite(tmp_path, ONE_POINT, tmp_path / "one.sqlite")
     out = tmp_path / "report"
     result = report(store, "--plot", "--out", str(out))
     assert result.exit_code == 0, result.output
@@ -358,8 +370,7 @@ def test_compare_puts_two_stores_side_by_side(sweep_store, failed_store, tmp_pat
 def two_suites(sweep_store, tmp_path):
     store = tmp_path / "two.sqlite"
     store.write_bytes(sweep_store.read_bytes())
-    suite = '[suite]\nname = "one"\n[task]\nname = "adding"\nseq_len = 5\n[[model]]\nname = "oracle"\n'
-    return run_suite(tmp_path, suite, store)
+    return run_suite(tmp_path, ONE_POINT, store)
 
 
 def test_compare_takes_another_suite_of_the_same_store(two_suites, tmp_path):
@@ -383,8 +394,8 @@ def test_a_store_of_several_suites_reports_each_in_its_own_folder(two_suites, tm
 
 
 def test_compare_errors_name_the_problem_and_write_nothing(two_suites, tmp_path):
-    other_task = run_suite(tmp_path, '[suite]\nname = "sub"\n[task]\nname = "subsequence"\n'
-                           '[[model]]\nname = "oracle"\n', tmp_path / "sub.sqlite")
+    other_task = run_suite(tmp_path, ONE_POINT.replace('"one"', '"sub"').replace(
+        'name = "adding"\nseq_len = 5', 'name = "subsequence"'), tmp_path / "sub.sqlite")
     out = tmp_path / "report"
     cases = [
         (["--compare", "nope"], "--compare: 'nope' is neither a results store (no such file) nor a suite"),
