@@ -118,64 +118,22 @@ def report(ctx, store, suite, fmt, plot, out, svg, compare, tensorboard_dir) -> 
     metric against cost with the Pareto front, and length generalisation when
     run.eval_lengths was used.
     """
-    from seqbench.report import render
+    from seqbench.report import prepare_files, render, report_table, write_files
 
     store = _store_path(store)
     if out is not None and not plot:
         raise SeqbenchUsageError("--out is where --plot writes; add --plot")
     if svg and not plot:
         raise SeqbenchUsageError("--svg changes what --plot writes; add --plot")
-    files = plot or tensorboard_dir is not None
-    explicit_format = ctx.get_parameter_source("fmt") is not click.core.ParameterSource.DEFAULT
-    if not files:
-        click.echo(render(_report_table(store, suite, compare), fmt).rstrip("\n"))
+    if not plot and tensorboard_dir is None:
+        click.echo(render(report_table(store, suite, compare), fmt).rstrip("\n"))
         return
-    from seqbench.plots.selection import select
-
-    groups = select(store, suite, compare)
-    out = out if out is not None else store.parent / "report"
-    if plot:
-        from seqbench.plots.files import check_out
-
-        check_out(out)
-    if tensorboard_dir is not None:
-        from seqbench.plots.files import check_out
-
-        check_out(tensorboard_dir, "--tensorboard")
-    if explicit_format:
-        click.echo(render(_report_table(store, suite, compare), fmt).rstrip("\n"))
-    from seqbench.plots.files import load_groups
-
-    loaded = load_groups(groups)
-    if plot:
-        from seqbench.plots.files import write_report
-
-        click.echo(f"writing the report to {out}")
-        write_report(loaded, out, ["png", "svg"] if svg else ["png"], click.echo)
-    if tensorboard_dir is not None:
-        from seqbench.tensorboard import write_runs
-
-        written = write_runs([s for group in loaded for s in group], tensorboard_dir)
-        click.echo(f"tensorboard: {written} runs' curves in {tensorboard_dir} "
-                   f"(view with: tensorboard --logdir {tensorboard_dir})")
-
-
-def _report_table(store: Path, suite: str | None, compare: str | None):
-    from seqbench.report import report_frame
-
-    if compare is None:
-        return report_frame(store, suite)
-    import pandas as pd
-
-    from seqbench.plots.selection import select
-
-    frames = []
-    for group in select(store, suite, compare):
-        for ref in group:
-            frame = report_frame(ref.store, ref.suite)
-            frame.insert(0, "source", ref.label)
-            frames.append(frame)
-    return pd.concat(frames, ignore_index=True)
+    if plot and out is None:
+        out = store.parent / "report"
+    groups = prepare_files(store, suite, compare, out, tensorboard_dir)
+    if ctx.get_parameter_source("fmt") is not click.core.ParameterSource.DEFAULT:
+        click.echo(render(report_table(store, suite, compare), fmt).rstrip("\n"))
+    write_files(groups, out, ["png", "svg"] if svg else ["png"], tensorboard_dir, click.echo)
 
 
 @main.command()

@@ -1,9 +1,10 @@
-"""``seqbench report``: the runs of a store as a table, CSV, JSON or Markdown."""
+"""``seqbench report``: the runs of a store as a table, CSV, JSON or Markdown; with
+``--plot`` and ``--tensorboard``, files (seqbench.plots, seqbench.tensorboard)."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable, Sequence
 
 from seqbench.errors import UserError
 from seqbench.results import load
@@ -11,7 +12,10 @@ from seqbench.results import load
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["FORMATS", "TABLE_RESULTS", "report_frame", "table_columns", "render"]
+    from seqbench.plots.sets import ResultSet
+
+__all__ = ["FORMATS", "TABLE_RESULTS", "report_frame", "report_table", "table_columns", "render",
+           "prepare_files", "write_files"]
 
 FORMATS = ("table", "csv", "json", "markdown")
 LEADING = ["suite", "task"]
@@ -32,6 +36,56 @@ def report_frame(store: Path, suite: str | None = None) -> "pd.DataFrame":
             raise UserError(f"--suite: no runs of suite {suite!r} in {store}; suites: {', '.join(suites)}")
         frame = frame[frame["suite"] == suite]
     return table_columns(frame)
+
+
+def report_table(store: Path, suite: str | None, compare: str | None) -> "pd.DataFrame":
+    """The table of runs; with ``compare``, both result sets and a leading source column."""
+    if compare is None:
+        return report_frame(store, suite)
+    import pandas as pd
+
+    from seqbench.plots.selection import select
+
+    frames = []
+    for group in select(store, suite, compare):
+        for ref in group:
+            frame = report_frame(ref.store, ref.suite)
+            frame.insert(0, "source", ref.label)
+            frames.append(frame)
+    return pd.concat(frames, ignore_index=True)
+
+
+def prepare_files(
+    store: Path, suite: str | None, compare: str | None, out: Path | None, tensorboard: Path | None
+) -> list[list["ResultSet"]]:
+    """Check every option and load the result sets: a mistake is a UserError before any
+    file is written."""
+    from seqbench.plots.files import check_out, load_groups
+    from seqbench.plots.selection import select
+
+    groups = select(store, suite, compare)
+    if out is not None:
+        check_out(out)
+    if tensorboard is not None:
+        check_out(tensorboard, "--tensorboard")
+    return load_groups(groups)
+
+
+def write_files(
+    groups: list[list["ResultSet"]], out: Path | None, formats: Sequence[str],
+    tensorboard: Path | None, echo: Callable[[str], None],
+) -> None:
+    """``--plot`` (figures and the summary page under ``out``) and ``--tensorboard``."""
+    if out is not None:
+        from seqbench.plots.files import write_report
+
+        echo(f"writing the report to {out}")
+        write_report(groups, out, formats, echo)
+    if tensorboard is not None:
+        from seqbench.tensorboard import write_runs
+
+        written = write_runs([s for group in groups for s in group], tensorboard)
+        echo(f"tensorboard: {written} runs' curves in {tensorboard} (view with: tensorboard --logdir {tensorboard})")
 
 
 def table_columns(frame: "pd.DataFrame") -> "pd.DataFrame":

@@ -5,6 +5,7 @@ with GPU energy; and usage errors that write nothing."""
 from __future__ import annotations
 
 import base64
+import io
 import re
 import xml.etree.ElementTree as ElementTree
 from pathlib import Path
@@ -408,3 +409,20 @@ def test_compare_errors_name_the_problem_and_write_nothing(two_suites, tmp_path)
         assert result.exit_code == 2, result.output
         assert result.output.startswith(f"Error: {message}"), result.output
         assert not out.exists()
+
+
+def test_compare_without_plot_prints_both_tables_with_their_source(sweep_store, failed_store):
+    result = report(sweep_store, "--compare", str(failed_store), "--format", "csv")
+    assert result.exit_code == 0, result.output
+    rows = pd.read_csv(io.StringIO(result.output))
+    assert rows.columns[0] == "source"
+    counts = rows["source"].value_counts().to_dict()
+    assert counts == {str(sweep_store): len(results.load(sweep_store)),
+                      str(failed_store): len(results.load(failed_store))}
+
+
+def test_format_given_with_plot_prints_the_table_too(sweep_store, tmp_path):
+    result = report(sweep_store, "--plot", "--out", str(tmp_path / "r"), "--format", "markdown")
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("| suite | task |")
+    assert (tmp_path / "r" / "report.html").is_file()

@@ -3,6 +3,7 @@ and each run's series (model plus any other swept setting)."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -112,7 +113,9 @@ class Sweep:
 
 
 def sweep_of(sets: list[ResultSet]) -> Sweep:
-    """The union of what the sets varied, so side-by-side sets share their axes."""
+    """The union of what each set varied within itself, so side-by-side sets share their
+    axes; a setting that only differs between the sets (a device, say) is what the
+    comparison is about, and stays out of the series names."""
     length_param = None
     varied: list[str] = []
     for result_set in sets:
@@ -137,6 +140,10 @@ def _value_text(value: Any) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
+def _present(value: Any) -> bool:
+    return value is not None and not (isinstance(value, float) and math.isnan(value))
+
+
 def series_names(runs: "pd.DataFrame", sweep: Sweep) -> "pd.Series":
     """``torch:lstm`` or, when other settings were swept, ``torch:lstm lr=0.001``."""
     names = runs["model"].astype(str)
@@ -144,7 +151,7 @@ def series_names(runs: "pd.DataFrame", sweep: Sweep) -> "pd.Series":
         if column not in runs.columns:
             continue
         values = runs[column]
-        present = values.notna() if values.dtype != object else values.map(lambda v: v is not None and v == v)
+        present = values.map(_present).astype(bool)
         text = values.map(_value_text)
         names = names.where(~present, names + " " + _short(column) + "=" + text)
     return names
