@@ -71,7 +71,10 @@ def _store_path(store: Path | None) -> Path:
 @click.option("--device", default=None, help="Override every point's run.device: auto, cpu, cuda or cuda:N.")
 @click.option("--smoke", is_flag=True,
               help="Shrink sizes and epochs, and run the first seed only, so any suite runs in seconds on a CPU.")
-def run(suites, store, resume, dry_run, executor, jobs, ray_address, device, smoke) -> None:
+@click.option("--benchmark-json", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Then write the suites' succeeded points to this file as pytest-benchmark "
+                   "JSON (phase seconds per point; `pytest-benchmark compare FILE...` reads it).")
+def run(suites, store, resume, dry_run, executor, jobs, ray_address, device, smoke, benchmark_json) -> None:
     """Run the points of one or more SUITES (TOML files).
 
     Every suite is validated before any point runs. Each point runs in a fresh
@@ -89,6 +92,11 @@ def run(suites, store, resume, dry_run, executor, jobs, ray_address, device, smo
     except KeyboardInterrupt:
         click.echo("\ninterrupted: finished points are stored; run again to resume", err=True)
         sys.exit(130)
+    if benchmark_json is not None and not dry_run:
+        from seqbench.benchmark_json import write_for_run
+
+        count = write_for_run(benchmark_json, list(suites), options.store, smoke, device)
+        click.echo(f"benchmark json: {benchmark_json} ({count} benchmarks)")
     sys.exit(code)
 
 

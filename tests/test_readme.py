@@ -27,6 +27,12 @@ def test_the_test_command_installs_the_extras_the_tests_need():
     assert "-e '.[test,ray]'" in readme_commands()[1]
 
 
+def test_the_test_command_installs_the_tutorial_plugin_from_its_folder():
+    # So the test run exercises docs/plugins.md's example exactly as a user installs it.
+    assert "-e plugins/seqbench-example" in readme_commands()[1]
+    assert (ROOT / "plugins" / "seqbench-example" / "pyproject.toml").is_file()
+
+
 def test_every_install_goes_through_the_constraints_file():
     for command in readme_commands():
         assert "pip install -q -c constraints.txt" in command

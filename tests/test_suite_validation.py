@@ -53,15 +53,15 @@ BAD_SUITES = [
      ["[[model]] must be an array of tables", "not [model]"]),
     ("model-as-array-of-strings", 'model = ["oracle"]\n' + TASK,
      ["[[model]] must be an array of tables"]),
-    ("no-model", TASK, ["no [[model]] given", "available: numpy:ridge, oracle"]),
-    ("empty-model-array", "model = []\n" + TASK, ["no [[model]] given", "available: numpy:ridge, oracle"]),
+    ("no-model", TASK, ["no [[model]] given", "available: ", "numpy:ridge, oracle"]),
+    ("empty-model-array", "model = []\n" + TASK, ["no [[model]] given", "available: ", "numpy:ridge, oracle"]),
     ("unknown-model-near-miss", TASK + '[[model]]\nname = "orcale"\n',
      ["[[model]] #1 name", "unknown model 'orcale'", "did you mean 'oracle'?",
-      "available: numpy:ridge, oracle"]),
+      "available: ", "numpy:ridge, oracle"]),
     ("model-without-name", TASK + ORACLE + "[[model]]\nalpha = 1.0\n",
-     ["[[model]] #2: name is required", "available: numpy:ridge, oracle"]),
+     ["[[model]] #2: name is required", "available: ", "numpy:ridge, oracle"]),
     ("model-name-not-a-string", TASK + "[[model]]\nname = 3\n",
-     ["[[model]] #1 name: expected a string, got 3", "available: numpy:ridge, oracle"]),
+     ["[[model]] #1 name: expected a string, got 3", "available: ", "numpy:ridge, oracle"]),
     ("unknown-task", '[task]\nname = "adin"\n' + ORACLE,
      ["[task] name", "unknown task 'adin'", "did you mean 'adding'?", "available: adding"]),
     ("missing-task-name", "[task]\nseq_len = 10\n" + ORACLE, ["[task] name is required", "available: adding"]),
@@ -238,7 +238,7 @@ def test_incompatible_model_and_task_lists_models_that_can_serve_it(
     assert_one_line_error(
         result, store_path, f"Error: {suite}: ",
         "[[model]] 'numpy:ridge' cannot serve task 'echo' (tokens -> tokens)",
-        "models that can: oracle",
+        "models that can: ", "oracle",
     )
 
 

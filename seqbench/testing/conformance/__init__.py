@@ -1,0 +1,1 @@
+"""The conformance checks: ``pytest --seqbench-conformance`` collects this directory."""
