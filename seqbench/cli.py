@@ -104,12 +104,44 @@ def run(suites, store, resume, dry_run, executor, jobs, ray_address, device, smo
 @_store_option
 @click.option("--suite", default=None, help="Only this suite's runs.")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json", "markdown"]),
-              default="table", show_default=True)
-def report(store, suite, fmt) -> None:
-    """Print the runs in the results store."""
-    from seqbench.report import render, report_frame
+              default="table", show_default=True,
+              help="How the table of runs is printed (not printed with --plot or --tensorboard "
+                   "unless --format is given).")
+@click.option("--plot", is_flag=True,
+              help="Write figures (PNG) and a summary page (report.md, report.html) to --out.")
+@click.option("--out", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="Folder for --plot. Default: report/ beside the store (results/report).")
+@click.option("--svg", is_flag=True, help="With --plot, also write every figure as SVG.")
+@click.option("--compare", metavar="STORE_OR_SUITE", default=None,
+              help="Put a second result set beside the first: another store file, or another "
+                   "suite of this store.")
+@click.option("--tensorboard", "tensorboard_dir", type=click.Path(path_type=Path, file_okay=False),
+              default=None, help="Write the per-epoch curves as TensorBoard event files under this folder.")
+@click.pass_context
+def report(ctx, store, suite, fmt, plot, out, svg, compare, tensorboard_dir) -> None:
+    """Print the runs in the results store; --plot writes figures and a summary page.
 
-    click.echo(render(report_frame(_store_path(store), suite), fmt).rstrip("\n"))
+    Figures adapt to what the suite swept: the primary metric, wall time and GPU
+    energy against sequence length and batch size, training curves per length,
+    metric against cost with the Pareto front, and length generalisation when
+    run.eval_lengths was used.
+    """
+    from seqbench.report import prepare_files, render, report_table, write_files
+
+    store = _store_path(store)
+    if out is not None and not plot:
+        raise SeqbenchUsageError("--out is where --plot writes; add --plot")
+    if svg and not plot:
+        raise SeqbenchUsageError("--svg changes what --plot writes; add --plot")
+    if not plot and tensorboard_dir is None:
+        click.echo(render(report_table(store, suite, compare), fmt).rstrip("\n"))
+        return
+    if plot and out is None:
+        out = store.parent / "report"
+    groups = prepare_files(store, suite, compare, out, tensorboard_dir)
+    if ctx.get_parameter_source("fmt") is not click.core.ParameterSource.DEFAULT:
+        click.echo(render(report_table(store, suite, compare), fmt).rstrip("\n"))
+    write_files(groups, out, ["png", "svg"] if svg else ["png"], tensorboard_dir, click.echo)
 
 
 @main.command()

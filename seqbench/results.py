@@ -4,20 +4,23 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections import Counter
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 from seqbench.errors import UserError
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["load", "load_curves", "load_length_metrics"]
+__all__ = ["load", "load_curves", "load_length_metrics", "load_provenance", "suites"]
 
-RUN_COLUMNS = (
-    "id, suite, point, status, task, model, seed, primary_metric, direction, primary_value,"
-    " error, config, metrics, timings, measurements, provenance, started_at, finished_at"
-)
+IDENTITY = ("id", "suite", "point", "status", "task", "model", "seed", "primary_metric",
+            "direction", "primary_value", "error")
+# The parameter sections of a run's configuration, read by SQLite so that the many rows
+# sharing one text (every seed of a point, every point of a model) are parsed once.
+PARAMETERS = (("task", "$.task.params"), ("model", "$.model.params"), ("run", "$.run"))
+RESULT_COLUMNS = {"metric": "metrics", "time": "timings", "meter": "measurements"}
 
 
 def _open(path: str | Path) -> sqlite3.Connection:
@@ -35,73 +38,162 @@ def _open(path: str | Path) -> sqlite3.Connection:
     return connection
 
 
-def _flatten(prefix: str, value: Any, into: dict[str, Any]) -> None:
-    if isinstance(value, dict):
-        for key, inner in value.items():
-            _flatten(f"{prefix}.{key}" if prefix else str(key), inner, into)
-    else:
-        into[prefix] = value
+def _flatten(prefix: str, value: dict[str, Any], into: dict[str, Any]) -> dict[str, Any]:
+    for key, inner in value.items():
+        name = f"{prefix}.{key}"
+        if type(inner) is dict:
+            _flatten(name, inner, into)
+        else:
+            into[name] = inner
+    return into
 
 
-def load(path: str | Path, suite: str | None = None) -> "pd.DataFrame":
-    """One row per run. Parameters appear as ``task.<p>``, ``model.<p>``, ``run.<k>``;
-    results as ``metric.<m>``, ``time.<k>`` and ``meter.<meter>.<phase>.<field>``."""
+def _parsed_columns(prefix: str, texts: list[str | None]) -> "pd.DataFrame":
+    """JSON objects, one per row, as flattened ``prefix.key`` columns; each distinct
+    text is parsed once."""
     import pandas as pd
 
+    codes, uniques = pd.factorize(pd.Series(texts, dtype=object), use_na_sentinel=False)
+    parsed = [_flatten(prefix, json.loads(text), {}) if text else {} for text in uniques]
+    frame = pd.DataFrame.from_records(parsed, index=range(len(parsed)))
+    return frame.take(codes).reset_index(drop=True)
+
+
+def _result_path(column: str) -> tuple[str, str]:
+    """``time.train_s`` -> (``timings``, ``$."train_s"``)."""
+    section, _, rest = column.partition(".")
+    if section not in RESULT_COLUMNS or not rest:
+        raise ValueError(f"{column!r}: results are metric.<m>, time.<k> or meter.<meter>.<phase>.<field>")
+    keys = "".join('."' + key.replace('"', '\\"') + '"' for key in rest.split("."))
+    return RESULT_COLUMNS[section], "$" + keys
+
+
+def load(
+    path: str | Path, suite: str | None = None, *, results: Sequence[str] | None = None
+) -> "pd.DataFrame":
+    """One row per run. Parameters appear as ``task.<p>``, ``model.<p>``, ``run.<k>``;
+    results as ``metric.<m>``, ``time.<k>`` and ``meter.<meter>.<phase>.<field>``.
+
+    ``results`` names the only result columns wanted (scalars; JSON true/false read as
+    1/0); SQLite extracts them, which is several times faster on a large store. The
+    ``provenance`` column is then left out too (see ``load_provenance``).
+    """
+    import pandas as pd
+
+    extracted = [_result_path(column) for column in results or ()]
+    selected = list(IDENTITY)
+    selected += [f"json_extract(config, '{where}')" for _, where in PARAMETERS]
+    if results is None:
+        selected += ["metrics", "timings", "measurements", "provenance"]
+    else:
+        selected += [f"json_extract({source}, '{where}')" for source, where in extracted]
+    selected += ["started_at", "finished_at"]
+    query = f"SELECT {', '.join(selected)} FROM runs"
     connection = _open(path)
     try:
-        query = f"SELECT {RUN_COLUMNS} FROM runs"
         rows = connection.execute(
             query + (" WHERE suite = ? ORDER BY id" if suite else " ORDER BY id"),
             (suite,) if suite else (),
         ).fetchall()
     finally:
         connection.close()
-    records = []
-    for (run_id, suite_name, point, status, task, model, seed, primary, direction, value,
-         error, config, metrics, timings, measurements, provenance, started, finished) in rows:
-        config = json.loads(config)
-        row: dict[str, Any] = {
-            "id": run_id, "suite": suite_name, "point": point, "status": status,
-            "task": task, "model": model, "seed": seed, "primary_metric": primary,
-            "direction": direction, "primary_value": value, "error": error,
-        }
-        _flatten("task", config["task"]["params"], row)
-        _flatten("model", config["model"]["params"], row)
-        _flatten("run", config["run"], row)
-        _flatten("metric", json.loads(metrics), row)
-        _flatten("time", json.loads(timings), row)
-        _flatten("meter", json.loads(measurements), row)
-        row["provenance"] = provenance
-        row["started_at"], row["finished_at"] = started, finished
-        records.append(row)
-    return pd.DataFrame.from_records(records)
+    columns = list(zip(*rows)) if rows else [()] * len(selected)
+    parts = [pd.DataFrame({name: columns[i] for i, name in enumerate(IDENTITY)})]
+    position = len(IDENTITY)
+    for prefix, _ in PARAMETERS:
+        parts.append(_parsed_columns(prefix, list(columns[position])))
+        position += 1
+    if results is None:
+        for prefix in RESULT_COLUMNS:
+            flat = [_flatten(prefix, json.loads(text), {}) for text in columns[position]]
+            parts.append(pd.DataFrame.from_records(flat, index=range(len(flat))))
+            position += 1
+        parts.append(pd.DataFrame({"provenance": columns[position]}))
+        position += 1
+    else:
+        parts.append(pd.DataFrame({name: columns[position + i] for i, name in enumerate(results)}))
+        position += len(results)
+    parts.append(pd.DataFrame({"started_at": columns[position], "finished_at": columns[position + 1]}))
+    frame = pd.concat(parts, axis=1)
+    if rows:
+        # Values JSON never had (a parameter one model lacks) are NaN, as in from_records.
+        for name in ("primary_value",):
+            frame[name] = pd.to_numeric(frame[name])
+    return frame
 
 
-def _per_run(path: str | Path, suite: str | None, table: str, columns: list[str]) -> "pd.DataFrame":
+def suites(path: str | Path) -> list[str]:
+    """The names of the suites a store holds, sorted."""
+    connection = _open(path)
+    try:
+        return [name for (name,) in connection.execute("SELECT DISTINCT suite FROM runs ORDER BY suite")]
+    finally:
+        connection.close()
+
+
+def load_provenance(path: str | Path, suite: str | None = None) -> list[tuple[dict[str, Any], int]]:
+    """Each distinct provenance of the runs (one per sweep, usually) with how many runs
+    carry it, most runs first."""
+    connection = _open(path)
+    try:
+        query = "SELECT provenance, COUNT(*) FROM runs" + (" WHERE suite = ?" if suite else "")
+        rows = connection.execute(query + " GROUP BY provenance", (suite,) if suite else ()).fetchall()
+    finally:
+        connection.close()
+    counts: Counter[str] = Counter(dict(rows))
+    return [(json.loads(text), count) for text, count in counts.most_common()]
+
+
+def _per_run(
+    path: str | Path, suite: str | None, table: str, columns: list[str],
+    names: Iterable[str] | None, identity: bool,
+) -> "pd.DataFrame":
     """Rows of a per-run table joined to their run's identity, in run order."""
     import pandas as pd
 
-    identity = ["id", "suite", "task", "model", "seed"]
-    selected = ", ".join([f"runs.{c}" for c in identity] + [f"{table}.{c}" for c in columns])
-    query = f"SELECT {selected} FROM {table} JOIN runs ON runs.id = {table}.run_id"
+    if identity:
+        ident = ["id", "suite", "task", "model", "seed"]
+        selected = ", ".join([f"runs.{c}" for c in ident] + [f"{table}.{c}" for c in columns])
+        query = f"SELECT {selected} FROM {table} JOIN runs ON runs.id = {table}.run_id"
+    else:
+        # Only the run's id: far fewer bytes to fetch from a large store.
+        ident = ["id"]
+        selected = ", ".join([f"{table}.run_id"] + [f"{table}.{c}" for c in columns])
+        query = f"SELECT {selected} FROM {table}"
+    where, parameters = [], []
     if suite:
-        query += " WHERE runs.suite = ?"
-    query += f" ORDER BY runs.id, {table}.{columns[0]}"
+        where.append(f"{table}.run_id IN (SELECT id FROM runs WHERE suite = ?)")
+        parameters.append(suite)
+    if names is not None:
+        names = list(names)
+        where.append(f"{table}.name IN ({', '.join('?' * len(names))})")
+        parameters += names
+    if where:
+        query += " WHERE " + " AND ".join(where)
+    query += f" ORDER BY {table}.run_id, {table}.{columns[0]}"
     connection = _open(path)
     try:
-        rows = connection.execute(query, (suite,) if suite else ()).fetchall()
+        rows = connection.execute(query, parameters).fetchall()
     finally:
         connection.close()
-    return pd.DataFrame.from_records(rows, columns=identity + columns)
+    return pd.DataFrame.from_records(rows, columns=ident + columns)
 
 
-def load_curves(path: str | Path, suite: str | None = None) -> "pd.DataFrame":
-    """One row per (run, epoch, quantity): columns id, suite, task, model, seed, epoch, name, value."""
-    return _per_run(path, suite, "curves", ["epoch", "name", "value"])
+def load_curves(
+    path: str | Path, suite: str | None = None, names: Iterable[str] | None = None,
+    identity: bool = True,
+) -> "pd.DataFrame":
+    """One row per (run, epoch, quantity): columns id, suite, task, model, seed, epoch,
+    name, value. ``names`` keeps only those quantities (e.g. ``["train_loss"]``);
+    ``identity=False`` leaves out suite, task, model and seed (faster on large stores)."""
+    return _per_run(path, suite, "curves", ["epoch", "name", "value"], names, identity)
 
 
-def load_length_metrics(path: str | Path, suite: str | None = None) -> "pd.DataFrame":
+def load_length_metrics(
+    path: str | Path, suite: str | None = None, names: Iterable[str] | None = None,
+    identity: bool = True,
+) -> "pd.DataFrame":
     """Test metrics at each ``run.eval_lengths`` length: one row per (run, length, metric);
-    a length the model could not handle has name "error" and the error text."""
-    return _per_run(path, suite, "length_metrics", ["length", "name", "value", "error"])
+    a length the model could not handle has name "error" and the error text. ``names``
+    and ``identity`` as for ``load_curves``."""
+    return _per_run(path, suite, "length_metrics", ["length", "name", "value", "error"], names, identity)

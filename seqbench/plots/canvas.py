@@ -1,0 +1,180 @@
+"""Drawing shared by every figure: colours that stay with a series across figures, log
+scales when data span decades, the oracle drawn as the floor, and saving one file per
+format.
+
+Figures are made as ``matplotlib.figure.Figure`` objects and saved by the Agg (PNG) or
+SVG canvas, never through pyplot: no display or GUI toolkit is needed, and neither the
+backend nor the style of a user's own session (a notebook importing seqbench) changes.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable, Iterable, Sequence
+
+from contextlib import contextmanager
+from typing import Iterator
+
+import matplotlib
+import numpy as np
+import seaborn as sns
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator, NullLocator
+
+from seqbench.plots.sets import is_oracle
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from matplotlib.axes import Axes
+
+__all__ = ["Plot", "Palette", "save", "theme", "panels", "set_scales", "draw_series", "draw_floor",
+           "zero_position", "spans_decades", "figure_legend", "ORACLE_COLOR", "BAND_NOTE"]
+
+ORACLE_COLOR = "black"
+DECADE = 10.0
+PANEL_WIDTH, PANEL_HEIGHT, LEGEND_WIDTH = 4.2, 3.0, 3.0
+MAX_TICKS = 12
+BAND_NOTE = "line: mean over seeds; band: min to max"
+
+
+
+@contextmanager
+def theme() -> Iterator[None]:
+    """seaborn's look for the figures drawn inside, and only for them."""
+    with matplotlib.rc_context(), sns.axes_style("whitegrid"), sns.plotting_context("notebook"):
+        yield
+
+
+@dataclass
+class Plot:
+    """A figure before it is drawn: its file name, title, the data it shows (one row per
+    plotted point, for reading and for tests) and how to draw it."""
+
+    name: str
+    title: str
+    data: "pd.DataFrame"
+    draw: Callable[[], "Figure"] = field(repr=False)
+    caption: str = ""
+
+
+class Palette:
+    """One colour per series, the same in every figure of a report; the oracle is black."""
+
+    def __init__(self, series: Iterable[str]) -> None:
+        names = sorted(set(series))
+        colours = sns.color_palette("colorblind" if len(names) <= 10 else "husl", len(names))
+        self._colours = dict(zip(names, colours))
+
+    def __call__(self, series: str) -> object:
+        return self._colours.get(series, "grey")
+
+
+def save(plot: Plot, out: Path, formats: Sequence[str]) -> list[Path]:
+    """Draw ``plot`` and write ``out/<name>.<format>`` for each format."""
+    paths = []
+    with theme():
+        figure = plot.draw()
+        for fmt in formats:
+            path = out / f"{plot.name}.{fmt}"
+            figure.savefig(path, format=fmt, dpi=110 if fmt == "png" else None)
+            paths.append(path)
+    return paths
+
+
+def panels(rows: int, cols: int, title: str, note: str = "", sharey: str | bool = "row",
+           sharex: str | bool = False) -> tuple["Figure", np.ndarray]:
+    """A grid of panels under ``title``, with ``note`` (how to read it) along the bottom."""
+    figure = Figure(figsize=(PANEL_WIDTH * cols + LEGEND_WIDTH, PANEL_HEIGHT * rows + 1.0),
+                    layout="constrained")
+    FigureCanvasAgg(figure)
+    axes = figure.subplots(rows, cols, squeeze=False, sharey=sharey, sharex=sharex)
+    figure.suptitle(title)
+    if note:
+        figure.supxlabel(note, fontsize="small", color="dimgrey")
+    return figure, axes
+
+
+def spans_decades(values: Iterable[float]) -> bool:
+    """True when the values are all positive and the largest is at least ten times the
+    smallest: a linear axis would crush the small ones."""
+    finite = [v for v in values if v is not None and math.isfinite(v)]
+    if not finite or min(finite) <= 0:
+        return False
+    return max(finite) / min(finite) >= DECADE
+
+
+def set_scales(ax: "Axes", xs: Sequence[float] | None, ys: Sequence[float], ticks: bool = True) -> None:
+    """Log axes where the data span decades; ticks at the swept values themselves."""
+    if xs is not None:
+        xs = sorted({float(x) for x in xs if x is not None and math.isfinite(float(x))})
+        if spans_decades(xs):
+            ax.set_xscale("log")
+            ax.xaxis.set_minor_locator(NullLocator())
+        if ticks and 0 < len(xs) <= MAX_TICKS:
+            ax.set_xticks(xs, [f"{x:g}" for x in xs])
+            ax.minorticks_off()
+        elif ticks and all(x.is_integer() for x in xs):
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    if spans_decades(ys):
+        ax.set_yscale("log", nonpositive="clip")
+        # Minor ticks of log axes cost most of a many-panel figure's drawing time and,
+        # unlabelled, say little; the major ticks mark every decade.
+        ax.yaxis.set_minor_locator(NullLocator())
+
+
+def draw_series(ax: "Axes", x, mean, low, high, label: str, colour, marker: str = "o") -> None:
+    """A line through the means with a band from the lowest to the highest seed."""
+    x, mean, low, high = (np.asarray(v, dtype=float) for v in (x, mean, low, high))
+    ax.plot(x, mean, marker=marker, markersize=4, color=colour, label=label)
+    if len(x) > 1:
+        ax.fill_between(x, low, high, color=colour, alpha=0.2, linewidth=0)
+    else:
+        ax.errorbar(x, mean, yerr=[np.subtract(mean, low), np.subtract(high, mean)],
+                    color=colour, capsize=3, linewidth=1)
+
+
+def zero_position(values: Iterable[float]) -> float | None:
+    """Where a log axis over ``values`` draws 0: half a decade below the smallest
+    positive value (the axis gains that margin)."""
+    positive = [v for v in values if v is not None and math.isfinite(v) and v > 0]
+    return min(positive) / 10**0.5 if positive else None
+
+
+def draw_floor(ax: "Axes", x, values, label: str, zero_at: float | None = None) -> None:
+    """The oracle, the best any model can do: a black dashed line. A log axis cannot
+    show 0 (an exact oracle), so there 0 is drawn at ``zero_at``, in a margin below
+    the data that autoscaling then keeps, and labelled."""
+    values = np.asarray(values, dtype=float)
+    if ax.get_yscale() == "log" and (values <= 0).any():
+        if zero_at is None:
+            zero_at = zero_position(ax.get_ylim())
+        values = np.where(values > 0, values, zero_at)
+        ax.annotate("0 (a log axis has no 0)", (1, zero_at), xycoords=("axes fraction", "data"),
+                    xytext=(-4, 3), textcoords="offset points", ha="right", va="bottom",
+                    fontsize="x-small", color=ORACLE_COLOR)
+    if len(x) == 1:
+        ax.axhline(values[0], color=ORACLE_COLOR, linestyle="--", linewidth=1.5, label=label)
+    else:
+        ax.plot(x, values, color=ORACLE_COLOR, linestyle="--", linewidth=1.5, label=label)
+
+
+def figure_legend(figure: "Figure", axes: np.ndarray) -> None:
+    """One legend for the whole figure, outside the panels, each label once."""
+    handles: dict[str, object] = {}
+    for ax in axes.flat:
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            handles.setdefault(label, handle)
+
+    def rank(label: str) -> tuple[int, str]:
+        # Models first, then the front, then the oracle: the floor closes the list.
+        oracle = is_oracle(label.split(" ")[0])
+        return (2 if oracle else 1 if label == "Pareto front" else 0, label)
+
+    handles = {label: handles[label] for label in sorted(handles, key=rank)}
+    if handles:
+        # Centred beside the panels, clear of the title above and the note below.
+        figure.legend(handles.values(), handles.keys(), loc="outside right center",
+                      fontsize="small", frameon=False)

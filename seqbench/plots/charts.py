@@ -1,0 +1,128 @@
+"""The two chart shapes every figure family uses: lines over a swept axis in a grid of
+panels, and one mean per series when nothing was swept."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from seqbench.plots.canvas import (
+    BAND_NOTE, ORACLE_COLOR, Palette, draw_floor, draw_series, figure_legend, panels, set_scales,
+    spans_decades, zero_position,
+)
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from matplotlib.figure import Figure
+
+__all__ = ["line_grid", "point_grid", "facet_values", "panel_title"]
+
+
+def facet_values(data: "pd.DataFrame", column: str | None) -> list:
+    """A facet's values in order: numbers ascending, words as they first appear (the
+    figure modules put train before eval, the first result set before the second)."""
+    if column is None:
+        return [None]
+    values = data[column].dropna().unique().tolist()
+    if all(isinstance(v, (int, float, np.number)) and not isinstance(v, bool) for v in values):
+        return sorted(values)
+    return values
+
+
+def panel_title(parts: list[tuple[str, object]]) -> str:
+    return "   ".join(f"{name} = {value}" if name else str(value) for name, value in parts if value is not None)
+
+
+def _facets(data, row, col):
+    for r, row_value in enumerate(facet_values(data, row)):
+        for c, col_value in enumerate(facet_values(data, col)):
+            mask = np.ones(len(data), dtype=bool)
+            if row is not None:
+                mask &= (data[row] == row_value).to_numpy()
+            if col is not None:
+                mask &= (data[col] == col_value).to_numpy()
+            yield r, c, row_value, col_value, data[mask]
+
+
+def line_grid(
+    data: "pd.DataFrame", *, x: str, title: str, xlabel: str, ylabel: str | dict,
+    palette: Palette, row: str | None = None, col: str | None = None,
+    row_label: str = "", col_label: str = "", floor: str | None = None,
+    marks: dict | None = None, note: str = BAND_NOTE, same_scale: str = "all",
+) -> "Figure":
+    """A panel per (row, col) value; in each, a line per series through its ``mean``
+    with a band from ``min`` to ``max``. Oracle series are drawn as ``floor`` (a label)
+    when given, else as plain black dashed lines. ``ylabel`` may map row values to labels;
+    ``marks`` maps a row value to an x position marked with a dotted vertical line.
+    Panels showing one quantity share their y axis: ``same_scale`` is "all" (every
+    panel), "row" or "col"."""
+    rows, cols = len(facet_values(data, row)), len(facet_values(data, col))
+    sharey = {"all": True, "row": "row", "col": "col"}[same_scale]
+    # Every panel spans the same x values, so side-by-side sets line up.
+    figure, axes = panels(rows, cols, title, note, sharey=sharey, sharex=True)
+    xs = data[x].tolist()
+    # A floor must not decide the scale (an exact oracle is 0); a plain series does.
+    scaled = data[~data["oracle"]] if floor is not None and (~data["oracle"]).any() else data
+    scope = {"all": None, "row": row, "col": col}[same_scale]
+    values = {key: group[["mean", "min", "max"]].to_numpy().ravel().tolist()
+              for key, group in (scaled.groupby(scope, observed=True, sort=False) if scope
+                                 else [(None, scaled)])}
+    for r, c, row_value, col_value, panel in _facets(data, row, col):
+        ax = axes[r, c]
+        learners = panel[~panel["oracle"]]
+        key = {"all": None, "row": row_value, "col": col_value}[same_scale]
+        set_scales(ax, xs, values.get(key, []))
+        for series, line in learners.groupby("series", sort=True):
+            line = line.sort_values(x)
+            draw_series(ax, line[x].to_numpy(), line["mean"].to_numpy(), line["min"].to_numpy(),
+                        line["max"].to_numpy(), series, palette(series))
+        for series, line in panel[panel["oracle"]].groupby("series", sort=True):
+            line = line.sort_values(x)
+            if floor is not None:
+                draw_floor(ax, line[x].to_numpy(), line["mean"].to_numpy(), f"{series} ({floor})",
+                           zero_position(values.get(key, [])))
+            else:
+                ax.plot(line[x], line["mean"], color=ORACLE_COLOR, linestyle="--", marker="o",
+                        markersize=3, label=series)
+        if marks and row_value in marks:
+            ax.axvline(marks[row_value], color="grey", linestyle=":", linewidth=1)
+        ax.set_title(panel_title([(row_label, row_value), (col_label, col_value)]), fontsize="medium")
+        ax.set_xlabel(xlabel if r == rows - 1 else "")
+        ax.set_ylabel(ylabel.get(row_value, "") if isinstance(ylabel, dict) else ylabel)
+        if panel.empty:
+            ax.text(0.5, 0.5, "no successful runs here", ha="center", va="center", transform=ax.transAxes)
+    figure_legend(figure, axes)
+    return figure
+
+
+def point_grid(
+    data: "pd.DataFrame", *, title: str, ylabel: str | dict, palette: Palette,
+    row: str | None = None, col: str | None = None, row_label: str = "", col_label: str = "",
+    floor: str | None = None, note: str = "mean over seeds; bar: min to max",
+) -> "Figure":
+    """One mean per series with a bar from the lowest to the highest seed; the oracle
+    as a dashed horizontal floor line when ``floor`` is given."""
+    rows, cols = len(facet_values(data, row)), len(facet_values(data, col))
+    figure, axes = panels(rows, cols, title, note)
+    for r, c, row_value, col_value, panel in _facets(data, row, col):
+        ax = axes[r, c]
+        shown = panel[~panel["oracle"]] if floor is not None else panel
+        shown = shown.sort_values("series")
+        positions = np.arange(len(shown))
+        values = shown[["mean", "min", "max"]].to_numpy().ravel().tolist()
+        set_scales(ax, None, values)
+        for position, item in zip(positions, shown.itertuples(index=False)):
+            colour = ORACLE_COLOR if item.oracle else palette(item.series)
+            ax.errorbar([position], [item.mean], yerr=[[item.mean - item.min], [item.max - item.mean]],
+                        fmt="o", color=colour, capsize=4, label=item.series)
+        ax.set_xticks(positions, shown["series"].tolist(), rotation=20, ha="right")
+        if floor is not None:
+            for item in panel[panel["oracle"]].itertuples(index=False):
+                draw_floor(ax, [0], [item.mean], f"{item.series} ({floor})", zero_position(values))
+        if not spans_decades(values) and len(values):
+            ax.set_ylim(bottom=min(0.0, min(values)))
+        ax.set_title(panel_title([(row_label, row_value), (col_label, col_value)]), fontsize="medium")
+        ax.set_ylabel(ylabel.get(row_value, "") if isinstance(ylabel, dict) else ylabel)
+    figure_legend(figure, axes)
+    return figure

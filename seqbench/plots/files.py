@@ -1,0 +1,89 @@
+"""``seqbench report --plot``: load the chosen result sets, draw every figure they
+support, and write the summary page (report.md, report.html) and its CSV tables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable, Sequence
+
+from seqbench.errors import UserError
+from seqbench.plots import Figures, figures, save
+from seqbench.plots.page import Block, Heading, Image, Text, html_page, markdown
+from seqbench.plots.selection import SetRef
+from seqbench.plots.sets import ResultSet, load_set
+from seqbench.plots.summary import blocks, results_table, runs_frame
+
+__all__ = ["write_report", "check_out", "load_groups"]
+
+
+def check_out(out: Path, option: str = "--out") -> None:
+    """Refuse an output folder that cannot be one, before anything is written."""
+    for parent in (out, *out.parents):
+        if parent.exists():
+            if not parent.is_dir():
+                raise UserError(f"{option}: {parent} is a file, not a folder")
+            return
+
+
+def load_groups(groups: list[list[SetRef]]) -> list[list[ResultSet]]:
+    loaded = [[load_set(ref.store, ref.suite, ref.label) for ref in group] for group in groups]
+    for group in loaded:
+        tasks = {result_set.task for result_set in group}
+        if len(tasks) > 1:
+            described = ", ".join(f"{s.label} ran task {s.task!r}" for s in group)
+            raise UserError(f"--compare: {described}; compare result sets of the same task")
+    return loaded
+
+
+def _title(group: list[ResultSet]) -> str:
+    if len(group) == 1:
+        return f"suite {group[0].suite}"
+    return " vs ".join(s.label for s in group)
+
+
+def write_report(
+    groups: list[list[ResultSet]], out: Path, formats: Sequence[str], echo: Callable[[str], None]
+) -> Path:
+    """Write figures, CSV tables and the summary page under ``out``; returns report.html.
+    With several groups (several suites, no --compare) each gets its own folder."""
+    out.mkdir(parents=True, exist_ok=True)
+    page: list[Block] = []
+    for group in groups:
+        folder = out / group[0].suite if len(groups) > 1 else out
+        folder.mkdir(exist_ok=True)
+        drawn = figures(group)
+        images = _draw(drawn, folder, formats, echo)
+        csv_names = _tables(drawn, folder, out)
+        if len(groups) > 1:
+            page.append(Heading(_title(group).capitalize(), 2))
+        page += blocks(drawn, images, csv_names, level=3 if len(groups) > 1 else 2)
+    title = "seqbench report: " + ("; ".join(_title(g) for g in groups) if len(groups) <= 3
+                                    else f"{len(groups)} suites")
+    if not page:
+        page.append(Text("Nothing to report."))
+    (out / "report.md").write_text(markdown(page, title, out))
+    html = out / "report.html"
+    html.write_text(html_page(page, title))
+    echo(f"summary: {out / 'report.md'}")
+    echo(f"summary: {html} (figures embedded)")
+    return html
+
+
+def _draw(drawn: Figures, folder: Path, formats: Sequence[str], echo: Callable[[str], None]) -> list[Image]:
+    images = []
+    for number, plot in enumerate(drawn.plots, start=1):
+        paths = save(plot, folder, formats)
+        echo(f"[{number}/{len(drawn.plots)}] {paths[0]}" + "".join(f", {p.suffix[1:]}" for p in paths[1:]))
+        png = next((p for p in paths if p.suffix == ".png"), paths[0])
+        images.append(Image(png, plot.title, plot.caption, [p for p in paths if p != png]))
+    return images
+
+
+def _tables(drawn: Figures, folder: Path, out: Path) -> dict[str, str]:
+    """Every run and every configuration's means as CSV beside the page."""
+    names = {}
+    for key, frame in (("runs", runs_frame(drawn)), ("summary", results_table(drawn))):
+        path = folder / f"{key}.csv"
+        frame.to_csv(path, index=False)
+        names[key] = path.relative_to(out).as_posix()
+    return names

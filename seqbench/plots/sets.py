@@ -1,0 +1,197 @@
+"""The result sets a report shows: one suite's runs from one store, what the suite swept,
+and each run's series (model plus any other swept setting)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from seqbench import results
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["ResultSet", "Sweep", "load_set", "sweep_of", "tidy", "summarise", "series_names", "is_oracle", "RESULTS"]
+
+BATCH = "run.batch_size"
+# Result columns the report reads (the rest of a record is never loaded).
+RESULTS = (
+    "time.train_s", "time.eval_s", "time.total_s", "time.epochs",
+    "meter.nvml.train.energy_j", "meter.nvml.eval.energy_j",
+    "meter.nvml.train.energy_method", "meter.nvml.unavailable",
+)
+# Used only when the task's plugin is not installed where the report is made.
+LENGTH_NAMES = ("seq_len", "length", "seq_length", "sequence_length", "T")
+
+
+def is_oracle(model: str) -> bool:
+    return model == "oracle" or model.endswith(":oracle")
+
+
+@dataclass
+class ResultSet:
+    """One suite's runs from one store, with a label for titles and comparisons."""
+
+    label: str
+    store: Path
+    suite: str
+    runs: "pd.DataFrame"
+    length_metrics: "pd.DataFrame"
+    provenance: list[tuple[dict[str, Any], int]]
+    _curves: "pd.DataFrame | None" = field(default=None, repr=False)
+
+    @property
+    def task(self) -> str:
+        return str(self.runs["task"].iloc[0])
+
+    @property
+    def primary_metric(self) -> str | None:
+        named = self.runs["primary_metric"].dropna()
+        return str(named.iloc[0]) if len(named) else None
+
+    @property
+    def direction(self) -> str:
+        named = self.runs["direction"].dropna()
+        return str(named.iloc[0]) if len(named) else "min"
+
+    def curves(self) -> "pd.DataFrame":
+        """Training loss and the validation primary metric per run and epoch."""
+        if self._curves is None:
+            names = ["train_loss"] + ([f"val_{self.primary_metric}"] if self.primary_metric else [])
+            self._curves = results.load_curves(self.store, self.suite, names=names, identity=False)
+        return self._curves
+
+
+def load_set(store: Path, suite: str, label: str) -> ResultSet:
+    runs = results.load(store, suite, results=RESULTS)
+    return ResultSet(
+        label=label,
+        store=store,
+        suite=suite,
+        runs=runs,
+        length_metrics=results.load_length_metrics(store, suite, identity=False),
+        provenance=results.load_provenance(store, suite),
+    )
+
+
+def _length_param(task: str, columns: list[str]) -> str | None:
+    """The task's length parameter as a column name, asking the task's plugin when it is
+    installed, else guessing from common names."""
+    try:
+        from seqbench import registry
+
+        name = registry.tasks().get(task).length_param
+    except Exception:  # not installed here, or a broken plugin: the report still works
+        name = next((n for n in LENGTH_NAMES if f"task.{n}" in columns), None)
+    return f"task.{name}" if name and f"task.{name}" in columns else None
+
+
+def _varies(runs: "pd.DataFrame", column: str) -> bool:
+    values = runs[column].map(repr)
+    if column.startswith("model."):
+        # A hyper-parameter of one model is missing (NaN) for the others: it varies only
+        # if some model ran with more than one value of it.
+        return bool((values.groupby(runs["model"]).nunique() > 1).any())
+    return values.nunique() > 1
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """What a set of runs varied. ``length`` and ``batch`` are plotted on an x axis;
+    every ``other`` varied setting becomes part of the series name."""
+
+    length: str | None
+    batch: str | None
+    other: tuple[str, ...]
+    length_param: str | None
+
+    @property
+    def axes(self) -> list[str]:
+        return [axis for axis in (self.length, self.batch) if axis]
+
+
+def sweep_of(sets: list[ResultSet]) -> Sweep:
+    """The union of what each set varied within itself, so side-by-side sets share their
+    axes; a setting that only differs between the sets (a device, say) is what the
+    comparison is about, and stays out of the series names."""
+    length_param = None
+    varied: list[str] = []
+    for result_set in sets:
+        runs = result_set.runs
+        columns = list(runs.columns)
+        length_param = length_param or _length_param(result_set.task, columns)
+        for column in columns:
+            if column.split(".")[0] in ("task", "model", "run") and "." in column:
+                if column not in varied and _varies(runs, column):
+                    varied.append(column)
+    length = length_param if length_param in varied else None
+    batch = BATCH if BATCH in varied else None
+    other = tuple(c for c in varied if c not in (length, batch))
+    return Sweep(length=length, batch=batch, other=other, length_param=length_param)
+
+
+def _short(column: str) -> str:
+    return column.split(".", 1)[1]
+
+
+def _value_text(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _present(value: Any) -> bool:
+    return value is not None and not (isinstance(value, float) and math.isnan(value))
+
+
+def series_names(runs: "pd.DataFrame", sweep: Sweep) -> "pd.Series":
+    """``torch:lstm`` or, when other settings were swept, ``torch:lstm lr=0.001``."""
+    names = runs["model"].astype(str)
+    for column in sweep.other:
+        if column not in runs.columns:
+            continue
+        values = runs[column]
+        present = values.map(_present).astype(bool)
+        text = values.map(_value_text)
+        names = names.where(~present, names + " " + _short(column) + "=" + text)
+    return names
+
+
+def tidy(sets: list[ResultSet], sweep: Sweep, status: str = "ok") -> "pd.DataFrame":
+    """One row per run with the columns every figure uses: source, series, oracle, the
+    axes, seed, metric, train_s, eval_s, train_energy_j, eval_energy_j."""
+    import pandas as pd
+
+    parts = []
+    for result_set in sets:
+        runs = result_set.runs
+        runs = runs[runs["status"] == status] if status else runs
+        part = pd.DataFrame({
+            "id": runs["id"],
+            "source": result_set.label,
+            "series": series_names(runs, sweep),
+            "model": runs["model"],
+            "oracle": runs["model"].map(is_oracle).astype(bool),
+            "seed": runs["seed"],
+            "metric": pd.to_numeric(runs["primary_value"], errors="coerce"),
+            "train_s": pd.to_numeric(runs["time.train_s"], errors="coerce"),
+            "eval_s": pd.to_numeric(runs["time.eval_s"], errors="coerce"),
+            "train_energy_j": pd.to_numeric(runs["meter.nvml.train.energy_j"], errors="coerce"),
+            "eval_energy_j": pd.to_numeric(runs["meter.nvml.eval.energy_j"], errors="coerce"),
+            "error": runs["error"],
+        })
+        for axis in sweep.axes:
+            part[axis] = runs[axis] if axis in runs.columns else None
+        parts.append(part)
+    frame = pd.concat(parts, ignore_index=True)
+    # Facets keep the sets' order (the first set on the left), not the alphabet's.
+    frame["source"] = pd.Categorical(frame["source"], categories=[s.label for s in sets], ordered=True)
+    return frame
+
+
+def summarise(frame: "pd.DataFrame", by: list[str], value: str) -> "pd.DataFrame":
+    """Mean, min, max and count of ``value`` over seeds, for each group of ``by``."""
+    kept = frame.dropna(subset=[value])
+    grouped = kept.groupby(by, sort=True, dropna=False, observed=True)[value]
+    summary = grouped.agg(["mean", "min", "max", "count"]).reset_index()
+    return summary.rename(columns={"count": "n"})
