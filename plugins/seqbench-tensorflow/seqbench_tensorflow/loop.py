@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Iterator
 
 import numpy as np
 
@@ -188,7 +188,3 @@ class Trainer:
     def synchronize(self) -> None:
         if self.device.startswith("/GPU"):
             tf.test.experimental.sync_devices()
-
-    def describe(self) -> dict[str, Any]:
-        """Where and how this network runs (for tests and diagnostics)."""
-        return {"device": self.device, "policy": POLICIES[self.spec.precision], "xla": self.spec.compile}

@@ -93,12 +93,27 @@ def import_tensorflow() -> ModuleType:
             noise = captured.read().decode(errors="replace")[-NOISE_TAIL_CHARS:].strip()
             detail = f"; TensorFlow printed:\n{noise}" if noise else ""
             raise ImportError(f"TensorFlow failed to import: {type(error).__name__}: {error}{detail}") from error
+    _share_threads(tf)
     tf.get_logger().setLevel("ERROR")
     with contextlib.suppress(ImportError):
         from absl import logging as absl_logging
 
         absl_logging.set_verbosity(absl_logging.ERROR)
     return tf
+
+
+def _share_threads(tf: ModuleType) -> None:
+    """Honour OMP_NUM_THREADS, which TensorFlow ignores: seqbench's local executor sets it
+    so that points running side by side (--jobs N) share the cores instead of each
+    starting a thread per core, as torch's threads do."""
+    try:
+        threads = int(os.environ.get("OMP_NUM_THREADS", ""))
+    except ValueError:
+        return
+    if threads > 0:
+        with contextlib.suppress(RuntimeError):  # too late: the runtime already started
+            tf.config.threading.set_intra_op_parallelism_threads(threads)
+            tf.config.threading.set_inter_op_parallelism_threads(threads)
 
 
 def resolve_device(tf: ModuleType, requested: str) -> str:
