@@ -28,6 +28,14 @@ def test_every_install_goes_through_the_constraints_file():
     assert "torch==2.13.0" in (ROOT / "constraints.txt").read_text().split()
 
 
+def test_both_commands_install_every_plugin_in_the_repository():
+    plugins = sorted(path.parent.name for path in (ROOT / "plugins").glob("*/pyproject.toml"))
+    assert "seqbench-tensorflow" in plugins
+    for command in readme_commands():
+        for plugin in plugins:
+            assert f" -e plugins/{plugin} " in command + " "
+
+
 def test_the_quick_command_runs_the_shipped_quick_suite_then_reports():
     command = readme_commands()[0]
     assert "seqbench run suites/quick.toml && seqbench report" in command
