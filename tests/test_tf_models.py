@@ -158,6 +158,28 @@ def test_auto_device_is_the_cpu_without_a_gpu():
     assert built("tf:oracle", Adding(seq_len=5))._trainer.device == "/CPU:0"
 
 
+@pytest.mark.parametrize(
+    "architecture, task, sizes",
+    [
+        ("lstm", Adding(seq_len=10), {"hidden": 16, "layers": 2}),
+        ("attention", Adding(seq_len=10), {"d_model": 8, "hidden": 8}),
+        ("gru-seq2seq", Polynomial(), {"emb_dim": 8, "hidden": 16, "layers": 2}),
+        ("transformer", Polynomial(), {"hidden": 16, "enc_layers": 2, "dec_layers": 1, "heads": 2, "ff_dim": 24}),
+        ("gp-attention", GPPairs(length=30, context=8), {"d_model": 8, "heads": 2, "layers": 2, "ff_dim": 12}),
+    ],
+    ids=lambda value: value if isinstance(value, str) else "",
+)
+def test_every_network_has_as_many_weights_as_its_torch_twin(architecture, task, sizes):
+    pytest.importorskip("torch")
+    ours = built(f"tf:{architecture}", task, **sizes)._trainer.network
+    twin = built(f"torch:{architecture}", task, **sizes)._trainer.network
+    tf_count = sum(int(np.prod(weight.shape)) for weight in ours.trainable_variables)
+    torch_count = sum(parameter.numel() for parameter in twin.parameters())
+    # torch's LSTM keeps an input and a recurrent bias per gate, Keras' LSTM one.
+    extra_torch_biases = 4 * sizes["hidden"] * sizes["layers"] if architecture == "lstm" else 0
+    assert torch_count == tf_count + extra_torch_biases
+
+
 # --- sequence-to-sequence ------------------------------------------------------------
 
 

@@ -108,6 +108,20 @@ def test_without_tensorflow_every_other_plugin_works(python_without_tensorflow, 
     assert refused.stderr.strip().endswith("models that can: oracle, torch:gru-seq2seq, torch:oracle, torch:transformer")
 
 
+@pytest.mark.parametrize("architecture", [name.split(":")[1] for name in TF_MODELS])
+def test_every_tf_model_declares_its_torch_twins_parameters_defaults_and_tasks(architecture):
+    from seqbench import registry
+    from seqbench.params import param_specs
+
+    ours, twin = (registry.models().get(f"{fw}:{architecture}") for fw in ("tf", "torch"))
+
+    def declared(cls):  # help texts may differ: they name each framework's mechanism
+        return [(s.name, s.type, s.default, s.min, s.max, s.choices) for s in param_specs(cls)]
+
+    assert declared(ours) == declared(twin)
+    assert (ours.serves, ours.serves_every_task, ours.smoke) == (twin.serves, twin.serves_every_task, twin.smoke)
+
+
 def test_listing_and_validating_never_import_tensorflow():
     # `seqbench models` and suite validation must not pay for TensorFlow's import.
     script = (

@@ -29,7 +29,7 @@ class TFModel(Model):
     weight_decay: float = param(0.0, min=0.0, help="decoupled weight decay (adamw) or L2 (adam)")
     clip: float = param(1.0, min=0.0, help="gradient-norm clipping; 0 turns it off")
     precision: Literal["fp32", "bf16", "fp16"] = param(
-        "fp32", help="Keras mixed-precision policy; fp16 needs a GPU"
+        "fp32", help="Keras mixed-precision policy: float32 weights, bf16/fp16 compute"
     )
     compile: bool = param(False, help="XLA-compile the training step (jit_compile)")
 
