@@ -33,8 +33,10 @@ def describe_task(task_cls: type, plugin: str) -> str:
 
 
 def describe_model(model_cls: type, plugin: str) -> str:
+    reason = model_cls.unavailable()
     lines = [
-        f"{model_cls.name}  [{plugin}]",
+        f"{model_cls.name}  [{plugin}]" + ("  UNAVAILABLE" if reason else ""),
+        *([f"  unavailable: {reason}"] if reason else []),
         f"  {model_cls.description}",
         f"  serves: {model_cls.serves_text()}",
         "  parameters:",

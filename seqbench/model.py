@@ -67,6 +67,12 @@ class Model:
         return cls.serves_every_task or signature.kind in cls.serves
 
     @classmethod
+    def unavailable(cls) -> str | None:
+        """None when the model can run here; else why not and how to fix it (the install
+        command). Must answer without importing the framework: listings call it."""
+        return None
+
+    @classmethod
     def serves_text(cls) -> str:
         if cls.serves_every_task:
             return "every task"

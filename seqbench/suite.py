@@ -88,7 +88,11 @@ def load_suite(path: str | Path, *, smoke: bool = False, device: str | None = No
                 where, index, model_cls, model_values, chosen, smoke
             )
             if not model_cls.supports(task.signature):
-                able = [n for n, cls in registry.models().items() if cls.supports(task.signature)]
+                able = [
+                    n
+                    for n, cls in registry.models().items()
+                    if cls.supports(task.signature) and not cls.unavailable()
+                ]
                 raise UserError(
                     f"{where}: [[model]] {model_name!r} cannot serve task {task_name!r} "
                     f"({task.signature.describe()}); models that can: {', '.join(able) or 'none'}"
@@ -182,6 +186,9 @@ def _model_entries(where: str, raw_models: Any) -> list[tuple[str, type, dict]]:
                 f"available: {_available('models')}"
             )
         cls = _lookup(where, f"[[model]] #{index} name", registry.models(), name)
+        reason = cls.unavailable()
+        if reason:
+            raise UserError(f"{where}: [[model]] #{index} name: model {name!r} is unavailable: {reason}")
         entries.append((name, cls, values))
     names = [name for name, _, _ in entries]
     duplicates = sorted({n for n in names if names.count(n) > 1})

@@ -54,7 +54,9 @@ def test_shuffling_changes_order_between_epochs():
 
 def test_an_epoch_over_100_000_sequences_of_length_1000_keeps_memory_bounded():
     # 100,000 x 1,000 adding examples are 800 MB as float32; streamed, a pass must hold
-    # only a chunk or two at a time. Measured in a fresh process so nothing else counts.
+    # only a chunk or two at a time. Measured in a fresh process so nothing else counts,
+    # as its own VmHWM: getrusage's ru_maxrss also counts the parent's memory at the
+    # fork (here pytest's, with torch and TensorFlow loaded).
     import subprocess
     import sys
 
@@ -68,7 +70,8 @@ split.prepare()
 assert split._cache is None
 seen = sum(len(batch) for batch in split.batches(512))
 assert seen == 100_000, seen
-print(next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM:")) // 1024)
+with open("/proc/self/status") as status:
+    print(next(int(line.split()[1]) for line in status if line.startswith("VmHWM:")) // 1024)
 """
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     peak_mib = int(result.stdout.strip())

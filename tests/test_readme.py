@@ -39,6 +39,18 @@ def test_every_install_goes_through_the_constraints_file():
     assert "torch==2.13.0" in (ROOT / "constraints.txt").read_text().split()
 
 
+def test_both_commands_install_every_plugin_in_the_repository():
+    plugins = sorted(path.parent.name for path in (ROOT / "plugins").glob("*/pyproject.toml"))
+    assert "seqbench-tensorflow" in plugins
+    quick, tests = readme_commands()
+    for plugin in plugins:
+        assert f" -e plugins/{plugin} " in tests + " "
+        # The tutorial's example is for the tests and for readers of docs/plugins.md,
+        # not for a user's first run.
+        if plugin != "seqbench-example":
+            assert f" -e plugins/{plugin} " in quick + " "
+
+
 def test_the_quick_command_runs_the_shipped_quick_suite_then_reports():
     command = readme_commands()[0]
     assert "seqbench run suites/quick.toml && seqbench report" in command
