@@ -172,6 +172,15 @@ def test_transformer_refuses_inputs_longer_than_its_positional_table():
         model.predict(longer)
 
 
+def test_transformer_embeddings_start_xavier_uniform_not_unit_normal():
+    network = built("torch:transformer", Subsequence(length=10), **TRANSFORMER)._trainer.network
+    for embedding in (network.source_embedding, network.target_embedding, network.target_positions):
+        rows, columns = embedding.weight.shape
+        bound = (6 / (rows + columns)) ** 0.5
+        assert embedding.weight.abs().max().item() <= bound
+        assert embedding.weight.abs().max().item() > bound / 2  # spread over the range
+
+
 def test_gp_attention_predicts_a_mean_and_a_positive_variance_per_target_point():
     task = GPPairs(length=30, context=8)
     model = built("torch:gp-attention", task, **GP_ATTENTION)
