@@ -1,0 +1,95 @@
+"""The architectures that framework plugins implement, as framework-free declarations.
+
+Each class here is the hyper-parameters (names, defaults, bounds), the signatures it
+serves, its smoke sizes and its description: everything a framework twin must share so
+that torch:X and tf:X are the same model. A framework plugin combines one with its own
+base, ``class TorchLSTM(LSTMArchitecture, TorchModel)``, and adds ``name`` and the
+network that implements it. Defaults are the original experiments' settings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from seqbench.params import param
+
+__all__ = [
+    "LSTMArchitecture",
+    "AttentionArchitecture",
+    "GRUSeq2SeqArchitecture",
+    "TransformerArchitecture",
+    "GPAttentionArchitecture",
+]
+
+CONTINUOUS_SCALAR = frozenset({("continuous", "scalar")})
+TOKENS_TOKENS = frozenset({("tokens", "tokens")})
+
+
+@dataclass
+class LSTMArchitecture:
+    description = "LSTM with a linear head on its last output (the adding-problem LSTM, 100 cells)"
+    serves = CONTINUOUS_SCALAR
+
+    hidden: int = param(100, min=1, help="LSTM cells")
+    layers: int = param(1, min=1, help="stacked LSTM layers")
+    dropout: float = param(0.0, min=0.0, max=0.99, help="dropout between stacked layers")
+
+
+@dataclass
+class AttentionArchitecture:
+    description = "single-head self-attention with a causal mask; quadratic in length (Batuketa)"
+    serves = CONTINUOUS_SCALAR
+
+    d_model: int = param(64, min=1, help="width of the query, key and value projections")
+    hidden: int = param(64, min=1, help="width of the read-out layer")
+
+
+@dataclass
+class GRUSeq2SeqArchitecture:
+    description = "embedding + multi-layer GRU encoder/decoder with teacher forcing (subsequence)"
+    serves = TOKENS_TOKENS
+    smoke = {"emb_dim": 16, "hidden": 32, "layers": 1}
+
+    emb_dim: int = param(128, min=1, help="token embedding width")
+    hidden: int = param(256, min=1, help="GRU hidden width (encoder and decoder)")
+    layers: int = param(3, min=1, help="GRU layers (encoder and decoder)")
+    dropout: float = param(0.5, min=0.0, max=0.99, help="dropout on embeddings and between layers")
+    teacher_forcing: float = param(
+        0.5, min=0.0, max=1.0, help="chance of feeding the true previous token while training"
+    )
+    init_scale: float = param(0.08, min=0.0, help="weights start uniform in [-init_scale, init_scale]")
+
+
+@dataclass
+class TransformerArchitecture:
+    description = "encoder-decoder Transformer, greedy decoding at evaluation (polynomial expansion)"
+    serves = TOKENS_TOKENS
+    smoke = {"hidden": 32, "enc_layers": 1, "dec_layers": 1, "heads": 2, "ff_dim": 64}
+
+    hidden: int = param(256, min=1, help="model width")
+    enc_layers: int = param(3, min=1, help="encoder layers")
+    dec_layers: int = param(3, min=1, help="decoder layers")
+    heads: int = param(8, min=1, help="attention heads (must divide hidden)")
+    ff_dim: int = param(512, min=1, help="position-wise feed-forward width")
+    dropout: float = param(0.1, min=0.0, max=0.99, help="dropout")
+
+    def __post_init__(self) -> None:
+        if self.hidden % self.heads:
+            raise ValueError(f"heads ({self.heads}) must divide hidden ({self.hidden})")
+
+
+@dataclass
+class GPAttentionArchitecture:
+    description = "attention over the observed points; a mean and a variance per target position"
+    serves = frozenset({("continuous", "gaussian")})
+    smoke = {"d_model": 16, "layers": 1, "heads": 2, "ff_dim": 32}
+
+    d_model: int = param(64, min=1, help="embedding width")
+    heads: int = param(4, min=1, help="attention heads (must divide d_model)")
+    layers: int = param(2, min=1, help="attention layers")
+    ff_dim: int = param(128, min=1, help="feed-forward width after attention")
+    dropout: float = param(0.0, min=0.0, max=0.99, help="dropout")
+
+    def __post_init__(self) -> None:
+        if self.d_model % self.heads:
+            raise ValueError(f"heads ({self.heads}) must divide d_model ({self.d_model})")
