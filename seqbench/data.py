@@ -1,6 +1,7 @@
 """Deterministic, chunked data splits.
 
-Data are generated in fixed-size chunks, each from its own seed derived from
+Data are generated in fixed-size chunks (``Task.chunk_size`` examples, 1,024 unless the
+task says otherwise), each from its own seed derived from
 (run seed, split, chunk index). So the examples depend only on the seed and the
 split, never on the batch size (a batch-size sweep trains on the same data), and
 train, validation and test draw from independent streams. Chunks are kept in
@@ -19,7 +20,7 @@ from seqbench.task import Examples, Task
 __all__ = ["Split", "SPLITS", "CHUNK_SIZE"]
 
 SPLITS = ("train", "validation", "test")
-CHUNK_SIZE = 1024
+CHUNK_SIZE = Task.chunk_size  # the default; a task may set its own
 CACHE_LIMIT_BYTES = 256 << 20
 
 
@@ -31,6 +32,9 @@ class Split:
         self.name = name
         self.size = size
         self.seed = seed
+        self.chunk_size = int(task.chunk_size)
+        if self.chunk_size < 1:
+            raise ValueError(f"task {task.name!r}: chunk_size must be at least 1, got {self.chunk_size}")
         self._cache: list[Examples] | None = None
 
     def __len__(self) -> int:
@@ -38,10 +42,10 @@ class Split:
 
     @property
     def chunk_count(self) -> int:
-        return -(-self.size // CHUNK_SIZE)
+        return -(-self.size // self.chunk_size)
 
     def _generate_chunk(self, index: int) -> Examples:
-        count = min(CHUNK_SIZE, self.size - index * CHUNK_SIZE)
+        count = min(self.chunk_size, self.size - index * self.chunk_size)
         seed = np.random.SeedSequence(self.seed, spawn_key=(SPLITS.index(self.name), index))
         return self.task.generate(count, np.random.default_rng(seed), split=self.name)
 

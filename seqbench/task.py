@@ -85,6 +85,9 @@ class Task:
       metrics: every metric ``score`` returns, primary included.
       smoke: parameter overrides ``seqbench run --smoke`` applies.
       length_param: the parameter that sets sequence length, if any.
+      chunk_size: examples per ``generate`` call when the harness builds a split.
+        Larger chunks spread NumPy's per-call overhead over more examples; a chunk's
+        arrays are held in memory at once, so tasks with long sequences keep it small.
     """
 
     name: ClassVar[str]
@@ -94,6 +97,7 @@ class Task:
     metrics: ClassVar[tuple[str, ...]] = ()
     smoke: ClassVar[dict[str, Any]] = {}
     length_param: ClassVar[str | None] = None
+    chunk_size: ClassVar[int] = 1024
 
     @property
     def signature(self) -> Signature:

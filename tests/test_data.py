@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from seqbench import data
 from seqbench.data import CHUNK_SIZE, Split
@@ -76,3 +77,24 @@ with open("/proc/self/status") as status:
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     peak_mib = int(result.stdout.strip())
     assert peak_mib < 400, f"peak RSS {peak_mib} MiB"
+
+
+def test_a_task_sets_how_many_examples_each_generate_call_makes():
+    class SmallChunks(Adding):
+        chunk_size = 300
+
+    calls: list[int] = []
+    task = SmallChunks(seq_len=5)
+    original = task.generate
+    task.generate = lambda count, rng, split="train": calls.append(count) or original(count, rng, split)
+    split = Split(task, "train", 1_000, seed=0)
+    assert len(split.materialize()) == 1_000
+    assert calls == [300, 300, 300, 100]
+
+
+def test_a_chunk_size_below_one_is_refused_naming_the_task():
+    class NoChunks(Adding):
+        chunk_size = 0
+
+    with pytest.raises(ValueError, match="'adding'.*chunk_size"):
+        Split(NoChunks(seq_len=5), "train", 10, seed=0)

@@ -16,6 +16,7 @@ from seqbench import results
 from seqbench.cli import main
 from seqbench.data import SPLITS, Split
 from seqbench_tasks import Polynomial
+from seqbench_tasks.polynomial_draw import Draws, structure_split
 from seqbench_tasks.polynomial_format import ExpandedFormat, FactoredFormat, expand
 from seqbench_tasks.polynomial_tokens import EOS, FUNCTIONS, decode, encode
 
@@ -334,3 +335,19 @@ def test_smoke_suite_runs_the_oracle_to_exact_match_one_at_every_factor_count(st
     oracle = frame[frame["model"] == "oracle"]
     assert sorted(oracle["task.factors"].unique()) == [2, 3, 4, 5]
     assert (oracle["metric.exact_match"] == 1.0).all()
+
+
+@pytest.mark.parametrize(
+    "factors, max_coefficient, max_constant, functions",
+    [(2, 9, 32, True), (1, 9, 32, True), (3, 5, 7, False), (4, 300, 900, True)],  # the last: no tables
+)
+def test_a_drawn_inputs_split_is_the_hash_of_its_factors(factors, max_coefficient, max_constant, functions):
+    # The fast path hashes slots through tables; structure_split hashes the factors
+    # themselves. They must agree, or equal texts could land in two splits.
+    draws = Draws(factors, max_coefficient, max_constant, functions)
+    variables, slots = draws.draw(50_000, np.random.default_rng(3))
+    letter, function, a, b = draws.decode(variables, slots)
+    expected = structure_split(letter, function, a, b, max_coefficient, max_constant)
+    np.testing.assert_array_equal(draws.owner(variables, slots), expected)
+    shares = np.bincount(expected, minlength=3) / len(expected)
+    assert shares == pytest.approx([0.9, 0.05, 0.05], abs=0.01)

@@ -19,9 +19,10 @@ and statistics tell:
 ``factors`` sets the degree and so the length; ``max_coefficient`` and
 ``max_constant`` bound the factors' numbers (a from -max..max-1, likewise b).
 
-Generation draws the factors as arrays, expands them by array polynomial
-multiplication and builds both texts' tokens from segment tables: no loop per
-example. ``solve`` is a dedicated vectorised expander (``polynomial_parse``), not SymPy.
+Generation draws each input as a few uniform integers (``polynomial_draw``), expands
+the factors by array polynomial multiplication and builds both texts' tokens from
+segment tables (``polynomial_format``): no loop per example. ``solve`` is a dedicated
+vectorised expander (``polynomial_parse``), not SymPy.
 
 Splits never share an input, because an input's split is a function of its text:
 90% train, 5% validation, 5% test by a hash. A generated input is hashed from what
@@ -43,7 +44,20 @@ import numpy as np
 
 from seqbench import Examples, Signature, Task, param
 from seqbench.data import SPLITS
-from seqbench_tasks.polynomial_format import ExpandedFormat, FactoredFormat, digit_count, pair_tokens
+from seqbench_tasks.polynomial_draw import (
+    BUCKETS,
+    LETTERS,
+    SPLIT_BUCKETS,
+    Draws,
+    split_of,
+    structure_split,
+)
+from seqbench_tasks.polynomial_format import (
+    ExpandedFormat,
+    FactoredFormat,
+    digit_count,
+    pair_tokens,
+)
 from seqbench_tasks.polynomial_parse import parse
 from seqbench_tasks.polynomial_tokens import (
     EOS,
@@ -57,87 +71,9 @@ from seqbench_tasks.polynomial_tokens import (
 
 __all__ = ["Polynomial", "split_of", "structure_split", "LETTERS"]
 
-LETTERS = "achijknostxyz"
-# s, i and n are twice as frequent as the other letters in the original data.
-_LETTER_POOL = np.array([ord(c) - ord("a") for c in LETTERS + "sin"])
-FUNCTION_PERCENT = 3  # of examples whose variable is sin, cos or tan of a letter
-MONOMIAL_ONE_IN = 5  # factors without a constant term
-
-# Hash buckets per split, out of _BUCKETS: 18/20 train, 1/20 validation, 1/20 test.
-_BUCKETS = 20
-_SPLIT_BUCKETS = {"train": (2, _BUCKETS), "validation": (0, 1), "test": (1, 2)}
-_MAX_ROUNDS = 100
 _LARGEST = int(np.iinfo(np.int64).max)
 _GENERATION = ("factors", "max_coefficient", "max_constant", "functions")
-
-_SPLITMIX_1, _SPLITMIX_2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
-_FNV_PRIME = np.uint64(0x100000001B3)
-_FNV_OFFSET = np.uint64(0xCBF29CE484222325)
-_MIX_1, _MIX_2 = np.uint64(0xFF51AFD7ED558CCD), np.uint64(0xC4CEB9FE1A85EC53)
-_SHIFT = np.uint64(33)
-
-
-def _owner(hashed: np.ndarray) -> np.ndarray:
-    """Split indices (into SPLITS) of 64-bit hashes, by bucket."""
-    bucket = hashed % np.uint64(_BUCKETS)
-    owner = np.empty(len(hashed), dtype=np.int64)
-    for index, name in enumerate(SPLITS):
-        low, high = _SPLIT_BUCKETS[name]
-        owner[(bucket >= low) & (bucket < high)] = index
-    return owner
-
-
-def _mix(values: np.ndarray) -> np.ndarray:
-    """SplitMix64's finaliser: a well-spread 64-bit hash of each value."""
-    values = values.astype(np.uint64)
-    values = (values ^ (values >> np.uint64(30))) * _SPLITMIX_1
-    values = (values ^ (values >> np.uint64(27))) * _SPLITMIX_2
-    return values ^ (values >> np.uint64(31))
-
-
-def structure_split(
-    letter: np.ndarray, function: np.ndarray, a: np.ndarray, b: np.ndarray, a_max: int, b_max: int
-) -> np.ndarray:
-    """The split of each generated input, as an index into ``seqbench.data.SPLITS``,
-    from its factors before any text is built.
-
-    The hash covers exactly what the factored text shows: the variable, the merged
-    monomial's coefficient and power, and the multiset of binomials (a sum of their
-    hashes, so their order does not count). Equal texts always share a split.
-    """
-    count, factors = a.shape
-    power = np.zeros(count, dtype=np.int64)
-    coefficient = np.ones(count, dtype=np.int64)
-    binomials = np.zeros(count, dtype=np.uint64)
-    for column in range(factors):  # small loops over columns beat reductions here
-        monomial = b[:, column] == 0
-        power += monomial
-        coefficient *= np.where(monomial, a[:, column], 1)
-        key = (a[:, column] + a_max) * (2 * b_max + 1) + (b[:, column] + b_max) + 1
-        binomials += np.where(monomial, np.uint64(0), _mix(key))
-    shown = ((letter * 4 + function) * (factors + 1) + power).astype(np.uint64)
-    return _owner(_mix(binomials + _mix(coefficient.astype(np.uint64) * _FNV_PRIME + shown)))
-
-
-def split_of(inputs: np.ndarray) -> np.ndarray:
-    """The split of each input row (of a data file), as an index into
-    ``seqbench.data.SPLITS``.
-
-    A hash of the tokens before the first EOS (FNV-1a, then MurmurHash3's finaliser),
-    so a text's split never depends on the padding around it.
-    """
-    inputs = np.ascontiguousarray(inputs, dtype=np.int64)
-    live = np.arange(inputs.shape[1]) < sequence_lengths(inputs)[:, None]
-    tokens = inputs.view(np.uint64)
-    hashed = np.full(len(inputs), _FNV_OFFSET, dtype=np.uint64)
-    for column in range(inputs.shape[1]):  # a loop over positions, vectorised over rows
-        hashed = np.where(live[:, column], (hashed ^ tokens[:, column]) * _FNV_PRIME, hashed)
-    hashed ^= hashed >> _SHIFT
-    hashed *= _MIX_1
-    hashed ^= hashed >> _SHIFT
-    hashed *= _MIX_2
-    hashed ^= hashed >> _SHIFT
-    return _owner(hashed)
+_MAX_ROUNDS = 100
 
 
 @dataclass
@@ -148,6 +84,9 @@ class Polynomial(Task):
     direction = "max"
     metrics = ("exact_match", "token_accuracy")
     length_param = "factors"
+    # Rows are short (51 int16 tokens at the defaults), so 16,384 of them take under
+    # 2 MB, and at 1,024 per call NumPy's per-call overhead is a third of the cost.
+    chunk_size = 16384
 
     factors: int = param(2, min=1, max=12, help="linear factors per input: the degree (original: 2)")
     max_coefficient: int = param(
@@ -166,6 +105,7 @@ class Polynomial(Task):
     _formats: tuple[FactoredFormat, ExpandedFormat, tuple[int, int]] | None = field(
         default=None, init=False, repr=False, compare=False
     )
+    _sampler: Draws | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         for name, low, high in (("factors", 1, 12), ("max_coefficient", 2, None), ("max_constant", 2, None)):
@@ -269,55 +209,45 @@ class Polynomial(Task):
         """The text of each row of token ids, up to its first EOS."""
         return decode(token_ids)
 
+    def _draws(self) -> Draws:
+        if self._sampler is None:
+            self._sampler = Draws(self.factors, self.max_coefficient, self.max_constant, self.functions)
+        return self._sampler
+
     def _draw(self, count: int, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
-        """Variables and factors of ``count`` examples, drawn as the original drew them."""
-        k, a_max, b_max = self.factors, self.max_coefficient, self.max_constant
-        # One draw of uniform floats gives every column as an index: letter, function
-        # (a percentage), k coefficients, k constants and k chances of no constant.
-        a_values = np.delete(np.arange(-a_max, a_max), a_max)  # -max..max-1 without 0
-        b_values = np.delete(np.arange(-b_max, b_max), b_max)
-        span = np.array(
-            [len(_LETTER_POOL), 100] + [len(a_values)] * k + [len(b_values)] * k + [MONOMIAL_ONE_IN] * k
-        )
-        # Single precision is three times cheaper and exact enough for small spans.
-        dtype, index = (np.float32, np.int32) if span.max() <= 4096 else (np.float64, np.int64)
-        scaled = rng.random((count, len(span)), dtype=dtype) * span.astype(dtype)
-        draws = np.minimum(scaled.astype(index), (span - 1).astype(index))  # rounding may reach span
-        letter = _LETTER_POOL[draws[:, 0]]
-        chance = draws[:, 1]
-        function = np.where(chance < FUNCTION_PERCENT, chance % 3 + 1, 0) if self.functions else 0 * chance
-        a = a_values[draws[:, 2 : 2 + k]]
-        b = np.where(draws[:, 2 + 2 * k :] == 0, 0, b_values[draws[:, 2 + k : 2 + 2 * k]])
-        return letter, function, a, b
+        """(letter, function, a, b) of ``count`` inputs, drawn as the original drew them."""
+        return self._draws().decode(*self._draws().draw(count, rng))
 
     def generate(self, count: int, rng: np.random.Generator, split: str = "train") -> Examples:
         """``count`` examples of ``split``: the original distribution, restricted to the
         inputs whose hash falls in ``split``, in a few vectorised rounds."""
-        if split not in _SPLIT_BUCKETS:
+        if split not in SPLIT_BUCKETS:
             raise ValueError(f"unknown split {split!r}; allowed: {', '.join(SPLITS)}")
         if self._data is not None:
             inputs, targets, owner = self._data
             mine = np.flatnonzero(owner == SPLITS.index(split))
             chosen = mine[rng.integers(0, len(mine), size=count)]
             return Examples(inputs[chosen], targets[chosen])
-        low, high = _SPLIT_BUCKETS[split]
-        share = (high - low) / _BUCKETS
-        kept: list[tuple[np.ndarray, ...]] = []
+        low, high = SPLIT_BUCKETS[split]
+        share = (high - low) / BUCKETS
+        draws, wanted = self._draws(), SPLITS.index(split)
+        kept: list[tuple[np.ndarray, np.ndarray]] = []
         have = 0
         for _ in range(_MAX_ROUNDS):
             if have >= count:
                 break
-            drawn = self._draw(int((count - have) / share * 1.1) + 16, rng)
-            owner = structure_split(*drawn, self.max_coefficient, self.max_constant)
-            mine = owner == SPLITS.index(split)
-            kept.append(tuple(part[mine] for part in drawn))
-            have += int(mine.sum())
+            variables, factors = draws.draw(int((count - have) / share * 1.1) + 16, rng)
+            mine = np.flatnonzero(draws.owner(variables, factors) == wanted)
+            kept.append((variables[mine], factors[:, mine]))
+            have += len(mine)
         if have < count:
             raise ValueError(
                 f"the {split} split holds (almost) none of the possible inputs; "
                 "raise factors, max_coefficient or max_constant"
             )
-        letter, function, a, b = (np.concatenate(part)[:count] for part in zip(*kept))
+        variables = np.concatenate([part[0] for part in kept])[:count]
+        factors = np.concatenate([part[1] for part in kept], axis=1)[:, :count]
+        letter, function, a, b = draws.decode(variables, factors)
         if self._formats is None:
             self._formats = (
                 FactoredFormat(self.max_coefficient, self.max_constant, self.factors),
