@@ -8,7 +8,7 @@ import math
 import time
 import traceback
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -139,8 +139,17 @@ def _length_generalisation(task: Task, model: Model, point: Point) -> list[dict[
     return results
 
 
-def run_point(point: Point, process_started: float | None = None) -> dict[str, Any]:
-    """Run ``point`` to a record; failures become a ``failed`` record, never an exception."""
+EpochReport = Callable[[dict[str, Any]], None]
+
+
+def run_point(
+    point: Point, process_started: float | None = None, on_epoch: EpochReport | None = None
+) -> dict[str, Any]:
+    """Run ``point`` to a record; failures become a ``failed`` record, never an exception.
+
+    ``on_epoch`` hears of each finished epoch as it happens: ``{"epoch", "epochs",
+    "metric", "value", "seconds"}``, the primary validation metric and the training
+    seconds so far. The record itself is only complete at the end."""
     record = base_record(point)
     started = time.perf_counter()
     if process_started is not None:
@@ -150,7 +159,7 @@ def run_point(point: Point, process_started: float | None = None) -> dict[str, A
     )
     phases = _Phases(meters)
     try:
-        _run(point, record, phases)
+        _run(point, record, phases, on_epoch)
         record["status"] = "ok"
     except Exception as error:
         record["error"] = f"{type(error).__name__}: {error}"
@@ -164,7 +173,7 @@ def run_point(point: Point, process_started: float | None = None) -> dict[str, A
     return record
 
 
-def _run(point: Point, record: dict[str, Any], phases: _Phases) -> None:
+def _run(point: Point, record: dict[str, Any], phases: _Phases, report: EpochReport | None) -> None:
     run = point.run
     task: Task = registry.tasks().get(point.task)(**point.task_params)
     model: Model = registry.models().get(point.model)(**point.model_params)
@@ -224,6 +233,16 @@ def _run(point: Point, record: dict[str, Any], phases: _Phases) -> None:
                 "examples_per_s": examples_seen / seconds if seconds > 0 else None,
             }
         )
+        if report is not None:
+            report(
+                {
+                    "epoch": epoch,
+                    "epochs": run["epochs"],
+                    "metric": task.primary_metric,
+                    "value": primary,
+                    "seconds": now - phases.started["train"],
+                }
+            )
         patience = run["patience"]
         stop = patience is not None and state["since_best"] >= patience
         state["epoch_start"] = phases.clock()

@@ -1,16 +1,37 @@
-"""Progress for a sweep: a line per finished point, and a live bar when on a terminal."""
+"""Progress for a sweep: a line per finished point, a live bar when on a terminal, and
+the epochs of points that are still running.
+
+On a terminal the bar's line shows the latest epoch of a running point. Elsewhere (a
+log file, CI) nothing is redrawn, so a point that trains for long gets a line every
+``HEARTBEAT_SECONDS``, and a quick sweep's output stays one line per point.
+"""
 
 from __future__ import annotations
 
+import shutil
 import sys
 import time
-from typing import TextIO
+from typing import Any, TextIO
 
 import click
 
-__all__ = ["Progress"]
+__all__ = ["Progress", "HEARTBEAT_SECONDS"]
 
 BAR_WIDTH = 28
+HEARTBEAT_SECONDS = 30.0
+
+
+def describe_epoch(epoch: dict[str, Any]) -> str:
+    """``epoch 3/20  val mse=0.1688  1:17`` from a point's progress report."""
+    text = f"epoch {epoch.get('epoch')}/{epoch.get('epochs')}"
+    value = epoch.get("value")
+    if isinstance(value, (int, float)):
+        text += f"  val {epoch.get('metric')}={value:.4g}"
+    seconds = epoch.get("seconds")
+    if isinstance(seconds, (int, float)):
+        minutes, rest = divmod(int(seconds), 60)
+        text += f"  {minutes}:{rest:02d}"
+    return text
 
 
 class Progress:
@@ -21,11 +42,32 @@ class Progress:
         self.started = time.monotonic()
         self.stream = stream or sys.stdout
         self.live = self.stream.isatty()
+        self._latest: str | None = None  # the running point last heard from, for the bar
+        self._printed: dict[str, float] = {}  # when each running point last had a line
         self._draw()
 
-    def finished(self, line: str, ok: bool) -> None:
+    def epoch(self, label: str, epoch: dict[str, Any]) -> None:
+        """A running point (``label``) finished an epoch."""
+        status = f"{label}: {describe_epoch(epoch)}"
+        if self.live:
+            self._latest = status
+            self._clear()
+            self._draw()
+            return
+        now = time.monotonic()
+        last = self._printed.get(label)
+        seconds = epoch.get("seconds")
+        long_running = isinstance(seconds, (int, float)) and seconds >= HEARTBEAT_SECONDS
+        if long_running and (last is None or now - last >= HEARTBEAT_SECONDS):
+            self._printed[label] = now
+            click.echo(f"  ... {status}", file=self.stream)
+
+    def finished(self, line: str, ok: bool, label: str | None = None) -> None:
         self.done += 1
         self.failed += 0 if ok else 1
+        self._printed.pop(label or "", None)
+        if self._latest is not None and label is not None and self._latest.startswith(f"{label}: "):
+            self._latest = None
         self._clear()
         width = len(str(self.total))
         click.echo(f"[{self.done:>{width}}/{self.total}] {line}", file=self.stream)
@@ -46,7 +88,11 @@ class Progress:
             return
         filled = int(BAR_WIDTH * self.done / self.total)
         bar = "#" * filled + "-" * (BAR_WIDTH - filled)
-        self.stream.write(f"\r[{bar}] {self.done}/{self.total}  eta {self._eta()}")
+        line = f"[{bar}] {self.done}/{self.total}  eta {self._eta()}"
+        if self._latest:
+            line += f"  | {self._latest}"
+        # One terminal row, or the carriage return could not redraw it.
+        self.stream.write("\r" + line[: shutil.get_terminal_size().columns - 1])
         self.stream.flush()
 
     def _clear(self) -> None:

@@ -82,11 +82,14 @@ def _run_suite(suite: Suite, store: Store, executor: Any, options: RunOptions, o
     provenance = collect(suite.path, suite.file_hash)
     by_hash = {point.hash: point for point in todo}
     progress = Progress(len(todo), out)
+    executor.on_progress = lambda point, epoch: progress.epoch(point.label(), epoch)
     try:
         for record in executor.run(todo):
             store.write(record, provenance)
-            progress.finished(_line(by_hash[record["point"]], record), record["status"] == "ok")
+            point = by_hash[record["point"]]
+            progress.finished(_line(point, record), record["status"] == "ok", point.label())
     finally:
+        executor.on_progress = None
         progress.close()
     if progress.failed:
         click.echo(

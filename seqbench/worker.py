@@ -2,7 +2,9 @@
 process and write its record (JSON) to RESULT_PATH.
 
 The record is written to a temporary name and renamed, so the parent sees either a
-whole record or none (a process that died).
+whole record or none (a process that died). After each epoch the worker writes the
+epoch's progress (``seqbench.pipeline.run_point``'s ``on_epoch``) to
+``RESULT_PATH.progress`` the same way, for the parent's progress display.
 """
 
 from __future__ import annotations
@@ -25,12 +27,25 @@ def main(argv: list[str]) -> int:
     from seqbench.pipeline import run_point
 
     point = Point.from_json(sys.stdin.read())
-    record = run_point(point, process_started=_PROCESS_STARTED)
-    temporary = f"{result_path}.partial"
-    with open(temporary, "w") as handle:
-        json.dump(record, handle, default=_jsonable)
-    os.replace(temporary, result_path)
+    record = run_point(
+        point, process_started=_PROCESS_STARTED, on_epoch=lambda progress: _report(progress, result_path)
+    )
+    _write_json(record, result_path)
     return 0
+
+
+def _write_json(value, path: str) -> None:
+    temporary = f"{path}.partial"
+    with open(temporary, "w") as handle:
+        json.dump(value, handle, default=_jsonable)
+    os.replace(temporary, path)
+
+
+def _report(progress: dict, result_path: str) -> None:
+    try:
+        _write_json(progress, f"{result_path}.progress")
+    except OSError:
+        pass  # progress is for display only; the point carries on without it
 
 
 def _jsonable(value):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Iterator, Sequence
+from typing import Any, Callable, ClassVar, Iterator, Sequence
 
 from seqbench.grid import Point
 
@@ -19,6 +19,10 @@ class Executor:
     before anything runs (raise UserError there, and nothing is written), ``run`` is
     called once per suite, and the executor is used as a context manager so that
     ``close`` releases what it started (a Ray instance, say), however the run ends.
+
+    ``seqbench run`` sets ``on_progress`` before ``run``. An executor that can see its
+    running points' epochs calls it with (point, progress), progress as
+    ``seqbench.pipeline.run_point`` reports it; one that cannot (Ray) never calls it.
     """
 
     name: ClassVar[str]
@@ -28,6 +32,7 @@ class Executor:
         # None: the executor's own default (one at a time locally, every CPU on Ray).
         self.jobs = jobs
         self.options = options
+        self.on_progress: Callable[[Point, dict[str, Any]], None] | None = None
 
     def check(self, points: Sequence[Point]) -> None:
         """Refuse, with a UserError, points this executor cannot run as configured."""

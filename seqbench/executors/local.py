@@ -18,6 +18,7 @@ __all__ = ["LocalExecutor", "THREAD_VARIABLES"]
 
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 POLL_SECONDS = 0.01
+PROGRESS_SECONDS = 0.5  # how often running points' epochs are read
 
 
 class LocalExecutor(Executor):
@@ -73,11 +74,23 @@ class LocalExecutor(Executor):
                 return index
         return None
 
+    def _report(self, workers: list[WorkerProcess], seen: dict[WorkerProcess, dict[str, Any]]) -> None:
+        """Pass on each worker's latest epoch, once."""
+        if self.on_progress is None:
+            return
+        for worker in workers:
+            progress = worker.progress()
+            if progress is not None and seen.get(worker) != progress:
+                seen[worker] = progress
+                self.on_progress(worker.point, progress)
+
     def run(self, points: Sequence[Point]) -> Iterator[dict[str, Any]]:
         remove_stale_point_dirs()
         pending = list(points)
         running: dict[WorkerProcess, str | None] = {}  # each worker and the GPU it holds
         pool = GpuPool(self.gpus)
+        seen: dict[WorkerProcess, dict[str, Any]] = {}
+        next_report = time.monotonic() + PROGRESS_SECONDS
         try:
             while pending or running:
                 while len(running) < self.slots and (index := self._startable(pending, pool)) is not None:
@@ -86,8 +99,11 @@ class LocalExecutor(Executor):
                     running[WorkerProcess(point, self._env(gpu))] = gpu
                 full = len(running) >= self.slots or self._startable(pending, pool) is None
                 if len(running) == 1 and full:
-                    next(iter(running)).wait()
+                    next(iter(running)).wait(PROGRESS_SECONDS)
                 finished = [worker for worker in running if worker.poll()]
+                if time.monotonic() >= next_report:
+                    self._report(list(running), seen)
+                    next_report = time.monotonic() + PROGRESS_SECONDS
                 if not finished:
                     time.sleep(POLL_SECONDS)
                     continue
@@ -95,6 +111,8 @@ class LocalExecutor(Executor):
                     gpu = running.pop(worker)
                     if gpu is not None:
                         pool.give_back(gpu)
+                    self._report([worker], seen)  # its last epoch, before its files go
+                    seen.pop(worker, None)
                     yield worker.record()
         finally:
             # Interrupted (Ctrl-C, or the consumer stopped): no orphans left behind.

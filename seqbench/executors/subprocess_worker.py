@@ -66,6 +66,7 @@ class WorkerProcess:
         # The parent's pid in the name lets a later sweep remove what a killed one left.
         self._dir = tempfile.TemporaryDirectory(prefix=f"{POINT_DIR_PREFIX}{os.getpid()}-")
         self.result_path = Path(self._dir.name) / "record.json"
+        self.progress_path = Path(f"{self.result_path}.progress")
         self.log_path = Path(self._dir.name) / "worker.log"
         self._log = self.log_path.open("wb")
         child_env = {**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"}
@@ -97,15 +98,26 @@ class WorkerProcess:
             return True
         return False
 
-    def wait(self) -> None:
+    def wait(self, seconds: float | None = None) -> None:
+        """Wait until the process ends, or its timeout passes (then kill it), or
+        ``seconds`` pass (then return with it still running)."""
         remaining = None
         if self.timeout is not None:
             remaining = max(0.0, self.timeout - (time.monotonic() - self.started))
+        limit = remaining if seconds is None or (remaining is not None and remaining <= seconds) else seconds
         try:
-            self.process.wait(timeout=remaining)
+            self.process.wait(timeout=limit)
         except subprocess.TimeoutExpired:
-            self.timed_out = True
-            self.kill()
+            if limit == remaining:
+                self.timed_out = True
+                self.kill()
+
+    def progress(self) -> dict[str, Any] | None:
+        """The latest epoch the worker reported (see ``seqbench.worker``), or None."""
+        try:
+            return json.loads(self.progress_path.read_text())
+        except (OSError, ValueError):
+            return None
 
     def kill(self) -> None:
         if self.process.poll() is None:
