@@ -12,6 +12,7 @@ those run before (skipped by --resume) included.
 from __future__ import annotations
 
 import json
+import os
 import math
 import platform
 import sqlite3
@@ -173,6 +174,20 @@ def benchmark_document(suites: list[Suite], store: Path) -> dict[str, Any]:
         "datetime": datetime.now(timezone.utc).isoformat(),
         "version": f"seqbench {__version__}",
     }
+
+
+def check_writable(path: Path) -> None:
+    """Refuse, before anything runs, a ``path`` the file could not be written to."""
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        reason = f"{folder} is not a folder"
+    elif not os.access(folder, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        reason = "permission denied"
+    else:
+        return
+    raise UserError(f"--benchmark-json: cannot write {path} ({reason})")
 
 
 def write_benchmark_json(path: Path, suites: list[Suite], store: Path) -> int:

@@ -87,6 +87,10 @@ def run(suites, store, resume, dry_run, executor, jobs, ray_address, device, smo
         store=_store_path(store), resume=resume, dry_run=dry_run, executor=executor,
         jobs=jobs, ray_address=ray_address, device=device, smoke=smoke,
     )
+    if benchmark_json is not None and not dry_run:
+        from seqbench.benchmark_json import check_writable
+
+        check_writable(benchmark_json)  # before the run, not after hours of it
     try:
         code = run_suites(list(suites), options, sys.stdout)
     except KeyboardInterrupt:

@@ -165,3 +165,14 @@ def test_a_bad_suite_writes_no_file(write_suite, store_path, tmp_path):
     assert result.exit_code == 2
     assert "no [[model]] given" in result.output
     assert not output.exists() and not store_path.exists()
+
+
+def test_an_unwritable_file_is_refused_before_any_point_runs(write_suite, store_path, tmp_path):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    result = run(write_suite(SUITE), store_path, "--benchmark-json", str(blocker / "deeper" / "x.json"))
+    assert result.exit_code == 2
+    assert result.output.strip() == (
+        f"Error: --benchmark-json: cannot write {blocker / 'deeper' / 'x.json'} ({blocker} is not a folder)"
+    )
+    assert not store_path.exists()  # nothing ran, nothing was written
