@@ -58,4 +58,17 @@ def describe_plugins() -> str:
         lines.append(head)
         for kind, names in sorted(info.registered.items()):
             lines.append(f"    {kind}s: {', '.join(sorted(names))}")
+            if kind == "model":
+                lines.extend(_unavailable_models(sorted(names)))
     return "\n".join(lines)
+
+
+def _unavailable_models(names: list[str]) -> list[str]:
+    """A line per reason some of ``names`` cannot run here, naming them."""
+    models = registry.models()
+    by_reason: dict[str, list[str]] = {}
+    for name in names:
+        reason = models.get(name).unavailable()
+        if reason:
+            by_reason.setdefault(reason, []).append(name)
+    return [f"    UNAVAILABLE {', '.join(unusable)}: {reason}" for reason, unusable in by_reason.items()]

@@ -69,6 +69,13 @@ def test_without_tensorflow_its_models_are_listed_unavailable_with_the_install_c
     assert result.stdout.count("UNAVAILABLE") == len(TF_MODELS)
 
 
+def test_without_tensorflow_the_plugin_listing_says_its_models_cannot_run(python_without_tensorflow):
+    result = run(python_without_tensorflow, "-m", "seqbench", "plugins")
+    assert result.returncode == 0
+    assert f"    UNAVAILABLE {', '.join(TF_MODELS)}: {INSTALL_HINT}\n" in result.stdout
+    assert result.stdout.count("UNAVAILABLE") == 1  # torch's models can run
+
+
 def test_without_tensorflow_a_suite_naming_a_tf_model_is_refused_before_anything_runs(
     python_without_tensorflow, tmp_path
 ):
