@@ -16,6 +16,7 @@ from click.testing import CliRunner
 from seqbench import results
 from seqbench.cli import main
 from seqbench.data import Split
+from seqbench.pipeline import position_metrics
 from seqbench.store import Store
 from seqbench_tasks import Adding, GPPairs
 
@@ -103,6 +104,19 @@ def test_a_task_has_no_position_metrics_unless_it_defines_them():
     task = Adding(seq_len=5)
     examples = task.generate(8, np.random.default_rng(0))
     assert task.score_positions(task.solve(examples.inputs), examples.targets) is None
+
+
+def test_the_record_keeps_non_finite_position_values_as_none():
+    class Overflowing(GPPairs):
+        def score_positions(self, predictions, targets):
+            return {"nll": np.array([np.nan, 1.5, np.inf])}
+
+    task = Overflowing(length=5, context=2)
+    examples = task.generate(4, np.random.default_rng(0))
+    rows = position_metrics(task, task.solve(examples.inputs), examples.targets)
+    assert rows == [{"name": "nll", "position": 0, "value": None},
+                    {"name": "nll", "position": 1, "value": 1.5},
+                    {"name": "nll", "position": 2, "value": None}]
 
 
 # Through the CLI ----------------------------------------------------------------
