@@ -19,7 +19,7 @@ from seqbench.meters import run_meters
 from seqbench.model import EpochOutcome, FitSettings, Model
 from seqbench.task import PAD_ID, Task
 
-__all__ = ["run_point", "predict_split", "failed_record", "NonFiniteResult"]
+__all__ = ["run_point", "predict_split", "failed_record", "position_metrics", "NonFiniteResult"]
 
 
 class NonFiniteResult(FloatingPointError):
@@ -48,6 +48,7 @@ def base_record(point: Point) -> dict[str, Any]:
         "measurements": {},
         "curves": [],
         "length_metrics": [],
+        "position_metrics": [],
         "started_at": now(),
         "finished_at": None,
     }
@@ -137,6 +138,35 @@ def _length_generalisation(task: Task, model: Model, point: Point) -> list[dict[
         except Exception as error:
             results.append({"length": length, "error": f"{type(error).__name__}: {error}"})
     return results
+
+
+def position_metrics(task: Task, predictions: np.ndarray, targets: np.ndarray) -> list[dict[str, Any]]:
+    """The task's per-position test metrics as records' rows ``{name, position, value}``,
+    or none when the task defines none.
+
+    A value that is not finite is kept as None (NULL in the store): the averaged test
+    metrics passed their finiteness check, and one position's overflow should not make
+    the point fail. An array that is not one value per target position is the task's
+    bug, and fails the point with a message saying so.
+    """
+    scores = task.score_positions(predictions, targets)
+    if scores is None:
+        return []
+    positions = targets.shape[1] if targets.ndim > 1 else None
+    rows: list[dict[str, Any]] = []
+    for name, values in scores.items():
+        values = np.asarray(values, dtype=np.float64)
+        if positions is None or values.shape != (positions,):
+            expected = f"({positions},)" if positions else "none: its targets have no positions"
+            raise ValueError(
+                f"task {task.name!r}: score_positions gave {name!r} of shape {values.shape}; "
+                f"expected one value per target position, {expected}"
+            )
+        rows += [
+            {"name": str(name), "position": position, "value": float(value) if math.isfinite(value) else None}
+            for position, value in enumerate(values.tolist())
+        ]
+    return rows
 
 
 EpochReport = Callable[[dict[str, Any]], None]
@@ -255,6 +285,7 @@ def _run(point: Point, record: dict[str, Any], phases: _Phases, report: EpochRep
     metrics = {name: float(value) for name, value in task.score(predictions, targets).items()}
     _check_finite(metrics, "test")
     record["metrics"] = metrics
+    record["position_metrics"] = position_metrics(task, predictions, targets)
     if run.get("eval_lengths"):
         record["length_metrics"] = phases.run(
             "generalisation", lambda: _length_generalisation(task, model, point)

@@ -1,4 +1,5 @@
-"""Read a results store into tidy pandas DataFrames: one row per run, or per curve point."""
+"""Read a results store into tidy pandas DataFrames: one row per run, or per curve point,
+evaluation length or target position."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from seqbench.errors import UserError
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["load", "load_curves", "load_length_metrics", "load_provenance", "suites"]
+__all__ = ["load", "load_curves", "load_length_metrics", "load_position_metrics", "load_provenance",
+           "suites"]
 
 IDENTITY = ("id", "suite", "point", "status", "task", "model", "seed", "primary_metric",
             "direction", "primary_value", "error")
@@ -146,9 +148,10 @@ def load_provenance(path: str | Path, suite: str | None = None) -> list[tuple[di
 
 def _per_run(
     path: str | Path, suite: str | None, table: str, columns: list[str],
-    names: Iterable[str] | None, identity: bool,
+    names: Iterable[str] | None, identity: bool, order: Sequence[str] = (),
 ) -> "pd.DataFrame":
-    """Rows of a per-run table joined to their run's identity, in run order."""
+    """Rows of a per-run table joined to their run's identity, ordered by run, then by
+    ``order`` (default: the first column). A table the store predates has no rows."""
     import pandas as pd
 
     if identity:
@@ -170,10 +173,12 @@ def _per_run(
         parameters += names
     if where:
         query += " WHERE " + " AND ".join(where)
-    query += f" ORDER BY {table}.run_id, {table}.{columns[0]}"
+    query += " ORDER BY " + ", ".join(f"{table}.{c}" for c in ["run_id", *(order or columns[:1])])
     connection = _open(path)
     try:
-        rows = connection.execute(query, parameters).fetchall()
+        # Read-only: a store made before the table existed is not given it here.
+        known = connection.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (table,))
+        rows = connection.execute(query, parameters).fetchall() if known.fetchone() else []
     finally:
         connection.close()
     return pd.DataFrame.from_records(rows, columns=ident + columns)
@@ -197,3 +202,19 @@ def load_length_metrics(
     a length the model could not handle has name "error" and the error text. ``names``
     and ``identity`` as for ``load_curves``."""
     return _per_run(path, suite, "length_metrics", ["length", "name", "value", "error"], names, identity)
+
+
+def load_position_metrics(
+    path: str | Path, suite: str | None = None, names: Iterable[str] | None = None,
+    identity: bool = True,
+) -> "pd.DataFrame":
+    """Test metrics per target position, for tasks that define ``score_positions``: one
+    row per (run, metric, position), columns id, suite, task, model, seed, name,
+    position (0: the first target position), value (NaN where the metric was not
+    finite). ``names`` and ``identity`` as for ``load_curves``."""
+    import pandas as pd
+
+    frame = _per_run(path, suite, "position_metrics", ["name", "position", "value"], names, identity,
+                     order=["name", "position"])
+    frame["value"] = pd.to_numeric(frame["value"]).astype(float)
+    return frame

@@ -1,4 +1,5 @@
-"""The results store: SQLite in WAL mode, one row per (suite, point), plus epoch curves.
+"""The results store: SQLite in WAL mode, one row per (suite, point), plus epoch curves,
+metrics per evaluation length and metrics per target position.
 
 Each record is written in one transaction that replaces any earlier row for the same
 point, so a kill at any moment loses nothing committed and never duplicates a point,
@@ -8,6 +9,7 @@ and several writers (parallel sweeps) can share one file.
 from __future__ import annotations
 
 import json
+import math
 import os
 import sqlite3
 import time
@@ -63,6 +65,15 @@ CREATE TABLE IF NOT EXISTS length_metrics (
     value REAL,
     error TEXT,
     PRIMARY KEY (run_id, length, name)
+);
+-- Added after the first stores were made: IF NOT EXISTS gives older stores the table
+-- the first time this version opens them to write.
+CREATE TABLE IF NOT EXISTS position_metrics (
+    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    value REAL,
+    PRIMARY KEY (run_id, name, position)
 );
 CREATE INDEX IF NOT EXISTS runs_by_suite ON runs (suite, status);
 """
@@ -137,7 +148,9 @@ class Store:
         return {point for (point,) in rows}
 
     def write(self, record: dict[str, Any], provenance: dict[str, Any]) -> int:
-        """Store one run and its curves in one transaction; returns the run's id."""
+        """Store one run, its curves, length and position metrics in one transaction,
+        replacing any earlier run of the point and everything that hung on it (rows of the
+        other tables cascade with their run); returns the run's id."""
         primary = record.get("primary_metric")
         values = (
             record["suite"],
@@ -197,6 +210,13 @@ class Store:
                     if "error" in entry
                 ],
             )
+            connection.executemany(
+                "INSERT INTO position_metrics (run_id, name, position, value) VALUES (?, ?, ?, ?)",
+                [
+                    (run_id, row["name"], row["position"], _finite_or_none(row["value"]))
+                    for row in record.get("position_metrics", [])
+                ],
+            )
             connection.execute("COMMIT")
         except BaseException:
             # SQLite may already have rolled back (disk full, I/O error): keep its error.
@@ -213,6 +233,11 @@ class Store:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _finite_or_none(value: float | None) -> float | None:
+    # SQLite would keep an infinity as a REAL; a missing value is what it means here.
+    return value if value is not None and math.isfinite(value) else None
 
 
 def _json(value: Any) -> str:

@@ -2,7 +2,8 @@
 
 A task is a dataclass whose fields are its parameters. It generates examples as
 NumPy arrays, vectorised, from a random generator the harness seeds; it solves any
-input exactly (the oracle's answer); it scores predictions with one primary metric.
+input exactly (the oracle's answer); it scores predictions with one primary metric, and
+may also score them per target position.
 """
 
 from __future__ import annotations
@@ -88,6 +89,10 @@ class Task:
       chunk_size: examples per ``generate`` call when the harness builds a split.
         Larger chunks spread NumPy's per-call overhead over more examples; a chunk's
         arrays are held in memory at once, so tasks with long sequences keep it small.
+
+    Methods a task implements: ``signature``, ``generate``, ``solve``, ``score``; and,
+    optionally, ``score_positions`` (metrics per target position, stored beside the
+    averaged test metrics; the default says the task has none).
     """
 
     name: ClassVar[str]
@@ -120,6 +125,18 @@ class Task:
     def score(self, predictions: np.ndarray, targets: np.ndarray) -> dict[str, float]:
         """Metrics for ``predictions``; must contain ``primary_metric``."""
         raise NotImplementedError
+
+    def score_positions(
+        self, predictions: np.ndarray, targets: np.ndarray
+    ) -> dict[str, np.ndarray] | None:
+        """Test metrics per target position, or None (the default): the task has none.
+
+        Each array has one value per target position, shape (target_length,): position
+        ``i`` averaged over the examples. Only sequence targets have positions. The
+        harness calls it once, on the test split's predictions, after ``score``; a value
+        that is not finite is stored as missing, not as a failed point.
+        """
+        return None
 
     def tokens_per_example(self) -> int:
         """Sequence positions one example carries, for tokens/s figures."""

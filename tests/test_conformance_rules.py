@@ -96,6 +96,9 @@ class Copy(Task):
 
     def score(self, predictions, targets):
         return {"exact_match": float(np.mean(np.all(predictions == targets, axis=1)))}
+
+    def score_positions(self, predictions, targets):
+        return {"accuracy": np.mean(predictions == targets, axis=0)}
 '''
 
 
@@ -132,7 +135,7 @@ def test_the_correct_plugins_pass_every_rule(install_plugin):
             task_rules.check_task_declaration(registry.tasks().get(name))
             for rule in (task_rules.check_task_signature, task_rules.check_task_determinism,
                          task_rules.check_task_splits_disjoint, task_rules.check_task_oracle,
-                         task_rules.check_task_scoring):
+                         task_rules.check_task_scoring, task_rules.check_task_position_scoring):
                 rule(tiny_task(name))
             task_rules.check_task_pickling(tiny_task(name), other)
         model = registry.models().get("numpy:mean")
@@ -280,6 +283,47 @@ class Broken(Sum):
     assert "score returned metrics ['mse']; declared metrics are ['mse', 'mae'] (missing ['mae'])" in message
 
 
+def test_task_position_scoring_must_give_one_value_per_target_position(install_plugin):
+    cls = install_task(install_plugin, '''
+@dataclass
+class Broken(Copy):
+    name = "broken"
+    def score_positions(self, predictions, targets):
+        return {"accuracy": np.mean(predictions == targets)}
+''', base=TOKENS)
+    message = violation(task_rules.check_task_position_scoring, tiny_task(cls))
+    assert message.startswith("[position-scoring] task 'broken': score_positions for the exact answer: "
+                              "accuracy has shape (); the targets have 3 positions, so (3,)")
+    assert "fix: average over the examples (axis 0) only" in message
+
+
+def test_task_position_scoring_values_must_be_finite(install_plugin):
+    cls = install_task(install_plugin, '''
+@dataclass
+class Broken(Copy):
+    name = "broken"
+    def score_positions(self, predictions, targets):
+        with np.errstate(divide="ignore"):  # log(0) for a wrong answer: -inf
+            return {"log_accuracy": np.log(np.mean(predictions == targets, axis=0))}
+''', base=TOKENS)
+    message = violation(task_rules.check_task_position_scoring, tiny_task(cls))
+    assert message.startswith("[position-scoring] task 'broken': score_positions for a wrong answer: "
+                              "log_accuracy has 3 non-finite values")
+
+
+def test_task_position_scoring_scalar_targets_have_no_positions(install_plugin):
+    cls = install_task(install_plugin, '''
+@dataclass
+class Broken(Sum):
+    name = "broken"
+    def score_positions(self, predictions, targets):
+        return {"mse": (predictions - targets) ** 2}
+''')
+    message = violation(task_rules.check_task_position_scoring, tiny_task(cls))
+    assert "score_positions for the exact answer returned metrics ['mse'], but scalar targets have no positions" in message
+    assert "fix: return None" in message
+
+
 def test_task_pickling_data_must_not_depend_on_the_process(install_plugin):
     cls = install_task(install_plugin, '''
 @dataclass
@@ -419,7 +463,7 @@ class Broken(Sum):
     assert "[scoring] task 'broken': direction = 'max' (higher is better), but mse is 0" in result.stdout
     assert "fix: if the exact answer should be lower, set direction = 'min'" in result.stdout
     assert "Traceback" not in result.stdout
-    assert "1 failed, 7 passed" in result.stdout  # loads + the seven task rules
+    assert "1 failed, 8 passed" in result.stdout  # loads + the eight task rules
     assert "test_mine" not in result.stdout  # given alone, the option runs only the checks
 
 

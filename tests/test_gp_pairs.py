@@ -253,3 +253,68 @@ def test_solve_answers_pairs_of_another_length_with_that_lengths_posterior():
     longer = dataclasses.replace(task, length=60)
     inputs = longer.generate(50, np.random.default_rng(0)).inputs
     np.testing.assert_array_equal(task.solve(inputs), longer.solve(inputs))
+
+
+# Per-position metrics ------------------------------------------------------------
+
+
+def marginal_posterior(task: GPPairs, inputs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The exact posterior mean (N, targets) and variance (targets,) of B after the
+    context, from the textbook conditional of the documented joint Gaussian."""
+    mean, cov = specified_covariance(task)
+    n, c = task.length, task.context
+    observed, hidden = np.arange(n + c), np.arange(n + c, 2 * n)
+    return gaussian_conditional(mean, cov, observed, hidden, observed_values(task, inputs))
+
+
+def test_position_metrics_average_over_positions_to_the_scores_metrics():
+    task = GPPairs(length=30, context=8)
+    examples = task.generate(500, np.random.default_rng(10))
+    predictions = task.solve(examples.inputs)
+    # Off the oracle, and differently at each position, so a mix-up of axes shows.
+    rng = np.random.default_rng(11)
+    predictions[..., 0] += rng.normal(0.0, 0.3, size=predictions.shape[:2])
+    predictions[..., 1] *= np.linspace(0.5, 3.0, predictions.shape[1])
+    by_position = task.score_positions(predictions, examples.targets)
+    scores = task.score(predictions, examples.targets)
+    assert set(by_position) == {"nll", "mse"}
+    for name, values in by_position.items():
+        assert values.shape == (task.signature.target_length,)
+        assert values.mean() == pytest.approx(scores[name], rel=1e-12)
+    assert np.ptp(by_position["mse"]) > 0  # the values do differ by position
+
+
+def test_oracle_position_metrics_equal_an_independent_per_position_computation():
+    task = GPPairs(length=40, context=12, kernel="matern52", shift=0.5, shift_std=1.5)
+    examples = task.generate(3_000, np.random.default_rng(12))
+    mean, variance = marginal_posterior(task, examples.inputs)
+    squared = (examples.targets.astype(np.float64) - mean) ** 2
+    expected_nll = np.mean(0.5 * (np.log(2 * math.pi * variance) + squared / variance), axis=0)
+    by_position = task.score_positions(task.solve(examples.inputs), examples.targets)
+    np.testing.assert_allclose(by_position["nll"], expected_nll, rtol=1e-7)
+    np.testing.assert_allclose(by_position["mse"], squared.mean(axis=0), rtol=1e-7)
+
+
+def test_oracle_position_nll_is_the_expected_nll_of_each_posterior_marginal():
+    # E[NLL_i] = 0.5 log(2 pi v_i) + 0.5 for the exact posterior; per example the NLL has
+    # standard deviation 0.5 * sqrt(2), so the mean over N pairs is within a few
+    # 0.71 / sqrt(N) of it; the squared error's mean is v_i within a few v_i sqrt(2 / N).
+    task = GPPairs(length=60, context=20)
+    count = 20_000
+    examples = task.generate(count, np.random.default_rng(13))
+    _, variance = marginal_posterior(task, examples.inputs[:1])
+    by_position = task.score_positions(task.solve(examples.inputs), examples.targets)
+    expected = 0.5 * np.log(2 * math.pi * variance) + 0.5
+    assert np.abs(by_position["nll"] - expected).max() < 5 * 0.5 * math.sqrt(2 / count)
+    assert np.abs(by_position["mse"] / variance - 1).max() < 5 * math.sqrt(2 / count)
+    # The posterior is least certain at the far end: position matters here.
+    assert expected[-1] - expected[0] > 10 * 0.5 * math.sqrt(2 / count)
+
+
+@pytest.mark.parametrize("bad", [0.0, np.nan])
+def test_position_metrics_refuse_non_positive_variances_as_score_does(bad):
+    targets = np.zeros((2, 3))
+    predictions = np.stack([targets, np.ones_like(targets)], axis=-1)
+    predictions[0, 1, 1] = bad
+    with pytest.raises(ValueError, match="must be positive"):
+        GPPairs(length=4, context=1).score_positions(predictions, targets)

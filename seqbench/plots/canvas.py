@@ -125,7 +125,7 @@ def set_scales(ax: "Axes", xs: Sequence[float] | None, ys: Sequence[float], tick
         ax.yaxis.set_minor_locator(NullLocator())
 
 
-def draw_series(ax: "Axes", x, mean, low, high, label: str, colour, marker: str = "o") -> None:
+def draw_series(ax: "Axes", x, mean, low, high, label: str, colour, marker: str | None = "o") -> None:
     """A line through the means with a band from the lowest to the highest seed."""
     x, mean, low, high = (np.asarray(v, dtype=float) for v in (x, mean, low, high))
     ax.plot(x, mean, marker=marker, markersize=4, color=colour, label=label)

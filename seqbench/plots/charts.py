@@ -50,13 +50,15 @@ def line_grid(
     palette: Palette, row: str | None = None, col: str | None = None,
     row_label: str = "", col_label: str = "", floor: str | None = None,
     marks: dict | None = None, note: str = BAND_NOTE, same_scale: str = "all",
+    marker: str | None = "o",
 ) -> "Figure":
     """A panel per (row, col) value; in each, a line per series through its ``mean``
     with a band from ``min`` to ``max``. Oracle series are drawn as ``floor`` (a label)
     when given, else as plain black dashed lines. ``ylabel`` may map row values to labels;
     ``marks`` maps a row value to an x position marked with a dotted vertical line.
     Panels showing one quantity share their y axis: ``same_scale`` is "all" (every
-    panel), "row" or "col"."""
+    panel), "row" or "col". ``marker`` marks each point (None: lines alone, for
+    series of hundreds of points)."""
     rows, cols = len(facet_values(data, row)), len(facet_values(data, col))
     sharey = {"all": True, "row": "row", "col": "col"}[same_scale]
     # Every panel spans the same x values, so side-by-side sets line up.
@@ -76,7 +78,7 @@ def line_grid(
         for series, line in learners.groupby("series", sort=True):
             line = line.sort_values(x)
             draw_series(ax, line[x].to_numpy(), line["mean"].to_numpy(), line["min"].to_numpy(),
-                        line["max"].to_numpy(), series, palette(series))
+                        line["max"].to_numpy(), series, palette(series), marker=marker)
         for series, line in panel[panel["oracle"]].groupby("series", sort=True):
             line = line.sort_values(x)
             if floor is not None:

@@ -39,6 +39,7 @@ class ResultSet:
     suite: str
     runs: "pd.DataFrame"
     length_metrics: "pd.DataFrame"
+    position_metrics: "pd.DataFrame"
     provenance: list[tuple[dict[str, Any], int]]
     _curves: "pd.DataFrame | None" = field(default=None, repr=False)
 
@@ -72,6 +73,7 @@ def load_set(store: Path, suite: str, label: str) -> ResultSet:
         suite=suite,
         runs=runs,
         length_metrics=results.load_length_metrics(store, suite, identity=False),
+        position_metrics=results.load_position_metrics(store, suite, identity=False),
         provenance=results.load_provenance(store, suite),
     )
 

@@ -23,6 +23,7 @@ __all__ = [
     "check_task_signature",
     "check_task_oracle",
     "check_task_scoring",
+    "check_task_position_scoring",
     "check_task_pickling",
 ]
 
@@ -372,6 +373,53 @@ def check_task_scoring(task: Task) -> None:
         )
 
 
+def check_task_position_scoring(task: Task) -> None:
+    """When ``score_positions`` gives metrics (not None), each is one finite number per
+    target position, for the exact answer and for a wrong one."""
+    subject, rule = _subject(task), "position-scoring"
+    examples = generate(task, SMALL, seed=0, split="test")
+    with calling(f"{type(task).__name__}.solve(inputs)"):
+        answer = np.asarray(task.solve(examples.inputs))
+    targets = examples.targets
+    positions = targets.shape[1] if targets.ndim == 2 else None
+    for label, predictions in (("the exact answer", answer), ("a wrong answer", wrong_answer(task, answer))):
+        with calling(f"{type(task).__name__}.score_positions(predictions, targets)"):
+            result = task.score_positions(predictions, targets)
+        if result is None:
+            continue
+        where = f"score_positions for {label}"
+        if not isinstance(result, dict) or not result:
+            raise ContractViolation(
+                rule, subject, f"{where} returned {'an empty dict' if isinstance(result, dict) else describe(result)}",
+                "return a dict of metric name -> one value per target position, or None (no such metrics)",
+            )
+        if positions is None:
+            raise ContractViolation(
+                rule, subject, f"{where} returned metrics {sorted(map(str, result))}, but "
+                f"{task.signature.targets} targets have no positions",
+                "return None: only sequence targets (tokens, gaussian) have per-position metrics",
+            )
+        for name, values in result.items():
+            array = np.asarray(values)
+            if not isinstance(name, str) or not name:
+                raise ContractViolation(rule, subject, f"{where}: a metric is named {name!r}",
+                                        "name each metric with a non-empty string")
+            if array.shape != (positions,):
+                raise ContractViolation(
+                    rule, subject,
+                    f"{where}: {name} has shape {array.shape}; the targets have {positions} "
+                    f"positions, so ({positions},)",
+                    "average over the examples (axis 0) only: one value per target position",
+                )
+            real = np.issubdtype(array.dtype, np.number) and array.dtype != np.bool_
+            if not real or not np.all(np.isfinite(array)):
+                bad = "not real numbers" if not real else f"{int(np.sum(~np.isfinite(array)))} non-finite values"
+                raise ContractViolation(
+                    rule, subject, f"{where}: {name} has {bad}",
+                    "every value must be a finite real number (seqbench stores others as missing)",
+                )
+
+
 def check_task_pickling(task: Task, other: OtherProcess) -> None:
     """The task pickles, and its copy in another process (other hash seed) generates the
     same examples and solves them the same way."""
@@ -415,5 +463,6 @@ TASK_RULES = {
     "disjoint-splits": check_task_splits_disjoint,
     "oracle": check_task_oracle,
     "scoring": check_task_scoring,
+    "position-scoring": check_task_position_scoring,
     "pickling": check_task_pickling,
 }

@@ -26,6 +26,11 @@ predictions are (mean, variance) per target, shape (N, length - context, 2). The
 oracle is the exact Gaussian conditional of those B values given the observed ones:
 the same linear map on the fixed grid for every example, so its mean NLL is the
 Bayes-optimal floor.
+
+``score_positions`` gives NLL and MSE per target position (averaged over the pairs):
+the original compared models by how error changes with distance from the context. The
+oracle's per-position NLL is 0.5 log(2 pi v_i) + 0.5 in expectation, v_i the posterior
+variance at position i, which grows slowly away from the context and at the far end.
 """
 
 from __future__ import annotations
@@ -188,6 +193,25 @@ class GPPairs(Task):
         return np.stack([mean, variance], axis=-1)
 
     def score(self, predictions: np.ndarray, targets: np.ndarray) -> dict[str, float]:
+        squared, nll = self._pointwise(predictions, targets)
+        targets = np.asarray(targets, dtype=np.float64)
+        error, spread = np.sum(squared), np.sum((targets - targets.mean()) ** 2)
+        if spread > 0:
+            r2 = 1.0 - error / spread
+        else:  # constant targets: scikit-learn's convention, so the metric stays finite
+            r2 = 1.0 if error == 0 else 0.0
+        return {"nll": float(np.mean(nll)), "mse": float(np.mean(squared)), "r2": float(r2)}
+
+    def score_positions(self, predictions: np.ndarray, targets: np.ndarray) -> dict[str, np.ndarray]:
+        """NLL and MSE at each target position, averaged over the examples: how error
+        changes with distance from the context. Their means over positions are ``score``'s
+        nll and mse, as every position holds every example. R² is left out: per
+        position it would measure spread across pairs, not the fit."""
+        squared, nll = self._pointwise(predictions, targets)
+        return {"nll": nll.mean(axis=0), "mse": squared.mean(axis=0)}
+
+    def _pointwise(self, predictions: np.ndarray, targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Squared error and Gaussian NLL of every target point, shape (N, target_length)."""
         predictions = np.asarray(predictions, dtype=np.float64)
         expected = (*targets.shape, 2)
         if predictions.shape != expected:
@@ -205,9 +229,4 @@ class GPPairs(Task):
         targets = np.asarray(targets, dtype=np.float64)
         squared = (targets - mean) ** 2
         nll = 0.5 * (np.log(2.0 * math.pi * variance) + squared / variance)
-        error, spread = np.sum(squared), np.sum((targets - targets.mean()) ** 2)
-        if spread > 0:
-            r2 = 1.0 - error / spread
-        else:  # constant targets: scikit-learn's convention, so the metric stays finite
-            r2 = 1.0 if error == 0 else 0.0
-        return {"nll": float(np.mean(nll)), "mse": float(np.mean(squared)), "r2": float(r2)}
+        return squared, nll

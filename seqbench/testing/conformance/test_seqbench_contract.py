@@ -84,6 +84,10 @@ def test_task_scores_its_metrics_in_its_direction(task_name: str) -> None:
     _check(task_rules.check_task_scoring, _task(task_name))
 
 
+def test_task_scores_each_target_position(task_name: str) -> None:
+    _check(task_rules.check_task_position_scoring, _task(task_name))
+
+
 def test_task_pickles_across_processes(task_name: str, seqbench_other_process: Any) -> None:
     _check(task_rules.check_task_pickling, _task(task_name), seqbench_other_process)
 
