@@ -426,3 +426,32 @@ def test_format_given_with_plot_prints_the_table_too(sweep_store, tmp_path):
     assert result.exit_code == 0, result.output
     assert result.output.startswith("| suite | task |")
     assert (tmp_path / "r" / "report.html").is_file()
+
+
+LONG_TRAINING = """
+[suite]
+name = "long"
+[run]
+epochs = 12
+train_size = 64
+eval_size = 32
+batch_size = 16
+[task]
+name = "adding"
+seq_len = 5
+[[model]]
+name = "numpy:pooled-sgd"
+"""
+
+
+def test_training_curves_read_epochs_on_a_linear_axis_however_many(site, tmp_path):
+    # Twelve epochs span more than a decade, which would make any other x axis
+    # logarithmic; epochs are counted, and a log axis would squeeze the late ones.
+    store = run_suite(tmp_path, LONG_TRAINING, tmp_path / "long.sqlite")
+    plot = by_name(figures([load_set(store, "long", "long")]))["curves"]
+    assert set(plot.data["epoch"]) == set(range(1, 13))
+    for ax in plot.draw().axes:
+        if ax.get_title():
+            assert ax.get_xscale() == "linear"
+            ticks = [t for t in ax.get_xticks() if 1 <= t <= 12]
+            assert ticks and all(float(t).is_integer() for t in ticks)

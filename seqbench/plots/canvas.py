@@ -106,17 +106,21 @@ def spans_decades(values: Iterable[float]) -> bool:
     return max(finite) / min(finite) >= DECADE
 
 
-def set_scales(ax: "Axes", xs: Sequence[float] | None, ys: Sequence[float], ticks: bool = True) -> None:
-    """Log axes where the data span decades; ticks at the swept values themselves."""
+def set_scales(
+    ax: "Axes", xs: Sequence[float] | None, ys: Sequence[float], ticks: bool = True, log_x: bool = True
+) -> None:
+    """Log axes where the data span decades (x only when ``log_x``: epochs, say, are
+    read on a linear axis); ticks at the swept values themselves."""
     if xs is not None:
         xs = sorted({float(x) for x in xs if x is not None and math.isfinite(float(x))})
-        if spans_decades(xs):
+        logarithmic = log_x and spans_decades(xs)
+        if logarithmic:
             ax.set_xscale("log")
             ax.xaxis.set_minor_locator(NullLocator())
         if ticks and 0 < len(xs) <= MAX_TICKS:
             ax.set_xticks(xs, [f"{x:g}" for x in xs])
             ax.minorticks_off()
-        elif ticks and all(x.is_integer() for x in xs):
+        elif ticks and not logarithmic and all(x.is_integer() for x in xs):
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     if spans_decades(ys):
         ax.set_yscale("log", nonpositive="clip")

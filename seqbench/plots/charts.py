@@ -50,7 +50,7 @@ def line_grid(
     palette: Palette, row: str | None = None, col: str | None = None,
     row_label: str = "", col_label: str = "", floor: str | None = None,
     marks: dict | None = None, note: str = BAND_NOTE, same_scale: str = "all",
-    marker: str | None = "o",
+    marker: str | None = "o", log_x: bool = True,
 ) -> "Figure":
     """A panel per (row, col) value; in each, a line per series through its ``mean``
     with a band from ``min`` to ``max``. Oracle series are drawn as ``floor`` (a label)
@@ -74,7 +74,7 @@ def line_grid(
         ax = axes[r, c]
         learners = panel[~panel["oracle"]]
         key = {"all": None, "row": row_value, "col": col_value}[same_scale]
-        set_scales(ax, xs, values.get(key, []))
+        set_scales(ax, xs, values.get(key, []), log_x=log_x)
         for series, line in learners.groupby("series", sort=True):
             line = line.sort_values(x)
             draw_series(ax, line[x].to_numpy(), line["mean"].to_numpy(), line["min"].to_numpy(),

@@ -57,5 +57,6 @@ def plots(sets: list[ResultSet], sweep: Sweep, runs: "pd.DataFrame", palette: Pa
     return [Plot(
         name=f"curves-by-{name}" if name else "curves", title=title, data=data,
         draw=partial(line_grid, data, x="epoch", title=title, xlabel="epoch", ylabel="",
-                     palette=palette, row=row, col="panel", row_label=name or "", same_scale="col"),
+                     palette=palette, row=row, col="panel", row_label=name or "", same_scale="col",
+                     log_x=False),
     )]
