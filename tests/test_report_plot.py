@@ -455,3 +455,21 @@ def test_training_curves_read_epochs_on_a_linear_axis_however_many(site, tmp_pat
             assert ax.get_xscale() == "linear"
             ticks = [t for t in ax.get_xticks() if 1 <= t <= 12]
             assert ticks and all(float(t).is_integer() for t in ticks)
+
+
+def test_training_curves_keep_each_swept_length_and_batch_size_apart(energy_store):
+    # Runs at batch 16 and 32 learn at different rates: averaging them into one line
+    # (and calling the spread a band over seeds) would show neither.
+    plot = by_name(figures([load_set(energy_store, "energy", "energy")]))["curves-by-seq_len-and-batch_size"]
+    curves = results.load_curves(energy_store)
+    runs = results.load(energy_store).set_index("id")
+    setting = runs["task.seq_len"].map("seq_len = {}".format) + runs["run.batch_size"].map("   batch_size = {}".format)
+    loss = curves[curves["name"] == "train_loss"].assign(setting=lambda f: f["id"].map(setting))
+    expected = loss.groupby(["model", "setting", "epoch"])["value"].mean()
+    shown = plot.data[plot.data["quantity"] == "train loss"]
+    shown = shown.assign(setting=shown["setting"].astype(str)).set_index(["series", "setting", "epoch"])["mean"]
+    assert len(shown) == len(expected) == 4 * 2  # the learner (the oracle has no curve): 4 settings x 2 epochs
+    np.testing.assert_allclose(shown.sort_index().to_numpy(), expected.sort_index().to_numpy())
+    titles = [ax.get_title() for ax in plot.draw().axes if ax.get_title()]
+    assert titles[::2] == [f"seq_len = {length}   batch_size = {batch}   train loss"
+                           for length in (5, 10) for batch in (16, 32)]

@@ -1,5 +1,5 @@
 """Training curves: the training loss and the validation primary metric per epoch, a
-row of panels per sequence length."""
+row of panels per swept sequence length or batch size (or pair of them)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from seqbench.plots.canvas import Palette, Plot
 from seqbench.plots.charts import line_grid
 from seqbench.plots.metric import axis_name
-from seqbench.plots.sets import ResultSet, Sweep, summarise
+from seqbench.plots.sets import ResultSet, Sweep, setting_rows, summarise
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -19,10 +19,10 @@ __all__ = ["plots", "curve_points"]
 
 def curve_points(sets: list[ResultSet], sweep: Sweep, runs: "pd.DataFrame") -> "pd.DataFrame":
     """One row per (run, epoch, quantity) of the successful runs, with each run's source,
-    series and sequence length."""
+    series and swept length and batch size."""
     import pandas as pd
 
-    keep = ["id", "source", "series", "oracle"] + ([sweep.length] if sweep.length else [])
+    keep = ["id", "source", "series", "oracle", *sweep.axes]
     parts = []
     for result_set in sets:
         curves = result_set.curves()[["id", "epoch", "name", "value"]]
@@ -49,14 +49,14 @@ def plots(sets: list[ResultSet], sweep: Sweep, runs: "pd.DataFrame", palette: Pa
         points["panel"] = points["source"].astype(str) + ": " + points["quantity"]
     else:
         points["panel"] = points["quantity"]
-    row = sweep.length
+    points, row, row_label = setting_rows(points, sweep)
     by = ["source", "panel", "quantity", "series", "oracle", "epoch"] + ([row] if row else [])
     data = summarise(points, by, "value")
-    name = axis_name(row) if row else None
-    title = "Training curves" + (f" per {name}" if name else "")
+    name = "-and-".join(axis_name(axis) for axis in sweep.axes)
+    title = "Training curves" + (f" per {name.replace('-and-', ' and ')}" if name else "")
     return [Plot(
         name=f"curves-by-{name}" if name else "curves", title=title, data=data,
         draw=partial(line_grid, data, x="epoch", title=title, xlabel="epoch", ylabel="",
-                     palette=palette, row=row, col="panel", row_label=name or "", same_scale="col",
+                     palette=palette, row=row, col="panel", row_label=row_label, same_scale="col",
                      log_x=False),
     )]

@@ -9,16 +9,15 @@ from typing import TYPE_CHECKING
 
 from seqbench.plots.canvas import Palette, Plot
 from seqbench.plots.charts import line_grid
-from seqbench.plots.metric import axis_name, floor_label
-from seqbench.plots.sets import ResultSet, Sweep, summarise
+from seqbench.plots.metric import floor_label
+from seqbench.plots.sets import ResultSet, Sweep, setting_rows, summarise
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["plots", "position_points", "POSITION", "SETTING"]
+__all__ = ["plots", "position_points", "POSITION"]
 
 POSITION = "position"
-SETTING = "setting"  # the panel row when the suite swept both length and batch size
 CAPTION = ("Position 0 is the first target position. Each run's value is its mean over the "
            "test split's examples; the line is the mean over seeds, the band their range.")
 
@@ -41,25 +40,6 @@ def position_points(sets: list[ResultSet], sweep: Sweep, runs: "pd.DataFrame") -
     return pd.concat(parts, ignore_index=True)
 
 
-def _rows(points: "pd.DataFrame", sweep: Sweep) -> tuple["pd.DataFrame", str | None, str]:
-    """The column that gives each swept setting its own row of panels, and its label.
-    A run's positions only make sense beside runs of the same setting: a longer
-    sequence has more of them."""
-    axes = sweep.axes
-    if len(axes) <= 1:
-        return points, (axes[0] if axes else None), (axis_name(axes[0]) if axes else "")
-    import pandas as pd
-
-    # Written out as text, but ordered as the numbers are (5 before 10): an ordered
-    # categorical keeps that order through grouping and faceting.
-    points = points.sort_values(axes, kind="stable")
-    label = points[axes[0]].map(lambda v: f"{axis_name(axes[0])} = {v}")
-    for axis in axes[1:]:
-        label = label + points[axis].map(lambda v, a=axis: f"   {axis_name(a)} = {v}")
-    ordered = pd.Categorical(label, categories=list(dict.fromkeys(label)), ordered=True)
-    return points.assign(**{SETTING: ordered}), SETTING, ""
-
-
 def _metric_order(names: list[str], primary: str | None) -> list[str]:
     return sorted(names, key=lambda name: (name != primary, name))
 
@@ -70,7 +50,9 @@ def plots(sets: list[ResultSet], sweep: Sweep, runs: "pd.DataFrame", palette: Pa
     points = position_points(sets, sweep, runs)
     if points.empty:
         return []
-    points, row, row_label = _rows(points, sweep)
+    # A run's positions only make sense beside runs of the same setting: a longer
+    # sequence has more of them.
+    points, row, row_label = setting_rows(points, sweep)
     by = ["source", "series", "oracle", POSITION] + ([row] if row else [])
     col = "source" if len(sets) > 1 else None
     # The task's direction names the oracle's line; its per-position metrics are of the

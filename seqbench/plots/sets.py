@@ -13,9 +13,11 @@ from seqbench import results
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["ResultSet", "Sweep", "load_set", "sweep_of", "tidy", "summarise", "series_names", "is_oracle", "RESULTS"]
+__all__ = ["ResultSet", "Sweep", "load_set", "sweep_of", "tidy", "summarise", "series_names", "is_oracle",
+           "setting_rows", "RESULTS", "SETTING"]
 
 BATCH = "run.batch_size"
+SETTING = "setting"  # the panel row when a suite swept both length and batch size
 # Result columns the report reads (the rest of a record is never loaded).
 RESULTS = (
     "time.train_s", "time.eval_s", "time.total_s", "time.epochs",
@@ -197,3 +199,25 @@ def summarise(frame: "pd.DataFrame", by: list[str], value: str) -> "pd.DataFrame
     grouped = kept.groupby(by, sort=True, dropna=False, observed=True)[value]
     summary = grouped.agg(["mean", "min", "max", "count"]).reset_index()
     return summary.rename(columns={"count": "n"})
+
+
+def setting_rows(points: "pd.DataFrame", sweep: Sweep) -> tuple["pd.DataFrame", str | None, str]:
+    """Give each swept setting (length, batch size, or both) its own row of panels, for
+    figures whose x axis is neither (epochs, positions): runs of different settings
+    must not be averaged into one line. Returns the points, the row column and its
+    label."""
+    from seqbench.plots.metric import axis_name
+
+    axes = sweep.axes
+    if len(axes) <= 1:
+        return points, (axes[0] if axes else None), (axis_name(axes[0]) if axes else "")
+    import pandas as pd
+
+    # Written out as text, but ordered as the numbers are (5 before 10): an ordered
+    # categorical keeps that order through grouping and faceting.
+    points = points.sort_values(axes, kind="stable")
+    label = points[axes[0]].map(lambda v: f"{axis_name(axes[0])} = {v}")
+    for axis in axes[1:]:
+        label = label + points[axis].map(lambda v, a=axis: f"   {axis_name(a)} = {v}")
+    ordered = pd.Categorical(label, categories=list(dict.fromkeys(label)), ordered=True)
+    return points.assign(**{SETTING: ordered}), SETTING, ""
