@@ -13,9 +13,9 @@ from seqbench.suite import load_suite
 
 SUITES = Path(__file__).resolve().parent.parent / "suites"
 ALL = sorted(SUITES.rglob("*.toml"))
-# Under --smoke the CPU-sized variants in reproductions/cpu/ shrink to the same points
-# as the full-size suites, so only the full-size ones run; every suite still validates.
-REPRODUCTIONS = sorted((SUITES / "reproductions").glob("*.toml"))
+# Every reproduction, full size and CPU-sized (reproductions/cpu/), runs in --smoke
+# mode: the CPU-sized ones set other learning rates, patience and lengths.
+REPRODUCTIONS = sorted((SUITES / "reproductions").rglob("*.toml"))
 
 
 @pytest.mark.parametrize("path", ALL, ids=[str(p.relative_to(SUITES)) for p in ALL])
@@ -26,7 +26,7 @@ def test_shipped_suite_validates_into_distinct_points(path):
     assert load_suite(path, smoke=True).points
 
 
-@pytest.mark.parametrize("path", REPRODUCTIONS, ids=[p.stem for p in REPRODUCTIONS])
+@pytest.mark.parametrize("path", REPRODUCTIONS, ids=[str(p.relative_to(SUITES / "reproductions")) for p in REPRODUCTIONS])
 def test_reproduction_suite_runs_in_smoke_mode(path, store_path):
     # Two points at a time: the reproductions are most of the suite's run time.
     args = ["run", str(path), "--smoke", "--jobs", "2", "--store", str(store_path)]
