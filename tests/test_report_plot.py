@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import io
+import logging
 import re
 import xml.etree.ElementTree as ElementTree
 from pathlib import Path
@@ -473,3 +474,19 @@ def test_training_curves_keep_each_swept_length_and_batch_size_apart(energy_stor
     titles = [ax.get_title() for ax in plot.draw().axes if ax.get_title()]
     assert titles[::2] == [f"seq_len = {length}   batch_size = {batch}   train loss"
                            for length in (5, 10) for batch in (16, 32)]
+
+
+def test_matplotlibs_font_lookup_stays_quiet_while_figures_are_drawn(caplog):
+    # Log axes' math text made matplotlib print a "findfont: ... not found" line per
+    # figure on stderr; nothing in it is for the report's reader.
+    from seqbench.plots.canvas import theme
+
+    fonts = logging.getLogger("matplotlib.font_manager")
+    before = fonts.level
+    with caplog.at_level(logging.WARNING):
+        with theme():
+            fonts.warning("findfont: Font family ['DejaVu Sans Display'] not found.")
+        assert "findfont" not in caplog.text
+        assert fonts.level == before
+        fonts.warning("findfont: outside a report")
+        assert "outside a report" in caplog.text  # only the report's drawing is quieted

@@ -9,6 +9,7 @@ backend nor the style of a user's own session (a notebook importing seqbench) ch
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,9 +44,17 @@ BAND_NOTE = "line: mean over seeds; band: min to max"
 
 @contextmanager
 def theme() -> Iterator[None]:
-    """seaborn's look for the figures drawn inside, and only for them."""
-    with matplotlib.rc_context(), sns.axes_style("whitegrid"), sns.plotting_context("notebook"):
-        yield
+    """seaborn's look for the figures drawn inside, and only for them. matplotlib's font
+    lookup is kept quiet meanwhile: its "findfont: ... not found" line for a math
+    glyph's fallback font says nothing a reader of the report can act on."""
+    fonts = logging.getLogger("matplotlib.font_manager")
+    level = fonts.level
+    fonts.setLevel(logging.ERROR)
+    try:
+        with matplotlib.rc_context(), sns.axes_style("whitegrid"), sns.plotting_context("notebook"):
+            yield
+    finally:
+        fonts.setLevel(level)
 
 
 @dataclass
