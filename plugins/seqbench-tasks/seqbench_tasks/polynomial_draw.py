@@ -76,10 +76,17 @@ def _binomial_hash(a: np.ndarray, b: np.ndarray, a_max: int, b_max: int) -> np.n
     return np.where(b == 0, np.uint64(0), _mix(key))
 
 
-def _combine(shown_variable: np.ndarray, power: np.ndarray, coefficient: np.ndarray,
-             binomials: np.ndarray, factors: int) -> np.ndarray:
-    shown = (shown_variable * (factors + 1) + power).astype(np.uint64)
-    return _owner(_mix(binomials + _mix(coefficient.astype(np.uint64) * _FNV_PRIME + shown)))
+def _shown_variable(letter: np.ndarray, function: np.ndarray, factors: int) -> np.ndarray:
+    """What the text shows of the variable, scaled so that a monomial power (0..factors)
+    can be added to it without a collision."""
+    return ((letter * 4 + function) * (factors + 1)).astype(np.uint64)
+
+
+def _combine(shown: np.ndarray, coefficient: np.ndarray, binomials: np.ndarray) -> np.ndarray:
+    """The split from what a factored text shows: the variable and monomial power, the
+    monomial coefficient and the binomials' hash sum, all uint64 (products and sums
+    wrap as int64's would)."""
+    return _owner(_mix(binomials + _mix(coefficient * _FNV_PRIME + shown)))
 
 
 def structure_split(
@@ -101,7 +108,8 @@ def structure_split(
         power += monomial
         coefficient *= np.where(monomial, a[:, column], 1)
         binomials += _binomial_hash(a[:, column], b[:, column], a_max, b_max)
-    return _combine(letter * 4 + function, power, coefficient, binomials, factors)
+    shown = _shown_variable(letter, function, factors) + power.astype(np.uint64)
+    return _combine(shown, coefficient.astype(np.uint64), binomials)
 
 
 def split_of(inputs: np.ndarray) -> np.ndarray:
@@ -138,8 +146,7 @@ class Draws:
         self.factor_slots = MONOMIAL_ONE_IN * self._pairs
         self.variable_slots = len(_LETTER_POOL) * 100
         letter, function = self._variable(np.arange(self.variable_slots))
-        # What the text shows of the variable, as structure_split hashes it.
-        self._shown_variable = ((letter * 4 + function) * (factors + 1)).astype(np.uint64)
+        self._shown_variable = _shown_variable(letter, function, factors)
         self._parts = None
         if self.factor_slots <= TABLE_LIMIT:
             self._parts = self._factor_parts(np.arange(self.factor_slots))
@@ -190,8 +197,7 @@ class Draws:
                 binomials += parts[0]
                 power += parts[1]
                 coefficient *= parts[2]
-        shown = np.take(self._shown_variable, variables) + power
-        return _owner(_mix(binomials + _mix(coefficient * _FNV_PRIME + shown)))
+        return _combine(np.take(self._shown_variable, variables) + power, coefficient, binomials)
 
     def decode(self, variables: np.ndarray, factors: np.ndarray) -> tuple[np.ndarray, ...]:
         """(letter, function, a, b) of drawn slots; a and b are (count, factors)."""
