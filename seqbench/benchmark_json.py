@@ -12,8 +12,8 @@ those run before (skipped by --resume) included.
 from __future__ import annotations
 
 import json
-import os
 import math
+import os
 import platform
 import sqlite3
 import statistics

@@ -42,7 +42,7 @@ class Progress:
         self.started = time.monotonic()
         self.stream = stream or sys.stdout
         self.live = self.stream.isatty()
-        self._latest: str | None = None  # the running point last heard from, for the bar
+        self._latest: tuple[str, str] | None = None  # (label, status) last heard, for the bar
         self._printed: dict[str, float] = {}  # when each running point last had a line
         self._draw()
 
@@ -50,7 +50,7 @@ class Progress:
         """A running point (``label``) finished an epoch."""
         status = f"{label}: {describe_epoch(epoch)}"
         if self.live:
-            self._latest = status
+            self._latest = (label, status)
             self._clear()
             self._draw()
             return
@@ -66,7 +66,7 @@ class Progress:
         self.done += 1
         self.failed += 0 if ok else 1
         self._printed.pop(label or "", None)
-        if self._latest is not None and label is not None and self._latest.startswith(f"{label}: "):
+        if self._latest is not None and self._latest[0] == label:
             self._latest = None
         self._clear()
         width = len(str(self.total))
@@ -90,7 +90,7 @@ class Progress:
         bar = "#" * filled + "-" * (BAR_WIDTH - filled)
         line = f"[{bar}] {self.done}/{self.total}  eta {self._eta()}"
         if self._latest:
-            line += f"  | {self._latest}"
+            line += f"  | {self._latest[1]}"
         # One terminal row, or the carriage return could not redraw it.
         self.stream.write("\r" + line[: shutil.get_terminal_size().columns - 1])
         self.stream.flush()

@@ -41,9 +41,14 @@ def _write_json(value, path: str) -> None:
     os.replace(temporary, path)
 
 
+def progress_path(result_path: str) -> str:
+    """Where the worker writing ``result_path`` leaves its latest epoch's progress."""
+    return f"{result_path}.progress"
+
+
 def _report(progress: dict, result_path: str) -> None:
     try:
-        _write_json(progress, f"{result_path}.progress")
+        _write_json(progress, progress_path(result_path))
     except OSError:
         pass  # progress is for display only; the point carries on without it
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from seqbench.grid import Point
 from seqbench.pipeline import failed_record
+from seqbench.worker import progress_path
 
 __all__ = ["WorkerProcess", "remove_stale_point_dirs"]
 
@@ -66,7 +67,7 @@ class WorkerProcess:
         # The parent's pid in the name lets a later sweep remove what a killed one left.
         self._dir = tempfile.TemporaryDirectory(prefix=f"{POINT_DIR_PREFIX}{os.getpid()}-")
         self.result_path = Path(self._dir.name) / "record.json"
-        self.progress_path = Path(f"{self.result_path}.progress")
+        self.progress_path = Path(progress_path(str(self.result_path)))
         self.log_path = Path(self._dir.name) / "worker.log"
         self._log = self.log_path.open("wb")
         child_env = {**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"}
