@@ -324,16 +324,23 @@ def wrong_answer(task: Task, answer: np.ndarray) -> np.ndarray:
     return np.stack([mean + 3.0 * np.sqrt(variance), variance], axis=-1)
 
 
+def _answers(task: Task) -> tuple[Examples, list[tuple[str, np.ndarray]]]:
+    """A test sample and what the scoring rules score on it: the exact answer and a
+    wrong one, each with its label."""
+    examples = generate(task, SMALL, seed=0, split="test")
+    with calling(f"{type(task).__name__}.solve(inputs)"):
+        answer = np.asarray(task.solve(examples.inputs))
+    return examples, [("the exact answer", answer), ("a wrong answer", wrong_answer(task, answer))]
+
+
 def check_task_scoring(task: Task) -> None:
     """``score`` returns every declared metric as a finite number, and its primary metric
     ranks the exact answer above a wrong one in the declared direction."""
     subject, rule = _subject(task), "scoring"
-    examples = generate(task, SMALL, seed=0, split="test")
-    with calling(f"{type(task).__name__}.solve(inputs)"):
-        answer = np.asarray(task.solve(examples.inputs))
+    examples, answers = _answers(task)
     declared = tuple(task.metrics) or (task.primary_metric,)
     scores = {}
-    for label, predictions in (("the exact answer", answer), ("a wrong answer", wrong_answer(task, answer))):
+    for label, predictions in answers:
         with calling(f"{type(task).__name__}.score(predictions, targets)"):
             result = task.score(predictions, examples.targets)
         if not isinstance(result, dict):
@@ -377,12 +384,10 @@ def check_task_position_scoring(task: Task) -> None:
     """When ``score_positions`` gives metrics (not None), each is one finite number per
     target position, for the exact answer and for a wrong one."""
     subject, rule = _subject(task), "position-scoring"
-    examples = generate(task, SMALL, seed=0, split="test")
-    with calling(f"{type(task).__name__}.solve(inputs)"):
-        answer = np.asarray(task.solve(examples.inputs))
+    examples, answers = _answers(task)
     targets = examples.targets
     positions = targets.shape[1] if targets.ndim == 2 else None
-    for label, predictions in (("the exact answer", answer), ("a wrong answer", wrong_answer(task, answer))):
+    for label, predictions in answers:
         with calling(f"{type(task).__name__}.score_positions(predictions, targets)"):
             result = task.score_positions(predictions, targets)
         if result is None:
