@@ -93,3 +93,16 @@ class Model:
     def synchronize(self) -> None:
         """Wait for the model's device to finish queued work; the harness calls this
         before every clock read so asynchronous GPUs are timed honestly."""
+
+    def devices(self) -> list[str] | None:
+        """The devices the built model runs on (``cpu``, ``cuda:0``, ...), with CUDA's
+        numbering: the harness meters exactly these GPUs and records them. None when
+        the model cannot say; NumPy models run on the CPU."""
+        return ["cpu"] if self.framework == "numpy" else None
+
+    def flops(self, inputs: np.ndarray, targets: np.ndarray) -> dict[str, float] | None:
+        """Model FLOPs for this batch, per example: ``{"train_per_example": forward and
+        backward, "predict_per_example": one prediction, "method": how counted}``, a
+        multiply-add counting 2. Called once after training; it must not change the
+        model. None (the default): not known."""
+        return None

@@ -14,10 +14,12 @@ import numpy as np
 
 from seqbench import registry
 from seqbench.data import Split
+from seqbench.devices import count_flops, point_device
 from seqbench.grid import Point
 from seqbench.meters import run_meters
 from seqbench.model import EpochOutcome, FitSettings, Model
 from seqbench.task import PAD_ID, Task
+from seqbench.threads import worker_budget
 
 __all__ = ["run_point", "predict_split", "failed_record", "position_metrics", "NonFiniteResult"]
 
@@ -184,9 +186,9 @@ def run_point(
     started = time.perf_counter()
     if process_started is not None:
         record["timings"]["startup_s"] = started - process_started
-    meters = run_meters(
-        [cls for _, cls in registry.meters().items()], point.run["device"], settings=point.run
-    )
+    # Opened once the model is built and says which device it runs on.
+    meters = run_meters([cls for _, cls in registry.meters().items()], settings=point.run)
+    record["provenance"] = {"threads": worker_budget()}
     phases = _Phases(meters)
     try:
         _run(point, record, phases, on_epoch)
@@ -198,7 +200,7 @@ def run_point(
         meters.close()
         record["timings"].update({f"{k}_s": v for k, v in phases.seconds.items()})
         record["timings"]["total_s"] = time.perf_counter() - started
-        record["measurements"] = meters.results
+        record["measurements"] = {**meters.results, **record["measurements"]}
         record["finished_at"] = now()
     return record
 
@@ -215,7 +217,6 @@ def _run(point: Point, record: dict[str, Any], phases: _Phases, report: EpochRep
         "validation": Split(task, "validation", run["eval_size"], point.seed),
         "test": Split(task, "test", run["eval_size"], point.seed),
     }
-    phases.run("data", lambda: [split.prepare() for split in splits.values()])
     settings = FitSettings(
         epochs=run["epochs"],
         batch_size=run["batch_size"],
@@ -223,8 +224,13 @@ def _run(point: Point, record: dict[str, Any], phases: _Phases, report: EpochRep
         seed=point.seed,
         patience=run["patience"],
     )
+    phases.meters.prepare()  # idle power, before the model takes a GPU
     model.build(task, settings)
     phases.model = model
+    # The meters measure the device the model runs on, not the one asked for ("auto").
+    record["provenance"]["device"] = point_device(model, run["device"])
+    phases.meters.open(record["provenance"]["device"])
+    phases.run("data", lambda: [split.prepare() for split in splits.values()])
 
     curves: list[dict[str, Any]] = record["curves"]
     # The first epoch starts with the train phase: model building is not training.
@@ -304,3 +310,6 @@ def _run(point: Point, record: dict[str, Any], phases: _Phases, report: EpochRep
         rate = examples / seconds if seconds > 0 and examples else None
         timings[f"{phase}_examples_per_s"] = rate
         timings[f"{phase}_tokens_per_s"] = rate * tokens if rate is not None else None
+    flops = count_flops(model, splits, run, timings, phases.meters.results)
+    if flops is not None:
+        record["measurements"]["flops"] = flops

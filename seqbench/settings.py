@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from seqbench.params import ParamError, param
 
@@ -41,6 +41,12 @@ class RunSettings:
         None,
         help="{metric = NAME, value = X}: record the training time and energy until the "
         "validation metric first reaches X (direction = min | max; default the task's)",
+    )
+    threads: Literal["auto", "framework"] | int = param(
+        "auto",
+        min=1,
+        help="CPU threads per point: auto (usable cores / points at once, OpenMP threads "
+        "sleep when idle), framework (their defaults) or a number; see docs/measurement.md",
     )
     smoke: bool = param(False, help="set by --smoke: sizes shrunk to run in seconds")
 

@@ -168,7 +168,9 @@ class Store:
             _json(record.get("metrics", {})),
             _json(record.get("timings", {})),
             _json(record.get("measurements", {})),
-            _json(provenance),
+            # The sweep's provenance, and what only the point's worker knows (the device
+            # it ran on, its thread budget).
+            _json({**provenance, **record.get("provenance", {})}),
             record.get("started_at"),
             record.get("finished_at"),
             datetime.now(timezone.utc).isoformat(timespec="milliseconds"),

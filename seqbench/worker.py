@@ -23,10 +23,15 @@ def main(argv: list[str]) -> int:
         print("usage: python -m seqbench.worker RESULT_PATH < point.json", file=sys.stderr)
         return 2
     result_path = argv[0]
+    text = sys.stdin.read()
+    # Before NumPy, torch or TensorFlow load: their thread pools read the environment once.
+    from seqbench.threads import prepare_worker
+
+    prepare_worker(json.loads(text).get("run", {}))
     from seqbench.grid import Point
     from seqbench.pipeline import run_point
 
-    point = Point.from_json(sys.stdin.read())
+    point = Point.from_json(text)
     record = run_point(
         point, process_started=_PROCESS_STARTED, on_epoch=lambda progress: _report(progress, result_path)
     )

@@ -20,13 +20,24 @@ from click.testing import CliRunner
 
 from fake_nvml import FAKE_DIR, use_fake_nvml, use_real_nvml
 from seqbench.cli import main
-from seqbench.meters.nvml import SAMPLER_THREAD, NvmlMeter, Unavailable, select_gpus
+from seqbench.meters.idle import CACHE_VARIABLE
+from seqbench.meters.nvml import CPU_REASON, SAMPLER_THREAD, NvmlMeter, Unavailable, select_gpus
 from seqbench.meters.sampler import Sampler
 from seqbench.pipeline import run_point
 from seqbench.results import load
 from seqbench.suite import load_suite
 
 NO_DRIVER = "NVML library not found: no NVIDIA driver"
+
+
+@pytest.fixture(autouse=True)
+def idle_cache(tmp_path, monkeypatch):
+    """Each test's own idle cache (the fake GPUs' UUIDs repeat between tests)."""
+    path = tmp_path / "idle.json"
+    monkeypatch.setenv(CACHE_VARIABLE, str(path))
+    monkeypatch.setenv("SEQBENCH_GPU_IDLE_SECONDS", "0.2")  # worker processes
+    monkeypatch.setattr(NvmlMeter, "idle_seconds", 0.2)  # this one
+    return path
 
 
 @pytest.fixture
@@ -76,6 +87,13 @@ def test_fake_pynvml_has_the_real_functions_signatures_and_error_classes():
             assert fake_class(0).value == real_class(0).value, name
         for code in (real.NVML_ERROR_NOT_SUPPORTED, real.NVML_ERROR_LIBRARY_NOT_FOUND):
             assert type(fake.NVMLError(code)).__name__ == type(real.NVMLError(code)).__name__
+        constants = [name for name in dir(fake) if name.startswith(("NVML_FI_", "NVML_VALUE_TYPE_", "NVML_ERROR_"))]
+        assert "NVML_FI_DEV_POWER_INSTANT" in constants
+        for name in constants:
+            assert getattr(fake, name) == getattr(real, name), name
+        for structure in ("c_nvmlFieldValue_t", "c_nvmlValue_t"):
+            real_fields = {field for field, *_ in getattr(real, structure)._fields_}
+            assert real_fields <= set(vars(getattr(fake, structure)(0))), structure
 
 
 # --- energy: counter and integration ------------------------------------------------
@@ -154,7 +172,7 @@ def test_idle_power_is_measured_once_before_the_first_phase_and_subtracted(fake_
     assert train["idle_power_w"] == pytest.approx(60.0, rel=0.001)
     assert train["energy_above_idle_j"] == pytest.approx(140.0 * train["seconds"], rel=0.01)
     idle_part = train["energy_j"] - train["energy_above_idle_j"]
-    assert idle_part == pytest.approx(60.0 * train["seconds"])
+    assert idle_part == pytest.approx(60.0 * train["seconds"], rel=0.001)
     # Not re-measured under load: still the idle figure.
     assert evaluation["idle_power_w"] == train["idle_power_w"]
     above = evaluation["energy_above_idle_j"]
@@ -264,6 +282,9 @@ class RaisesMidTraining(Model):
     name = "bad:raises-mid-training"
     serves = frozenset({("continuous", "scalar")})
 
+    def devices(self):
+        return ["cuda:0"]
+
     def fit(self, train, settings, on_epoch):
         time.sleep(0.2)
         raise RuntimeError("out of memory")
@@ -321,10 +342,12 @@ def test_no_sampler_thread_is_left_when_training_raises(
         ("cuda:1", None, 2, [1]),
         ("cuda", None, 2, [0]),
         ("auto", None, 3, [0]),
-        ("auto", "1,0", 2, [1, 0]),
+        ("auto", "1,0", 2, [1]),  # CUDA's default device, not every visible GPU
+        ("cuda:0,cuda:1", "1,0", 2, [1, 0]),
         ("cuda:1", "2,3", 4, [3]),
         ("cuda", "GPU-8f3c", 1, ["GPU-8f3c"]),
         ("auto", "3,bad,1", 4, [3]),
+        ("cpu,cuda:1", "0,2", 4, [2]),
     ],
 )
 def test_run_device_selects_the_gpus_cuda_would_use(device, visible, count, expected):
@@ -334,10 +357,10 @@ def test_run_device_selects_the_gpus_cuda_would_use(device, visible, count, expe
 @pytest.mark.parametrize(
     "device, visible, count, reason",
     [
-        ("cpu", None, 2, "run.device is cpu"),
+        ("cpu", None, 2, "point ran on cpu"),
         ("auto", None, 0, "NVML finds no GPU"),
-        ("cuda:2", None, 2, "run.device is cuda:2 but NVML finds 2 GPU(s)"),
-        ("cuda:1", "0", 2, "run.device is cuda:1 but CUDA_VISIBLE_DEVICES lists 1 GPU(s)"),
+        ("cuda:2", None, 2, "device cuda:2 but NVML finds 2 GPU(s)"),
+        ("cuda:1", "0", 2, "device cuda:1 but CUDA_VISIBLE_DEVICES lists 1 GPU(s)"),
         ("auto", "-1", 2, "CUDA_VISIBLE_DEVICES='-1' hides every GPU"),
         ("cuda", "", 2, "CUDA_VISIBLE_DEVICES='' hides every GPU"),
     ],
@@ -369,14 +392,14 @@ def test_the_meter_measures_the_gpu_the_run_uses(
     finally:
         meter.close()
 
-    assert figures["idle_power_w"] == pytest.approx(300.0)
+    assert figures["idle_power_w"] == pytest.approx(300.0, rel=0.001)
 
 
 def test_cpu_device_makes_the_meter_unavailable_even_with_a_gpu(fake_gpu):
     fake_gpu({})
     meter = NvmlMeter("cpu")
 
-    assert meter.unavailable() == "run.device is cpu"
+    assert meter.unavailable() == CPU_REASON
     meter.close()
 
 
@@ -418,8 +441,32 @@ def test_driver_not_loaded_is_the_reason_when_nvml_says_so(fake_gpu):
     assert meter.unavailable() == "NVIDIA driver not loaded"
 
 
-def test_without_a_driver_a_point_succeeds_and_the_store_says_why(no_driver, write_suite, store_path):
-    suite = write_suite(GPU_SUITE.format(device="auto", model="oracle"))
+ON_A_GPU = """
+from dataclasses import dataclass
+
+from seqbench import hookimpl
+from seqbench.default_plugins.oracle import Oracle
+
+
+@dataclass
+class OnAGpu(Oracle):
+    name = "fake:on-a-gpu"
+
+    def devices(self):
+        return ["cuda:0"]
+
+
+@hookimpl
+def register_models(register):
+    register(OnAGpu)
+"""
+
+
+def test_without_a_driver_a_point_succeeds_and_the_store_says_why(
+    no_driver, install_plugin, write_suite, store_path
+):
+    install_plugin("seqbench-on-a-gpu", ON_A_GPU)
+    suite = write_suite(GPU_SUITE.format(device="auto", model="fake:on-a-gpu"))
 
     result = CliRunner().invoke(main, ["run", str(suite), "--store", str(store_path)])
 
@@ -451,6 +498,9 @@ class GpuWorker(Model):
 
     def build(self, task, settings):
         self._task = task
+
+    def devices(self):
+        return ["cuda:0"]
 
     def fit(self, train, settings, on_epoch):
         pynvml._fake_set_state(0, load_w=240, utilization=[90, 40], memory_used=6_000_000_000)
@@ -514,3 +564,180 @@ def test_sample_rate_below_10_hz_is_refused_in_one_line(write_suite, store_path)
         f"Error: {suite}: [run] sample_hz: expected float between 10 and 100, got 5"
     ]
     assert not store_path.exists()
+
+
+# --- the device a point ran on, and only its GPUs -----------------------------------
+
+UUID_A, UUID_B = "GPU-aaaaaaaa-1111-2222-3333-444444444444", "GPU-bbbbbbbb-1111-2222-3333-444444444444"
+
+PLACED_MODEL = """
+import time
+from dataclasses import dataclass
+
+import pynvml
+
+from seqbench import Model, hookimpl, param
+
+
+@dataclass
+class Placed(Model):
+    name = "fake:placed"
+    serves = frozenset({("continuous", "scalar")})
+    framework = "fake"
+    gpu: int = param(1, help="the CUDA device this model says it runs on")
+
+    def build(self, task, settings):
+        self._task = task
+
+    def devices(self):
+        return [f"cuda:{self.gpu}"]
+
+    def fit(self, train, settings, on_epoch):
+        # Its own 200 W on its GPU, and another process's 150 W on the other one.
+        other = 1 - self.gpu
+        pynvml._fake_set_state(self.gpu, load_w=200)
+        pynvml._fake_set_state(other, load_w=150)
+        time.sleep(0.4)
+        pynvml._fake_set_state(self.gpu, load_w=0)
+        pynvml._fake_set_state(other, load_w=0)
+        on_epoch(1, 0.0, len(train))
+
+    def predict(self, inputs):
+        return self._task.solve(inputs)
+
+
+@hookimpl
+def register_models(register):
+    register(Placed)
+"""
+
+
+def test_a_cpu_point_records_no_gpu_figures_even_with_gpus_there(fake_gpu, write_suite, monkeypatch):
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    fake_gpu({"uuid": UUID_A}, {"uuid": UUID_B})
+    suite = write_suite(GPU_SUITE.format(device="auto", model="oracle"))
+    (point,) = load_suite(suite).points
+
+    record = run_point(point)
+
+    assert record["status"] == "ok", record["error"]
+    assert record["measurements"]["nvml"] == {"unavailable": "point ran on cpu"}
+    assert record["provenance"]["device"] == "cpu"  # what it ran on, not "auto"
+
+
+def test_a_one_gpu_point_among_several_is_billed_only_its_gpu(
+    fake_gpu, install_plugin, write_suite, monkeypatch
+):
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    fake_gpu({"uuid": UUID_A, "idle_w": 50.0}, {"uuid": UUID_B, "idle_w": 70.0})
+    install_plugin("seqbench-placed-model", PLACED_MODEL)
+    suite = write_suite(GPU_SUITE.format(device="cuda", model="fake:placed"))
+    (point,) = load_suite(suite).points
+
+    record = run_point(point)
+
+    assert record["status"] == "ok", record["error"]
+    train = record["measurements"]["nvml"]["train"]
+    assert record["provenance"]["device"] == "cuda:1"
+    assert train["gpus"] == UUID_B
+    assert train["idle_power_w"] == pytest.approx(70.0, rel=0.01)
+    # Its own 200 W for 0.4 s; none of the other GPU's idle or load.
+    assert train["energy_above_idle_j"] == pytest.approx(200.0 * 0.4, rel=0.1)
+    assert train["energy_j"] == pytest.approx(70.0 * train["seconds"] + 200.0 * 0.4, rel=0.05)
+
+
+def test_idle_power_is_the_counter_rate_not_the_lagging_average(fake_gpu, monkeypatch):
+    monkeypatch.setattr(NvmlMeter, "idle_seconds", 0.5)
+    # The previous point worked the GPU at 130 W above idle until now; NVML's power
+    # reading still averages over the last second, as on Ampere and Hopper.
+    nvml = fake_gpu({"idle_w": 60.0, "power_window_s": 1.0})
+    nvml.nvmlInit()
+    gpu = nvml._state["gpus"][0]
+    now = time.monotonic()
+    gpu.set_load(now - 1.0, 130.0)
+    gpu.set_load(now, 0.0)
+    nvml.nvmlShutdown()
+    meter = NvmlMeter("cuda")
+    assert meter.unavailable() is None
+    try:
+        figures = measure(meter, "train", 0.05)
+    finally:
+        meter.close()
+
+    assert figures["idle_method"] == "counter_rate"
+    assert figures["idle_power_w"] == pytest.approx(60.0, rel=0.01)
+    assert figures["idle_window_s"] == pytest.approx(0.5, abs=0.1)
+
+
+def test_without_a_counter_idle_falls_back_to_power_samples_and_says_so(fake_gpu, short_idle):
+    fake_gpu({"idle_w": 60.0, "energy_counter": False})
+    meter = NvmlMeter("cuda")
+    assert meter.unavailable() is None
+    try:
+        figures = measure(meter, "train", 0.05)
+    finally:
+        meter.close()
+
+    assert figures["idle_method"] == "power_samples (average)"
+    assert figures["idle_power_w"] == pytest.approx(60.0, rel=0.01)
+
+
+def test_idle_is_measured_once_per_gpu_per_sweep(fake_gpu, short_idle, idle_cache):
+    nvml = fake_gpu({"idle_w": 60.0, "uuid": UUID_A})
+    first = NvmlMeter("cuda")
+    assert first.unavailable() is None
+    try:
+        figures = measure(first, "train", 0.0)
+    finally:
+        first.close()
+    nvml.nvmlInit()
+    nvml._fake_set_state(0, load_w=100.0)  # the next point finds the GPU busy: not idle
+    second = NvmlMeter("cuda")
+    assert second.unavailable() is None
+    try:
+        again = measure(second, "train", 0.0)
+    finally:
+        second.close()
+        nvml.nvmlShutdown()
+
+    assert again["idle_power_w"] == figures["idle_power_w"] == pytest.approx(60.0, rel=0.01)
+    assert list(json.loads(idle_cache.read_text())) == [UUID_A]
+
+
+def test_a_phase_shorter_than_a_few_counter_updates_is_flagged(fake_gpu, monkeypatch):
+    monkeypatch.setattr(NvmlMeter, "idle_seconds", 0.4)
+    fake_gpu({"idle_w": 100.0, "counter_interval_s": 0.05})
+    meter = NvmlMeter("cuda")
+    assert meter.unavailable() is None
+    try:
+        short = measure(meter, "data", 0.08)
+        long = measure(meter, "train", 0.5)
+    finally:
+        meter.close()
+
+    assert short["counter_interval_s"] == pytest.approx(0.05, rel=0.1)
+    assert short["short_phase"] is True and short["counter_updates"] < 5
+    assert long["short_phase"] is False and long["counter_updates"] >= 5
+
+
+@pytest.mark.parametrize("instant", [True, False])
+def test_instantaneous_power_is_preferred_where_the_driver_has_it(fake_gpu, short_idle, instant):
+    nvml = fake_gpu({"idle_w": 60.0, "power_window_s": 1.0, "power_instant": instant})
+    meter = NvmlMeter("cuda", {"sample_hz": 50})
+    assert meter.unavailable() is None
+    try:
+        meter.start("train")
+        nvml._fake_set_state(0, load_w=200.0)
+        time.sleep(0.3)
+        figures = meter.stop("train")
+    finally:
+        meter.close()
+
+    if instant:
+        assert figures["power_source"] == "instant"
+        assert figures["peak_power_w"] == pytest.approx(260.0, abs=0.01)
+        assert figures["integrated_energy_j"] == pytest.approx(figures["energy_j"], rel=0.05)
+    else:
+        # The one-second average has climbed less than a third of the way after 0.3 s.
+        assert figures["power_source"] == "average"
+        assert figures["peak_power_w"] < 60.0 + 200.0 * 0.35

@@ -2,7 +2,11 @@
 
 A point runs on a GPU unless its ``run.device`` is ``cpu``. When several points run at
 once, each one that needs a GPU is given its own through ``CUDA_VISIBLE_DEVICES``, so
-two points never share a GPU's memory, clocks or NVML energy counter.
+two points never share a GPU's memory, clocks or NVML energy counter. GPUs are handed
+out by UUID, so the GPU a worker's CUDA sees and the one its meter reads are the same
+whatever order either numbers them in; workers also number GPUs in PCI bus order
+(``CUDA_DEVICE_ORDER=PCI_BUS_ID``, set by seqbench.threads.prepare_worker), as NVML
+does, for indices that reach them some other way.
 """
 
 from __future__ import annotations
@@ -11,37 +15,47 @@ import os
 from typing import Mapping
 
 from seqbench.grid import Point
-from seqbench.meters.nvml import Unavailable, select_gpus, start_nvml
+from seqbench.meters.nvml import Unavailable, start_nvml, text, visible_ids
 
 __all__ = ["visible_gpus", "device_of", "needs_gpu", "pinned_index", "GpuPool"]
 
 
 def visible_gpus(environ: Mapping[str, str] | None = None) -> list[str]:
-    """The GPUs this process may use, as ``CUDA_VISIBLE_DEVICES`` entries.
+    """The GPUs this process may use, as UUIDs for ``CUDA_VISIBLE_DEVICES``.
 
-    The variable's own entries when it is set (read by CUDA's rule: the list ends at
-    the first entry CUDA cannot parse; an empty value hides every GPU), else every GPU
-    NVML finds, else none (no NVIDIA driver).
+    ``CUDA_VISIBLE_DEVICES``'s own entries when it is set (read by CUDA's rule: the
+    list ends at the first entry CUDA cannot parse; an empty value hides every GPU),
+    an index taken in PCI bus order (NVML's); else every GPU NVML finds; else none (no
+    NVIDIA driver). Without NVML, entries are kept as they were written.
     """
     environ = os.environ if environ is None else environ
     visible = environ.get("CUDA_VISIBLE_DEVICES")
+    entries: list[int | str] | None = None
     if visible is not None:
         try:
-            return [str(ident) for ident in select_gpus("cuda", visible, 0)]
+            entries = visible_ids(visible, 0)
         except Unavailable:
             return []
     nvml, _ = start_nvml()
     if nvml is None:
-        return []
+        return [str(entry) for entry in entries or []]
     try:
-        return [str(index) for index in range(nvml.nvmlDeviceGetCount())]
+        if entries is None:
+            entries = list(range(nvml.nvmlDeviceGetCount()))
+        return [_uuid(nvml, entry) for entry in entries]
     except nvml.NVMLError:
-        return []
+        return [str(entry) for entry in entries or []]
     finally:
         try:
             nvml.nvmlShutdown()
         except nvml.NVMLError:
             pass
+
+
+def _uuid(nvml, entry: int | str) -> str:
+    if isinstance(entry, str):
+        return entry  # already a UUID (GPU-... or MIG-...)
+    return text(nvml.nvmlDeviceGetUUID(nvml.nvmlDeviceGetHandleByIndex(entry)))
 
 
 def device_of(point: Point) -> str:

@@ -28,6 +28,7 @@ from seqbench.executors.local import THREAD_VARIABLES
 from seqbench.executors.subprocess_worker import WorkerProcess, remove_stale_point_dirs
 from seqbench.grid import Point
 from seqbench.pipeline import failed_record
+from seqbench.threads import POINT_CPUS_VARIABLE
 
 __all__ = ["RayExecutor", "PointProcessDied", "run_point_task", "INSTALL_HINT", "MAX_RETRIES"]
 
@@ -220,6 +221,7 @@ class RayExecutor(Executor):
 
     def _env(self, gpu: bool) -> dict[str, str]:
         env = {name: str(CPUS_PER_POINT) for name in THREAD_VARIABLES}
+        env[POINT_CPUS_VARIABLE] = str(CPUS_PER_POINT)  # run.threads = "auto" (seqbench.threads)
         if not gpu:
             env["CUDA_VISIBLE_DEVICES"] = ""  # Ray sets it for GPU tasks; the rest see none
         return env

@@ -10,7 +10,10 @@ __all__ = ["Meter", "run_meters"]
 class Meter:
     """A measurement back-end registered through ``register_meters``.
 
-    The harness makes one per run with the run's device and ``[run]`` settings, asks
+    Before the model is built, the harness calls the class's ``prepare(settings)`` (to
+    measure what needs a device nobody is using yet, such as idle power). It then makes
+    one meter per run with the device the built model runs on (``cpu``, ``cuda:0``, or
+    several joined by commas) and the ``[run]`` settings, asks
     ``unavailable()`` once (a reason string means "record why, measure nothing"), then
     brackets each phase with ``start(phase)`` / ``stop(phase)``; ``close()`` always runs
     last. Between them, ``read(phase)`` may be called at any time (after each epoch, to
@@ -24,6 +27,10 @@ class Meter:
     def __init__(self, device: str, settings: Mapping[str, Any] | None = None) -> None:
         self.device = device
         self.settings: Mapping[str, Any] = settings or {}
+
+    @classmethod
+    def prepare(cls, settings: Mapping[str, Any]) -> None:
+        pass
 
     def unavailable(self) -> str | None:
         return None
@@ -55,14 +62,36 @@ class run_meters:
     def __init__(
         self,
         meter_classes: list[type[Meter]],
-        device: str,
+        device: str | None = None,
         settings: Mapping[str, Any] | None = None,
     ) -> None:
+        self.meter_classes = meter_classes
+        self.settings = settings
         self.results: dict[str, dict[str, Any]] = {}
         self.active: list[Meter] = []
-        for cls in meter_classes:
+        self._prepare_errors: dict[str, str] = {}
+        if device is not None:
+            self.open(device)
+
+    def prepare(self) -> None:
+        """Each meter class's ``prepare``, before the model is built; errors are kept for
+        ``open`` to record."""
+        for cls in self.meter_classes:
             try:
-                meter = cls(device, settings=settings)
+                cls.prepare(self.settings or {})
+            except Exception as error:
+                self._prepare_errors[cls.name] = _error_text(error)
+
+    def open(self, device: str) -> None:
+        """Make each meter for the device the point runs on; a meter that cannot measure
+        it records why."""
+        for cls in self.meter_classes:
+            prepare_error = self._prepare_errors.get(cls.name)
+            if prepare_error:
+                self.results[cls.name] = {"unavailable": prepare_error}
+                continue
+            try:
+                meter = cls(device, settings=self.settings)
                 reason = meter.unavailable()
             except Exception as error:
                 self.results[cls.name] = {"unavailable": _error_text(error)}

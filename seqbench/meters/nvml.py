@@ -1,12 +1,20 @@
-"""NVIDIA GPU energy, power, utilisation and memory per phase, through NVML.
+"""NVIDIA GPU energy, power, utilisation and memory per phase, through NVML, for the
+GPUs the point's model runs on and no others.
+
+The meter is given the device the built model reports (``cpu``, ``cuda:0``, or several
+joined by commas); ``cuda:N`` is entry N of ``CUDA_VISIBLE_DEVICES`` (workers number
+GPUs in PCI order, as NVML does), opened by index or UUID and recorded by UUID.
 
 Energy per phase comes from each GPU's total-energy counter
 (``nvmlDeviceGetTotalEnergyConsumption``, millijoules) where the GPU has one, else from
-integrating power samples (``nvmlDeviceGetPowerUsage``, milliwatts) by the trapezoid
-rule; the method is stored with the figure. A background sampler reads power,
-utilisation and memory at ``run.sample_hz`` (10 Hz unless set). Idle power is measured
-for a short window before the first phase; each phase reports its energy above idle
-beside the total. See docs/measurement.md for what each figure means and its error.
+integrating power samples by the trapezoid rule; the method is stored with the figure.
+Power is the instantaneous reading (field ``NVML_FI_DEV_POWER_INSTANT``) where the
+driver has it, else ``nvmlDeviceGetPowerUsage``'s moving average; ``power_source``
+says which. A background sampler reads power, utilisation and memory at
+``run.sample_hz`` (10 Hz unless set). Idle power and the counter's update interval
+come from seqbench.meters.idle, measured once per GPU per sweep before the model is
+built; each phase reports its energy above idle beside the total, and flags itself
+when it spans too few counter updates. See docs/measurement.md.
 
 ``pynvml`` (nvidia-ml-py) is imported lazily here, never when seqbench is imported.
 """
@@ -20,6 +28,7 @@ from types import ModuleType
 from typing import Any, Callable, Mapping
 
 from seqbench.meters.base import Meter
+from seqbench.meters.idle import IdleCache, IdleFigure, measure_idle
 from seqbench.meters.sampler import Sample, Sampler, trapezoid
 
 __all__ = [
@@ -27,6 +36,8 @@ __all__ = [
     "Unavailable",
     "start_nvml",
     "select_gpus",
+    "visible_ids",
+    "CPU_REASON",
     "text",
     "DEFAULT_SAMPLE_HZ",
     "SAMPLER_THREAD",
@@ -34,6 +45,10 @@ __all__ = [
 
 DEFAULT_SAMPLE_HZ = 10.0
 SAMPLER_THREAD = "seqbench-nvml-sampler"
+CPU_REASON = "point ran on cpu"
+# A phase spanning fewer counter updates than this has edge errors of a sizeable share
+# of its energy (each edge is off by up to one interval x power).
+MIN_COUNTER_UPDATES = 5
 
 
 class Unavailable(Exception):
@@ -71,37 +86,49 @@ def text(value: str | bytes) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
-def select_gpus(device: str, visible: str | None, count: int) -> list[int | str]:
-    """The NVML devices (indices, or UUIDs) that ``run.device`` means.
+def visible_ids(visible: str | None, count: int) -> list[int | str]:
+    """The GPUs CUDA numbers 0, 1, ...: ``CUDA_VISIBLE_DEVICES``'s entries (indices or
+    UUIDs, up to the first CUDA cannot parse) when set, else every GPU NVML finds."""
+    if visible is None:
+        if count == 0:
+            raise Unavailable("NVML finds no GPU")
+        return list(range(count))
+    ids: list[int | str] = []
+    for entry in (part.strip() for part in visible.split(",")):
+        if entry.isdigit():
+            ids.append(int(entry))
+        elif entry.startswith(("GPU-", "MIG-")):
+            ids.append(entry)
+        else:
+            break  # CUDA ignores an unparsable entry and every one after it
+    if not ids:
+        raise Unavailable(f"CUDA_VISIBLE_DEVICES={visible!r} hides every GPU")
+    return ids
 
-    CUDA numbers only the GPUs in ``CUDA_VISIBLE_DEVICES`` (``visible``), so ``cuda:N``
-    is its N-th entry; ``cuda`` and ``auto`` mean every visible GPU, or GPU 0 when the
-    variable is unset. Raises Unavailable naming why none can be measured.
+
+def select_gpus(device: str, visible: str | None, count: int) -> list[int | str]:
+    """The NVML devices (indices, or UUIDs) that the device a point ran on means.
+
+    ``device`` is one device or several joined by commas: ``cuda:N`` is CUDA's N-th
+    visible GPU (entry N of ``CUDA_VISIBLE_DEVICES`` when set); ``cuda`` is CUDA's
+    current device, 0; ``auto`` (a model that did not say where it ran) is taken as
+    CUDA's default device too. ``cpu`` entries use no GPU. Raises Unavailable naming why
+    none can be measured.
     """
-    if device == "cpu":
-        raise Unavailable("run.device is cpu")
-    if visible is not None:
-        ids: list[int | str] = []
-        for entry in (part.strip() for part in visible.split(",")):
-            if entry.isdigit():
-                ids.append(int(entry))
-            elif entry.startswith(("GPU-", "MIG-")):
-                ids.append(entry)
-            else:
-                break  # CUDA ignores an unparsable entry and every one after it
-        if not ids:
-            raise Unavailable(f"CUDA_VISIBLE_DEVICES={visible!r} hides every GPU")
-    elif count == 0:
-        raise Unavailable("NVML finds no GPU")
-    else:
-        ids = list(range(count))
-    if device.startswith("cuda:"):
-        number = int(device.split(":", 1)[1])
+    wanted = [part.strip() for part in device.split(",") if part.strip()]
+    gpu_devices = [part for part in wanted if part != "cpu"]
+    if not gpu_devices:
+        raise Unavailable(CPU_REASON)
+    ids = visible_ids(visible, count)
+    chosen: list[int | str] = []
+    for part in gpu_devices:
+        number = int(part.split(":", 1)[1]) if part.startswith("cuda:") else 0
         if number >= len(ids):
             where = "CUDA_VISIBLE_DEVICES lists" if visible is not None else "NVML finds"
-            raise Unavailable(f"run.device is {device} but {where} {len(ids)} GPU(s)")
-        return [ids[number]]
-    return ids if visible is not None else ids[:1]
+            raise Unavailable(f"device {part} but {where} {len(ids)} GPU(s)")
+        if ids[number] not in chosen:
+            chosen.append(ids[number])
+    return chosen
 
 
 @dataclass(frozen=True)
@@ -115,11 +142,10 @@ class Reading:
 
 
 class _Gpu:
-    """One NVML device: its handle, and which readings it supports."""
+    """One NVML device: its handle and UUID, and which readings it supports."""
 
     def __init__(self, nvml: ModuleType, ident: int | str) -> None:
         self.nvml = nvml
-        self.label = str(ident)
         try:
             if isinstance(ident, int):
                 self.handle = nvml.nvmlDeviceGetHandleByIndex(ident)
@@ -128,9 +154,14 @@ class _Gpu:
         except nvml.NVMLError as error:
             raise Unavailable(f"cannot open GPU {ident}: {error}") from None
         self.name = text(nvml.nvmlDeviceGetName(self.handle))
+        self.uuid = text(nvml.nvmlDeviceGetUUID(self.handle))
+        self.label = self.uuid
         self._unsupported: set[str] = set()
+        self._instant_field = getattr(nvml, "NVML_FI_DEV_POWER_INSTANT", None)
         self.has_counter = self._optional("energy", self._counter_mj) is not None
-        self.has_power = self._optional("power", self._power_w) is not None
+        self.has_instant = self._instant_power_w() is not None
+        self.has_power = self.has_instant or self._optional("power", self._average_power_w) is not None
+        self.power_source = "instant" if self.has_instant else "average" if self.has_power else "none"
         if not (self.has_counter or self.has_power):
             raise Unavailable(f"GPU {ident} ({self.name}) reports neither energy nor power")
 
@@ -148,8 +179,28 @@ class _Gpu:
     def _counter_mj(self) -> int:
         return int(self.nvml.nvmlDeviceGetTotalEnergyConsumption(self.handle))
 
-    def _power_w(self) -> float:
+    def _average_power_w(self) -> float:
         return self.nvml.nvmlDeviceGetPowerUsage(self.handle) / 1000.0
+
+    def _instant_power_w(self) -> float | None:
+        """Instantaneous power from the field-values call (drivers 535 and later on
+        recent GPUs), or None where the driver does not support the field."""
+        if self._instant_field is None:
+            return None
+        values = self._optional(
+            "instant", lambda: self.nvml.nvmlDeviceGetFieldValues(self.handle, [self._instant_field])
+        )
+        if not values or values[0].nvmlReturn != self.nvml.NVML_SUCCESS:
+            return None
+        value = values[0]
+        if value.valueType == getattr(self.nvml, "NVML_VALUE_TYPE_DOUBLE", 0):
+            return float(value.value.dVal) / 1000.0
+        return value.value.uiVal / 1000.0
+
+    def power_w(self) -> float | None:
+        if self.has_instant:
+            return self._instant_power_w()
+        return self._average_power_w() if self.has_power else None
 
     def counter_mj(self) -> int | None:
         return self._counter_mj() if self.has_counter else None
@@ -160,7 +211,7 @@ class _Gpu:
         )
         memory = self._optional("memory", lambda: self.nvml.nvmlDeviceGetMemoryInfo(self.handle))
         return Reading(
-            power_w=self._power_w() if self.has_power else None,
+            power_w=self.power_w(),
             utilization_gpu=float(utilization.gpu) if utilization is not None else None,
             utilization_memory=float(utilization.memory) if utilization is not None else None,
             memory_used=int(memory.used) if memory is not None else None,
@@ -207,22 +258,44 @@ def _mean(values: list[float]) -> float:
 class NvmlMeter(Meter):
     name = "nvml"
     description = (
-        "NVIDIA GPU energy per phase (energy counter, else integrated power samples), "
-        "idle power and energy above idle, mean/peak power, utilisation, peak memory"
+        "NVIDIA GPU energy per phase for the GPUs the model uses (energy counter, else "
+        "integrated power), idle power from the counter's rate, energy above idle, "
+        "mean/peak power, utilisation, peak memory"
     )
-    idle_seconds = 0.5  # the idle window before the first phase
+    # The settle window idle power is measured over (SEQBENCH_GPU_IDLE_SECONDS to change).
+    idle_seconds = float(os.environ.get("SEQBENCH_GPU_IDLE_SECONDS") or 3.0)
 
     def __init__(self, device: str, settings: Mapping[str, Any] | None = None) -> None:
         super().__init__(device, settings)
         self.sample_hz = float(self.settings.get("sample_hz") or DEFAULT_SAMPLE_HZ)
         self._nvml: ModuleType | None = None
         self._gpus: list[_Gpu] = []
-        self._idle_w: float | None = None
+        self._idle: list[IdleFigure] | None = None
         self._window: _Window | None = None
 
+    @classmethod
+    def prepare(cls, settings: Mapping[str, Any]) -> None:
+        """Before the model is built (no CUDA context of ours yet): measure idle power of
+        every GPU this worker can see, unless this sweep already did recently."""
+        if str(settings.get("device") or "auto") == "cpu":
+            return
+        nvml, _ = start_nvml()
+        if nvml is None:
+            return
+        try:
+            ids = visible_ids(os.environ.get("CUDA_VISIBLE_DEVICES"), nvml.nvmlDeviceGetCount())
+            _idle_figures(cls.idle_seconds, [_Gpu(nvml, ident) for ident in ids])
+        except (Unavailable, nvml.NVMLError):
+            pass  # the meter itself will say why, when it is opened
+        finally:
+            _shutdown(nvml)
+
     def unavailable(self) -> str | None:
-        if self.device == "cpu":
-            return "run.device is cpu"
+        try:
+            select_gpus(self.device, None, 1)  # a point on the CPU needs no NVML at all
+        except Unavailable as why:
+            if str(why) == CPU_REASON:
+                return CPU_REASON
         nvml, reason = start_nvml()
         if nvml is None:
             return reason
@@ -239,8 +312,9 @@ class NvmlMeter(Meter):
 
     def start(self, phase: str) -> None:
         self._end_window()
-        if self._idle_w is None:
-            self._idle_w = self._measure_idle()
+        if self._idle is None:
+            # Not prepared before the model was built (a meter used on its own): now.
+            self._idle = _idle_figures(self.idle_seconds, self._gpus)
         self._window = self._open_window()
 
     def read(self, phase: str) -> dict[str, Any]:
@@ -276,10 +350,7 @@ class NvmlMeter(Meter):
         finally:
             nvml, self._nvml = self._nvml, None
             if nvml is not None:
-                try:
-                    nvml.nvmlShutdown()
-                except nvml.NVMLError:
-                    pass
+                _shutdown(nvml)
 
     def _end_window(self) -> None:
         window, self._window = self._window, None
@@ -299,26 +370,6 @@ class NvmlMeter(Meter):
     def _probe(self) -> tuple[Reading, ...]:
         return tuple(gpu.read() for gpu in self._gpus)
 
-    def _measure_idle(self) -> float:
-        """Mean power over a short window before any work: the time-average of power
-        samples (steady at idle), or the energy counter where a GPU reports no power."""
-        window = self._open_window()
-        try:
-            time.sleep(self.idle_seconds)
-        finally:
-            window.sampler.stop()
-        ended = time.monotonic()
-        seconds = ended - window.started
-        samples = window.sampler.samples()
-        total = 0.0
-        for index, gpu in enumerate(self._gpus):
-            if gpu.has_power:
-                power = [(s.t, s.value[index].power_w) for s in samples]
-                total += _time_mean(power) or 0.0
-            else:
-                total += (gpu.counter_mj() - window.counters[index]) / 1000.0 / seconds
-        return total
-
     def _energy(
         self, index: int, window: _Window, samples: Samples, counter_end: int | None
     ) -> tuple[float, str, float | None]:
@@ -335,6 +386,19 @@ class NvmlMeter(Meter):
             raise Unavailable(f"GPU {gpu.label}: energy counter reset and no power readings")
         return integrated, "integrated", integrated
 
+    def _resolution(self, seconds: float, methods: set[str]) -> dict[str, Any]:
+        """How many counter updates the phase spans, and whether that is too few."""
+        intervals = [f.counter_interval_s for f in self._idle or [] if f.counter_interval_s]
+        if "counter" not in methods or not intervals:
+            return {"counter_interval_s": None, "counter_updates": None, "short_phase": None}
+        interval = max(intervals)
+        updates = seconds / interval
+        return {
+            "counter_interval_s": interval,
+            "counter_updates": updates,
+            "short_phase": updates < MIN_COUNTER_UPDATES,
+        }
+
     def _figures(
         self, window: _Window, samples: Samples, ended: float, counters: list[int | None]
     ) -> dict[str, Any]:
@@ -347,14 +411,21 @@ class NvmlMeter(Meter):
         utilization = _series(samples, lambda r: r.utilization_gpu, _mean)
         utilization_memory = _series(samples, lambda r: r.utilization_memory, _mean)
         memory = _series(samples, lambda r: r.memory_used, sum)
-        idle = self._idle_w
+        idle_figures = self._idle or []
+        idle = sum(f.power_w for f in idle_figures) if idle_figures else None
+        sources = {gpu.power_source for gpu in self._gpus}
         return {
-            "gpus": ",".join(gpu.label for gpu in self._gpus),
+            "gpus": ",".join(gpu.uuid for gpu in self._gpus),
+            "gpu_names": ",".join(gpu.name for gpu in self._gpus),
             "seconds": seconds,
             "energy_j": energy,
             "energy_method": methods.pop() if len(methods) == 1 else "counter+integrated",
+            **self._resolution(seconds, {m for _, m, _ in per_gpu}),
             "integrated_energy_j": sum(integrated) if None not in integrated else None,
+            "power_source": sources.pop() if len(sources) == 1 else "+".join(sorted(sources)),
             "idle_power_w": idle,
+            "idle_method": ",".join(sorted({f.method for f in idle_figures})) or None,
+            "idle_window_s": min((f.window_s for f in idle_figures), default=None),
             "energy_above_idle_j": energy - idle * seconds if idle is not None else None,
             "mean_power_w": energy / seconds if seconds > 0 else None,
             "peak_power_w": max(value for _, value in power) if power else None,
@@ -364,3 +435,24 @@ class NvmlMeter(Meter):
             "memory_peak_bytes": max(value for _, value in memory) if memory else None,
             "samples": len(samples),
         }
+
+
+def _idle_figures(seconds: float, gpus: list[_Gpu]) -> list[IdleFigure]:
+    """Each GPU's idle figure: this sweep's cached one while fresh, else measured now
+    (all the GPUs that need it together, in one window) and cached."""
+    cache = IdleCache()
+    with cache.locked() as entries:
+        figures = {gpu.uuid: cache.fresh(entries, gpu.uuid) for gpu in gpus}
+        missing = [gpu for gpu in gpus if figures[gpu.uuid] is None]
+        if missing:
+            for figure in measure_idle(missing, seconds):
+                figures[figure.uuid] = figure
+                entries[figure.uuid] = figure.to_dict()
+    return [figures[gpu.uuid] for gpu in gpus]  # type: ignore[misc]
+
+
+def _shutdown(nvml: ModuleType) -> None:
+    try:
+        nvml.nvmlShutdown()
+    except nvml.NVMLError:
+        pass

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from seqbench.plots import cost, curves, generalisation, metric, pareto, positions
+from seqbench.plots import cost, curves, flops, generalisation, metric, pareto, positions
 from seqbench.plots.canvas import Palette, Plot, save
 from seqbench.plots.sets import ResultSet, Sweep, sweep_of, tidy
 
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Figures", "figures", "save", "Plot", "ResultSet", "FAMILIES"]
 
-FAMILIES = (metric, cost, curves, pareto, generalisation, positions)
+FAMILIES = (metric, cost, flops, curves, pareto, generalisation, positions)
 
 
 @dataclass

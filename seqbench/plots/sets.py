@@ -23,6 +23,9 @@ RESULTS = (
     "time.train_s", "time.eval_s", "time.total_s", "time.epochs",
     "meter.nvml.train.energy_j", "meter.nvml.eval.energy_j",
     "meter.nvml.train.energy_method", "meter.nvml.unavailable",
+    # seqbench.plots.flops.RESULT_COLUMNS
+    "meter.flops.train.flop_per_s", "meter.flops.eval.flop_per_s",
+    "meter.flops.train.utilisation", "meter.flops.eval.utilisation",
 )
 # Used only when the task's plugin is not installed where the report is made.
 LENGTH_NAMES = ("seq_len", "length", "seq_length", "sequence_length", "T")

@@ -12,14 +12,26 @@ It is configured by the ``FAKE_NVML`` environment variable (JSON), read at
      "driver": "550.54.15", "cuda": 12040,
      "gpus": [{"name": "...", "uuid": "GPU-...",
                "idle_w": 60.0, "amp_w": 0.0, "period_s": 2.0,
-               "energy_counter": true, "power": true,
+               "energy_counter": true, "counter_interval_s": 0.0,
+               "power": true, "power_window_s": 0.0, "power_instant": false,
                "utilization": [gpu %, memory %],
                "memory_total": bytes, "memory_used": bytes}]}
 
 Power at ``time.monotonic()`` t is ``idle_w + load_w + amp_w * sin(2 pi t / period_s)``;
 the energy counter is its exact integral since t = 0, so it advances with simulated
-power x time. ``_fake_set_state`` (not part of the real interface) lets a test model
-put load on a GPU, as real work would.
+power x time. As on real GPUs:
+
+* the counter is updated only every ``counter_interval_s`` (0: continuously): between
+  updates it reads the value at the last update;
+* ``nvmlDeviceGetPowerUsage`` is the mean power over the last ``power_window_s``
+  (about one second on Ampere and Hopper; 0: instantaneous);
+* with ``power_instant``, ``nvmlDeviceGetFieldValues`` answers
+  ``NVML_FI_DEV_POWER_INSTANT`` (and ``NVML_FI_DEV_POWER_AVERAGE``) in milliwatts;
+  without, those fields come back with ``nvmlReturn = NVML_ERROR_NOT_SUPPORTED``, as
+  on drivers before 535.
+
+``_fake_set_state`` (not part of the real interface) lets a test model put load on a
+GPU, as real work would; the load's history is kept, so averaged power lags it.
 """
 
 from __future__ import annotations
@@ -54,6 +66,18 @@ NVML_ERROR_IN_USE = 19
 NVML_ERROR_MEMORY = 20
 NVML_ERROR_NO_DATA = 21
 NVML_ERROR_UNKNOWN = 999
+
+NVML_FI_DEV_POWER_AVERAGE = 185
+NVML_FI_DEV_POWER_INSTANT = 186
+
+NVML_VALUE_TYPE_DOUBLE = 0
+NVML_VALUE_TYPE_UNSIGNED_INT = 1
+NVML_VALUE_TYPE_UNSIGNED_LONG = 2
+NVML_VALUE_TYPE_UNSIGNED_LONG_LONG = 3
+NVML_VALUE_TYPE_SIGNED_LONG_LONG = 4
+NVML_VALUE_TYPE_SIGNED_INT = 5
+NVML_VALUE_TYPE_UNSIGNED_SHORT = 6
+NVML_VALUE_TYPE_COUNT = 7
 
 
 class NVMLError(Exception):
@@ -126,6 +150,30 @@ class c_nvmlMemory_t:
         self.used = used
 
 
+class c_nvmlValue_t:
+    """The real module's union: the member ``valueType`` names is the one to read."""
+
+    def __init__(self, uiVal: int = 0) -> None:
+        self.dVal = float(uiVal)
+        self.uiVal = uiVal
+        self.ulVal = uiVal
+        self.ullVal = uiVal
+        self.sllVal = uiVal
+        self.siVal = uiVal
+        self.usVal = uiVal & 0xFFFF
+
+
+class c_nvmlFieldValue_t:
+    def __init__(self, fieldId: int, scopeId: int = 0) -> None:
+        self.fieldId = fieldId
+        self.scopeId = scopeId
+        self.timestamp = 0
+        self.latencyUsec = 0
+        self.valueType = NVML_VALUE_TYPE_UNSIGNED_INT
+        self.nvmlReturn = NVML_SUCCESS
+        self.value = c_nvmlValue_t()
+
+
 class c_nvmlDevice_t:
     """An opaque handle, as the real module's ctypes pointer is to its callers."""
 
@@ -142,23 +190,49 @@ class _Gpu:
         self.amp_w = float(spec.get("amp_w", 0.0))
         self.omega = 2 * math.pi / float(spec.get("period_s", 2.0))
         self.energy_counter = bool(spec.get("energy_counter", True))
+        self.counter_interval_s = float(spec.get("counter_interval_s", 0.0))
         self.power = bool(spec.get("power", True))
+        self.power_window_s = float(spec.get("power_window_s", 0.0))
+        self.power_instant = bool(spec.get("power_instant", False))
         self.utilization = list(spec.get("utilization", [0, 0]))
         self.memory_total = int(spec.get("memory_total", 80 * 2**30))
         self.memory_used = int(spec.get("memory_used", 2**28))
-        self.load_w = 0.0
-        # The counter is the exact integral of power since t = 0; a load change
-        # starts a new piece at (base_t, base_j).
-        self.base_t = 0.0
-        self.base_j = 0.0
+        # The load's history, as (from t, watts above idle, joules at that t): the
+        # counter is the exact integral of power since t = 0, piece by piece.
+        self.pieces: list[tuple[float, float, float]] = [(0.0, float(spec.get("load_w", 0.0)), 0.0)]
+
+    @property
+    def load_w(self) -> float:
+        return self.pieces[-1][1]
+
+    def _piece(self, t: float) -> tuple[float, float, float]:
+        for piece in reversed(self.pieces):
+            if piece[0] <= t:
+                return piece
+        return self.pieces[0]
 
     def power_w(self, t: float) -> float:
-        return self.idle_w + self.load_w + self.amp_w * math.sin(self.omega * t)
+        return self.idle_w + self._piece(t)[1] + self.amp_w * math.sin(self.omega * t)
 
     def energy_j(self, t: float) -> float:
-        steady = (self.idle_w + self.load_w) * (t - self.base_t)
-        wave = math.cos(self.omega * self.base_t) - math.cos(self.omega * t)
-        return self.base_j + steady + self.amp_w / self.omega * wave
+        base_t, load_w, base_j = self._piece(t)
+        steady = (self.idle_w + load_w) * (t - base_t)
+        wave = math.cos(self.omega * base_t) - math.cos(self.omega * t)
+        return base_j + steady + self.amp_w / self.omega * wave
+
+    def counter_j(self, t: float) -> float:
+        if self.counter_interval_s > 0:
+            t = math.floor(t / self.counter_interval_s) * self.counter_interval_s
+        return self.energy_j(t)
+
+    def averaged_power_w(self, t: float) -> float:
+        window = self.power_window_s
+        if window <= 0:
+            return self.power_w(t)
+        return (self.energy_j(t) - self.energy_j(t - window)) / window
+
+    def set_load(self, t: float, load_w: float) -> None:
+        self.pieces.append((t, float(load_w), self.energy_j(t)))
 
 
 _lock = threading.Lock()
@@ -256,7 +330,8 @@ def nvmlDeviceGetPowerUsage(handle):
     gpu = _gpu(handle)
     if not gpu.power:
         raise NVMLError(NVML_ERROR_NOT_SUPPORTED)
-    return int(gpu.power_w(time.monotonic()) * 1000)
+    with _lock:
+        return int(gpu.averaged_power_w(time.monotonic()) * 1000)
 
 
 def nvmlDeviceGetTotalEnergyConsumption(handle):
@@ -264,7 +339,28 @@ def nvmlDeviceGetTotalEnergyConsumption(handle):
     if not gpu.energy_counter:
         raise NVMLError(NVML_ERROR_NOT_SUPPORTED)
     with _lock:
-        return int(gpu.energy_j(time.monotonic()) * 1000)
+        return int(gpu.counter_j(time.monotonic()) * 1000)
+
+
+def nvmlDeviceGetFieldValues(handle, fieldIds):
+    """As the real call: one ``c_nvmlFieldValue_t`` per id (an id, or ``(id, scope)``),
+    each with its own ``nvmlReturn``; unknown or unsupported fields are not errors."""
+    gpu = _gpu(handle)
+    now = time.monotonic()
+    values = []
+    for entry in fieldIds:
+        field_id, scope = entry if isinstance(entry, tuple) else (entry, 0)
+        value = c_nvmlFieldValue_t(field_id, scope)
+        value.timestamp = int(now * 1e6)
+        with _lock:
+            if gpu.power and gpu.power_instant and field_id == NVML_FI_DEV_POWER_INSTANT:
+                value.value = c_nvmlValue_t(int(gpu.power_w(now) * 1000))
+            elif gpu.power and gpu.power_instant and field_id == NVML_FI_DEV_POWER_AVERAGE:
+                value.value = c_nvmlValue_t(int(gpu.averaged_power_w(now) * 1000))
+            else:
+                value.nvmlReturn = NVML_ERROR_NOT_SUPPORTED
+        values.append(value)
+    return values
 
 
 def nvmlDeviceGetUtilizationRates(handle):
@@ -282,10 +378,7 @@ def _fake_set_state(index, load_w=None, utilization=None, memory_used=None):
     gpu = _state["gpus"][index]
     with _lock:
         if load_w is not None:
-            now = time.monotonic()
-            gpu.base_j = gpu.energy_j(now)
-            gpu.base_t = now
-            gpu.load_w = float(load_w)
+            gpu.set_load(time.monotonic(), load_w)
         if utilization is not None:
             gpu.utilization = list(utilization)
         if memory_used is not None:

@@ -55,3 +55,8 @@ class TFModel(Model):
 
     def synchronize(self) -> None:
         self._trainer.synchronize()
+
+    def devices(self) -> list[str]:
+        # TensorFlow numbers the GPUs CUDA shows it, in CUDA's (the worker's PCI) order.
+        kind, _, index = self._trainer.device.strip("/").partition(":")
+        return [f"cuda:{index}" if kind == "GPU" else "cpu"]

@@ -103,13 +103,17 @@ def import_tensorflow() -> ModuleType:
 
 
 def _share_threads(tf: ModuleType) -> None:
-    """Honour OMP_NUM_THREADS, which TensorFlow ignores: seqbench's local executor sets it
-    so that points running side by side (--jobs N) share the cores instead of each
-    starting a thread per core, as torch's threads do."""
-    try:
-        threads = int(os.environ.get("OMP_NUM_THREADS", ""))
-    except ValueError:
-        return
+    """Apply the point's thread budget (seqbench.threads; ``run.threads``), else
+    OMP_NUM_THREADS, which TensorFlow itself ignores: points running side by side
+    (--jobs N) share the cores instead of each starting a thread per core."""
+    from seqbench.threads import applied
+
+    threads = applied()
+    if threads is None:
+        try:
+            threads = int(os.environ.get("OMP_NUM_THREADS", ""))
+        except ValueError:
+            return
     if threads > 0:
         with contextlib.suppress(RuntimeError):  # too late: the runtime already started
             tf.config.threading.set_intra_op_parallelism_threads(threads)

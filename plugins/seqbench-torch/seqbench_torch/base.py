@@ -51,3 +51,11 @@ class TorchModel(Model):
 
     def synchronize(self) -> None:
         self._trainer.synchronize()
+
+    def devices(self) -> list[str]:
+        return [self._trainer.device_name()]
+
+    def flops(self, inputs: np.ndarray, targets: np.ndarray) -> dict[str, Any]:
+        from seqbench_torch.flops import count_flops
+
+        return count_flops(self._trainer, inputs, targets)

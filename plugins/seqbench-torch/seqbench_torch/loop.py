@@ -18,6 +18,7 @@ import torch
 
 from seqbench import FitSettings
 from seqbench.task import PAD_ID, Task
+from seqbench.threads import applied as applied_threads
 from seqbench_torch.objectives import objective_for
 
 if TYPE_CHECKING:
@@ -47,6 +48,11 @@ class Trainer:
         self.spec = spec
         self.signature = task.signature
         self.device = resolve_device(settings.device)
+        threads = applied_threads()
+        if threads is not None and torch.get_num_threads() != threads:
+            # The worker set OMP_NUM_THREADS before torch loaded; this also covers a
+            # torch that was imported earlier (an in-process run).
+            torch.set_num_threads(threads)
         if spec.precision != "fp32" and self.device.type != "cuda":
             # CPU kernels for reduced precision are patchy (oneDNN has no bf16 LSTM here).
             raise ValueError(f"precision {spec.precision!r} needs a CUDA device; use 'fp32' on the CPU")
@@ -126,6 +132,12 @@ class Trainer:
         with torch.inference_mode(), self._autocast():
             outputs = self.network.predict(self.inputs(inputs))
         return self.objective.to_numpy(outputs)
+
+    def device_name(self) -> str:
+        """The device with CUDA's index (``cuda`` alone means the current device)."""
+        if self.device.type == "cuda" and self.device.index is None:
+            return f"cuda:{torch.cuda.current_device()}"
+        return str(self.device)
 
     def synchronize(self) -> None:
         if self.device.type == "cuda":

@@ -1,0 +1,118 @@
+"""Training time of a torch point under CPU contention, by thread budget.
+
+Trains `torch:attention` on `adding` (T = 50 unless --seq-len) once per `run.threads`
+setting — "framework" (torch's own default: a thread per core, OpenMP threads that
+spin while they wait), the usable core count given explicitly (the same threads as
+"auto", without its passive wait policy), "auto", and 1 — first while --busy
+processes spin on the CPU (other people's work on a shared machine), then on the
+machine as it is. Each setting is a `seqbench run` point in its own worker; prints
+`time.train_s` per setting and the ratios framework / auto.
+
+    python benchmarks/threads_contention.py [--busy 2] [--train-size 4000] [--epochs 2] [--out DIR]
+
+The figures depend on the machine and on what else runs on it: the script prints
+`uptime` before each condition. Not a test (timings are noisy); see
+docs/measurement.md for recorded runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from seqbench.threads import THREAD_VARIABLES, usable_cores  # noqa: E402
+
+SUITE = """\
+[suite]
+name = "threads_contention"
+seeds = [0]
+
+[run]
+epochs = {epochs}
+train_size = {train_size}
+eval_size = 500
+batch_size = 64
+device = "cpu"
+
+[task]
+name = "adding"
+seq_len = {seq_len}
+
+[sweep]
+run.threads = {settings}
+
+[[model]]
+name = "torch:attention"
+"""
+
+BUSY = "while True: pass"
+
+
+def uptime() -> str:
+    try:
+        return subprocess.run(["uptime"], capture_output=True, text=True, timeout=5).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return f"load average {os.getloadavg()}"
+
+
+def run_condition(suite: Path, store: Path, busy: int) -> dict[str, float]:
+    """train seconds per run.threads setting, with ``busy`` spinning processes around."""
+    env = {name: value for name, value in os.environ.items()
+           if name not in THREAD_VARIABLES and name != "OMP_WAIT_POLICY"}
+    spinners = [subprocess.Popen([sys.executable, "-c", BUSY]) for _ in range(busy)]
+    try:
+        time.sleep(1.0 if busy else 0.0)  # let the spinners take their cores
+        print(f"  {uptime()}", flush=True)
+        subprocess.run(
+            [sys.executable, "-m", "seqbench", "run", str(suite), "--store", str(store), "--fresh"],
+            env=env, check=True, stdout=subprocess.DEVNULL,
+        )
+    finally:
+        for spinner in spinners:
+            spinner.kill()
+            spinner.wait()
+    from seqbench.results import load
+
+    runs = load(store)
+    return {str(setting): float(seconds) for setting, seconds in zip(runs["run.threads"], runs["time.train_s"])}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--busy", type=int, default=2, help="spinning processes in the loaded condition")
+    parser.add_argument("--seq-len", type=int, default=50)
+    parser.add_argument("--train-size", type=int, default=4000)
+    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--out", type=Path, default=None, help="folder for the stores (a temporary one if unset)")
+    parser.add_argument("--skip-quiet", action="store_true", help="only the loaded condition")
+    args = parser.parse_args(argv)
+    cores = usable_cores()
+    settings = ["framework", cores, "auto", 1] if cores > 1 else ["framework", "auto"]
+    out = args.out or Path(tempfile.mkdtemp(prefix="threads-contention-"))
+    out.mkdir(parents=True, exist_ok=True)
+    suite = out / "threads_contention.toml"
+    listed = "[" + ", ".join(f'"{s}"' if isinstance(s, str) else str(s) for s in settings) + "]"
+    suite.write_text(SUITE.format(epochs=args.epochs, train_size=args.train_size, seq_len=args.seq_len, settings=listed))
+    print(f"torch:attention on adding, T = {args.seq_len}, {args.epochs} epochs x {args.train_size}; "
+          f"{cores} usable core(s), os.cpu_count() = {os.cpu_count()}")
+    conditions = [("loaded", args.busy)] + ([] if args.skip_quiet else [("as is", 0)])
+    for name, busy in conditions:
+        print(f"{name}: {busy} busy process(es)")
+        seconds = run_condition(suite, out / f"{name.replace(' ', '_')}.sqlite", busy)
+        for setting in settings:
+            print(f"  run.threads = {str(setting):>9}: train {seconds[str(setting)]:6.1f} s")
+        ratio = seconds["framework"] / seconds["auto"]
+        print(f"  framework / auto = {ratio:.2f}x", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

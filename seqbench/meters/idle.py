@@ -1,0 +1,162 @@
+"""A GPU's idle power and its energy counter's update interval, measured once per GPU
+per sweep and shared by the sweep's workers through a small cache file.
+
+Idle power is the energy counter's rate over a settle window of a few seconds: the
+counter integrates the board's power, so its rate is the true mean power, whereas
+``nvmlDeviceGetPowerUsage`` is a moving average (about one second on Ampere and
+Hopper) that still remembers the previous point's work. The counter is read every
+couple of milliseconds; the rate is taken between its first and last *updates* (the
+driver refreshes it only every few tens of milliseconds), and the spacing of those
+updates is the counter's update interval. Without a counter, the time-average of
+power samples is used instead, and the method says so.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import statistics
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterator, Protocol, Sequence
+
+from seqbench.meters.sampler import trapezoid
+
+__all__ = ["IdleFigure", "measure_idle", "IdleCache", "CACHE_VARIABLE", "MAX_AGE_S"]
+
+CACHE_VARIABLE = "SEQBENCH_GPU_IDLE_CACHE"
+MAX_AGE_S = 1800.0  # a sweep that ran longer measures idle again, before its next point
+POLL_S = 0.002  # how often the counter is read while idle
+POWER_EVERY_S = 0.05  # how often power is sampled (the fallback without a counter)
+
+
+class IdleGpu(Protocol):
+    uuid: str
+    has_counter: bool
+    has_power: bool
+    power_source: str
+
+    def counter_mj(self) -> int | None: ...
+
+    def power_w(self) -> float | None: ...
+
+
+@dataclass(frozen=True)
+class IdleFigure:
+    """One GPU's idle power, how it was measured, and its counter's update interval."""
+
+    uuid: str
+    power_w: float
+    method: str  # "counter_rate", or "power_samples (instant|average)"
+    window_s: float
+    counter_interval_s: float | None  # None: no counter, or no two updates in the window
+    measured_at: float  # time.time()
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _interval(changes: list[tuple[float, int]]) -> float | None:
+    gaps = [b[0] - a[0] for a, b in zip(changes, changes[1:])]
+    return statistics.median(gaps) if gaps else None
+
+
+def measure_idle(gpus: Sequence[IdleGpu], seconds: float, clock: Callable[[], float] = time.monotonic) -> list[IdleFigure]:
+    """Watch ``gpus`` together for ``seconds`` with no work of ours on them."""
+    started = clock()
+    first = [gpu.counter_mj() for gpu in gpus]
+    changes: list[list[tuple[float, int]]] = [[] for _ in gpus]
+    last = list(first)
+    powers: list[list[tuple[float, float]]] = [[] for _ in gpus]
+    next_power = started
+    now = started
+    while True:
+        now = clock()
+        for index, gpu in enumerate(gpus):
+            value = gpu.counter_mj() if gpu.has_counter else None
+            if value is not None and value != last[index]:
+                changes[index].append((now, value))
+                last[index] = value
+        if now >= next_power:
+            for index, gpu in enumerate(gpus):
+                if gpu.has_power:
+                    power = gpu.power_w()
+                    if power is not None:
+                        powers[index].append((now, power))
+            next_power += POWER_EVERY_S
+        if now - started >= seconds:
+            break
+        time.sleep(POLL_S)
+    window = now - started
+    figures = []
+    for index, gpu in enumerate(gpus):
+        seen = changes[index]
+        if gpu.has_counter and len(seen) >= 2:
+            (t0, j0), (t1, j1) = seen[0], seen[-1]
+            power, method = (j1 - j0) / 1000.0 / (t1 - t0), "counter_rate"
+        elif gpu.has_counter and first[index] is not None and last[index] is not None:
+            # Fewer than two updates in the window: the coarse difference is all there is.
+            power, method = (last[index] - first[index]) / 1000.0 / window, "counter_rate"
+        else:
+            samples = powers[index]
+            span = samples[-1][0] - samples[0][0] if len(samples) > 1 else 0.0
+            mean = trapezoid(samples) / span if span > 0 else (samples[0][1] if samples else 0.0)
+            power, method = mean, f"power_samples ({gpu.power_source})"
+        figures.append(
+            IdleFigure(
+                uuid=gpu.uuid,
+                power_w=power,
+                method=method,
+                window_s=window,
+                counter_interval_s=_interval(seen) if gpu.has_counter else None,
+                measured_at=time.time(),
+            )
+        )
+    return figures
+
+
+def _default_path() -> Path:
+    # One file per sweep process: the local executor's workers are its children.
+    return Path(tempfile.gettempdir()) / f"seqbench-gpu-idle-{os.getuid()}-{os.getppid()}.json"
+
+
+class IdleCache:
+    """Idle figures by GPU UUID, in a JSON file the sweep's workers share (locked while
+    read and written, so two workers never measure the same GPU's idle at once)."""
+
+    def __init__(self, path: Path | None = None, max_age_s: float = MAX_AGE_S) -> None:
+        configured = os.environ.get(CACHE_VARIABLE)
+        self.path = path or (Path(configured) if configured else _default_path())
+        self.max_age_s = max_age_s
+
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[dict[str, dict[str, Any]]]:
+        """The cached figures, under an exclusive lock; changes are written back."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path, "a+") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            handle.seek(0)
+            try:
+                entries = json.loads(handle.read() or "{}")
+            except json.JSONDecodeError:
+                entries = {}
+            before = json.dumps(entries, sort_keys=True)
+            yield entries
+            if json.dumps(entries, sort_keys=True) != before:
+                handle.seek(0)
+                handle.truncate()
+                handle.write(json.dumps(entries))
+                handle.flush()
+
+    def fresh(self, entries: dict[str, dict[str, Any]], uuid: str) -> IdleFigure | None:
+        entry = entries.get(uuid)
+        if not entry or time.time() - entry.get("measured_at", 0) > self.max_age_s:
+            return None
+        try:
+            return IdleFigure(**entry)
+        except TypeError:
+            return None
