@@ -29,7 +29,8 @@ from seqbench import hookimpl
 from seqbench.default_plugins.oracle import Oracle
 from seqbench.params import param
 
-LOGGED = ("CUDA_VISIBLE_DEVICES", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+LOGGED = ("CUDA_VISIBLE_DEVICES", "CUDA_DEVICE_ORDER", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
+          "OPENBLAS_NUM_THREADS", "OMP_WAIT_POLICY")
 
 
 @dataclass
@@ -42,6 +43,14 @@ class Flaky(Oracle):
     failures: int = param(0, min=0, help="attempts that fail before one succeeds")
     hold_s: float = param(0.0, min=0.0, help="seconds each attempt spends in fit")
     meet: int = param(1, min=1, help="the first this many attempts wait (up to 20 s) for one another")
+
+    def build(self, task, settings):
+        super().build(task, settings)
+        self._device = settings.device
+
+    def devices(self):
+        # It pretends to run where the run asked: on CUDA's first GPU unless on the CPU.
+        return ["cpu"] if self._device == "cpu" else ["cuda:0"]
 
     def fit(self, train, settings, on_epoch):
         log = Path(self.log_dir) / f"{self.failure}-{self.failures}-{settings.seed}-{settings.device}.jsonl"

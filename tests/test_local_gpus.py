@@ -1,5 +1,5 @@
 """``--executor local --jobs N`` on a GPU machine: each running point gets a GPU of its
-own through CUDA_VISIBLE_DEVICES, CPU points see none, threads stay limited.
+own through CUDA_VISIBLE_DEVICES (by UUID), CPU points see none, threads stay limited.
 
 The GPUs are the fake NVML's (tests/fake_nvml), seen by the sweep and by its real
 worker subprocesses alike; each worker logs the environment it actually received
@@ -8,7 +8,7 @@ worker subprocesses alike; each worker logs the environment it actually received
 
 from __future__ import annotations
 
-import os
+import json
 from pathlib import Path
 
 import pytest
@@ -18,10 +18,14 @@ from fake_nvml import use_fake_nvml
 from flaky_plugin import SOURCE, attempts, overlapping_pairs
 from seqbench.cli import main
 from seqbench.executors.local import THREAD_VARIABLES
+from seqbench.meters.idle import CACHE_VARIABLE
 from seqbench.results import load
+from seqbench.threads import usable_cores
 
 UUID_A = "GPU-aaaaaaaa-0000-0000-0000-000000000000"
 UUID_B = "GPU-bbbbbbbb-0000-0000-0000-000000000000"
+# Mixed models, in NVML's (PCI) order; CUDA's default order would put the faster first.
+NAMES = ("NVIDIA A100-SXM4-80GB", "NVIDIA H100 80GB HBM3")
 
 SUITE = """\
 [suite]
@@ -53,8 +57,10 @@ def gpu_sweep(install_plugin, write_suite, store_path, tmp_path, monkeypatch):
     the suite on ``gpus`` fake GPUs; returns the CLI result and each point's logged
     attempts. With ``meet`` = 2, each point waits in fit until another one is there too."""
     install_plugin("seqbench-testkit", SOURCE)
-    for name in (*THREAD_VARIABLES, "CUDA_VISIBLE_DEVICES"):
+    for name in (*THREAD_VARIABLES, "CUDA_VISIBLE_DEVICES", "OMP_WAIT_POLICY"):
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv(CACHE_VARIABLE, str(tmp_path / "idle.json"))
+    monkeypatch.setenv("SEQBENCH_GPU_IDLE_SECONDS", "0.1")
     log_dir = tmp_path / "attempts"
     log_dir.mkdir()
 
@@ -67,7 +73,7 @@ def gpu_sweep(install_plugin, write_suite, store_path, tmp_path, monkeypatch):
         if visible is not None:
             monkeypatch.setenv("CUDA_VISIBLE_DEVICES", visible)
         with use_fake_nvml(monkeypatch) as configure:
-            configure(*[{"uuid": uuid} for uuid in (UUID_A, UUID_B)[:gpus]],
+            configure(*[{"uuid": uuid, "name": name} for uuid, name in zip((UUID_A, UUID_B), NAMES)][:gpus],
                       **({} if gpus else {"library": "missing"}))
             result = CliRunner().invoke(main, ["run", str(suite), "--store", str(store_path), *run_args])
         return result, attempts(log_dir)
@@ -86,11 +92,17 @@ def test_points_running_at_once_each_get_a_gpu_of_their_own(gpu_sweep, store_pat
 
     assert result.exit_code == 0, result.output
     assert result.stderr == ""
-    assert sorted(env_of(runs, "CUDA_VISIBLE_DEVICES")) == ["0", "0", "1", "1"]
+    assert sorted(env_of(runs, "CUDA_VISIBLE_DEVICES")) == [UUID_A, UUID_A, UUID_B, UUID_B]
+    assert set(env_of(runs, "CUDA_DEVICE_ORDER")) == {"PCI_BUS_ID"}
     assert pairs, "no two points ran at once: the test showed nothing"
     assert all(a["env"]["CUDA_VISIBLE_DEVICES"] != b["env"]["CUDA_VISIBLE_DEVICES"] for a, b in pairs)
     # NVML in each worker measured the GPU the sweep handed it, and no other.
-    assert sorted(load(store_path)["meter.nvml.train.gpus"]) == ["0", "0", "1", "1"]
+    rows = load(store_path).to_dict("records")
+    assert sorted(row["meter.nvml.train.gpus"] for row in rows) == [UUID_A, UUID_A, UUID_B, UUID_B]
+    for row in rows:
+        name = NAMES[(UUID_A, UUID_B).index(row["meter.nvml.train.gpus"])]
+        assert row["meter.nvml.train.gpu_names"] == name
+        assert json.loads(row["provenance"])["device"] == "cuda:0"
 
 
 def test_gpus_named_by_uuid_in_cuda_visible_devices_are_handed_out_one_each(gpu_sweep):
@@ -101,14 +113,15 @@ def test_gpus_named_by_uuid_in_cuda_visible_devices_are_handed_out_one_each(gpu_
 
 
 def test_fewer_gpus_than_jobs_runs_one_point_per_gpu_and_says_so(gpu_sweep):
+    # An index in CUDA_VISIBLE_DEVICES is read in PCI order (NVML's) and handed on as its UUID.
     result, runs = gpu_sweep(2, "--jobs", "2", seeds=2, visible="1")
 
     assert result.exit_code == 0, result.output
     assert result.stderr.splitlines() == [
-        "note: --jobs 2 but 1 GPU(s) visible (1): at most 1 GPU point(s) run at once, "
+        f"note: --jobs 2 but 1 GPU(s) visible ({UUID_B}): at most 1 GPU point(s) run at once, "
         "each on its own GPU"
     ]
-    assert env_of(runs, "CUDA_VISIBLE_DEVICES") == ["1", "1"]
+    assert env_of(runs, "CUDA_VISIBLE_DEVICES") == [UUID_B, UUID_B]
     assert overlapping_pairs([entry for point in runs.values() for entry in point]) == []
 
 
@@ -120,34 +133,39 @@ def test_cpu_points_fill_the_slots_gpu_points_cannot_use(gpu_sweep):
 
     assert result.exit_code == 0, result.output
     assert overlapping_pairs([gpu_point, cpu_point]) != []
-    assert gpu_point["env"]["CUDA_VISIBLE_DEVICES"] == "0"
+    assert gpu_point["env"]["CUDA_VISIBLE_DEVICES"] == UUID_A
 
 
-def test_cpu_points_see_no_gpu_and_limited_threads(gpu_sweep):
+def test_cpu_points_see_no_gpu_and_limited_threads(gpu_sweep, store_path):
     result, runs = gpu_sweep(2, "--jobs", "2", seeds=2, devices=["cpu"])
-    share = str(max(1, (os.cpu_count() or 1) // 2))
+    share = str(max(1, usable_cores() // 2))
 
     assert result.exit_code == 0, result.output
     assert env_of(runs, "CUDA_VISIBLE_DEVICES", "cpu") == ["", ""]
     for name in THREAD_VARIABLES:
         assert env_of(runs, name, "cpu") == [share, share]
+    assert env_of(runs, "OMP_WAIT_POLICY", "cpu") == ["PASSIVE", "PASSIVE"]
+    rows = load(store_path).to_dict("records")
+    assert {row["meter.nvml.unavailable"] for row in rows} == {"point ran on cpu"}
+    threads = [json.loads(row["provenance"])["threads"] for row in rows]
+    assert [(t["setting"], t["threads"], t["points_at_once"]) for t in threads] == [("auto", int(share), 2)] * 2
 
 
 def test_without_gpus_points_keep_the_environment_and_get_limited_threads(gpu_sweep):
     result, runs = gpu_sweep(0, "--jobs", "2", seeds=2)
-    share = str(max(1, (os.cpu_count() or 1) // 2))
+    share = str(max(1, usable_cores() // 2))
 
     assert result.exit_code == 0, result.output
     assert env_of(runs, "CUDA_VISIBLE_DEVICES") == [None, None]
     assert env_of(runs, "OMP_NUM_THREADS") == [share, share]
 
 
-def test_one_job_at_a_time_sees_every_gpu_as_before(gpu_sweep):
+def test_one_job_at_a_time_sees_every_gpu_and_every_usable_core(gpu_sweep):
     result, runs = gpu_sweep(2, seeds=1)
 
     assert result.exit_code == 0, result.output
     assert env_of(runs, "CUDA_VISIBLE_DEVICES") == [None]
-    assert env_of(runs, "OMP_NUM_THREADS") == [None]
+    assert env_of(runs, "OMP_NUM_THREADS") == [str(usable_cores())]
 
 
 def test_a_point_pinned_to_a_later_gpu_is_refused_with_several_jobs(gpu_sweep, store_path):
