@@ -42,11 +42,12 @@ class RunSettings:
         help="{metric = NAME, value = X}: record the training time and energy until the "
         "validation metric first reaches X (direction = min | max; default the task's)",
     )
-    threads: Literal["auto", "framework"] | int = param(
-        "auto",
+    # Unset means "auto": a default that is not None would change every stored point's hash.
+    threads: Literal["auto", "framework"] | int | None = param(
+        None,
         min=1,
-        help="CPU threads per point: auto (usable cores / points at once, OpenMP threads "
-        "sleep when idle), framework (their defaults) or a number; see docs/measurement.md",
+        help="CPU threads per point: auto when unset (usable cores / points at once, OpenMP "
+        "threads sleep when idle), framework (their defaults) or a number; see docs/measurement.md",
     )
     smoke: bool = param(False, help="set by --smoke: sizes shrunk to run in seconds")
 

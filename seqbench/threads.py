@@ -64,8 +64,10 @@ SETTINGS = ("auto", "framework")
 
 
 def check_threads(value: Any) -> Any:
-    """``run.threads``: "auto", "framework" or a positive integer; raises ValueError
-    with the allowed values otherwise."""
+    """``run.threads``: "auto" (also when unset, None), "framework" or a positive
+    integer; raises ValueError with the allowed values otherwise."""
+    if value is None:
+        return "auto"
     if value in SETTINGS:
         return value
     if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
@@ -231,7 +233,7 @@ def prepare_worker(run: Mapping[str, Any]) -> ThreadBudget:
     (PCI bus order, so an index means the same GPU to CUDA and to the meter) and apply
     the point's thread budget."""
     os.environ["CUDA_DEVICE_ORDER"] = "PCI_BUS_ID"
-    budget = resolve(run.get("threads", "auto"))
+    budget = resolve(run.get("threads"))
     apply(budget)
     os.environ[RECORD_VARIABLE] = json.dumps(budget.to_dict())
     return budget
