@@ -16,6 +16,28 @@ from seqbench import plugins
 SUITES = Path(__file__).resolve().parent.parent / "suites"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def short_gpu_idle(tmp_path_factory):
+    """The NVML meter's idle window shortened to 0.2 s for every test and its workers
+    (3 s by default), with an idle cache of the session's own."""
+    from seqbench.meters.idle import CACHE_VARIABLE
+    from seqbench.meters.nvml import NvmlMeter
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SEQBENCH_GPU_IDLE_SECONDS", "0.2")
+        patch.setattr(NvmlMeter, "idle_seconds", 0.2)
+        patch.setenv(CACHE_VARIABLE, str(tmp_path_factory.mktemp("gpu-idle") / "idle.json"))
+        yield
+
+
+@pytest.fixture(autouse=True)
+def gpu_idle_cache(tmp_path, monkeypatch):
+    """Each test its own idle cache: fake GPUs' UUIDs repeat from test to test."""
+    from seqbench.meters.idle import CACHE_VARIABLE
+
+    monkeypatch.setenv(CACHE_VARIABLE, str(tmp_path / "gpu-idle.json"))
+
+
 @pytest.fixture(autouse=True)
 def fresh_plugins():
     """Each test sees exactly the plugins installed for it."""

@@ -28,6 +28,10 @@ class Converging(Model):
     def build(self, task, settings):
         self._task = task
         self._error = 1.0
+        self._device = settings.device
+
+    def devices(self):
+        return ["cpu"] if self._device == "cpu" else ["cuda:0"]
 
     def fit(self, train, settings, on_epoch):
         for epoch in range(1, settings.epochs + 1):
@@ -110,7 +114,7 @@ def test_time_to_target_covers_the_epochs_until_the_target_and_no_more(run_suite
     assert row["time.time_to_target_s"] < row["time.train_s"]
     # Other meters report their figures until the target too; the GPU meter says why not.
     assert 0 < row["meter.resources.to_target.cpu_s"] <= row["meter.resources.train.cpu_s"]
-    assert row["meter.nvml.unavailable"] == "run.device is cpu"
+    assert row["meter.nvml.unavailable"] == "point ran on cpu"
 
 
 def test_energy_to_target_is_read_from_the_gpu_mid_training(

@@ -237,7 +237,7 @@ def test_summary_page_has_the_suite_provenance_best_model_and_every_run(sweep_st
     for stem in SWEEP_FIGURES:
         assert f"]({stem}.png)" in page and f"[SVG]({stem}.svg)" in page
     assert "swept seq_len: 5, 10" in page
-    assert "no GPU energy was measured: run.device is cpu" in page
+    assert "no GPU energy was measured: point ran on cpu" in page
     assert "| seqbench | 0.1.0 |" in page
     runs = results.load(sweep_store)
     learners = runs[runs["model"] != "oracle"]
