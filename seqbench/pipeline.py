@@ -310,6 +310,7 @@ def _run(point: Point, record: dict[str, Any], phases: _Phases, report: EpochRep
         rate = examples / seconds if seconds > 0 and examples else None
         timings[f"{phase}_examples_per_s"] = rate
         timings[f"{phase}_tokens_per_s"] = rate * tokens if rate is not None else None
-    flops = count_flops(model, splits, run, timings, phases.meters.results)
+    seconds = {f"{phase}_s": value for phase, value in phases.seconds.items()}
+    flops = count_flops(model, splits, run, {**timings, **seconds}, phases.meters.results)
     if flops is not None:
         record["measurements"]["flops"] = flops
