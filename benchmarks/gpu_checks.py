@@ -9,7 +9,13 @@ data) for a fixed number of epochs at each of fp32, bf16, and fp32 and bf16 unde
     should agree within 5% for a training phase of 30 s or more), mean and idle power;
   * the sampler's cost: training throughput with the NVML meter over without it
     (the target: under 1%);
-  * precision and compile: training throughput against fp32 without compile.
+  * precision and compile: training throughput against fp32 without compile;
+  * what issue 16 changed, per point: the device and GPU (UUID) metered, idle power
+    with its method and window, the counter's update interval, whether power was
+    instantaneous or averaged, achieved FLOP/s and utilisation against the peak table;
+  * idle right after training: the counter's rate over a settle window against the
+    mean of `nvmlDeviceGetPowerUsage` over 0.5 s (what seqbench used before), just
+    after the GPU was released and again after --rest seconds.
 
 The stores, a JSON summary and a Markdown table land in ``--out``. Without a GPU
 (``--smoke``, used by the tests) it trains fp32 only, tiny, and reports NVML as
@@ -120,10 +126,50 @@ def summarise(with_nvml: Path, without_nvml: Path) -> dict[str, Any]:
                 "counter_vs_integrated": integrated / counter - 1 if counter and integrated else None,
                 "mean_power_w": _number(row, "meter.nvml.train.mean_power_w"),
                 "idle_power_w": _number(row, "meter.nvml.train.idle_power_w"),
+                "idle_method": row.get("meter.nvml.train.idle_method"),
+                "idle_window_s": _number(row, "meter.nvml.train.idle_window_s"),
+                "counter_interval_s": _number(row, "meter.nvml.train.counter_interval_s"),
+                "power_source": row.get("meter.nvml.train.power_source"),
+                "gpus": row.get("meter.nvml.train.gpus"),
+                "device": json.loads(row.get("provenance") or "{}").get("device"),
+                "threads": (json.loads(row.get("provenance") or "{}").get("threads") or {}).get("threads"),
+                "train_flop_per_s": _number(row, "meter.flops.train.flop_per_s"),
+                "train_utilisation": _number(row, "meter.flops.train.utilisation"),
                 "nvml_unavailable": row.get("meter.nvml.unavailable"),
             }
         )
     return {"rows": rows}
+
+
+def idle_probe(seconds: float = 3.0) -> dict[str, Any]:
+    """Idle power of GPU 0 now, two ways: the energy counter's rate over ``seconds``
+    (seqbench's method) and the mean averaged power reading over 0.5 s (the old one)."""
+    import time
+
+    from seqbench.meters.idle import measure_idle
+    from seqbench.meters.nvml import _Gpu, start_nvml
+
+    nvml, reason = start_nvml()
+    if nvml is None:
+        return {"unavailable": reason}
+    try:
+        gpu = _Gpu(nvml, 0)
+        readings, end = [], time.monotonic() + 0.5
+        while time.monotonic() < end:
+            readings.append(nvml.nvmlDeviceGetPowerUsage(gpu.handle) / 1000.0)
+            time.sleep(0.05)
+        (figure,) = measure_idle([gpu], seconds)
+        return {
+            "gpu": gpu.name,
+            "average_power_0_5s_w": sum(readings) / len(readings),
+            "counter_rate_w": figure.power_w,
+            "method": figure.method,
+            "window_s": figure.window_s,
+            "counter_interval_s": figure.counter_interval_s,
+            "power_source": gpu.power_source,
+        }
+    finally:
+        nvml.nvmlShutdown()
 
 
 def _cell(value: Any, form: str) -> str:
@@ -150,6 +196,29 @@ def markdown(summary: dict[str, Any]) -> str:
             _cell(row["mean_power_w"], ".0f"),
         ]
         lines.append("| " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        "| variant | device | GPU | idle W | idle method | window s | counter interval ms | power | train FLOP/s | MFU |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for row in summary["rows"]:
+        interval = row["counter_interval_s"] * 1000 if row["counter_interval_s"] else None
+        cells = [
+            row["variant"], _cell(row["device"], ""), _cell(row["gpus"], ""),
+            _cell(row["idle_power_w"], ".1f"), _cell(row["idle_method"], ""),
+            _cell(row["idle_window_s"], ".1f"), _cell(interval, ".1f"), _cell(row["power_source"], ""),
+            _cell(row["train_flop_per_s"], ".3g"), _cell(row["train_utilisation"], ".2%"),
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    for when, probe in summary.get("idle_probes", {}).items():
+        if "unavailable" in probe:
+            lines.append(f"\nidle probe ({when}): {probe['unavailable']}")
+        else:
+            lines.append(
+                f"\nidle probe ({when}, {probe['gpu']}): counter rate {probe['counter_rate_w']:.1f} W over "
+                f"{probe['window_s']:.1f} s; mean averaged power over 0.5 s {probe['average_power_0_5s_w']:.1f} W; "
+                f"counter interval {_cell(probe['counter_interval_s'], '.4f')} s; power {probe['power_source']}"
+            )
     unavailable = {row["nvml_unavailable"] for row in summary["rows"] if row["nvml_unavailable"]}
     if unavailable:
         lines.append("")
@@ -163,6 +232,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--train-size", type=int, default=200_000, help="training pairs per epoch")
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--smoke", action="store_true", help="tiny, fp32 only: checks the plumbing without a GPU")
+    parser.add_argument("--rest", type=float, default=20.0, help="seconds before the second idle probe")
     args = parser.parse_args(argv)
     gpu = cuda_available()
     if not gpu and not args.smoke:
@@ -182,8 +252,16 @@ def main(argv: list[str] | None = None) -> int:
     )
     with_nvml, without_nvml = args.out / "with_nvml.sqlite", args.out / "without_nvml.sqlite"
     run_suite(suite, with_nvml, args.smoke, without_nvml=False)
+    probes = {}
+    if gpu:
+        import time
+
+        probes["just after training"] = idle_probe()
+        time.sleep(args.rest)
+        probes[f"after {args.rest:g} s more"] = idle_probe()
     run_suite(suite, without_nvml, args.smoke, without_nvml=True)
     summary = summarise(with_nvml, without_nvml)
+    summary["idle_probes"] = probes
     table = markdown(summary)
     (args.out / "gpu_checks.json").write_text(json.dumps(summary, indent=2))
     (args.out / "gpu_checks.md").write_text(table)

@@ -37,6 +37,8 @@ def test_smoke_runs_both_sweeps_and_summarises_them(tmp_path):
     assert row["examples_per_s"] > 0 and row["examples_per_s_without_nvml"] > 0
     assert row["sampler_cost"] == 1 - row["examples_per_s"] / row["examples_per_s_without_nvml"]
     assert row["nvml_unavailable"] == "point ran on cpu" and row["counter_j"] is None
+    assert row["device"] == "cpu" and row["gpus"] is None and row["idle_method"] is None
+    assert row["train_flop_per_s"] > 0 and row["train_utilisation"] is None
     # The second sweep really ran without the meter: its store has no NVML column.
     from seqbench import results
 
