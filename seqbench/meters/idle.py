@@ -120,8 +120,26 @@ def measure_idle(gpus: Sequence[IdleGpu], seconds: float, clock: Callable[[], fl
 
 
 def _default_path() -> Path:
-    # One file per sweep process: the local executor's workers are its children.
-    return Path(tempfile.gettempdir()) / f"seqbench-gpu-idle-{os.getuid()}-{os.getppid()}.json"
+    """One file per sweep process (the local executor's workers are its children; under
+    Ray, the Ray worker's); files whose process is gone are removed."""
+    directory = Path(tempfile.gettempdir())
+    prefix = f"seqbench-gpu-idle-{os.getuid()}-"
+    for old in directory.glob(f"{prefix}*.json"):
+        owner = old.stem[len(prefix):]
+        if owner.isdigit() and not _alive(int(owner)):
+            with contextlib.suppress(OSError):
+                old.unlink()
+    return directory / f"{prefix}{os.getppid()}.json"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 class IdleCache:
