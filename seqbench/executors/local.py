@@ -13,7 +13,7 @@ from seqbench.executors.base import Executor
 from seqbench.executors.gpus import GpuPool, needs_gpu, pinned_index, visible_gpus
 from seqbench.executors.subprocess_worker import WorkerProcess, remove_stale_point_dirs
 from seqbench.grid import Point
-from seqbench.threads import POINTS_AT_ONCE_VARIABLE
+from seqbench.threads import POINTS_AT_ONCE_VARIABLE, usable_cores
 
 __all__ = ["LocalExecutor", "THREAD_VARIABLES"]
 
@@ -64,7 +64,7 @@ class LocalExecutor(Executor):
         # run.threads = "auto" divides the usable cores by this (seqbench.threads).
         points = {POINTS_AT_ONCE_VARIABLE: str(self.slots)}
         # N points sharing the cores must not each start a thread per core.
-        share = str(max(1, (os.cpu_count() or 1) // self.slots))
+        share = str(max(1, usable_cores() // self.slots))
         env = {**points, **{name: os.environ.get(name, share) for name in THREAD_VARIABLES}}
         if self.gpus:
             env["CUDA_VISIBLE_DEVICES"] = gpu or ""  # a CPU point sees no GPU at all
