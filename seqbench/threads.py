@@ -5,7 +5,8 @@ the worker before any framework is imported.
 CPU affinity (``sched_getaffinity``: taskset, Slurm's binding) capped by its cgroup's
 CPU quota (v2 ``cpu.max``, v1 ``cpu.cfs_quota_us``; Docker's ``--cpus``, Kubernetes'
 limits) — divided among the points running at once (``--jobs``), or one Ray task's
-CPUs. ``os.cpu_count()`` is neither: it counts the host's cores.
+CPUs, and never more than an ``OMP_NUM_THREADS`` already in the environment (a job
+script's, or the user's). ``os.cpu_count()`` is neither: it counts the host's cores.
 
 "auto" also sets OpenMP's wait policy to PASSIVE: an idle OpenMP thread then sleeps
 instead of spinning for its next task. On a machine where other processes are busy,
@@ -157,6 +158,7 @@ class ThreadBudget:
     cgroup_quota: float | None
     points_at_once: int
     ray_cpus: float | None
+    environment_cap: int | None  # an OMP_NUM_THREADS the sweep was started with
     omp_wait_policy: str | None
 
     def to_dict(self) -> dict[str, Any]:
@@ -172,6 +174,7 @@ def resolve(setting: Any, environ: Mapping[str, str] | None = None, *, affinity:
     quota = quota if quota_known else cgroup_quota()
     points = max(1, _int(environ.get(POINTS_AT_ONCE_VARIABLE)) or 1)
     ray_cpus = _float(environ.get(POINT_CPUS_VARIABLE))
+    cap = _int(environ.get("OMP_NUM_THREADS"))
     wait_policy = environ.get("OMP_WAIT_POLICY")
     if setting == "framework":
         threads = None
@@ -180,6 +183,9 @@ def resolve(setting: Any, environ: Mapping[str, str] | None = None, *, affinity:
             threads = max(1, math.floor(ray_cpus))
         else:
             threads = max(1, usable_cores(affinity, quota) // points)
+        if cap is not None and cap >= 1:
+            # Someone (a job script, the user) already limited OpenMP: never more.
+            threads = min(threads, cap)
         # A user's own OMP_WAIT_POLICY is theirs to keep.
         wait_policy = wait_policy or "PASSIVE"
     else:
@@ -191,6 +197,7 @@ def resolve(setting: Any, environ: Mapping[str, str] | None = None, *, affinity:
         cgroup_quota=quota,
         points_at_once=points,
         ray_cpus=ray_cpus,
+        environment_cap=cap,
         omp_wait_policy=wait_policy,
     )
 

@@ -66,6 +66,8 @@ def test_cgroup_v1_quota_and_no_quota(tmp_path):
         ("auto", {POINTS_AT_ONCE_VARIABLE: "16"}, 1, "PASSIVE"),
         ("auto", {POINT_CPUS_VARIABLE: "2"}, 2, "PASSIVE"),  # one Ray task's CPUs
         ("auto", {"OMP_WAIT_POLICY": "ACTIVE"}, 8, "ACTIVE"),  # the user's own policy stays
+        ("auto", {"OMP_NUM_THREADS": "3"}, 3, "PASSIVE"),  # a job script's limit caps it
+        ("auto", {"OMP_NUM_THREADS": "64"}, 8, "PASSIVE"),
         (3, {POINTS_AT_ONCE_VARIABLE: "2"}, 3, None),
         ("framework", {}, None, None),
     ],
@@ -77,8 +79,8 @@ def test_the_budget_each_setting_resolves_to(setting, environ, threads, policy):
 
 
 def test_applying_a_budget_sets_every_library_and_framework_leaves_them(monkeypatch):
-    environ: dict[str, str] = {"OMP_NUM_THREADS": "7"}
-    apply(resolve("auto", {}, affinity=4, quota=None, quota_known=True), environ)
+    environ: dict[str, str] = {"OMP_NUM_THREADS": "7", "MKL_NUM_THREADS": "9"}
+    apply(resolve("auto", environ, affinity=4, quota=None, quota_known=True), environ)
     assert {environ[name] for name in THREAD_VARIABLES} == {"4"}
     assert environ["OMP_WAIT_POLICY"] == "PASSIVE"
 
