@@ -9,11 +9,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from seqbench import results
+from seqbench.report.naming import axis_name, is_oracle
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["ResultSet", "Sweep", "load_set", "sweep_of", "tidy", "summarise", "series_names", "is_oracle",
+__all__ = ["ResultSet", "Sweep", "load_set", "sweep_of", "tidy", "summarise", "series_names",
            "setting_rows", "RESULTS", "SETTING"]
 
 BATCH = "run.batch_size"
@@ -26,10 +27,6 @@ RESULTS = (
 )
 # Used only when the task's plugin is not installed where the report is made.
 LENGTH_NAMES = ("seq_len", "length", "seq_length", "sequence_length", "T")
-
-
-def is_oracle(model: str) -> bool:
-    return model == "oracle" or model.endswith(":oracle")
 
 
 @dataclass
@@ -206,8 +203,6 @@ def setting_rows(points: "pd.DataFrame", sweep: Sweep) -> tuple["pd.DataFrame", 
     figures whose x axis is neither (epochs, positions): runs of different settings
     must not be averaged into one line. Returns the points, the row column and its
     label."""
-    from seqbench.plots.metric import axis_name
-
     axes = sweep.axes
     if len(axes) <= 1:
         return points, (axes[0] if axes else None), (axis_name(axes[0]) if axes else "")
