@@ -199,11 +199,7 @@ def _check_targets(task: Task, signature: Signature, targets: np.ndarray, where:
 
 def _check_token_ids(task: Task, array: np.ndarray, vocab: int | None, field: str, where: str) -> None:
     subject, rule = _subject(task), "signature"
-    if vocab is None:
-        raise ContractViolation(
-            rule, subject, f"{where} are token ids, but {field} is None",
-            f"set {field} to the number of token ids (PAD_ID, 0, included)",
-        )
+    assert vocab is not None, f"{field}: _check_signature_fields refuses token signatures without one"
     if not np.issubdtype(array.dtype, np.integer):
         raise ContractViolation(
             rule, subject, f"{where} are token ids of dtype {array.dtype}",
