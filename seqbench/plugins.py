@@ -6,9 +6,9 @@ Every registration hook is called through pluggy, ``pm.hook.register_*(register=
 so hook wrappers, tracing and implementations taking fewer arguments than the spec work
 as pluggy documents them. Each plugin is registered as a stand-in carrying its hook
 implementations, each wrapped so that the host knows whose code is running (every item
-registered knows its plugin) and so that a plain implementation that raises costs one
-warning, not the other plugins' registrations (pluggy itself stops a call at the first
-exception).
+registered knows its plugin) and so that an implementation that raises, a hook wrapper
+included, costs its plugin one warning, not the other plugins' registrations (pluggy
+itself stops a call at the first exception).
 """
 
 from __future__ import annotations
@@ -144,7 +144,6 @@ class PluginHost:
         self._registries: dict[str, Registry[Any]] = {}
         self._loaded = False
         self._acting: str | None = None  # the plugin whose hook implementation is running
-        self._blamed: str | None = None  # the plugin whose code raised last
 
     # Loading -------------------------------------------------------------------------
 
@@ -214,11 +213,7 @@ class PluginHost:
                 raise TypeError(f"register() was called outside a {hook_name} implementation")
             registry.add(item, self._acting)
 
-        self._blamed = None
-        try:
-            getattr(self.pm.hook, hook_name)(register=register)
-        except Exception as error:  # a hook wrapper raised: keep what was registered
-            _warn(f"seqbench plugin {self._blamed or '?'!r} failed in {hook_name}: {_describe(error)}")
+        getattr(self.pm.hook, hook_name)(register=register)
         for name in registry.names():
             info = self._infos.get(registry.plugin_of(name))
             if info is not None:
@@ -233,9 +228,6 @@ class PluginHost:
         previous, self._acting = self._acting, plugin
         try:
             yield
-        except BaseException:
-            self._blamed = plugin
-            raise
         finally:
             self._acting = previous
 
@@ -251,7 +243,7 @@ class PluginHost:
             function = getattr(plugin, attribute)
             hook_name = opts.get("specname") or attribute
             wrapper = opts.get("wrapper") or opts.get("hookwrapper")
-            attributed = self._stepped(function, name) if wrapper else self._contained(function, name, hook_name)
+            attributed = (self._stepped if wrapper else self._contained)(function, name, hook_name)
             setattr(attributed, f"{PROJECT}_impl", opts)
             members[attribute] = attributed
         return SimpleNamespace(**members)
@@ -271,24 +263,48 @@ class PluginHost:
 
         return contained
 
-    def _stepped(self, function: Callable[..., Any], plugin: str) -> Callable[..., Generator[Any, Any, Any]]:
-        """A hook wrapper (a generator), each of its steps run as ``plugin``."""
+    def _stepped(self, function: Callable[..., Any], plugin: str,
+                 hook_name: str) -> Callable[..., Generator[Any, Any, Any]]:
+        """A hook wrapper (a generator: set-up, ``yield``, tear-down), each half run as
+        ``plugin``. If either half raises, or it does not yield exactly once, one
+        warning, and the call goes on as if the wrapper were not there."""
+
+        def failed(error: BaseException) -> None:
+            _warn(f"seqbench plugin {plugin!r} failed in {hook_name}: {_describe(error)}")
 
         @functools.wraps(function)
         def stepped(*args: object, **kwargs: object) -> Generator[Any, Any, Any]:
             steps = function(*args, **kwargs)
-            sent: Any = None
-            thrown: BaseException | None = None
-            while True:
+            with self._acting_as(plugin):
+                try:
+                    first = next(steps)
+                except StopIteration:
+                    failed(RuntimeError("the wrapper did not yield"))
+                    return (yield)
+                except Exception as error:
+                    failed(error)
+                    return (yield)
+            try:
+                outcome = yield first
+            except BaseException as error:  # the call failed: the wrapper may handle it
                 with self._acting_as(plugin):
                     try:
-                        yielded = steps.throw(thrown) if thrown is not None else steps.send(sent)
+                        steps.throw(error)
                     except StopIteration as stop:
                         return stop.value
+                    steps.close()
+                    raise
+            with self._acting_as(plugin):
                 try:
-                    sent, thrown = (yield yielded), None
-                except BaseException as error:  # pluggy throws the call's exception in
-                    sent, thrown = None, error
+                    steps.send(outcome)
+                except StopIteration as stop:
+                    return stop.value
+                except Exception as error:
+                    failed(error)
+                    return outcome
+                steps.close()
+                failed(RuntimeError("the wrapper yielded twice"))
+                return outcome
 
         return stepped
 

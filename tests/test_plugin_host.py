@@ -135,3 +135,34 @@ def test_the_process_host_is_made_once_and_reset_forgets_it():
     plugins.reset()
     assert plugins.host() is not first
     assert "oracle" in registry.models()
+
+
+def test_a_wrapper_that_raises_or_never_yields_costs_one_warning_each(capsys):
+    class RaisesFirst:
+        @hookimpl(wrapper=True)
+        def register_models(self, register):
+            raise ValueError("before")
+            yield
+
+    class RaisesAfter:
+        @hookimpl(wrapper=True)
+        def register_models(self, register):
+            register(Echo)
+            yield
+            raise ValueError("after")
+
+    class NeverYields:
+        @hookimpl(wrapper=True)
+        def register_models(self, register):
+            if False:
+                yield
+
+    models = fresh_host(("first", RaisesFirst()), ("after", RaisesAfter()),
+                        ("never", NeverYields())).registry("register_models")
+    assert "oracle" in models and models.plugin_of("echo") == "after"
+    warnings = sorted(capsys.readouterr().err.strip().splitlines())
+    assert warnings == [
+        "warning: seqbench plugin 'after' failed in register_models: ValueError: after",
+        "warning: seqbench plugin 'first' failed in register_models: ValueError: before",
+        "warning: seqbench plugin 'never' failed in register_models: RuntimeError: the wrapper did not yield",
+    ]
