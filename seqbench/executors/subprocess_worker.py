@@ -116,9 +116,10 @@ class WorkerProcess:
     def progress(self) -> dict[str, Any] | None:
         """The latest epoch the worker reported (see ``seqbench.worker``), or None."""
         try:
-            return json.loads(self.progress_path.read_text())
+            progress: dict[str, Any] = json.loads(self.progress_path.read_text())
         except (OSError, ValueError):
             return None
+        return progress
 
     def kill(self) -> None:
         if self.process.poll() is None:
