@@ -115,12 +115,15 @@ class Record:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Record:
         """From a record's JSON object. Only the identity is required: executors written
-        for earlier versions may leave the rest out, as the store always allowed."""
+        for earlier versions may leave the rest out, as the store always allowed. Keys
+        that are not fields are ignored, as the store always ignored them (a record from
+        a newer worker, on a Ray node, say, still reads)."""
         known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"record has unknown field {unknown[0]!r}; known: {', '.join(sorted(known))}")
-        values = {key: value for key, value in data.items() if value is not None or key not in _TABLES}
+        values = {
+            key: value
+            for key, value in data.items()
+            if key in known and (value is not None or key not in _TABLES)
+        }
         return cls(**values)
 
     @classmethod

@@ -18,7 +18,6 @@ from seqbench.errors import UserError
 from seqbench.model import Model
 from seqbench.params import ParamError, coerce_params, coerce_value, param_specs
 from seqbench.point import Point
-from seqbench.registry import Registry
 from seqbench.settings import SMOKE_LIMITS, TARGET_KEYS, RunSettings, check_device
 from seqbench.task import Task
 
@@ -138,7 +137,7 @@ def _available(kind: str) -> str:
     return ", ".join(getattr(registry, kind)().names()) or "none installed"
 
 
-def _lookup(where: str, key: str, reg: Registry[Any], name: str) -> Any:
+def _lookup(where: str, key: str, reg: registry.Registry[Any], name: str) -> Any:
     try:
         return reg.get(name)
     except UserError as error:

@@ -1,5 +1,6 @@
-"""RunSettings as built by suite.py: typed, validated once, and identified exactly as the
-plain ``[run]`` table identified a point before (the store's hashes depend on it)."""
+"""The run path's types: RunSettings as suite.py builds it (typed, validated once, and
+identifying a point exactly as the plain ``[run]`` table did, since the store's hashes
+depend on it), and a Record read from a hand-made or newer worker's dict."""
 
 from __future__ import annotations
 
@@ -66,3 +67,12 @@ def test_the_target_defaults_to_the_tasks_direction():
     assert Target("mse", 0.1).reached_by(0.05, "min")
     assert not Target("mse", 0.1).reached_by(0.05, "max")
     assert Target("acc", 0.9, "max").reached_by(0.95, "min")
+
+
+def test_a_record_given_as_a_dict_needs_only_its_identity():
+    from seqbench.record import Record
+
+    record = Record.from_dict({"suite": "s", "point": "p", "task": "t", "model": "m", "seed": 0,
+                               "config": {}, "metrics": None, "from_a_newer_worker": 1})
+    assert (record.status, record.metrics, record.curves) == ("failed", {}, [])
+    assert record.primary_value is None
