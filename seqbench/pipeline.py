@@ -28,7 +28,7 @@ from seqbench.data import Split
 from seqbench.meters import MeterSet
 from seqbench.model import EpochOutcome, Model
 from seqbench.point import Point
-from seqbench.record import LengthResult, PositionValue, Record, now
+from seqbench.record import EpochProgress, LengthResult, PositionValue, Record, now
 from seqbench.settings import RunSettings, reaches
 from seqbench.task import PAD_ID, Task
 
@@ -44,8 +44,8 @@ __all__ = [
 
 T = TypeVar("T")
 
-EpochReport = Callable[[dict[str, Any]], None]
-"""Hears of each finished epoch: ``{"epoch", "epochs", "metric", "value", "seconds"}``."""
+EpochReport = Callable[[EpochProgress], None]
+"""Hears of each finished epoch, as it ends."""
 
 
 class NonFiniteResult(FloatingPointError):

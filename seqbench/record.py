@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal, Mapping, TypedDict
 if TYPE_CHECKING:
     from seqbench.point import Point
 
-__all__ = ["Record", "LengthResult", "PositionValue", "Status", "now"]
+__all__ = ["Record", "EpochProgress", "LengthResult", "PositionValue", "Status", "now"]
 
 Status = Literal["ok", "failed"]
 
@@ -39,6 +39,17 @@ class PositionValue(TypedDict):
     name: str
     position: int
     value: float | None
+
+
+class EpochProgress(TypedDict):
+    """A running point's latest epoch, which the worker writes beside its record while
+    the point trains (the record itself comes only at the end)."""
+
+    epoch: int
+    epochs: int
+    metric: str  # the task's primary metric
+    value: float  # its validation value after this epoch
+    seconds: float  # training seconds so far
 
 
 def now() -> str:

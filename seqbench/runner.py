@@ -15,7 +15,7 @@ from seqbench.executors.base import Executor, ProgressCallback
 from seqbench.point import Point
 from seqbench.progress import Progress
 from seqbench.provenance import collect
-from seqbench.record import Record
+from seqbench.record import EpochProgress, Record
 from seqbench.store import Store
 from seqbench.suite import Suite, load_suite
 
@@ -86,7 +86,7 @@ def _run_suite(suite: Suite, store: Store, executor: Executor, options: RunOptio
     by_hash = {point.hash: point for point in todo}
     progress = Progress(len(todo), out)
     try:
-        def heard(point: Point, epoch: dict[str, Any]) -> None:
+        def heard(point: Point, epoch: EpochProgress) -> None:
             progress.epoch(point.label(), epoch)
 
         for yielded in _records(executor, todo, heard):

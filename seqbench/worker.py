@@ -16,7 +16,10 @@ _PROCESS_STARTED = time.perf_counter()
 import json  # noqa: E402
 import os  # noqa: E402
 import sys  # noqa: E402
-from typing import Any  # noqa: E402
+from typing import TYPE_CHECKING  # noqa: E402
+
+if TYPE_CHECKING:
+    from seqbench.record import EpochProgress
 
 
 def main(argv: list[str]) -> int:
@@ -47,7 +50,7 @@ def progress_path(result_path: str) -> str:
     return f"{result_path}.progress"
 
 
-def _report(progress: dict[str, Any], result_path: str) -> None:
+def _report(progress: EpochProgress, result_path: str) -> None:
     try:
         _write_text(json.dumps(progress), progress_path(result_path))
     except OSError:

@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any, Callable, ClassVar, Iterator, Mapping, Sequence
 
 from seqbench.point import Point
-from seqbench.record import Record
+from seqbench.record import EpochProgress, Record
 
 __all__ = ["Executor", "ProgressCallback"]
 
-ProgressCallback = Callable[[Point, dict[str, Any]], None]
+ProgressCallback = Callable[[Point, EpochProgress], None]
 """``on_progress(point, progress)``: a running point's latest epoch, ``progress`` as
 ``seqbench.pipeline.run_point``'s ``on_epoch`` reports it."""
 

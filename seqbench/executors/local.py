@@ -13,7 +13,7 @@ from seqbench.executors.base import Executor, ProgressCallback
 from seqbench.executors.gpus import GpuPool, needs_gpu, pinned_index, visible_gpus
 from seqbench.executors.subprocess_worker import WorkerProcess, remove_stale_point_dirs
 from seqbench.point import Point
-from seqbench.record import Record
+from seqbench.record import EpochProgress, Record
 
 __all__ = ["LocalExecutor", "THREAD_VARIABLES"]
 
@@ -78,7 +78,7 @@ class LocalExecutor(Executor):
     @staticmethod
     def _report(
         workers: list[WorkerProcess],
-        seen: dict[WorkerProcess, dict[str, Any]],
+        seen: dict[WorkerProcess, EpochProgress],
         on_progress: ProgressCallback | None,
     ) -> None:
         """Pass on each worker's latest epoch, once."""
@@ -95,7 +95,7 @@ class LocalExecutor(Executor):
         pending = list(points)
         running: dict[WorkerProcess, str | None] = {}  # each worker and the GPU it holds
         pool = GpuPool(self.gpus)
-        seen: dict[WorkerProcess, dict[str, Any]] = {}
+        seen: dict[WorkerProcess, EpochProgress] = {}
         next_report = time.monotonic() + PROGRESS_SECONDS
         try:
             while pending or running:

@@ -13,10 +13,9 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 from seqbench.point import Point
-from seqbench.record import Record
+from seqbench.record import EpochProgress, Record
 from seqbench.worker import progress_path
 
 __all__ = ["WorkerProcess", "remove_stale_point_dirs"]
@@ -113,10 +112,10 @@ class WorkerProcess:
                 self.timed_out = True
                 self.kill()
 
-    def progress(self) -> dict[str, Any] | None:
+    def progress(self) -> EpochProgress | None:
         """The latest epoch the worker reported (see ``seqbench.worker``), or None."""
         try:
-            progress: dict[str, Any] = json.loads(self.progress_path.read_text())
+            progress: EpochProgress = json.loads(self.progress_path.read_text())
         except (OSError, ValueError):
             return None
         return progress
