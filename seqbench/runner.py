@@ -85,10 +85,11 @@ def _run_suite(suite: Suite, store: Store, executor: Executor, options: RunOptio
     provenance = collect(suite.path, suite.file_hash)
     by_hash = {point.hash: point for point in todo}
     progress = Progress(len(todo), out)
-    try:
-        def heard(point: Point, epoch: EpochProgress) -> None:
-            progress.epoch(point.label(), epoch)
 
+    def heard(point: Point, epoch: EpochProgress) -> None:
+        progress.epoch(point.label(), epoch)
+
+    try:
         for yielded in _records(executor, todo, heard):
             record = Record.coerce(yielded)
             store.write(record, provenance)
@@ -114,7 +115,7 @@ def _records(
     parameters = inspect.signature(executor.run).parameters.values()
     if any(p.name == "on_progress" or p.kind is p.VAR_KEYWORD for p in parameters):
         return executor.run(points, on_progress=on_progress)
-    executor.on_progress = on_progress  # type: ignore[attr-defined]
+    executor.on_progress = on_progress
     return executor.run(points)
 
 

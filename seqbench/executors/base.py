@@ -36,6 +36,9 @@ class Executor:
 
     name: ClassVar[str]
     description: ClassVar[str] = ""
+    # Only for executors written before ``run`` took ``on_progress``: seqbench sets
+    # it before calling their ``run(points)``.
+    on_progress: ProgressCallback | None = None
 
     def __init__(self, jobs: int | None = None, **options: Any) -> None:
         # None: the executor's own default (one at a time locally, every CPU on Ray).
