@@ -214,6 +214,11 @@ class Splits(NamedTuple):
     validation: Split
     test: Split
 
+    def prepare(self) -> None:
+        """Generate every split (held in memory where it fits, see ``Split``)."""
+        for split in self:
+            split.prepare()
+
 
 def _build(point: Point) -> tuple[Task, Model]:
     task: Task = registry.tasks().get(point.task)(**point.task_params)
@@ -329,34 +334,30 @@ def run_point(
 
 
 def _run(point: Point, record: Record, phases: Phases, report: EpochReport | None) -> None:
-    task, model = _build(point)
+    """The steps of the module's docstring, in order; each fills its part of ``record``."""
+    task, model = _build(point)  # 1
     record.primary_metric, record.direction = task.primary_metric, task.direction
 
-    splits = _splits(task, point)
+    splits = _splits(task, point)  # 2
+    phases.run("data", splits.prepare)
 
-    def prepare() -> None:
-        for split in splits:
-            split.prepare()
-
-    phases.run("data", prepare)
-
-    fit = point.run.fit_settings(point.seed)
+    fit = point.run.fit_settings(point.seed)  # 3
     model.build(task, fit)
     phases.model = model
     judge = EpochJudge(task, model, splits.validation, point.run, phases, record.curves, report)
     phases.run("train", lambda: model.fit(splits.train, fit, judge.on_epoch))
 
-    predictions, targets = phases.run(
+    predictions, targets = phases.run(  # 4
         "eval", lambda: predict_split(model, splits.test, point.run.batch_size)
     )
     record.metrics = _test_metrics(task, predictions, targets)
     record.position_metrics = position_metrics(task, predictions, targets)
-    if point.run.eval_lengths:
+    if point.run.eval_lengths:  # 5
         record.length_metrics = phases.run(
             "generalisation", lambda: _length_generalisation(task, model, point)
         )
 
-    record.timings.update(judge.target_timings())
+    record.timings.update(judge.target_timings())  # 6
     record.timings["epochs"] = len(record.curves)
     record.timings["train_examples"] = judge.examples
     record.timings.update(_throughput(task, judge.examples, len(splits.test), phases.seconds))
