@@ -304,10 +304,10 @@ def test_no_sampler_thread_is_left_when_training_raises(
 
     record = run_point(point)
 
-    assert record["status"] == "failed"
-    assert record["error"] == "RuntimeError: out of memory"
+    assert record.status == "failed"
+    assert record.error == "RuntimeError: out of memory"
     assert sampler_threads() == []
-    train = record["measurements"]["nvml"]["train"]
+    train = record.measurements["nvml"]["train"]
     assert train["energy_method"] == "counter"
     assert train["energy_j"] == pytest.approx(80.0 * train["seconds"], rel=0.01)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from typing import Mapping
 
-from seqbench.grid import Point
+from seqbench.point import Point
 from seqbench.meters.nvml import Unavailable, select_gpus, start_nvml
 
 __all__ = ["visible_gpus", "device_of", "needs_gpu", "pinned_index", "GpuPool"]
@@ -45,7 +45,7 @@ def visible_gpus(environ: Mapping[str, str] | None = None) -> list[str]:
 
 
 def device_of(point: Point) -> str:
-    return str(point.run.get("device") or "auto")
+    return point.run.device or "auto"
 
 
 def needs_gpu(point: Point) -> bool:
