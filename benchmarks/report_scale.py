@@ -125,9 +125,9 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="Keep the temporary folder (store, report).")
     args = parser.parse_args()
 
-    from seqbench.plots.files import load_groups, write_report
-    from seqbench.plots.selection import select
-    from seqbench.report import render, report_frame
+    from seqbench.report.files import load_groups, write_report
+    from seqbench.report.runs import render, report_frame
+    from seqbench.report.selection import select
 
     directory = Path(tempfile.mkdtemp(prefix="report_scale_"))
     store = args.store or directory / "scale.sqlite"

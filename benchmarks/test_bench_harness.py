@@ -13,28 +13,29 @@ from __future__ import annotations
 from pathlib import Path
 
 from seqbench.executors.local import LocalExecutor
-from seqbench.grid import Point
+from seqbench.point import Point
 from seqbench.pipeline import run_point
 from seqbench.settings import RunSettings
+from seqbench.record import Record
 from seqbench.store import Store
 
-RUN = {**RunSettings(epochs=1, train_size=1, eval_size=1, batch_size=1, device="cpu").__dict__}
+RUN = RunSettings(epochs=1, train_size=1, eval_size=1, batch_size=1, device="cpu")
 POINT = Point(suite="overhead", task="adding", task_params={"seq_len": 2}, model="oracle",
               model_params={}, run=RUN, seed=0)
 
 
 def test_point_in_process(benchmark):
     record = benchmark(run_point, POINT)
-    assert record["status"] == "ok", record["error"]
+    assert record.ok, record.error
 
 
 def test_point_in_worker(benchmark, tmp_path: Path):
     with Store(tmp_path / "store.sqlite") as store:
 
-        def one_point() -> dict:
+        def one_point() -> Record:
             (record,) = LocalExecutor(jobs=1).run([POINT])
             store.write(record, {})
             return record
 
         record = benchmark.pedantic(one_point, rounds=5, iterations=1, warmup_rounds=1)
-    assert record["status"] == "ok", record["error"]
+    assert record.ok, record.error

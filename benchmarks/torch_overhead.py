@@ -26,7 +26,7 @@ import torch
 from torch import nn
 
 from seqbench.data import Split
-from seqbench.grid import Point
+from seqbench.point import Point
 from seqbench.pipeline import run_point
 from seqbench.settings import RunSettings
 from seqbench_tasks import Adding
@@ -49,17 +49,17 @@ def point(args: argparse.Namespace) -> Point:
     run = RunSettings(
         epochs=args.epochs, train_size=args.train_size, eval_size=args.eval_size,
         batch_size=args.batch_size, device="cpu",
-    ).__dict__
+    )
     return Point(
         suite="overhead", task="adding", task_params={"seq_len": args.seq_len},
-        model="torch:lstm", model_params={}, run=dict(run), seed=0,
+        model="torch:lstm", model_params={}, run=run, seed=0,
     )
 
 
 def seqbench_seconds(args: argparse.Namespace) -> float:
     record = run_point(point(args))
-    assert record["status"] == "ok", record["error"]
-    return record["timings"]["train_s"] + record["timings"]["eval_s"]
+    assert record.ok, record.error
+    return record.timings["train_s"] + record.timings["eval_s"]
 
 
 def tensors(task: Adding, split: str, size: int) -> tuple[torch.Tensor, torch.Tensor]:

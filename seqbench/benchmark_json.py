@@ -15,7 +15,6 @@ import json
 import math
 import os
 import platform
-import sqlite3
 import statistics
 from bisect import bisect_left, bisect_right
 from datetime import datetime, timezone
@@ -23,7 +22,8 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from seqbench.errors import UserError
-from seqbench.grid import config_hash
+from seqbench.point import Point, config_hash
+from seqbench.results import StoredRecord, load_records
 from seqbench.suite import Suite
 
 __all__ = ["write_benchmark_json", "benchmark_document", "stats", "PHASES"]
@@ -79,27 +79,15 @@ def stats(data: list[float]) -> dict[str, Any]:
     }
 
 
-def _succeeded_runs(store: Path, suite: str) -> dict[str, dict[str, Any]]:
+def _succeeded_runs(store: Path, suite: str) -> dict[str, StoredRecord]:
+    """The suite's succeeded records by point hash; none when nothing was stored yet."""
     if not store.is_file():
         return {}
-    connection = sqlite3.connect(f"{store.resolve().as_uri()}?mode=ro", uri=True)
-    try:
-        rows = connection.execute(
-            "SELECT point, seed, metrics, timings, provenance FROM runs"
-            " WHERE suite = ? AND status = 'ok'",
-            (suite,),
-        ).fetchall()
-    finally:
-        connection.close()
-    return {
-        point: {"seed": seed, "metrics": json.loads(metrics), "timings": json.loads(timings),
-                "provenance": json.loads(provenance)}
-        for point, seed, metrics, timings, provenance in rows
-    }
+    return {stored.record.point: stored for stored in load_records(store, suite, status="ok", details=False)}
 
 
-def _benchmarks(suite: Suite, runs: dict[str, dict[str, Any]]) -> Iterable[dict[str, Any]]:
-    by_setting: dict[str, list] = {}
+def _benchmarks(suite: Suite, runs: dict[str, StoredRecord]) -> Iterable[dict[str, Any]]:
+    by_setting: dict[str, list[Point]] = {}
     for point in suite.points:
         if point.hash in runs:
             setting = {key: value for key, value in point.config().items() if key != "seed"}
@@ -109,7 +97,7 @@ def _benchmarks(suite: Suite, runs: dict[str, dict[str, Any]]) -> Iterable[dict[
         first = points[0]
         label = first.label().rsplit(" seed=", 1)[0]
         found = [runs[p.hash] for p in points]
-        provenance = found[0]["provenance"]
+        provenance = found[0].provenance
         params = {
             "task": first.task,
             **{f"task.{k}": v for k, v in first.task_params.items()},
@@ -118,8 +106,9 @@ def _benchmarks(suite: Suite, runs: dict[str, dict[str, Any]]) -> Iterable[dict[
             **{key: first.value(key) for key in first.swept if key.startswith("run.")},
         }
         for phase in PHASES:
-            seconds = [run["timings"].get(f"{phase}_s") for run in found]
-            if any(not isinstance(s, (int, float)) or not math.isfinite(s) for s in seconds):
+            given = [run.record.timings.get(f"{phase}_s") for run in found]
+            seconds: list[float] = [s for s in given if isinstance(s, (int, float)) and math.isfinite(s)]
+            if len(seconds) < len(given):  # a seed without this phase's time
                 continue
             yield {
                 "group": f"{suite.name} {phase}",
@@ -133,8 +122,8 @@ def _benchmarks(suite: Suite, runs: dict[str, dict[str, Any]]) -> Iterable[dict[
                     "suite_file": str(suite.path),
                     "seeds": [p.seed for p in points],
                     "points": [p.hash for p in points],
-                    "metrics": {str(p.seed): run["metrics"] for p, run in zip(points, found)},
-                    "timings": {str(p.seed): run["timings"] for p, run in zip(points, found)},
+                    "metrics": {str(p.seed): run.record.metrics for p, run in zip(points, found)},
+                    "timings": {str(p.seed): run.record.timings for p, run in zip(points, found)},
                     "seqbench": provenance.get("seqbench"),
                     "plugins": provenance.get("plugins"),
                     "provenance": provenance,

@@ -130,7 +130,7 @@ def report(ctx, store, suite, fmt, plot, out, svg, compare, tensorboard_dir) -> 
     metric against cost with the Pareto front, and length generalisation when
     run.eval_lengths was used.
     """
-    from seqbench.report import prepare_files, render, report_table, write_files
+    from seqbench.report.runs import render, report_table
 
     store = _store_path(store)
     if out is not None and not plot:
@@ -142,6 +142,8 @@ def report(ctx, store, suite, fmt, plot, out, svg, compare, tensorboard_dir) -> 
         return
     if plot and out is None:
         out = store.parent / "report"
+    from seqbench.report.files import prepare_files, write_files
+
     groups = prepare_files(store, suite, compare, out, tensorboard_dir)
     if ctx.get_parameter_source("fmt") is not click.core.ParameterSource.DEFAULT:
         click.echo(render(report_table(store, suite, compare), fmt).rstrip("\n"))

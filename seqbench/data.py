@@ -81,7 +81,7 @@ class Split:
             rng.shuffle(order)
         pending: list[Examples] = []
         pending_count = 0
-        for index in order:
+        for index in order.tolist():
             chunk = self._cache[index] if self._cache is not None else self._generate_chunk(index)
             if rng is not None:
                 chunk = chunk[rng.permutation(len(chunk))]

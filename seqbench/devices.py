@@ -29,15 +29,18 @@ def point_device(model: "Model", requested: str) -> str:
 
 def count_flops(
     model: "Model",
-    splits: Mapping[str, "Split"],
-    run: Mapping[str, Any],
+    train: "Split",
+    batch_size: int,
+    *,
+    validation_examples: int,
+    test_examples: int,
     timings: Mapping[str, Any],
     measurements: Mapping[str, Any],
 ) -> dict[str, Any] | None:
     """The record's ``flops`` entry (see seqbench.flops.phase_rates), or None when the
     model does not count its FLOPs. Counted once, after training, on a small batch of
-    the training split."""
-    batch = next(iter(splits["train"].batches(min(FLOPS_BATCH, run["batch_size"]))))
+    the training split (at most ``batch_size`` examples, the run's)."""
+    batch = next(iter(train.batches(min(FLOPS_BATCH, batch_size))))
     try:
         counts = model.flops(batch.inputs, batch.targets)
     except Exception as error:  # a count that fails must not fail a trained point
@@ -49,8 +52,8 @@ def count_flops(
     return phase_rates(
         counts,
         timings,
-        validation_examples=len(splits["validation"]),
-        test_examples=len(splits["test"]),
+        validation_examples=validation_examples,
+        test_examples=test_examples,
         gpu_names=names.split(",") if names else [],
         precision=str(getattr(model, "precision", "fp32")),
     )

@@ -89,15 +89,16 @@ def phase_rates(
         ),
         "eval": predict_each * test_examples if predict_each is not None else None,
     }
-    peaks = [peak_for(name, precision) for name in gpu_names]
-    peak = sum(p.flop_per_s for p in peaks) if peaks and all(peaks) else None
+    found = [peak_for(name, precision) for name in gpu_names]
+    peaks = [p for p in found if p is not None]
+    peak = sum(p.flop_per_s for p in peaks) if peaks and len(peaks) == len(found) else None
     entry: dict[str, Any] = {
         "train_per_example": train_each,
         "predict_per_example": predict_each,
         "count_method": counts.get("method"),
         "precision": precision,
         "peak_flop_per_s": peak,
-        "peak_source": "; ".join(p.source for p in peaks if p) if peak else None,
+        "peak_source": "; ".join(p.source for p in peaks) if peak else None,
     }
     for phase, flops in done.items():
         rate = _rate(flops, timings.get(f"{phase}_s"))

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from seqbench import registry
+from seqbench.model import Model
 from seqbench.params import param_specs
 from seqbench.plugins import plugin_infos
+from seqbench.task import Task
 
 __all__ = ["describe_task", "describe_model", "describe_plugins"]
 
@@ -19,7 +21,7 @@ def _params(cls: type) -> list[str]:
     return lines or ["    (no parameters)"]
 
 
-def describe_task(task_cls: type, plugin: str) -> str:
+def describe_task(task_cls: type[Task], plugin: str) -> str:
     metrics = ", ".join(task_cls.metrics) or task_cls.primary_metric
     direction = "lower is better" if task_cls.direction == "min" else "higher is better"
     lines = [
@@ -32,7 +34,7 @@ def describe_task(task_cls: type, plugin: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def describe_model(model_cls: type, plugin: str) -> str:
+def describe_model(model_cls: type[Model], plugin: str) -> str:
     reason = model_cls.unavailable()
     lines = [
         f"{model_cls.name}  [{plugin}]" + ("  UNAVAILABLE" if reason else ""),

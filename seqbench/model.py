@@ -13,23 +13,13 @@ from typing import TYPE_CHECKING, Any, Callable, ClassVar
 
 import numpy as np
 
+from seqbench.settings import FitSettings
 from seqbench.task import Signature, Task
 
 if TYPE_CHECKING:
     from seqbench.data import Split
 
 __all__ = ["Model", "FitSettings", "EpochOutcome", "EpochCallback"]
-
-
-@dataclass(frozen=True)
-class FitSettings:
-    """Run settings a training loop needs."""
-
-    epochs: int
-    batch_size: int
-    device: str
-    seed: int
-    patience: int | None
 
 
 @dataclass(frozen=True)

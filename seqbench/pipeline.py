@@ -1,5 +1,22 @@
-"""One point's life, inside its own process: build task, generate data, build model,
-train with per-epoch curves, evaluate on the test split, score, measure, one record."""
+"""One point's life, inside its own process, as steps (``_run`` reads top to bottom):
+
+1. make the task and the model the point names;
+2. let the meters measure what needs an unused device (idle power),
+   build the model, then open the meters for the device the built
+   model says it runs on (``Model.devices``), not the one asked for;
+3. generate the train, validation and test splits                   [phase data]
+4. train: the model's loop calls ``EpochJudge.on_epoch`` after each
+   epoch, which scores validation, keeps the curve row and decides
+   early stopping and the target                                    [phase train]
+5. predict and score the test split (averaged and per position)     [phase eval]
+6. with ``run.eval_lengths``: test again at each length             [phase generalisation]
+7. throughput and the target's figures into the record's timings;
+   the model's FLOPs and the FLOP/s each phase achieved into its
+   measurements.
+
+``run_point`` brackets them: meters, phase clocks, the worker's thread budget in the
+record's provenance, and a ``failed`` record instead of an exception.
+"""
 
 from __future__ import annotations
 
@@ -7,59 +24,44 @@ import dataclasses
 import math
 import time
 import traceback
-from datetime import datetime, timezone
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple, TypeVar
 
 import numpy as np
 
 from seqbench import registry
 from seqbench.data import Split
 from seqbench.devices import count_flops, point_device
-from seqbench.grid import Point
-from seqbench.meters import run_meters
-from seqbench.model import EpochOutcome, FitSettings, Model
+from seqbench.meters import MeterSet
+from seqbench.model import EpochOutcome, Model
+from seqbench.point import Point
+from seqbench.record import EpochProgress, LengthResult, PositionValue, Record, now
+from seqbench.settings import RunSettings, reaches
 from seqbench.task import PAD_ID, Task
 from seqbench.threads import worker_budget
 
-__all__ = ["run_point", "predict_split", "failed_record", "position_metrics", "NonFiniteResult"]
+__all__ = [
+    "run_point",
+    "predict_split",
+    "failed_record",
+    "position_metrics",
+    "reaches",
+    "EpochJudge",
+    "NonFiniteResult",
+]
+
+T = TypeVar("T")
+
+EpochReport = Callable[[EpochProgress], None]
+"""Hears of each finished epoch, as it ends."""
 
 
 class NonFiniteResult(FloatingPointError):
     """A loss or metric became NaN or infinite."""
 
 
-def now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
-
-
-def base_record(point: Point) -> dict[str, Any]:
-    return {
-        "suite": point.suite,
-        "point": point.hash,
-        "task": point.task,
-        "model": point.model,
-        "seed": point.seed,
-        "config": point.config(),
-        "status": "failed",
-        "error": None,
-        "traceback": None,
-        "primary_metric": None,
-        "direction": None,
-        "metrics": {},
-        "timings": {},
-        "measurements": {},
-        "curves": [],
-        "length_metrics": [],
-        "position_metrics": [],
-        "started_at": now(),
-        "finished_at": None,
-    }
-
-
-def failed_record(point: Point, error: str, detail: str | None = None) -> dict[str, Any]:
-    record = base_record(point)
-    record.update(error=error, traceback=detail, finished_at=now())
-    return record
+def failed_record(point: Point, error: str, detail: str | None = None) -> Record:
+    """``Record.failed``, under the name earlier versions exported."""
+    return Record.failed(point, error, detail)
 
 
 def predict_split(model: Model, split: Split, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
@@ -83,14 +85,15 @@ def _concatenate_padded(batches: list[np.ndarray]) -> np.ndarray:
     return np.concatenate(batches)
 
 
-class _Phases:
-    """Wall-clock phases; the model's device is synchronised before every clock read."""
+class Phases:
+    """Wall-clock phases, each bracketed by the meters; the model's device is
+    synchronised before every clock read."""
 
-    def __init__(self, meters: run_meters) -> None:
+    def __init__(self, meters: MeterSet) -> None:
         self.meters = meters
         self.seconds: dict[str, float] = {}
         self.started: dict[str, float] = {}
-        self.model: Model | None = None
+        self.model: Model | None = None  # set once built: from then on, clocks synchronise it
 
     def synchronize(self) -> None:
         if self.model is not None:
@@ -100,7 +103,7 @@ class _Phases:
         self.synchronize()
         return time.perf_counter()
 
-    def run(self, phase: str, action):
+    def run(self, phase: str, action: Callable[[], T]) -> T:
         # Work queued before the phase must not be billed to it, in time or energy.
         self.synchronize()
         self.meters.start(phase)
@@ -112,29 +115,152 @@ class _Phases:
             self.meters.stop(phase)
 
 
-def reaches(value: float, target: float, direction: str) -> bool:
-    """True when ``value`` is at least as good as ``target`` ("min": lower is better)."""
-    return value <= target if direction == "min" else value >= target
-
-
 def _check_finite(metrics: dict[str, float], where: str) -> None:
     bad = [name for name, value in metrics.items() if not math.isfinite(value)]
     if bad:
         raise NonFiniteResult(f"{where} metric {bad[0]} is {metrics[bad[0]]}")
 
 
-def _length_generalisation(task: Task, model: Model, point: Point) -> list[dict[str, Any]]:
+class EpochJudge:
+    """The harness's side of a model's training loop: its ``on_epoch`` is the callback
+    the loop calls after every epoch (``seqbench.model.EpochCallback``).
+
+    Each call checks the loss, scores the validation split, notes when ``run.target``
+    is first reached, appends the epoch's curve row, tells ``report`` and answers
+    whether to stop (patience) and whether this epoch is the best so far.
+    """
+
+    def __init__(
+        self,
+        task: Task,
+        model: Model,
+        validation: Split,
+        run: RunSettings,
+        phases: Phases,
+        curves: list[dict[str, Any]],
+        report: EpochReport | None = None,
+    ) -> None:
+        self.task, self.model, self.validation, self.run = task, model, validation, run
+        self.phases = phases
+        self.curves = curves  # the record's own list: a point that fails keeps its epochs
+        self.report = report
+        self.best: float | None = None
+        self.since_best = 0
+        self.examples = 0  # training examples seen, over all epochs
+        self.epoch_start: float | None = None  # None: the epoch began with the train phase
+        self.reached: tuple[int, float] | None = None  # (epoch, seconds) the target was reached
+
+    def on_epoch(self, epoch: int, train_loss: float, examples_seen: int) -> EpochOutcome:
+        if not math.isfinite(train_loss):
+            raise NonFiniteResult(f"training loss is {train_loss} at epoch {epoch}")
+        validation = self._score_validation(epoch)
+        clock = self.phases.clock()
+        train_started = self.phases.started["train"]
+        seconds = clock - (self.epoch_start if self.epoch_start is not None else train_started)
+        self._note_target(epoch, validation, clock - train_started)
+        self.examples += examples_seen
+        primary = float(validation[self.task.primary_metric])
+        improved = self._note_best(primary)
+        self.curves.append(
+            {
+                "epoch": epoch,
+                "train_loss": float(train_loss),
+                **{f"val_{name}": float(value) for name, value in validation.items()},
+                "seconds": seconds,
+                "examples_per_s": examples_seen / seconds if seconds > 0 else None,
+            }
+        )
+        if self.report is not None:
+            self.report(
+                {
+                    "epoch": epoch,
+                    "epochs": self.run.epochs,
+                    "metric": self.task.primary_metric,
+                    "value": primary,
+                    "seconds": clock - train_started,
+                }
+            )
+        patience = self.run.patience
+        stop = patience is not None and self.since_best >= patience
+        self.epoch_start = self.phases.clock()
+        return EpochOutcome(stop=stop, improved=improved)
+
+    def _score_validation(self, epoch: int) -> dict[str, float]:
+        predictions, targets = predict_split(self.model, self.validation, self.run.batch_size)
+        scores = self.task.score(predictions, targets)
+        _check_finite(scores, f"validation (epoch {epoch})")
+        return scores
+
+    def _note_target(self, epoch: int, validation: dict[str, float], seconds: float) -> None:
+        target = self.run.target
+        if target is None or self.reached is not None:
+            return
+        if target.reached_by(float(validation[target.metric]), self.task.direction):
+            # MLPerf's time-to-train: the validation that shows the target counts.
+            self.reached = (epoch, seconds)
+            self.phases.meters.keep_reading("train", as_phase="to_target")
+
+    def _note_best(self, primary: float) -> bool:
+        improved = self.task.better(primary, self.best)
+        if improved:
+            self.best, self.since_best = primary, 0
+        else:
+            self.since_best += 1
+        return improved
+
+    def target_timings(self) -> dict[str, Any]:
+        """``target_reached``, ``target_epoch``, ``time_to_target_s``; none without a target."""
+        if self.run.target is None:
+            return {}
+        epoch, seconds = self.reached if self.reached is not None else (None, None)
+        return {"target_reached": self.reached is not None, "target_epoch": epoch, "time_to_target_s": seconds}
+
+
+class Splits(NamedTuple):
+    train: Split
+    validation: Split
+    test: Split
+
+    def prepare(self) -> None:
+        """Generate every split (held in memory where it fits, see ``Split``)."""
+        for split in self:
+            split.prepare()
+
+
+def _build(point: Point) -> tuple[Task, Model]:
+    task: Task = registry.tasks().get(point.task)(**point.task_params)
+    model: Model = registry.models().get(point.model)(**point.model_params)
+    return task, model
+
+
+def _splits(task: Task, point: Point) -> Splits:
+    run = point.run
+    return Splits(
+        train=Split(task, "train", run.train_size, point.seed),
+        validation=Split(task, "validation", run.eval_size, point.seed),
+        test=Split(task, "test", run.eval_size, point.seed),
+    )
+
+
+def _test_metrics(task: Task, predictions: np.ndarray, targets: np.ndarray) -> dict[str, float]:
+    metrics = {name: float(value) for name, value in task.score(predictions, targets).items()}
+    _check_finite(metrics, "test")
+    return metrics
+
+
+def _length_generalisation(task: Task, model: Model, point: Point) -> list[LengthResult]:
     """Test the trained model at each of ``run.eval_lengths`` (same seed, test split).
 
     A length the model cannot handle is a result, not a failed point: its error is kept
     beside the other lengths' metrics.
     """
-    results = []
-    for length in point.run["eval_lengths"]:
-        at_length = dataclasses.replace(task, **{task.length_param: length})
-        split = Split(at_length, "test", point.run["eval_size"], point.seed)
+    assert task.length_param is not None, "suite validation refuses eval_lengths without one"
+    results: list[LengthResult] = []
+    for length in point.run.eval_lengths or ():
+        at_length = dataclasses.replace(task, **{task.length_param: length})  # type: ignore[type-var]
+        split = Split(at_length, "test", point.run.eval_size, point.seed)
         try:
-            predictions, targets = predict_split(model, split, point.run["batch_size"])
+            predictions, targets = predict_split(model, split, point.run.batch_size)
             scores = at_length.score(predictions, targets)
             results.append({"length": length, "metrics": {k: float(v) for k, v in scores.items()}})
         except Exception as error:
@@ -142,7 +268,19 @@ def _length_generalisation(task: Task, model: Model, point: Point) -> list[dict[
     return results
 
 
-def position_metrics(task: Task, predictions: np.ndarray, targets: np.ndarray) -> list[dict[str, Any]]:
+def _throughput(task: Task, train_examples: int, test_examples: int, seconds: dict[str, float]) -> dict[str, Any]:
+    """Examples and tokens a second in the train and eval phases."""
+    tokens = task.tokens_per_example()
+    timings: dict[str, Any] = {}
+    for phase, examples in (("train", train_examples), ("eval", test_examples)):
+        spent = seconds.get(phase, 0.0)
+        rate = examples / spent if spent > 0 and examples else None
+        timings[f"{phase}_examples_per_s"] = rate
+        timings[f"{phase}_tokens_per_s"] = rate * tokens if rate is not None else None
+    return timings
+
+
+def position_metrics(task: Task, predictions: np.ndarray, targets: np.ndarray) -> list[PositionValue]:
     """The task's per-position test metrics as records' rows ``{name, position, value}``,
     or none when the task defines none.
 
@@ -155,9 +293,9 @@ def position_metrics(task: Task, predictions: np.ndarray, targets: np.ndarray) -
     if scores is None:
         return []
     positions = targets.shape[1] if targets.ndim > 1 else None
-    rows: list[dict[str, Any]] = []
-    for name, values in scores.items():
-        values = np.asarray(values, dtype=np.float64)
+    rows: list[PositionValue] = []
+    for name, raw in scores.items():
+        values = np.asarray(raw, dtype=np.float64)
         if positions is None or values.shape != (positions,):
             expected = f"({positions},)" if positions else "none: its targets have no positions"
             raise ValueError(
@@ -171,146 +309,78 @@ def position_metrics(task: Task, predictions: np.ndarray, targets: np.ndarray) -
     return rows
 
 
-EpochReport = Callable[[dict[str, Any]], None]
-
-
 def run_point(
     point: Point, process_started: float | None = None, on_epoch: EpochReport | None = None
-) -> dict[str, Any]:
+) -> Record:
     """Run ``point`` to a record; failures become a ``failed`` record, never an exception.
 
     ``on_epoch`` hears of each finished epoch as it happens: ``{"epoch", "epochs",
     "metric", "value", "seconds"}``, the primary validation metric and the training
     seconds so far. The record itself is only complete at the end."""
-    record = base_record(point)
+    record = Record.start(point)
     started = time.perf_counter()
     if process_started is not None:
-        record["timings"]["startup_s"] = started - process_started
-    # Opened once the model is built and says which device it runs on.
-    meters = run_meters([cls for _, cls in registry.meters().items()], settings=point.run)
-    record["provenance"] = {"threads": worker_budget()}
-    phases = _Phases(meters)
+        record.timings["startup_s"] = started - process_started
+    # Opened in step 2, once the built model says which device it runs on.
+    meters = MeterSet([cls for _, cls in registry.meters().items()], settings=point.run.as_dict())
+    record.provenance["threads"] = worker_budget()
+    phases = Phases(meters)
     try:
         _run(point, record, phases, on_epoch)
-        record["status"] = "ok"
+        record.status = "ok"
     except Exception as error:
-        record["error"] = f"{type(error).__name__}: {error}"
-        record["traceback"] = traceback.format_exc()
+        record.error = f"{type(error).__name__}: {error}"
+        record.traceback = traceback.format_exc()
     finally:
         meters.close()
-        record["timings"].update({f"{k}_s": v for k, v in phases.seconds.items()})
-        record["timings"]["total_s"] = time.perf_counter() - started
-        record["measurements"] = {**meters.results, **record["measurements"]}
-        record["finished_at"] = now()
+        record.timings.update({f"{phase}_s": seconds for phase, seconds in phases.seconds.items()})
+        record.timings["total_s"] = time.perf_counter() - started
+        record.measurements = {**meters.results, **record.measurements}  # and flops (step 7)
+        record.finished_at = now()
     return record
 
 
-def _run(point: Point, record: dict[str, Any], phases: _Phases, report: EpochReport | None) -> None:
-    run = point.run
-    task: Task = registry.tasks().get(point.task)(**point.task_params)
-    model: Model = registry.models().get(point.model)(**point.model_params)
-    record["primary_metric"] = task.primary_metric
-    record["direction"] = task.direction
+def _run(point: Point, record: Record, phases: Phases, report: EpochReport | None) -> None:
+    """The steps of the module's docstring, in order; each fills its part of ``record``."""
+    task, model = _build(point)  # 1
+    record.primary_metric, record.direction = task.primary_metric, task.direction
 
-    splits = {
-        "train": Split(task, "train", run["train_size"], point.seed),
-        "validation": Split(task, "validation", run["eval_size"], point.seed),
-        "test": Split(task, "test", run["eval_size"], point.seed),
-    }
-    settings = FitSettings(
-        epochs=run["epochs"],
-        batch_size=run["batch_size"],
-        device=run["device"],
-        seed=point.seed,
-        patience=run["patience"],
-    )
+    fit = point.run.fit_settings(point.seed)  # 2
     phases.meters.prepare()  # idle power, before the model takes a GPU
-    model.build(task, settings)
+    model.build(task, fit)
     phases.model = model
-    # The meters measure the device the model runs on, not the one asked for ("auto").
-    record["provenance"]["device"] = point_device(model, run["device"])
-    phases.meters.open(record["provenance"]["device"])
-    phases.run("data", lambda: [split.prepare() for split in splits.values()])
+    record.provenance["device"] = point_device(model, point.run.device)
+    phases.meters.open(record.provenance["device"])
 
-    curves: list[dict[str, Any]] = record["curves"]
-    # The first epoch starts with the train phase: model building is not training.
-    state = {"best": None, "since_best": 0, "examples": 0, "epoch_start": None}
-    target = run.get("target")
-    reached: dict[str, Any] = {}
+    splits = _splits(task, point)  # 3
+    phases.run("data", splits.prepare)
 
-    def on_epoch(epoch: int, train_loss: float, examples_seen: int) -> EpochOutcome:
-        if not math.isfinite(train_loss):
-            raise NonFiniteResult(f"training loss is {train_loss} at epoch {epoch}")
-        predictions, targets = predict_split(model, splits["validation"], run["batch_size"])
-        val = task.score(predictions, targets)
-        _check_finite(val, f"validation (epoch {epoch})")
-        now = phases.clock()
-        seconds = now - (state["epoch_start"] or phases.started["train"])
-        if target is not None and not reached:
-            direction = target.get("direction", task.direction)
-            if reaches(float(val[target["metric"]]), target["value"], direction):
-                # MLPerf's time-to-train: the validation that shows the target counts.
-                reached.update(epoch=epoch, seconds=now - phases.started["train"])
-                for name, values in phases.meters.read("train").items():
-                    phases.meters.results[name]["to_target"] = values
-        state["examples"] += examples_seen
-        primary = float(val[task.primary_metric])
-        improved = task.better(primary, state["best"])
-        if improved:
-            state["best"], state["since_best"] = primary, 0
-        else:
-            state["since_best"] += 1
-        curves.append(
-            {
-                "epoch": epoch,
-                "train_loss": float(train_loss),
-                **{f"val_{name}": float(value) for name, value in val.items()},
-                "seconds": seconds,
-                "examples_per_s": examples_seen / seconds if seconds > 0 else None,
-            }
-        )
-        if report is not None:
-            report(
-                {
-                    "epoch": epoch,
-                    "epochs": run["epochs"],
-                    "metric": task.primary_metric,
-                    "value": primary,
-                    "seconds": now - phases.started["train"],
-                }
-            )
-        patience = run["patience"]
-        stop = patience is not None and state["since_best"] >= patience
-        state["epoch_start"] = phases.clock()
-        return EpochOutcome(stop=stop, improved=improved)
+    judge = EpochJudge(task, model, splits.validation, point.run, phases, record.curves, report)
+    phases.run("train", lambda: model.fit(splits.train, fit, judge.on_epoch))
 
-    phases.run("train", lambda: model.fit(splits["train"], settings, on_epoch))
-    predictions, targets = phases.run(
-        "eval", lambda: predict_split(model, splits["test"], run["batch_size"])
+    predictions, targets = phases.run(  # 5
+        "eval", lambda: predict_split(model, splits.test, point.run.batch_size)
     )
-    metrics = {name: float(value) for name, value in task.score(predictions, targets).items()}
-    _check_finite(metrics, "test")
-    record["metrics"] = metrics
-    record["position_metrics"] = position_metrics(task, predictions, targets)
-    if run.get("eval_lengths"):
-        record["length_metrics"] = phases.run(
+    record.metrics = _test_metrics(task, predictions, targets)
+    record.position_metrics = position_metrics(task, predictions, targets)
+    if point.run.eval_lengths:  # 6
+        record.length_metrics = phases.run(
             "generalisation", lambda: _length_generalisation(task, model, point)
         )
 
-    timings = record["timings"]
-    if target is not None:
-        timings["target_reached"] = bool(reached)
-        timings["target_epoch"] = reached.get("epoch")
-        timings["time_to_target_s"] = reached.get("seconds")
-    tokens = task.tokens_per_example()
-    timings["epochs"] = len(curves)
-    timings["train_examples"] = state["examples"]
-    for phase, examples in (("train", state["examples"]), ("eval", len(splits["test"]))):
-        seconds = phases.seconds.get(phase, 0.0)
-        rate = examples / seconds if seconds > 0 and examples else None
-        timings[f"{phase}_examples_per_s"] = rate
-        timings[f"{phase}_tokens_per_s"] = rate * tokens if rate is not None else None
+    record.timings.update(judge.target_timings())  # 7
+    record.timings["epochs"] = len(record.curves)
+    record.timings["train_examples"] = judge.examples
+    record.timings.update(_throughput(task, judge.examples, len(splits.test), phases.seconds))
     seconds = {f"{phase}_s": value for phase, value in phases.seconds.items()}
-    flops = count_flops(model, splits, run, {**timings, **seconds}, phases.meters.results)
+    flops = count_flops(
+        model,
+        splits.train,
+        point.run.batch_size,
+        validation_examples=len(splits.validation),
+        test_examples=len(splits.test),
+        timings={**record.timings, **seconds},
+        measurements=phases.meters.results,
+    )
     if flops is not None:
-        record["measurements"]["flops"] = flops
+        record.measurements["flops"] = flops

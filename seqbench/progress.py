@@ -11,7 +11,7 @@ from __future__ import annotations
 import shutil
 import sys
 import time
-from typing import Any, TextIO
+from typing import Any, Mapping, TextIO
 
 import click
 
@@ -21,7 +21,7 @@ BAR_WIDTH = 28
 HEARTBEAT_SECONDS = 30.0
 
 
-def describe_epoch(epoch: dict[str, Any]) -> str:
+def describe_epoch(epoch: Mapping[str, Any]) -> str:
     """``epoch 3/20  val mse=0.1688  1:17`` from a point's progress report."""
     text = f"epoch {epoch.get('epoch')}/{epoch.get('epochs')}"
     value = epoch.get("value")
@@ -46,7 +46,7 @@ class Progress:
         self._printed: dict[str, float] = {}  # when each running point last had a line
         self._draw()
 
-    def epoch(self, label: str, epoch: dict[str, Any]) -> None:
+    def epoch(self, label: str, epoch: Mapping[str, Any]) -> None:
         """A running point (``label``) finished an epoch."""
         status = f"{label}: {describe_epoch(epoch)}"
         if self.live:

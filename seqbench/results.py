@@ -1,21 +1,24 @@
-"""Read a results store into tidy pandas DataFrames: one row per run, or per curve point,
-evaluation length or target position."""
+"""Read a results store: into tidy pandas DataFrames (one row per run, or per curve
+point, evaluation length or target position), or back into the records it stored
+(``load_records``)."""
 
 from __future__ import annotations
 
 import json
 import sqlite3
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 from seqbench.errors import UserError
+from seqbench.record import LengthResult, PositionValue, Record
 
 if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = ["load", "load_curves", "load_length_metrics", "load_position_metrics", "load_provenance",
-           "suites"]
+           "load_records", "StoredRecord", "suites"]
 
 IDENTITY = ("id", "suite", "point", "status", "task", "model", "seed", "primary_metric",
             "direction", "primary_value", "error")
@@ -218,3 +221,84 @@ def load_position_metrics(
                      order=["name", "position"])
     frame["value"] = pd.to_numeric(frame["value"]).astype(float)
     return frame
+
+
+@dataclass(frozen=True)
+class StoredRecord:
+    """A record as the store keeps it, with what the store added: its row id, the
+    sweep's provenance and when it was written."""
+
+    id: int
+    record: Record
+    provenance: dict[str, Any]
+    recorded_at: str
+
+
+RECORD_COLUMNS = ("id", "suite", "point", "task", "model", "seed", "config", "status", "error",
+                  "traceback", "primary_metric", "direction", "metrics", "timings", "measurements",
+                  "started_at", "finished_at", "provenance", "recorded_at")
+JSON_COLUMNS = ("config", "metrics", "timings", "measurements", "provenance")
+
+
+def load_records(
+    path: str | Path, suite: str | None = None, *, status: str | None = None, details: bool = True
+) -> list[StoredRecord]:
+    """The stored records, in the order they were written: of one ``suite`` and one
+    ``status`` (``"ok"``, ``"failed"``) when given. ``details=False`` leaves each
+    record's curves, length and position metrics empty, which reads far less of a
+    large store."""
+    where, parameters = [], []
+    if suite is not None:
+        where.append("suite = ?")
+        parameters.append(suite)
+    if status is not None:
+        where.append("status = ?")
+        parameters.append(status)
+    condition = f" WHERE {' AND '.join(where)}" if where else ""
+    connection = _open(path)
+    try:
+        rows = connection.execute(
+            f"SELECT {', '.join(RECORD_COLUMNS)} FROM runs{condition} ORDER BY id", parameters
+        ).fetchall()
+        tables = _details(connection, f"SELECT id FROM runs{condition}", parameters) if details else {}
+    finally:
+        connection.close()
+    stored = []
+    for row in rows:
+        values = dict(zip(RECORD_COLUMNS, row))
+        for name in JSON_COLUMNS:
+            values[name] = json.loads(values[name])
+        run_id, provenance, recorded_at = values.pop("id"), values.pop("provenance"), values.pop("recorded_at")
+        values.update(tables.get(run_id, {}))
+        stored.append(StoredRecord(run_id, Record.from_dict(values), provenance, recorded_at))
+    return stored
+
+
+def _details(connection: sqlite3.Connection, runs: str, parameters: list[Any]) -> dict[int, dict[str, Any]]:
+    """Each run's curves, length metrics and position metrics, in a record's shape."""
+    known = {name for (name,) in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    details: dict[int, dict[str, Any]] = {}
+
+    def rows(table: str, columns: str, order: str) -> list[tuple[Any, ...]]:
+        if table not in known:  # a store made before the table existed
+            return []
+        query = f"SELECT run_id, {columns} FROM {table} WHERE run_id IN ({runs}) ORDER BY run_id, {order}"
+        return connection.execute(query, parameters).fetchall()
+
+    for run_id, epoch, name, value in rows("curves", "epoch, name, value", "epoch, name"):
+        curves: list[dict[str, Any]] = details.setdefault(run_id, {}).setdefault("curves", [])
+        if not curves or curves[-1]["epoch"] != epoch:
+            curves.append({"epoch": epoch})
+        curves[-1][name] = value
+    for run_id, length, name, value, error in rows("length_metrics", "length, name, value, error", "length"):
+        lengths: list[LengthResult] = details.setdefault(run_id, {}).setdefault("length_metrics", [])
+        if not lengths or lengths[-1]["length"] != length:
+            lengths.append({"length": length})
+        if name == "error":
+            lengths[-1]["error"] = error
+        else:
+            lengths[-1].setdefault("metrics", {})[name] = value
+    for run_id, name, position, value in rows("position_metrics", "name, position, value", "name, position"):
+        positions: list[PositionValue] = details.setdefault(run_id, {}).setdefault("position_metrics", [])
+        positions.append({"name": name, "position": position, "value": value})
+    return details

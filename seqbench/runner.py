@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Iterable, Mapping, TextIO
 
 import click
 
 from seqbench import registry
 from seqbench.errors import UserError
-from seqbench.grid import Point
+from seqbench.executors.base import Executor, ProgressCallback
+from seqbench.point import Point
 from seqbench.progress import Progress
 from seqbench.provenance import collect
+from seqbench.record import EpochProgress, Record
 from seqbench.store import Store
 from seqbench.suite import Suite, load_suite
 
@@ -67,7 +70,7 @@ def _executor_options(options: RunOptions) -> dict[str, Any]:
     return {"address": options.ray_address}
 
 
-def _run_suite(suite: Suite, store: Store, executor: Any, options: RunOptions, out: TextIO) -> int:
+def _run_suite(suite: Suite, store: Store, executor: Executor, options: RunOptions, out: TextIO) -> int:
     done = store.completed(suite.name) if options.resume else set()
     todo = [point for point in suite.points if point.hash not in done]
     skipped = len(suite.points) - len(todo)
@@ -82,14 +85,17 @@ def _run_suite(suite: Suite, store: Store, executor: Any, options: RunOptions, o
     provenance = collect(suite.path, suite.file_hash)
     by_hash = {point.hash: point for point in todo}
     progress = Progress(len(todo), out)
-    executor.on_progress = lambda point, epoch: progress.epoch(point.label(), epoch)
+
+    def heard(point: Point, epoch: EpochProgress) -> None:
+        progress.epoch(point.label(), epoch)
+
     try:
-        for record in executor.run(todo):
+        for yielded in _records(executor, todo, heard):
+            record = Record.coerce(yielded)
             store.write(record, provenance)
-            point = by_hash[record["point"]]
-            progress.finished(_line(point, record), record["status"] == "ok", point.label())
+            point = by_hash[record.point]
+            progress.finished(_line(point, record), record.ok, point.label())
     finally:
-        executor.on_progress = None
         progress.close()
     if progress.failed:
         click.echo(
@@ -100,13 +106,26 @@ def _run_suite(suite: Suite, store: Store, executor: Any, options: RunOptions, o
     return progress.failed
 
 
-def _line(point: Point, record: dict[str, Any]) -> str:
-    seconds = record.get("timings", {}).get("total_s")
+def _records(
+    executor: Executor, points: list[Point], on_progress: ProgressCallback
+) -> Iterable[Record | Mapping[str, Any]]:
+    """``executor.run(points, on_progress=...)``; an executor written before ``run``
+    took ``on_progress`` is called without it, with the callback set as its
+    ``on_progress`` attribute, as those versions did."""
+    parameters = inspect.signature(executor.run).parameters.values()
+    if any(p.name == "on_progress" or p.kind is p.VAR_KEYWORD for p in parameters):
+        return executor.run(points, on_progress=on_progress)
+    executor.on_progress = on_progress
+    return executor.run(points)
+
+
+def _line(point: Point, record: Record) -> str:
+    seconds = record.timings.get("total_s")
     took = f"  {seconds:.2f}s" if isinstance(seconds, (int, float)) else ""
-    if record["status"] != "ok":
-        return f"FAILED {point.label()}  {record.get('error')}"
-    metric = record.get("primary_metric")
-    value = record.get("metrics", {}).get(metric)
+    if not record.ok:
+        return f"FAILED {point.label()}  {record.error}"
+    metric = record.primary_metric
+    value = record.primary_value
     shown = f"  {metric}={value:.4g}" if isinstance(value, (int, float)) else ""
     return f"ok     {point.label()}{shown}{took}"
 

@@ -1,14 +1,32 @@
-"""The ``[run]`` settings every point of a suite shares (and ``run.*`` sweeps vary)."""
+"""Settings, one type per concern.
+
+- ``RunSettings``: the ``[run]`` table every point of a suite shares (and ``run.*``
+  sweeps vary). ``seqbench.suite`` builds one per point, validated, and it travels
+  inside the point to the worker.
+- ``Target``: ``run.target``, the validation metric whose first reaching is timed.
+- ``FitSettings``: the part of a point's settings a model's training loop sees,
+  derived from the run settings by ``RunSettings.fit_settings(seed)``, never copied by
+  hand. (Re-exported as ``seqbench.FitSettings`` and from ``seqbench.model``.)
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Mapping
 
 from seqbench.params import ParamError, param
 
-__all__ = ["RunSettings", "check_device", "SMOKE_LIMITS", "TARGET_KEYS"]
+__all__ = [
+    "RunSettings",
+    "Target",
+    "FitSettings",
+    "check_device",
+    "SMOKE_LIMITS",
+    "TARGET_KEYS",
+    "LATER_SETTINGS",
+]
 
 DEVICE_PATTERN = re.compile(r"^(auto|cpu|cuda|cuda:\d+)$")
 
@@ -16,6 +34,62 @@ TARGET_KEYS = ("metric", "value", "direction")
 
 # What ``--smoke`` shrinks run settings to: enough to exercise every phase in seconds.
 SMOKE_LIMITS = {"epochs": 2, "train_size": 256, "eval_size": 128, "batch_size": 64}
+
+Direction = Literal["min", "max"]
+
+# Run settings added after a point's JSON took its shape: while unset they are left out
+# of it (RunSettings.as_dict), so a point that does not use them goes to its worker as
+# the same bytes as before, which a worker of an earlier version (a Ray node not yet
+# upgraded) still reads; from_dict gives a missing one its default.
+LATER_SETTINGS = frozenset({"threads"})
+
+
+@dataclass(frozen=True)
+class Target:
+    """``run.target = {metric = NAME, value = X[, direction = "min" | "max"]}``.
+
+    ``value`` is kept as the suite wrote it (an integer stays one) and ``direction``
+    only when given, so a point's configuration, and therefore its hash, is what it
+    was when the target was a plain table.
+    """
+
+    metric: str
+    value: float
+    direction: Direction | None = None  # None: the task's direction
+
+    def as_dict(self) -> dict[str, Any]:
+        """The table as written: ``direction`` only when it was given."""
+        table: dict[str, Any] = {"metric": self.metric, "value": self.value}
+        if self.direction is not None:
+            table["direction"] = self.direction
+        return table
+
+    @classmethod
+    def from_dict(cls, table: Mapping[str, Any]) -> Target:
+        return cls(metric=table["metric"], value=table["value"], direction=table.get("direction"))
+
+    def direction_for(self, task_direction: Direction) -> Direction:
+        return self.direction if self.direction is not None else task_direction
+
+    def reached_by(self, value: float, task_direction: Direction) -> bool:
+        """True when ``value`` is at least as good as the target."""
+        return reaches(value, self.value, self.direction_for(task_direction))
+
+
+def reaches(value: float, target: float, direction: str) -> bool:
+    """True when ``value`` is at least as good as ``target`` ("min": lower is better)."""
+    return value <= target if direction == "min" else value >= target
+
+
+@dataclass(frozen=True)
+class FitSettings:
+    """Run settings a training loop needs."""
+
+    epochs: int
+    batch_size: int
+    device: str
+    seed: int
+    patience: int | None
 
 
 @dataclass(frozen=True)
@@ -37,7 +111,7 @@ class RunSettings:
     sample_hz: float | None = param(
         None, min=10, max=100, help="GPU power, utilisation, memory samples a second (10 if unset)"
     )
-    target: dict[str, Any] | None = param(
+    target: Target | None = param(
         None,
         help="{metric = NAME, value = X}: record the training time and energy until the "
         "validation metric first reaches X (direction = min | max; default the task's)",
@@ -50,6 +124,47 @@ class RunSettings:
         "threads sleep when idle), framework (their defaults) or a number; see docs/measurement.md",
     )
     smoke: bool = param(False, help="set by --smoke: sizes shrunk to run in seconds")
+
+    def as_dict(self) -> dict[str, Any]:
+        """Every setting, unset ones as None, the target as its table: the ``run``
+        object of a point's JSON and the mapping meters are given. Settings added since
+        that JSON took its shape (``LATER_SETTINGS``) are left out while unset."""
+        values = {
+            field.name: getattr(self, field.name)
+            for field in dataclasses.fields(self)
+            if field.name not in LATER_SETTINGS or getattr(self, field.name) is not None
+        }
+        if self.target is not None:
+            values["target"] = self.target.as_dict()
+        if self.eval_lengths is not None:
+            values["eval_lengths"] = list(self.eval_lengths)
+        return values
+
+    def config(self) -> dict[str, Any]:
+        """The settings that identify a point: unset (None) ones are left out, so a
+        setting added to a later seqbench does not change every stored point's hash."""
+        return {key: value for key, value in self.as_dict().items() if value is not None}
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> RunSettings:
+        """From ``as_dict``'s shape (a point's JSON); the values were validated when the
+        suite was loaded."""
+        known = {field.name for field in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"unknown run setting {unknown[0]!r}; known: {', '.join(sorted(known))}")
+        target = values.get("target")
+        return cls(**{**values, "target": Target.from_dict(target) if target is not None else None})
+
+    def fit_settings(self, seed: int) -> FitSettings:
+        """What the model's training loop sees of these settings, for one seed."""
+        return FitSettings(
+            epochs=self.epochs,
+            batch_size=self.batch_size,
+            device=self.device,
+            seed=seed,
+            patience=self.patience,
+        )
 
 
 def check_device(value: str) -> str:

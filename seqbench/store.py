@@ -15,9 +15,10 @@ import sqlite3
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 from seqbench.errors import UserError
+from seqbench.record import Record
 
 __all__ = ["Store", "default_store_path", "STORE_ENV", "SCHEMA_VERSION"]
 
@@ -147,39 +148,40 @@ class Store:
         )
         return {point for (point,) in rows}
 
-    def write(self, record: dict[str, Any], provenance: dict[str, Any]) -> int:
+    def write(self, record: Record | Mapping[str, Any], provenance: dict[str, Any]) -> int:
         """Store one run, its curves, length and position metrics in one transaction,
         replacing any earlier run of the point and everything that hung on it (rows of the
-        other tables cascade with their run); returns the run's id."""
-        primary = record.get("primary_metric")
+        other tables cascade with their run); returns the run's id. A record may also be
+        given as its JSON object (``Record.to_dict()``'s shape)."""
+        record = Record.coerce(record)
         values = (
-            record["suite"],
-            record["point"],
-            record["status"],
-            record["task"],
-            record["model"],
-            record["seed"],
-            primary,
-            record.get("direction"),
-            record.get("metrics", {}).get(primary) if primary else None,
-            record.get("error"),
-            record.get("traceback"),
-            _json(record["config"]),
-            _json(record.get("metrics", {})),
-            _json(record.get("timings", {})),
-            _json(record.get("measurements", {})),
+            record.suite,
+            record.point,
+            record.status,
+            record.task,
+            record.model,
+            record.seed,
+            record.primary_metric,
+            record.direction,
+            record.primary_value,
+            record.error,
+            record.traceback,
+            _json(record.config),
+            _json(record.metrics),
+            _json(record.timings),
+            _json(record.measurements),
             # The sweep's provenance, and what only the point's worker knows (the device
             # it ran on, its thread budget).
-            _json({**provenance, **record.get("provenance", {})}),
-            record.get("started_at"),
-            record.get("finished_at"),
+            _json({**provenance, **record.provenance}),
+            record.started_at,
+            record.finished_at,
             datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
         )
         connection = self.connection
         connection.execute("BEGIN IMMEDIATE")
         try:
             connection.execute(
-                "DELETE FROM runs WHERE suite = ? AND point = ?", (record["suite"], record["point"])
+                "DELETE FROM runs WHERE suite = ? AND point = ?", (record.suite, record.point)
             )
             cursor = connection.execute(
                 "INSERT INTO runs (suite, point, status, task, model, seed, primary_metric,"
@@ -188,12 +190,13 @@ class Store:
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 values,
             )
+            assert cursor.lastrowid is not None  # an INSERT that succeeded
             run_id = int(cursor.lastrowid)
             connection.executemany(
                 "INSERT INTO curves (run_id, epoch, name, value) VALUES (?, ?, ?, ?)",
                 [
                     (run_id, row["epoch"], name, value)
-                    for row in record.get("curves", [])
+                    for row in record.curves
                     for name, value in row.items()
                     if name != "epoch"
                 ],
@@ -203,12 +206,12 @@ class Store:
                 " VALUES (?, ?, ?, ?, ?)",
                 [
                     (run_id, entry["length"], name, value, None)
-                    for entry in record.get("length_metrics", [])
+                    for entry in record.length_metrics
                     for name, value in entry.get("metrics", {}).items()
                 ]
                 + [
                     (run_id, entry["length"], "error", None, entry["error"])
-                    for entry in record.get("length_metrics", [])
+                    for entry in record.length_metrics
                     if "error" in entry
                 ],
             )
@@ -216,7 +219,7 @@ class Store:
                 "INSERT INTO position_metrics (run_id, name, position, value) VALUES (?, ?, ?, ?)",
                 [
                     (run_id, row["name"], row["position"], _finite_or_none(row["value"]))
-                    for row in record.get("position_metrics", [])
+                    for row in record.position_metrics
                 ],
             )
             connection.execute("COMMIT")

@@ -15,9 +15,11 @@ from typing import Any
 
 from seqbench import registry
 from seqbench.errors import UserError
-from seqbench.grid import Point
+from seqbench.model import Model
 from seqbench.params import ParamError, coerce_params, coerce_value, param_specs
+from seqbench.point import Point
 from seqbench.settings import SMOKE_LIMITS, TARGET_KEYS, RunSettings, check_device
+from seqbench.task import Task
 
 __all__ = ["Suite", "load_suite", "SECTIONS"]
 
@@ -79,10 +81,12 @@ def load_suite(path: str | Path, *, smoke: bool = False, device: str | None = No
         chosen = {key: value for (key, _), value in zip(axes, combination)}
         task_params = _resolve_task(where, task_cls, task_values, chosen, smoke)
         task = task_cls(**task_params)
-        run = _resolve_run(where, run_values, chosen, smoke, device)
-        _check_eval_lengths(where, task_cls, task_params, run["eval_lengths"])
+        run_values_resolved = _resolve_run(where, run_values, chosen, smoke, device)
+        _check_eval_lengths(where, task_cls, task_params, run_values_resolved["eval_lengths"])
         target_key = "[sweep] run.target" if "run.target" in chosen else "[run] target"
-        _check_target(f"{where}: {target_key}", task_cls, run["target"])
+        _check_target(f"{where}: {target_key}", task_cls, run_values_resolved["target"])
+        # Built once, validated: the settings every step after this one reads.
+        run = RunSettings.from_dict(run_values_resolved)
         for index, (model_name, model_cls, model_values) in enumerate(models):
             model_params = _resolve_model(
                 where, index, model_cls, model_values, chosen, smoke
@@ -133,14 +137,14 @@ def _available(kind: str) -> str:
     return ", ".join(getattr(registry, kind)().names()) or "none installed"
 
 
-def _lookup(where: str, key: str, reg: registry.Registry, name: str) -> Any:
+def _lookup(where: str, key: str, reg: registry.Registry[Any], name: str) -> Any:
     try:
         return reg.get(name)
     except UserError as error:
         raise UserError(f"{where}: {key}: {error}") from None
 
 
-def _suite_header(where: str, header: dict, default_name: str) -> tuple[str, str, list[int]]:
+def _suite_header(where: str, header: dict[str, Any], default_name: str) -> tuple[str, str, list[int]]:
     unknown = sorted(set(header) - set(SUITE_KEYS))
     if unknown:
         raise UserError(f"{where}: [suite] {unknown[0]}: unknown key; allowed: {', '.join(SUITE_KEYS)}")
@@ -165,14 +169,17 @@ def _suite_header(where: str, header: dict, default_name: str) -> tuple[str, str
     return name, description, list(seeds)
 
 
-def _model_entries(where: str, raw_models: Any) -> list[tuple[str, type, dict]]:
+ModelEntry = tuple[str, type[Model], dict[str, Any]]
+
+
+def _model_entries(where: str, raw_models: Any) -> list[ModelEntry]:
     if raw_models is None or raw_models == []:
         raise UserError(
             f"{where}: no [[model]] given; add at least one, available: {_available('models')}"
         )
     if not isinstance(raw_models, list) or not all(isinstance(v, dict) for v in raw_models):
         raise UserError(f"{where}: [[model]] must be an array of tables (write [[model]], not [model])")
-    entries = []
+    entries: list[ModelEntry] = []
     for index, values in enumerate(raw_models, start=1):
         values = dict(values)
         name = values.pop("name", None)
@@ -200,8 +207,8 @@ def _model_entries(where: str, raw_models: Any) -> list[tuple[str, type, dict]]:
     return entries
 
 
-def _flatten(table: dict, prefix: str = "") -> dict[str, Any]:
-    flat = {}
+def _flatten(table: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
     for key, value in table.items():
         dotted = f"{prefix}{key}"
         if isinstance(value, dict):
@@ -212,9 +219,9 @@ def _flatten(table: dict, prefix: str = "") -> dict[str, Any]:
 
 
 def _sweep_axes(
-    where: str, table: dict, task_cls: type, models: list[tuple[str, type, dict]]
-) -> dict[str, list]:
-    axes = {}
+    where: str, table: dict[str, Any], task_cls: type[Task], models: list[ModelEntry]
+) -> dict[str, list[Any]]:
+    axes: dict[str, list[Any]] = {}
     for key, values in _flatten(table).items():
         section, _, name = key.partition(".")
         if section not in SWEEPABLE or not name or "." in name:
@@ -250,7 +257,9 @@ def _swept_values(chosen: dict[str, Any], section: str) -> dict[str, Any]:
     return {key[len(prefix) :]: value for key, value in chosen.items() if key.startswith(prefix)}
 
 
-def _coerce(where: str, context: str, section: str, cls: type, values: dict, swept: set[str]) -> dict:
+def _coerce(
+    where: str, context: str, section: str, cls: type, values: dict[str, Any], swept: set[str]
+) -> dict[str, Any]:
     try:
         return coerce_params(cls, values)
     except ParamError as error:
@@ -259,7 +268,9 @@ def _coerce(where: str, context: str, section: str, cls: type, values: dict, swe
         raise UserError(f"{where}: {context} {error}") from None
 
 
-def _resolve_task(where: str, task_cls: type, values: dict, chosen: dict, smoke: bool) -> dict:
+def _resolve_task(
+    where: str, task_cls: type[Task], values: dict[str, Any], chosen: dict[str, Any], smoke: bool
+) -> dict[str, Any]:
     swept = _swept_values(chosen, "task")
     merged = {**values, **swept}
     if smoke:
@@ -272,7 +283,7 @@ def _resolve_task(where: str, task_cls: type, values: dict, chosen: dict, smoke:
     return params
 
 
-def _check_run_keys(where: str, values: dict) -> None:
+def _check_run_keys(where: str, values: dict[str, Any]) -> None:
     if "smoke" in values:
         raise UserError(f"{where}: [run] smoke: set by the --smoke option, not in the file")
     unknown = sorted(set(values) - set(RUN_KEYS))
@@ -286,11 +297,18 @@ def _check_run_keys(where: str, values: dict) -> None:
 
 
 def _resolve_run(
-    where: str, values: dict, chosen: dict, smoke: bool, device: str | None
-) -> dict:
+    where: str, values: dict[str, Any], chosen: dict[str, Any], smoke: bool, device: str | None
+) -> dict[str, Any]:
+    """The run settings' values, complete, as ``RunSettings.from_dict`` takes them; the
+    target is still the table as written (checked against the task by the caller)."""
     swept = _swept_values(chosen, "run")
     merged = {**values, **swept}
+    # A table, not a Target yet: _check_target says what is wrong with it.
+    target = merged.pop("target", None)
+    if target is not None and not isinstance(target, dict):  # [run]'s was checked already
+        raise UserError(f"{where}: [sweep] run.target: expected dict, got {target!r}")
     params = _coerce(where, "[run]", "run", RunSettings, merged, set(swept))
+    params["target"] = target
     try:
         check_device(params["device"])
     except ParamError as error:
@@ -306,7 +324,9 @@ def _resolve_run(
     return params
 
 
-def _check_eval_lengths(where: str, task_cls: type, task_params: dict, lengths: list | None) -> None:
+def _check_eval_lengths(
+    where: str, task_cls: type[Task], task_params: dict[str, Any], lengths: list[int] | None
+) -> None:
     """Every evaluation length must make a valid task: same parameters, another length."""
     if lengths is None:
         return
@@ -324,7 +344,7 @@ def _check_eval_lengths(where: str, task_cls: type, task_params: dict, lengths: 
             raise UserError(f"{key}: length {length!r} is not valid for {task_cls.name!r}: {error}") from None
 
 
-def _check_target(key: str, task_cls: type, target: dict | None) -> None:
+def _check_target(key: str, task_cls: type[Task], target: dict[str, Any] | None) -> None:
     """``{metric, value[, direction]}``: a metric the task scores and a finite number."""
     if target is None:
         return
@@ -352,8 +372,13 @@ def _check_target(key: str, task_cls: type, target: dict | None) -> None:
 
 
 def _resolve_model(
-    where: str, index: int, model_cls: type, values: dict, chosen: dict, smoke: bool
-) -> dict:
+    where: str,
+    index: int,
+    model_cls: type[Model],
+    values: dict[str, Any],
+    chosen: dict[str, Any],
+    smoke: bool,
+) -> dict[str, Any]:
     declared = {spec.name for spec in param_specs(model_cls)}
     swept = {k: v for k, v in _swept_values(chosen, "model").items() if k in declared}
     merged = {**values, **swept}

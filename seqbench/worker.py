@@ -16,6 +16,10 @@ _PROCESS_STARTED = time.perf_counter()
 import json  # noqa: E402
 import os  # noqa: E402
 import sys  # noqa: E402
+from typing import TYPE_CHECKING  # noqa: E402
+
+if TYPE_CHECKING:
+    from seqbench.record import EpochProgress
 
 
 def main(argv: list[str]) -> int:
@@ -28,21 +32,21 @@ def main(argv: list[str]) -> int:
     from seqbench.threads import prepare_worker
 
     prepare_worker(json.loads(text).get("run", {}))
-    from seqbench.grid import Point
     from seqbench.pipeline import run_point
+    from seqbench.point import Point
 
     point = Point.from_json(text)
     record = run_point(
         point, process_started=_PROCESS_STARTED, on_epoch=lambda progress: _report(progress, result_path)
     )
-    _write_json(record, result_path)
+    _write_text(record.to_json(), result_path)
     return 0
 
 
-def _write_json(value, path: str) -> None:
+def _write_text(text: str, path: str) -> None:
     temporary = f"{path}.partial"
     with open(temporary, "w") as handle:
-        json.dump(value, handle, default=_jsonable)
+        handle.write(text)
     os.replace(temporary, path)
 
 
@@ -51,18 +55,11 @@ def progress_path(result_path: str) -> str:
     return f"{result_path}.progress"
 
 
-def _report(progress: dict, result_path: str) -> None:
+def _report(progress: EpochProgress, result_path: str) -> None:
     try:
-        _write_json(progress, progress_path(result_path))
+        _write_text(json.dumps(progress), progress_path(result_path))
     except OSError:
         pass  # progress is for display only; the point carries on without it
-
-
-def _jsonable(value):
-    # NumPy scalars and arrays that a plugin left in its metrics or measurements.
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    return str(value)
 
 
 if __name__ == "__main__":

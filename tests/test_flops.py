@@ -11,7 +11,7 @@ from seqbench.data import Split
 from seqbench.flops import TERA, peak_for, phase_rates
 from seqbench.pipeline import run_point
 from seqbench.plots import figures
-from seqbench.plots.sets import load_set
+from seqbench.report.sets import load_set
 from seqbench.store import Store
 from seqbench.suite import load_suite
 
@@ -151,9 +151,9 @@ def test_points_record_flop_rates_and_the_report_draws_them(write_suite, tmp_pat
     store.close()
 
     for record in records:
-        assert record["status"] == "ok", record["error"]
-        flops = record["measurements"]["flops"]
-        length = record["config"]["task"]["params"]["seq_len"]
+        assert record.ok, record.error
+        flops = record.measurements["flops"]
+        length = record.config["task"]["params"]["seq_len"]
         assert flops["predict_per_example"] == length * 2 * 4 * 8 * (2 + 8) + 2 * 8
         assert flops["train"]["flop_per_s"] > 0 and flops["eval"]["flop_per_s"] > 0
         assert flops["train"]["utilisation"] is None  # no GPU, no peak
@@ -162,5 +162,5 @@ def test_points_record_flop_rates_and_the_report_draws_them(write_suite, tmp_pat
     shown = plots["flops-vs-seq_len"].data
     train = shown[shown["phase"] == "train"].set_index("task.seq_len")["mean"]
     assert train.to_dict() == pytest.approx(
-        {r["config"]["task"]["params"]["seq_len"]: r["measurements"]["flops"]["train"]["flop_per_s"] for r in records}
+        {r.config["task"]["params"]["seq_len"]: r.measurements["flops"]["train"]["flop_per_s"] for r in records}
     )

@@ -325,10 +325,10 @@ def test_no_sampler_thread_is_left_when_training_raises(
 
     record = run_point(point)
 
-    assert record["status"] == "failed"
-    assert record["error"] == "RuntimeError: out of memory"
+    assert record.status == "failed"
+    assert record.error == "RuntimeError: out of memory"
     assert sampler_threads() == []
-    train = record["measurements"]["nvml"]["train"]
+    train = record.measurements["nvml"]["train"]
     assert train["energy_method"] == "counter"
     assert train["energy_j"] == pytest.approx(80.0 * train["seconds"], rel=0.01)
 
@@ -620,9 +620,9 @@ def test_a_cpu_point_records_no_gpu_figures_even_with_gpus_there(fake_gpu, write
 
     record = run_point(point)
 
-    assert record["status"] == "ok", record["error"]
-    assert record["measurements"]["nvml"] == {"unavailable": "point ran on cpu"}
-    assert record["provenance"]["device"] == "cpu"  # what it ran on, not "auto"
+    assert record.ok, record.error
+    assert record.measurements["nvml"] == {"unavailable": "point ran on cpu"}
+    assert record.provenance["device"] == "cpu"  # what it ran on, not "auto"
 
 
 def test_a_one_gpu_point_among_several_is_billed_only_its_gpu(
@@ -636,9 +636,9 @@ def test_a_one_gpu_point_among_several_is_billed_only_its_gpu(
 
     record = run_point(point)
 
-    assert record["status"] == "ok", record["error"]
-    train = record["measurements"]["nvml"]["train"]
-    assert record["provenance"]["device"] == "cuda:1"
+    assert record.ok, record.error
+    train = record.measurements["nvml"]["train"]
+    assert record.provenance["device"] == "cuda:1"
     assert train["gpus"] == UUID_B
     assert train["idle_power_w"] == pytest.approx(70.0, rel=0.01)
     # Its own 200 W for 0.4 s; none of the other GPU's idle or load.

@@ -131,20 +131,20 @@ def test_the_bar_fits_one_terminal_row_so_it_can_be_redrawn(monkeypatch):
 def test_run_point_reports_every_epoch_as_it_ends(epoch_point):
     heard: list[dict] = []
     record = run_point(epoch_point(epochs=3), on_epoch=heard.append)
-    assert record["status"] == "ok"
+    assert record.ok
     assert [report["epoch"] for report in heard] == [1, 2, 3]
     assert {report["epochs"] for report in heard} == {3}
     assert {report["metric"] for report in heard} == {"mse"}
-    assert [report["value"] for report in heard] == [curve["val_mse"] for curve in record["curves"]]
+    assert [report["value"] for report in heard] == [curve["val_mse"] for curve in record.curves]
 
 
 def test_the_local_executor_passes_on_a_running_workers_epochs(epoch_point):
     point = epoch_point(epochs=4, pause=0.4)
     heard: list[tuple[str, int]] = []
     with LocalExecutor(jobs=1) as executor:
-        executor.on_progress = lambda p, report: heard.append((p.hash, report["epoch"]))
-        (record,) = list(executor.run([point]))
-    assert record["status"] == "ok"
+        on_progress = lambda p, report: heard.append((p.hash, report["epoch"]))  # noqa: E731
+        (record,) = list(executor.run([point], on_progress=on_progress))
+    assert record.ok
     epochs = [epoch for _, epoch in heard]
     # Read every half second from another process: some epochs may be skipped, but the
     # last one is always passed on, in order, and at least one while the point ran.

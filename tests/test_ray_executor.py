@@ -446,7 +446,7 @@ def test_a_sweep_abandoned_midway_cancels_its_ray_tasks(ray_address, write_suite
     while ray.available_resources().get("CPU") != 2 and time.monotonic() < deadline:
         time.sleep(0.1)
 
-    assert first["model"] == "oracle" and first["status"] == "ok"
+    assert first.model == "oracle" and first.ok
     assert still_alive(hanging) == []
     assert ray.available_resources().get("CPU") == 2
     assert ray.is_initialized()  # the connection it did not open is left open

@@ -24,7 +24,7 @@ from seqbench.cli import main
 from seqbench.plots import figures
 from seqbench.plots.canvas import set_scales
 from seqbench.plots.pareto import pareto_front
-from seqbench.plots.sets import load_set
+from seqbench.report.sets import load_set
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 SWEEP_FIGURES = {"mse-vs-seq_len", "time-vs-seq_len", "curves-by-seq_len", "mse-vs-train-time",

@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from seqbench import results
 from seqbench.cli import main
 from seqbench.plots import figures
-from seqbench.plots.sets import load_set
+from seqbench.report.sets import load_set
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 POSITION_FIGURES = {"nll-vs-target-position", "mse-vs-target-position"}

@@ -314,7 +314,7 @@ def test_grid_is_product_of_sweep_axes_models_and_seeds(write_suite):
 
     assert len(points) == 3 * 2 * 2 * 2
     assert len({point.hash for point in points}) == len(points)
-    combos = {(p.task_params["seq_len"], p.run["batch_size"], p.model, p.seed) for p in points}
+    combos = {(p.task_params["seq_len"], p.run.batch_size, p.model, p.seed) for p in points}
     assert len(combos) == len(points)
 
 
@@ -403,8 +403,8 @@ def test_smoke_caps_run_sizes_and_marks_run_smoke(write_suite):
 
     (point,) = load_suite(suite, smoke=True).points
 
-    assert {key: point.run[key] for key in SMOKE_LIMITS} == SMOKE_LIMITS
-    assert point.run["smoke"] is True
+    assert {key: getattr(point.run, key) for key in SMOKE_LIMITS} == SMOKE_LIMITS
+    assert point.run.smoke is True
 
 
 def test_smoke_keeps_values_already_below_its_caps(write_suite):
@@ -412,8 +412,8 @@ def test_smoke_keeps_values_already_below_its_caps(write_suite):
 
     (point,) = load_suite(suite, smoke=True).points
 
-    assert point.run["epochs"] == 1
-    assert (point.run["train_size"], point.run["eval_size"], point.run["batch_size"]) == (100, 50, 8)
+    assert point.run.epochs == 1
+    assert (point.run.train_size, point.run.eval_size, point.run.batch_size) == (100, 50, 8)
 
 
 def test_smoke_runs_the_first_seed_and_keeps_every_other_axis(write_suite):
@@ -432,8 +432,8 @@ def test_smoke_runs_the_first_seed_and_keeps_every_other_axis(write_suite):
 def test_without_smoke_run_is_not_marked_smoke(write_suite):
     (point,) = load_suite(write_suite(suite_text(run="epochs = 10"))).points
 
-    assert point.run["smoke"] is False
-    assert point.run["epochs"] == 10
+    assert point.run.smoke is False
+    assert point.run.epochs == 10
 
 
 def test_device_option_overrides_run_device(write_suite):
@@ -441,7 +441,7 @@ def test_device_option_overrides_run_device(write_suite):
 
     points = load_suite(suite, device="cuda:1").points
 
-    assert [p.run["device"] for p in points] == ["cuda:1", "cuda:1"]
+    assert [p.run.device for p in points] == ["cuda:1", "cuda:1"]
 
 
 def test_device_option_overrides_a_device_sweep(write_suite):
@@ -449,7 +449,7 @@ def test_device_option_overrides_a_device_sweep(write_suite):
 
     points = load_suite(suite, device="cpu").points
 
-    assert [p.run["device"] for p in points] == ["cpu"]
+    assert [p.run.device for p in points] == ["cpu"]
 
 
 def test_dry_run_prints_every_point_hash_and_writes_no_store(write_suite, store_path):

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 from report_stores import pooled_sgd_installed, run_suite
 from seqbench import results
 from seqbench.cli import main
-from seqbench.tensorboard import crc32c, event, read_records, record
+from seqbench.report.tensorboard import crc32c, event, read_records, record
 
 event_accumulator = pytest.importorskip("tensorboard.backend.event_processing.event_accumulator")
 

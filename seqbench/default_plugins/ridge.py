@@ -67,12 +67,14 @@ class Ridge(Model):
         on_epoch(1, squared / len(train), len(train))
 
     def _solve_primal(self, train, batch_size: int) -> tuple[np.ndarray, float, np.ndarray]:
-        gram = rhs = sum_x = None
+        gram: np.ndarray | None = None
+        rhs: np.ndarray | None = None
+        sum_x: np.ndarray | None = None
         sum_y, count = 0.0, 0
         for batch in train.batches(batch_size):
             design = self._design(batch.inputs)
             target = np.asarray(batch.targets, dtype=np.float64)
-            if gram is None:
+            if gram is None or rhs is None or sum_x is None:
                 gram, rhs, sum_x = design.T @ design, design.T @ target, design.sum(axis=0)
             else:
                 gram += design.T @ design
@@ -80,6 +82,8 @@ class Ridge(Model):
                 sum_x += design.sum(axis=0)
             sum_y += float(target.sum())
             count += len(batch)
+        # run.train_size is at least 1, so there was a batch.
+        assert gram is not None and rhs is not None and sum_x is not None
         mean_x, mean_y = sum_x / count, sum_y / count
         centred_gram = gram - count * np.outer(mean_x, mean_x)
         centred_rhs = rhs - count * mean_x * mean_y

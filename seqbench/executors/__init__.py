@@ -1,5 +1,5 @@
 """Executors run a suite's points and yield their records as each finishes."""
 
-from seqbench.executors.base import Executor
+from seqbench.executors.base import Executor, ProgressCallback
 
-__all__ = ["Executor"]
+__all__ = ["Executor", "ProgressCallback"]

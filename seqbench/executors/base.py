@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, ClassVar, Iterator, Sequence
+from typing import Any, Callable, ClassVar, Iterator, Mapping, Sequence
 
-from seqbench.grid import Point
+from seqbench.point import Point
+from seqbench.record import EpochProgress, Record
 
-__all__ = ["Executor"]
+__all__ = ["Executor", "ProgressCallback"]
+
+ProgressCallback = Callable[[Point, EpochProgress], None]
+"""``on_progress(point, progress)``: a running point's latest epoch, ``progress`` as
+``seqbench.pipeline.run_point``'s ``on_epoch`` reports it."""
 
 
 class Executor:
@@ -20,24 +25,32 @@ class Executor:
     called once per suite, and the executor is used as a context manager so that
     ``close`` releases what it started (a Ray instance, say), however the run ends.
 
-    ``seqbench run`` sets ``on_progress`` before ``run``. An executor that can see its
-    running points' epochs calls it with (point, progress), progress as
-    ``seqbench.pipeline.run_point`` reports it; one that cannot (Ray) never calls it.
+    ``run`` yields ``seqbench.record.Record`` objects (``run_point``'s, a worker's
+    JSON read back with ``Record.from_json``, or ``Record.failed``). A plain dict in the
+    record's JSON shape is still accepted, as earlier versions yielded.
+
+    ``seqbench run`` passes ``on_progress`` to ``run``. An executor that can see its
+    running points' epochs calls it with (point, progress); one that cannot (Ray) never
+    calls it. An executor whose ``run`` takes no ``on_progress`` is called without one.
     """
 
     name: ClassVar[str]
     description: ClassVar[str] = ""
+    # Only for executors written before ``run`` took ``on_progress``: seqbench sets
+    # it before calling their ``run(points)``.
+    on_progress: ProgressCallback | None = None
 
     def __init__(self, jobs: int | None = None, **options: Any) -> None:
         # None: the executor's own default (one at a time locally, every CPU on Ray).
         self.jobs = jobs
         self.options = options
-        self.on_progress: Callable[[Point, dict[str, Any]], None] | None = None
 
     def check(self, points: Sequence[Point]) -> None:
         """Refuse, with a UserError, points this executor cannot run as configured."""
 
-    def run(self, points: Sequence[Point]) -> Iterator[dict[str, Any]]:
+    def run(
+        self, points: Sequence[Point], on_progress: ProgressCallback | None = None
+    ) -> Iterator[Record | Mapping[str, Any]]:
         raise NotImplementedError
 
     def close(self) -> None:

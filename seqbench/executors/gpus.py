@@ -12,10 +12,11 @@ does, for indices that reach them some other way.
 from __future__ import annotations
 
 import os
+from types import ModuleType
 from typing import Mapping
 
-from seqbench.grid import Point
 from seqbench.meters.nvml import Unavailable, start_nvml, text, visible_ids
+from seqbench.point import Point
 
 __all__ = ["visible_gpus", "device_of", "needs_gpu", "pinned_index", "GpuPool"]
 
@@ -52,14 +53,14 @@ def visible_gpus(environ: Mapping[str, str] | None = None) -> list[str]:
             pass
 
 
-def _uuid(nvml, entry: int | str) -> str:
+def _uuid(nvml: ModuleType, entry: int | str) -> str:
     if isinstance(entry, str):
         return entry  # already a UUID (GPU-... or MIG-...)
     return text(nvml.nvmlDeviceGetUUID(nvml.nvmlDeviceGetHandleByIndex(entry)))
 
 
 def device_of(point: Point) -> str:
-    return str(point.run.get("device") or "auto")
+    return point.run.device or "auto"
 
 
 def needs_gpu(point: Point) -> bool:

@@ -9,10 +9,11 @@ from typing import Any, Iterator, Sequence
 import click
 
 from seqbench.errors import UserError
-from seqbench.executors.base import Executor
+from seqbench.executors.base import Executor, ProgressCallback
 from seqbench.executors.gpus import GpuPool, needs_gpu, pinned_index, visible_gpus
 from seqbench.executors.subprocess_worker import WorkerProcess, remove_stale_point_dirs
-from seqbench.grid import Point
+from seqbench.point import Point
+from seqbench.record import EpochProgress, Record
 from seqbench.threads import POINTS_AT_ONCE_VARIABLE, usable_cores
 
 __all__ = ["LocalExecutor", "THREAD_VARIABLES"]
@@ -46,7 +47,7 @@ class LocalExecutor(Executor):
         pinned = next((p for p in points if (pinned_index(p) or 0) > 0), None)
         if pinned is not None:
             raise UserError(
-                f"suite {pinned.suite}: run.device = {pinned.run['device']!r} names one GPU, but with "
+                f"suite {pinned.suite}: run.device = {pinned.run.device!r} names one GPU, but with "
                 f"--jobs {self.slots} each point is given its own GPU, which it sees as cuda:0; "
                 f'use device = "cuda" or "auto", or --jobs 1'
             )
@@ -77,22 +78,27 @@ class LocalExecutor(Executor):
                 return index
         return None
 
-    def _report(self, workers: list[WorkerProcess], seen: dict[WorkerProcess, dict[str, Any]]) -> None:
+    @staticmethod
+    def _report(
+        workers: list[WorkerProcess],
+        seen: dict[WorkerProcess, EpochProgress],
+        on_progress: ProgressCallback | None,
+    ) -> None:
         """Pass on each worker's latest epoch, once."""
-        if self.on_progress is None:
+        if on_progress is None:
             return
         for worker in workers:
             progress = worker.progress()
             if progress is not None and seen.get(worker) != progress:
                 seen[worker] = progress
-                self.on_progress(worker.point, progress)
+                on_progress(worker.point, progress)
 
-    def run(self, points: Sequence[Point]) -> Iterator[dict[str, Any]]:
+    def run(self, points: Sequence[Point], on_progress: ProgressCallback | None = None) -> Iterator[Record]:
         remove_stale_point_dirs()
         pending = list(points)
         running: dict[WorkerProcess, str | None] = {}  # each worker and the GPU it holds
         pool = GpuPool(self.gpus)
-        seen: dict[WorkerProcess, dict[str, Any]] = {}
+        seen: dict[WorkerProcess, EpochProgress] = {}
         next_report = time.monotonic() + PROGRESS_SECONDS
         try:
             while pending or running:
@@ -105,7 +111,7 @@ class LocalExecutor(Executor):
                     next(iter(running)).wait(PROGRESS_SECONDS)
                 finished = [worker for worker in running if worker.poll()]
                 if time.monotonic() >= next_report:
-                    self._report(list(running), seen)
+                    self._report(list(running), seen, on_progress)
                     next_report = time.monotonic() + PROGRESS_SECONDS
                 if not finished:
                     time.sleep(POLL_SECONDS)
@@ -114,7 +120,7 @@ class LocalExecutor(Executor):
                     gpu = running.pop(worker)
                     if gpu is not None:
                         pool.give_back(gpu)
-                    self._report([worker], seen)  # its last epoch, before its files go
+                    self._report([worker], seen, on_progress)  # its last epoch, before its files go
                     seen.pop(worker, None)
                     yield worker.record()
         finally:

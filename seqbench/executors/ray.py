@@ -12,6 +12,7 @@ Ray itself is imported only when this executor is used, never when seqbench is.
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import logging
 import os
@@ -22,12 +23,12 @@ from typing import Any, Iterator, Sequence
 import click
 
 from seqbench.errors import UserError
-from seqbench.executors.base import Executor
+from seqbench.executors.base import Executor, ProgressCallback
 from seqbench.executors.gpus import device_of, needs_gpu, pinned_index
 from seqbench.executors.local import THREAD_VARIABLES
 from seqbench.executors.subprocess_worker import WorkerProcess, remove_stale_point_dirs
-from seqbench.grid import Point
-from seqbench.pipeline import failed_record
+from seqbench.point import Point
+from seqbench.record import Record
 from seqbench.threads import POINT_CPUS_VARIABLE
 
 __all__ = ["RayExecutor", "PointProcessDied", "run_point_task", "INSTALL_HINT", "MAX_RETRIES"]
@@ -49,15 +50,15 @@ class PointProcessDied(Exception):
     """The point's process ended without writing a record (killed, crashed). Raised from
     the Ray task so that Ray retries it; carries the failed record of the last attempt."""
 
-    def __init__(self, record: dict[str, Any]) -> None:
+    def __init__(self, record: Record) -> None:
         super().__init__(record)
         self.record = record
 
     def __str__(self) -> str:
-        return str(self.record.get("error"))
+        return str(self.record.error)
 
 
-def run_point_task(point_json: str, env: dict[str, str]) -> dict[str, Any]:
+def run_point_task(point_json: str, env: dict[str, str]) -> Record:
     """The body of each Ray task: one point in a fresh ``python -m seqbench.worker``."""
     remove_stale_point_dirs()  # left by an earlier attempt whose Ray worker was killed
     worker = WorkerProcess(Point.from_json(point_json), env)
@@ -154,7 +155,7 @@ class RayExecutor(Executor):
         pinned = next((p for p in points if (pinned_index(p) or 0) > 0), None)
         if pinned is not None:
             raise UserError(
-                f"suite {pinned.suite}: run.device = {pinned.run['device']!r} names one GPU, but on Ray "
+                f"suite {pinned.suite}: run.device = {pinned.run.device!r} names one GPU, but on Ray "
                 f'each point is given its own GPU, which it sees as cuda:0; use device = "cuda" or "auto"'
             )
 
@@ -185,7 +186,8 @@ class RayExecutor(Executor):
             err=True,
         )
 
-    def run(self, points: Sequence[Point]) -> Iterator[dict[str, Any]]:
+    def run(self, points: Sequence[Point], on_progress: ProgressCallback | None = None) -> Iterator[Record]:
+        # on_progress is never called: the workers' progress files are on other machines.
         self._connect()
         ray = self._ray
         has_gpus = ray.cluster_resources().get("GPU", 0) > 0
@@ -199,7 +201,7 @@ class RayExecutor(Executor):
                     # "auto" takes a GPU where the cluster has one; "cuda" insists on it.
                     gpu = needs_gpu(point) and (has_gpus or device_of(point) != "auto")
                     if gpu and not has_gpus:
-                        yield failed_record(
+                        yield Record.failed(
                             point, f"run.device is {device_of(point)!r} but the Ray cluster has no GPU"
                         )
                         continue
@@ -226,27 +228,27 @@ class RayExecutor(Executor):
             env["CUDA_VISIBLE_DEVICES"] = ""  # Ray sets it for GPU tasks; the rest see none
         return env
 
-    def _record(self, ref: Any, point: Point) -> dict[str, Any]:
+    def _record(self, ref: Any, point: Point) -> Record:
         ray = self._ray
         attempts = f"each of its {self.max_retries + 1} attempts"
         try:
-            return ray.get(ref)
-        except PointProcessDied as error:  # ray.get raises a RayTaskError that is also one
-            record = dict(getattr(error, "cause", error).record)
-            record["error"] = f"{record['error']}, on {attempts}"
+            record: Record = ray.get(ref)
             return record
+        except PointProcessDied as error:  # ray.get raises a RayTaskError that is also one
+            died: Record = getattr(error, "cause", error).record
+            return dataclasses.replace(died, error=f"{died.error}, on {attempts}")
         except (
             ray.exceptions.WorkerCrashedError,
             ray.exceptions.NodeDiedError,
             ray.exceptions.LocalRayletDiedError,
             ray.exceptions.OutOfMemoryError,
         ) as error:
-            return failed_record(
+            return Record.failed(
                 point, f"the Ray worker running this point died, on {attempts}", str(error)
             )
         except ray.exceptions.RayError as error:
             summary = str(error).strip().splitlines()[0] if str(error).strip() else ""
-            return failed_record(point, f"Ray: {type(error).__name__}: {summary}", str(error))
+            return Record.failed(point, f"Ray: {type(error).__name__}: {summary}", str(error))
 
     def _cancel_pending(self) -> None:
         # Force: the Ray worker is killed, and its point process dies with it (PDEATHSIG).

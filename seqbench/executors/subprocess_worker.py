@@ -13,10 +13,9 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
-from seqbench.grid import Point
-from seqbench.pipeline import failed_record
+from seqbench.point import Point
+from seqbench.record import EpochProgress, Record
 from seqbench.worker import progress_path
 
 __all__ = ["WorkerProcess", "remove_stale_point_dirs"]
@@ -63,7 +62,7 @@ class WorkerProcess:
 
     def __init__(self, point: Point, env: dict[str, str] | None = None) -> None:
         self.point = point
-        self.timeout = point.run.get("timeout")
+        self.timeout = point.run.timeout
         # The parent's pid in the name lets a later sweep remove what a killed one left.
         self._dir = tempfile.TemporaryDirectory(prefix=f"{POINT_DIR_PREFIX}{os.getpid()}-")
         self.result_path = Path(self._dir.name) / "record.json"
@@ -113,33 +112,34 @@ class WorkerProcess:
                 self.timed_out = True
                 self.kill()
 
-    def progress(self) -> dict[str, Any] | None:
+    def progress(self) -> EpochProgress | None:
         """The latest epoch the worker reported (see ``seqbench.worker``), or None."""
         try:
-            return json.loads(self.progress_path.read_text())
+            progress: EpochProgress = json.loads(self.progress_path.read_text())
         except (OSError, ValueError):
             return None
+        return progress
 
     def kill(self) -> None:
         if self.process.poll() is None:
             self.process.kill()
         self.process.wait()
 
-    def record(self) -> dict[str, Any]:
+    def record(self) -> Record:
         """The worker's record, or a ``failed`` one saying how the process ended."""
         try:
             if self.timed_out:
-                return failed_record(
+                return Record.failed(
                     self.point, f"timed out after {self.timeout:g} s (run.timeout)", self._log_tail()
                 )
             if self.result_path.exists():
-                return json.loads(self.result_path.read_text())
+                return Record.from_json(self.result_path.read_text())
             code = self.process.returncode
             if code is not None and code < 0:
                 how = f"killed by signal {signal.Signals(-code).name}"
             else:
                 how = f"exited with code {code}"
-            return failed_record(
+            return Record.failed(
                 self.point, f"worker process died ({how}) before writing a result", self._log_tail()
             )
         finally:

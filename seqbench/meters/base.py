@@ -1,10 +1,10 @@
-"""The meter contract and the helper the pipeline uses to drive every meter."""
+"""The meter contract, and ``MeterSet``, which the pipeline uses to drive every meter."""
 
 from __future__ import annotations
 
 from typing import Any, ClassVar, Mapping
 
-__all__ = ["Meter", "run_meters"]
+__all__ = ["Meter", "MeterSet", "run_meters"]
 
 
 class Meter:
@@ -52,7 +52,7 @@ def _error_text(error: Exception) -> str:
     return f"{type(error).__name__}: {error}"
 
 
-class run_meters:
+class MeterSet:
     """All usable meters, started and stopped together; results keyed by meter, then phase.
 
     A meter that raises never fails the point or stops the other meters: its error is
@@ -124,6 +124,12 @@ class run_meters:
                 values[meter.name] = reading
         return values
 
+    def keep_reading(self, phase: str, as_phase: str) -> None:
+        """Store each meter's values so far in ``phase`` as figures of ``as_phase`` (the
+        pseudo-phase ``to_target``: the energy until a target was reached)."""
+        for name, values in self.read(phase).items():
+            self.results[name][as_phase] = values
+
     def stop(self, phase: str) -> None:
         for meter in reversed(self.active):
             if "error" in self.results[meter.name].get(phase, {}):
@@ -138,6 +144,10 @@ class run_meters:
             error = _close(meter)
             if error:
                 self.results[meter.name]["close_error"] = error
+
+
+# The class's earlier name, kept for code that imports it.
+run_meters = MeterSet
 
 
 def _close(meter: Meter) -> str | None:

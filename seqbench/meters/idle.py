@@ -94,13 +94,13 @@ def measure_idle(gpus: Sequence[IdleGpu], seconds: float, clock: Callable[[], fl
     window = now - started
     figures = []
     for index, gpu in enumerate(gpus):
-        seen = changes[index]
+        seen, start, end = changes[index], first[index], last[index]
         if gpu.has_counter and len(seen) >= 2:
             (t0, j0), (t1, j1) = seen[0], seen[-1]
             power, method = (j1 - j0) / 1000.0 / (t1 - t0), "counter_rate"
-        elif gpu.has_counter and first[index] is not None and last[index] is not None:
+        elif gpu.has_counter and start is not None and end is not None:
             # Fewer than two updates in the window: the coarse difference is all there is.
-            power, method = (last[index] - first[index]) / 1000.0 / window, "counter_rate"
+            power, method = (end - start) / 1000.0 / window, "counter_rate"
         else:
             samples = powers[index]
             span = samples[-1][0] - samples[0][0] if len(samples) > 1 else 0.0

@@ -100,7 +100,7 @@ class _Gpu:
         return int(self.nvml.nvmlDeviceGetTotalEnergyConsumption(self.handle))
 
     def _average_power_w(self) -> float:
-        return self.nvml.nvmlDeviceGetPowerUsage(self.handle) / 1000.0
+        return float(self.nvml.nvmlDeviceGetPowerUsage(self.handle)) / 1000.0
 
     def _instant_power_w(self) -> float | None:
         """Instantaneous power from the field-values call (drivers 535 and later on
@@ -115,7 +115,7 @@ class _Gpu:
         value = values[0]
         if value.valueType == getattr(self.nvml, "NVML_VALUE_TYPE_DOUBLE", 0):
             return float(value.value.dVal) / 1000.0
-        return value.value.uiVal / 1000.0
+        return float(value.value.uiVal) / 1000.0
 
     def power_w(self) -> float | None:
         if self.has_instant:
@@ -147,6 +147,11 @@ class _Window:
     sampler: Sampler[tuple[Reading, ...]]
 
 
+def _power_series(samples: Samples, index: int) -> list[tuple[float, float]]:
+    """(time, watts) of GPU ``index`` over the samples (those with a power reading)."""
+    return [(s.t, power) for s in samples if (power := s.value[index].power_w) is not None]
+
+
 def _time_mean(points: list[tuple[float, float]]) -> float | None:
     if not points:
         return None
@@ -160,7 +165,7 @@ Samples = list[Sample[tuple[Reading, ...]]]
 
 
 def _series(
-    samples: Samples, pick: Callable[[Reading], Any], total: Callable[[list], float]
+    samples: Samples, pick: Callable[[Reading], Any], total: Callable[[list[Any]], float]
 ) -> list[tuple[float, float]]:
     """(t, combined value) over samples where every GPU reported the quantity."""
     series = []
@@ -250,6 +255,7 @@ class NvmlMeter(Meter):
         if window is None:
             return {}
         problems = []
+        assert self._nvml is not None  # a window is open only while NVML is
         try:
             window.sampler.stop()
         except self._nvml.NVMLError as error:  # the last sample; the thread is joined
@@ -257,9 +263,9 @@ class NvmlMeter(Meter):
         ended = time.monotonic()
         counters = [gpu.counter_mj() for gpu in self._gpus]
         figures = self._figures(window, window.sampler.samples(), ended, counters)
-        error = window.sampler.error
-        if error is not None:
-            problems.insert(0, f"sampler stopped: {type(error).__name__}: {error}")
+        stopped_by = window.sampler.error
+        if stopped_by is not None:
+            problems.insert(0, f"sampler stopped: {type(stopped_by).__name__}: {stopped_by}")
         if problems:
             figures["sampler_error"] = "; ".join(problems)
         return figures
@@ -297,7 +303,7 @@ class NvmlMeter(Meter):
         gpu = self._gpus[index]
         integrated = None
         if gpu.has_power:
-            integrated = trapezoid([(s.t, s.value[index].power_w) for s in samples])
+            integrated = trapezoid(_power_series(samples, index))
         start = window.counters[index]
         # A counter that went backwards was reset (driver reload): fall back to samples.
         if start is not None and counter_end is not None and counter_end >= start:

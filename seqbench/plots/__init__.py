@@ -1,8 +1,9 @@
-"""Figures of a results store, one module per family. Importing this package selects
-matplotlib's non-interactive Agg backend.
+"""Figures of result sets (``seqbench.report.sets``), one module per family, and the
+canvas they are drawn on (``canvas``: figure objects saved without pyplot, so the
+backend and style of a user's own session stay as they were).
 
-``figures(sets)`` returns every figure the data supports, undrawn; ``seqbench.report``
-draws and saves them beside the summary page.
+``figures(sets)`` returns every figure the data supports, undrawn;
+``seqbench.report.files`` draws and saves them beside the summary page.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from seqbench.plots import cost, curves, flops, generalisation, metric, pareto, positions
 from seqbench.plots.canvas import Palette, Plot, save
-from seqbench.plots.sets import ResultSet, Sweep, sweep_of, tidy
+from seqbench.report.sets import ResultSet, Sweep, sweep_of, tidy
 
 if TYPE_CHECKING:
     import pandas as pd

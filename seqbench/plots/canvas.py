@@ -13,7 +13,7 @@ import logging
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Callable, Iterable, Literal, Sequence
 
 from contextlib import contextmanager
 from typing import Iterator
@@ -25,11 +25,15 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator, NullLocator
 
-from seqbench.plots.sets import is_oracle
+from seqbench.report.naming import is_oracle
 
 if TYPE_CHECKING:
     import pandas as pd
+    from matplotlib.artist import Artist
     from matplotlib.axes import Axes
+
+# How panels share an axis, as matplotlib's subplots takes it.
+Sharing = Literal["none", "all", "row", "col"] | bool
 
 __all__ = ["Plot", "Palette", "save", "theme", "panels", "set_scales", "draw_series", "draw_floor",
            "zero_position", "spans_decades", "figure_legend", "ORACLE_COLOR", "BAND_NOTE"]
@@ -93,8 +97,8 @@ def save(plot: Plot, out: Path, formats: Sequence[str]) -> list[Path]:
     return paths
 
 
-def panels(rows: int, cols: int, title: str, note: str = "", sharey: str | bool = "row",
-           sharex: str | bool = False) -> tuple["Figure", np.ndarray]:
+def panels(rows: int, cols: int, title: str, note: str = "", sharey: Sharing = "row",
+           sharex: Sharing = False) -> tuple["Figure", np.ndarray]:
     """A grid of panels under ``title``, with ``note`` (how to read it) along the bottom."""
     figure = Figure(figsize=(PANEL_WIDTH * cols + LEGEND_WIDTH, PANEL_HEIGHT * rows + 1.0),
                     layout="constrained")
@@ -176,7 +180,7 @@ def draw_floor(ax: "Axes", x, values, label: str, zero_at: float | None = None) 
 
 def figure_legend(figure: "Figure", axes: np.ndarray) -> None:
     """One legend for the whole figure, outside the panels, each label once."""
-    handles: dict[str, object] = {}
+    handles: dict[str, "Artist"] = {}
     for ax in axes.flat:
         for handle, label in zip(*ax.get_legend_handles_labels()):
             handles.setdefault(label, handle)
@@ -189,5 +193,5 @@ def figure_legend(figure: "Figure", axes: np.ndarray) -> None:
     handles = {label: handles[label] for label in sorted(handles, key=rank)}
     if handles:
         # Centred beside the panels, clear of the title above and the note below.
-        figure.legend(handles.values(), handles.keys(), loc="outside right center",
+        figure.legend(list(handles.values()), list(handles.keys()), loc="outside right center",
                       fontsize="small", frameon=False)

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from seqbench.plots.canvas import (
-    BAND_NOTE, ORACLE_COLOR, Palette, draw_floor, draw_series, figure_legend, panels, set_scales,
-    spans_decades, zero_position,
+    BAND_NOTE, ORACLE_COLOR, Palette, Sharing, draw_floor, draw_series, figure_legend, panels,
+    set_scales, spans_decades, zero_position,
 )
 
 if TYPE_CHECKING:
@@ -60,7 +60,8 @@ def line_grid(
     panel), "row" or "col". ``marker`` marks each point (None: lines alone, for
     series of hundreds of points)."""
     rows, cols = len(facet_values(data, row)), len(facet_values(data, col))
-    sharey = {"all": True, "row": "row", "col": "col"}[same_scale]
+    sharing: dict[str, Sharing] = {"all": True, "row": "row", "col": "col"}
+    sharey = sharing[same_scale]
     # Every panel spans the same x values, so side-by-side sets line up.
     figure, axes = panels(rows, cols, title, note, sharey=sharey, sharex=True)
     xs = data[x].tolist()

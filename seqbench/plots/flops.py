@@ -9,23 +9,19 @@ from typing import TYPE_CHECKING
 
 from seqbench.plots.canvas import Palette, Plot
 from seqbench.plots.charts import line_grid, point_grid
-from seqbench.plots.metric import axis_name
-from seqbench.plots.sets import ResultSet, Sweep, summarise
+from seqbench.report.naming import axis_name
+from seqbench.report.sets import FLOPS_COLUMNS, ResultSet, Sweep, summarise
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["plots", "COLUMNS", "RESULT_COLUMNS"]
+__all__ = ["plots", "COLUMNS"]
 
-# name in file names, the record's column per phase, axis label, heading
+# name in file names: the record's column per phase, axis label, heading
 COLUMNS = {
-    "flops": ({"train": "meter.flops.train.flop_per_s", "eval": "meter.flops.eval.flop_per_s"},
-              "achieved FLOP/s", "Achieved model FLOP/s"),
-    "mfu": ({"train": "meter.flops.train.utilisation", "eval": "meter.flops.eval.utilisation"},
-            "model FLOPs utilisation", "Model FLOPs utilisation"),
+    "flops": (FLOPS_COLUMNS["flop_per_s"], "achieved FLOP/s", "Achieved model FLOP/s"),
+    "mfu": (FLOPS_COLUMNS["utilisation"], "model FLOPs utilisation", "Model FLOPs utilisation"),
 }
-# What the report must load for these figures (seqbench.plots.sets.RESULTS).
-RESULT_COLUMNS = tuple(column for columns, _, _ in COLUMNS.values() for column in columns.values())
 
 
 def _by_phase(sets: list[ResultSet], runs: "pd.DataFrame", columns: dict[str, str],
@@ -61,7 +57,9 @@ def plots(sets: list[ResultSet], sweep: Sweep, runs: "pd.DataFrame", palette: Pa
     found = []
     for quantity, (columns, ylabel, heading) in COLUMNS.items():
         labels = {phase: f"{phase} {ylabel}" for phase in columns}
-        groupings = [(axis, ["source", "series", "oracle", axis]) for axis in sweep.axes] or [(None, ["source", "series", "oracle"])]
+        groupings: list[tuple[str | None, list[str]]] = [
+            (axis, ["source", "series", "oracle", axis]) for axis in sweep.axes
+        ] or [(None, ["source", "series", "oracle"])]
         for axis, by in groupings:
             data = _by_phase(sets, runs, columns, by)
             if data.empty:

@@ -7,17 +7,10 @@ from functools import partial
 
 from seqbench.plots.canvas import Palette, Plot
 from seqbench.plots.charts import line_grid, point_grid
-from seqbench.plots.sets import ResultSet, Sweep, summarise
+from seqbench.report.naming import axis_name, floor_label
+from seqbench.report.sets import ResultSet, Sweep, summarise
 
-__all__ = ["plots", "floor_label", "axis_name"]
-
-
-def axis_name(column: str) -> str:
-    return column.split(".", 1)[1]
-
-
-def floor_label(direction: str) -> str:
-    return "floor" if direction == "min" else "ceiling"
+__all__ = ["plots"]
 
 
 def plots(sets: list[ResultSet], sweep: Sweep, runs, palette: Palette) -> list[Plot]:

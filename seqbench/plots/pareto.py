@@ -15,8 +15,8 @@ from seqbench.plots.canvas import (
 )
 from seqbench.plots.charts import facet_values, panel_title
 from seqbench.plots.cost import has_energy
-from seqbench.plots.metric import axis_name, floor_label
-from seqbench.plots.sets import ResultSet, Sweep
+from seqbench.report.naming import axis_name, floor_label
+from seqbench.report.sets import ResultSet, Sweep
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING
 
 from seqbench.plots.canvas import Palette, Plot
 from seqbench.plots.charts import line_grid
-from seqbench.plots.metric import floor_label
-from seqbench.plots.sets import ResultSet, Sweep, setting_rows, summarise
+from seqbench.report.naming import floor_label
+from seqbench.report.sets import ResultSet, Sweep, setting_rows, summarise
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -26,7 +26,7 @@ def _resolve(kind: str, name_or_class: str | type) -> type:
     return name_or_class
 
 
-def _instantiate(cls: type, overrides: dict[str, Any]) -> Any:
+def _instantiate(cls: type[Task] | type[Model], overrides: dict[str, Any]) -> Any:
     values = {**getattr(cls, "smoke", {}), **overrides}
     try:
         params = coerce_params(cls, values)

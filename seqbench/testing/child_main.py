@@ -11,7 +11,7 @@ import os
 import pickle
 import sys
 import traceback
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -31,7 +31,8 @@ def _hyper_parameters(model: Any) -> tuple[str, dict[str, Any]]:
     return f"{cls.__module__}:{cls.__qualname__}", values
 
 
-_ACTIONS = {"generate": _generate, "hyper_parameters": _hyper_parameters}
+# What the parent may ask of an object it sends: action name -> answer(obj, *args).
+_ACTIONS: dict[str, Callable[..., object]] = {"generate": _generate, "hyper_parameters": _hyper_parameters}
 
 
 def main() -> int:

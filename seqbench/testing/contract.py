@@ -47,7 +47,7 @@ def describe(value: Any) -> str:
     return type(value).__name__
 
 
-def answer_shape(signature: Signature, count: int) -> tuple[int, ...]:
+def answer_shape(signature: Signature, count: int) -> tuple[int | None, ...]:
     """The shape of ``solve`` and ``predict`` output for ``count`` examples."""
     if signature.targets == "scalar":
         return (count,)

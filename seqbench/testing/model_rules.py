@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from seqbench.data import Split
+from seqbench.model import Model
 from seqbench.params import param_specs
 from seqbench.task import Task
 from seqbench.testing.build import TINY_EXAMPLES, EpochLog, fit, tiny_model, tiny_settings
@@ -32,7 +33,7 @@ def _subject(model: Any, task: Task | None = None) -> str:
     return f"model {name!r}" + (f" on task {task.name!r}" if task is not None else "")
 
 
-def check_model_declaration(cls: type) -> None:
+def check_model_declaration(cls: type[Model]) -> None:
     """A dataclass named ``<framework>:<architecture>`` that serves valid signature kinds
     (or every task), whose declared hyper-parameters its ``smoke`` overrides refer to,
     and which builds at tiny size."""
@@ -44,7 +45,7 @@ def check_model_declaration(cls: type) -> None:
         )
     name = getattr(cls, "name", None)
     framework, _, architecture = (name or "").partition(":")
-    if not cls.serves_every_task and not (framework and architecture and " " not in name):
+    if not cls.serves_every_task and not (framework and architecture and " " not in (name or "")):
         raise ContractViolation(
             rule, subject, f"name is {name!r}",
             "name models '<framework>:<architecture>', e.g. 'numpy:lookup' or 'torch:lstm'",

@@ -8,6 +8,8 @@ import pytest
 
 from seqbench import registry
 from seqbench.plugins import plugin_infos
+from seqbench.model import Model
+from seqbench.task import Task
 from seqbench.testing.build import tiny_task
 
 __all__ = ["parameters"]
@@ -27,13 +29,13 @@ def parameters(selected: set[str] | None) -> dict[str, list[Any]]:
         "task_name": [pytest.param(name, id=name) for name in task_names],
         "model_name": [pytest.param(name, id=name) for name in model_names],
         "model_on_task": [
-            _pair(model, task) for model in model_names for task in pairs[model] or [None]
+            _pair(model, task) for model in model_names for task in _or_none(pairs[model])
         ],
-        "model_on_first_task": [_pair(model, (pairs[model] or [None])[0]) for model in model_names],
+        "model_on_first_task": [_pair(model, _or_none(pairs[model])[0]) for model in model_names],
     }
 
 
-def _servable(model_cls: type, tasks: registry.Registry) -> list[str]:
+def _servable(model_cls: type[Model], tasks: registry.Registry[type[Task]]) -> list[str]:
     """The installed tasks ``model_cls`` serves, judged on their tiny instances."""
     names = []
     for name in tasks.names():
@@ -44,6 +46,11 @@ def _servable(model_cls: type, tasks: registry.Registry) -> list[str]:
         if model_cls.supports(signature):
             names.append(name)
     return names
+
+
+def _or_none(tasks: list[str]) -> list[str | None]:
+    """``tasks``, or one None (no task) in their place, so a model without one is reported."""
+    return [*tasks] if tasks else [None]
 
 
 def _pair(model: str, task: str | None) -> Any:

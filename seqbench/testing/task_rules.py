@@ -56,7 +56,7 @@ def generate(task: Task, count: int, seed: int, split: str) -> Examples:
     return examples
 
 
-def check_task_declaration(cls: type) -> None:
+def check_task_declaration(cls: type[Task]) -> None:
     """A dataclass with a name, a primary metric among its metrics, a direction, and
     declared parameters that the smoke overrides and length_param refer to."""
     subject = f"task {getattr(cls, 'name', cls.__name__)!r}"
@@ -157,7 +157,7 @@ def check_task_signature(task: Task) -> None:
 def _check_inputs(task: Task, signature: Signature, inputs: np.ndarray, where: str) -> None:
     subject, rule = _subject(task), "signature"
     if signature.inputs == "continuous":
-        expected = (len(inputs), signature.input_length, signature.input_features)
+        expected: tuple[int | None, ...] = (len(inputs), signature.input_length, signature.input_features)
         if inputs.shape != expected:
             raise ContractViolation(
                 rule, subject, f"{where}: inputs have shape {inputs.shape}; the signature says {expected}",
@@ -197,8 +197,9 @@ def _check_targets(task: Task, signature: Signature, targets: np.ndarray, where:
         )
 
 
-def _check_token_ids(task: Task, array: np.ndarray, vocab: int, field: str, where: str) -> None:
+def _check_token_ids(task: Task, array: np.ndarray, vocab: int | None, field: str, where: str) -> None:
     subject, rule = _subject(task), "signature"
+    assert vocab is not None, f"{field}: _check_signature_fields refuses token signatures without one"
     if not np.issubdtype(array.dtype, np.integer):
         raise ContractViolation(
             rule, subject, f"{where} are token ids of dtype {array.dtype}",

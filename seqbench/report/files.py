@@ -1,5 +1,6 @@
-"""``seqbench report --plot``: load the chosen result sets, draw every figure they
-support, and write the summary page (report.md, report.html) and its CSV tables."""
+"""``seqbench report --plot`` and ``--tensorboard``: load the chosen result sets, draw
+every figure they support, and write the summary page (report.md, report.html) and its
+CSV tables; or the runs' curves as TensorBoard event files."""
 
 from __future__ import annotations
 
@@ -8,12 +9,39 @@ from typing import Callable, Sequence
 
 from seqbench.errors import UserError
 from seqbench.plots import Figures, figures, save
-from seqbench.plots.page import Block, Heading, Image, Text, html_page, markdown
-from seqbench.plots.selection import SetRef
-from seqbench.plots.sets import ResultSet, load_set
-from seqbench.plots.summary import blocks, results_table, runs_frame
+from seqbench.report.page import Block, Heading, Image, Text, html_page, markdown
+from seqbench.report.selection import SetRef, select
+from seqbench.report.sets import ResultSet, load_set
+from seqbench.report.summary import blocks, results_table, runs_frame
+from seqbench.report.tensorboard import write_runs
 
-__all__ = ["write_report", "check_out", "load_groups"]
+__all__ = ["prepare_files", "write_files", "write_report", "check_out", "load_groups"]
+
+
+def prepare_files(
+    store: Path, suite: str | None, compare: str | None, out: Path | None, tensorboard: Path | None
+) -> list[list[ResultSet]]:
+    """Check every option and load the result sets: a mistake is a UserError before any
+    file is written."""
+    groups = select(store, suite, compare)
+    if out is not None:
+        check_out(out)
+    if tensorboard is not None:
+        check_out(tensorboard, "--tensorboard")
+    return load_groups(groups)
+
+
+def write_files(
+    groups: list[list[ResultSet]], out: Path | None, formats: Sequence[str],
+    tensorboard: Path | None, echo: Callable[[str], None],
+) -> None:
+    """``--plot`` (figures and the summary page under ``out``) and ``--tensorboard``."""
+    if out is not None:
+        echo(f"writing the report to {out}")
+        write_report(groups, out, formats, echo)
+    if tensorboard is not None:
+        written = write_runs([s for group in groups for s in group], tensorboard)
+        echo(f"tensorboard: {written} runs' curves in {tensorboard} (view with: tensorboard --logdir {tensorboard})")
 
 
 def check_out(out: Path, option: str = "--out") -> None:

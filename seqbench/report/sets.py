@@ -9,30 +9,30 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from seqbench import results
+from seqbench.report.naming import axis_name, is_oracle
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["ResultSet", "Sweep", "load_set", "sweep_of", "tidy", "summarise", "series_names", "is_oracle",
-           "setting_rows", "RESULTS", "SETTING"]
+__all__ = ["ResultSet", "Sweep", "load_set", "sweep_of", "tidy", "summarise", "series_names",
+           "setting_rows", "RESULTS", "SETTING", "FLOPS_COLUMNS"]
 
 BATCH = "run.batch_size"
 SETTING = "setting"  # the panel row when a suite swept both length and batch size
+# The record's FLOPs figures (seqbench.flops) per phase, which seqbench.plots.flops draws.
+FLOPS_COLUMNS = {
+    "flop_per_s": {"train": "meter.flops.train.flop_per_s", "eval": "meter.flops.eval.flop_per_s"},
+    "utilisation": {"train": "meter.flops.train.utilisation", "eval": "meter.flops.eval.utilisation"},
+}
 # Result columns the report reads (the rest of a record is never loaded).
 RESULTS = (
     "time.train_s", "time.eval_s", "time.total_s", "time.epochs",
     "meter.nvml.train.energy_j", "meter.nvml.eval.energy_j",
     "meter.nvml.train.energy_method", "meter.nvml.unavailable",
-    # seqbench.plots.flops.RESULT_COLUMNS
-    "meter.flops.train.flop_per_s", "meter.flops.eval.flop_per_s",
-    "meter.flops.train.utilisation", "meter.flops.eval.utilisation",
+    *(column for columns in FLOPS_COLUMNS.values() for column in columns.values()),
 )
 # Used only when the task's plugin is not installed where the report is made.
 LENGTH_NAMES = ("seq_len", "length", "seq_length", "sequence_length", "T")
-
-
-def is_oracle(model: str) -> bool:
-    return model == "oracle" or model.endswith(":oracle")
 
 
 @dataclass
@@ -209,8 +209,6 @@ def setting_rows(points: "pd.DataFrame", sweep: Sweep) -> tuple["pd.DataFrame", 
     figures whose x axis is neither (epochs, positions): runs of different settings
     must not be averaged into one line. Returns the points, the row column and its
     label."""
-    from seqbench.plots.metric import axis_name
-
     axes = sweep.axes
     if len(axes) <= 1:
         return points, (axes[0] if axes else None), (axis_name(axes[0]) if axes else "")

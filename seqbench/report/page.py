@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import base64
 import html
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Union
+
+from seqbench.report.text import cell, markdown_table
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -49,18 +50,6 @@ class Image:
 Block = Union[Heading, Text, Bullets, Table, Image]
 
 
-def cell(value: object) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return ""
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return str(value)
-
-
-def _md_cell(value: object) -> str:
-    return cell(value).replace("|", "\\|").replace("\n", " ")
-
-
 def markdown(blocks: list[Block], title: str, base: Path) -> str:
     """Markdown with image links relative to ``base`` (where report.md is written)."""
     lines = [f"# {title}", ""]
@@ -72,11 +61,7 @@ def markdown(blocks: list[Block], title: str, base: Path) -> str:
         elif isinstance(block, Bullets):
             lines += [f"- {item}" for item in block.items] + [""]
         elif isinstance(block, Table):
-            frame = block.frame
-            lines.append("| " + " | ".join(_md_cell(c) for c in frame.columns) + " |")
-            lines.append("|" + "---|" * len(frame.columns))
-            for row in frame.itertuples(index=False):
-                lines.append("| " + " | ".join(_md_cell(v) for v in row) + " |")
+            lines += markdown_table(block.frame)
             lines += ([""] + [block.note] if block.note else []) + [""]
         elif isinstance(block, Image):
             link = block.path.relative_to(base).as_posix()

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Iterable, Iterator
 if TYPE_CHECKING:
     import pandas as pd
 
-    from seqbench.plots.sets import ResultSet
+    from seqbench.report.sets import ResultSet
 
 __all__ = ["write_runs", "crc32c", "masked_crc32c", "event", "record", "read_records", "tag_of"]
 
@@ -168,7 +168,7 @@ def _run_folder(run: "pd.Series", varied: Iterable[str]) -> Path:
 def write_runs(sets: list["ResultSet"], directory: Path) -> int:
     """One event file per run that has curves or a test metric; returns how many."""
     from seqbench import results
-    from seqbench.plots.sets import sweep_of
+    from seqbench.report.sets import sweep_of
 
     written = 0
     for result_set in sets:

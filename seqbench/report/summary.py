@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from seqbench.plots.generalisation import EVAL_LENGTH, TRAIN_LENGTH, length_points
-from seqbench.plots.metric import axis_name
-from seqbench.plots.page import Block, Bullets, Heading, Image, Table, Text
-from seqbench.plots.sets import summarise, tidy
-from seqbench.report import table_columns
+from seqbench.report.naming import axis_name
+from seqbench.report.page import Block, Bullets, Heading, Image, Table, Text
+from seqbench.report.runs import table_columns
+from seqbench.report.sets import summarise, tidy
 
 if TYPE_CHECKING:
     import pandas as pd

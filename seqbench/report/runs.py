@@ -1,0 +1,79 @@
+"""The table ``seqbench report`` prints: a store's runs (or two result sets' runs, with
+``--compare``) as a right-aligned table, CSV, JSON or Markdown."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from seqbench.errors import UserError
+from seqbench.report.selection import select
+from seqbench.report.text import fixed_width_table, markdown_table
+from seqbench.results import load
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["FORMATS", "TABLE_RESULTS", "report_frame", "report_table", "table_columns", "render"]
+
+FORMATS = ("table", "csv", "json", "markdown")
+LEADING = ["suite", "task"]
+TRAILING = ["model", "seed", "status", "primary_metric", "primary_value",
+            "time.epochs", "time.train_s", "time.total_s", "error"]
+# The only results the table shows: SQLite extracts them, the rest is never parsed.
+TABLE_RESULTS = ["time.epochs", "time.train_s", "time.total_s"]
+
+
+def report_frame(store: Path, suite: str | None = None) -> "pd.DataFrame":
+    """The runs to report: identity, whatever parameters vary, the headline results."""
+    frame = load(store, results=TABLE_RESULTS)
+    if frame.empty:
+        raise UserError(f"{store}: the store has no runs yet; run a suite first")
+    if suite is not None:
+        suites = sorted(frame["suite"].unique())
+        if suite not in suites:
+            raise UserError(f"--suite: no runs of suite {suite!r} in {store}; suites: {', '.join(suites)}")
+        frame = frame[frame["suite"] == suite]
+    return table_columns(frame)
+
+
+def report_table(store: Path, suite: str | None, compare: str | None) -> "pd.DataFrame":
+    """The table of runs; with ``compare``, both result sets and a leading source column."""
+    if compare is None:
+        return report_frame(store, suite)
+    import pandas as pd
+
+    frames = []
+    for group in select(store, suite, compare):
+        for ref in group:
+            frame = report_frame(ref.store, ref.suite)
+            frame.insert(0, "source", ref.label)
+            frames.append(frame)
+    return pd.concat(frames, ignore_index=True)
+
+
+def table_columns(frame: "pd.DataFrame") -> "pd.DataFrame":
+    """Identity, the parameters that vary, the headline results; empty results left out."""
+    varying = [
+        column
+        for column in frame.columns
+        if column.split(".")[0] in ("task", "model", "run")
+        and "." in column
+        and frame[column].astype(str).nunique() > 1
+    ]
+    trailing = [c for c in TRAILING if c in frame.columns]
+    columns = LEADING + varying + [c for c in trailing if not frame[c].isna().all()
+                                   or c in ("primary_metric", "primary_value")]
+    shown = frame[columns].rename(columns={"primary_value": "value", "primary_metric": "metric"})
+    return shown.reset_index(drop=True)
+
+
+def render(frame: "pd.DataFrame", fmt: str) -> str:
+    """``frame`` in one of FORMATS."""
+    if fmt == "csv":
+        return frame.to_csv(index=False)
+    if fmt == "json":
+        return frame.to_json(orient="records", indent=2)
+    if fmt == "markdown":
+        return "\n".join(markdown_table(frame)) + "\n"
+    return fixed_width_table(frame)

@@ -1,0 +1,51 @@
+"""How values and tables read as text: one cell's text (the Markdown and HTML pages and
+``--format markdown`` share it), a frame as a Markdown table (the one renderer, for
+``--format markdown`` and report.md alike), and the right-aligned table printed by
+default."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["cell", "markdown_table", "fixed_width_table"]
+
+
+def cell(value: object) -> str:
+    """Empty for a missing value, four significant digits for a float."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def _markdown_cell(value: object) -> str:
+    return cell(value).replace("|", "\\|").replace("\n", " ")
+
+
+def markdown_table(frame: "pd.DataFrame") -> list[str]:
+    """The table's lines: header, rule, a line per row."""
+    lines = ["| " + " | ".join(_markdown_cell(c) for c in frame.columns) + " |",
+             "|" + "---|" * len(frame.columns)]
+    for row in frame.itertuples(index=False):
+        lines.append("| " + " | ".join(_markdown_cell(v) for v in row) + " |")
+    return lines
+
+
+def _text_column(values: "pd.Series") -> list[str]:
+    if values.dtype.kind == "f":
+        return ["" if v != v else f"{v:.4g}" for v in values.tolist()]
+    return ["" if v is None or v != v else str(v).replace("\n", " ") for v in values.tolist()]
+
+
+def fixed_width_table(frame: "pd.DataFrame") -> str:
+    """Right-aligned columns, as pandas' to_string prints them, several times faster on
+    100,000 rows."""
+    columns = [[str(name)] + _text_column(frame[name]) for name in frame.columns]
+    widths = [max(map(len, column)) for column in columns]
+    padded = [[text.rjust(width) for text in column] for column, width in zip(columns, widths)]
+    return "\n".join(" ".join(row) for row in zip(*padded)) if padded else ""
