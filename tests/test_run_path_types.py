@@ -76,3 +76,21 @@ def test_a_record_given_as_a_dict_needs_only_its_identity():
                                "config": {}, "metrics": None, "from_a_newer_worker": 1})
     assert (record.status, record.metrics, record.curves) == ("failed", {}, [])
     assert record.primary_value is None
+
+
+def test_an_unset_later_setting_leaves_the_points_json_and_hash_as_they_were():
+    unset, set_ = RunSettings(device="cpu"), RunSettings(device="cpu", threads=2)
+    assert "threads" not in unset.as_dict() and "threads" not in unset.config()
+    assert set_.as_dict()["threads"] == 2 and set_.config()["threads"] == 2
+    assert RunSettings.from_dict(unset.as_dict()) == unset
+    assert RunSettings.from_dict(set_.as_dict()) == set_
+
+
+def test_a_records_provenance_travels_in_its_json_only_when_there_is_some():
+    from seqbench.record import Record
+
+    identity = {"suite": "s", "point": "p", "task": "t", "model": "m", "seed": 0, "config": {}}
+    plain = Record.from_dict(identity)
+    assert "provenance" not in plain.to_dict()
+    placed = Record.from_dict({**identity, "provenance": {"device": "cuda:1", "threads": None}})
+    assert Record.from_json(placed.to_json()).provenance == {"device": "cuda:1", "threads": None}
