@@ -1,7 +1,7 @@
 """seqbench: a plugin-based benchmark harness for sequence-learning models."""
 
 from seqbench.hookspecs import hookimpl
-from seqbench.model import EpochOutcome, FitSettings, Model
+from seqbench.model import EpochOutcome, FitSettings, Model, resolve_device
 from seqbench.params import param
 from seqbench.task import Examples, Signature, Task
 
@@ -17,4 +17,5 @@ __all__ = [
     "Model",
     "FitSettings",
     "EpochOutcome",
+    "resolve_device",
 ]
