@@ -325,13 +325,17 @@ class Broken(Sum):
 
 
 def test_task_narrow_predictions_score_must_accept_predictions_narrower_than_the_targets(install_plugin):
-    # Copy's score compares arrays of the targets' width: narrower ones cannot broadcast.
     cls = install_task(install_plugin, """
 @dataclass
 class Broken(Copy):
     name = "broken"
     length_param = "length"
     length: int = param(3, min=1)
+
+    def score(self, predictions, targets):
+        if predictions.shape != targets.shape:
+            raise ValueError(f"predictions must have shape {targets.shape}")
+        return super().score(predictions, targets)
 """, base=TOKENS.replace("from seqbench import", "from seqbench import param,"))
     message = violation(task_rules.check_task_scores_narrow_predictions, tiny_task(cls))
     assert "[narrow-predictions] task 'broken': score refused predictions of shape (256, 1) for targets of shape (256, 3)" in message

@@ -58,7 +58,7 @@ def test_linear_attention_equals_its_masked_quadratic_form():
 @pytest.mark.parametrize("model_name", CAUSAL)
 def test_no_output_depends_on_a_later_input(model_name):
     task = tiny_task("reverse", length=6)
-    model = registry.models().get(model_name)(d_model=8, layers=2, readout="aligned")
+    model = registry.models().get(model_name)(d_model=8, layers=2, readout="last")
     model.build(task, __import__("torch_training").settings())
     network = model._trainer.network.eval()
     inputs = torch.from_numpy(task.generate(4, np.random.default_rng(0)).inputs).long()
@@ -82,13 +82,39 @@ def test_each_architecture_learns_to_copy_through_the_shared_loop(model_name):
     assert np.isfinite(longer.score(predictions, longer.solve(longer.generate(8, np.random.default_rng(1)).inputs))["token_accuracy"])
 
 
-def test_aligned_readout_refuses_a_task_whose_answer_length_differs():
-    task = tiny_task("subsequence")
-    if task.signature.target_length == task.signature.input_length:
-        pytest.skip("subsequence's tiny signature has equal lengths")
-    model = registry.models().get("torch:s4d")(readout="aligned", d_model=8, state=4)
-    with pytest.raises(ValueError, match="readout 'aligned' answers at every input position"):
-        model.build(task, __import__("torch_training").settings())
+def test_the_last_readout_answers_at_each_rows_own_last_positions():
+    from seqbench.task import Signature
+    from seqbench_torch.networks.causal import CausalTransformerNetwork
+
+    signature = Signature("tokens", "tokens", input_length=6, input_vocab=10, target_length=2, target_vocab=10)
+    torch.manual_seed(0)
+    network = CausalTransformerNetwork(signature, None, d_model=8, layers=1, heads=2, mlp_expand=2, readout="last").eval()
+    row = torch.tensor([[3, 1, 4, 1, 5, 9]])
+    shorter = torch.tensor([[1, 4, 1, 5, 0, 0]])  # its answers are due at positions 2 and 3
+    with torch.no_grad():
+        full = network.head(network.norm(_hidden(network, row)))
+        torch.testing.assert_close(network(row), full[:, 4:6])
+        short = network.head(network.norm(_hidden(network, shorter)))
+        torch.testing.assert_close(network(shorter), short[:, 2:4])
+
+
+def _hidden(network, tokens):
+    x = network.embedding(tokens)
+    from seqbench_torch.networks.causal import sinusoidal_positions
+
+    x = x + sinusoidal_positions(x.shape[1], x.shape[2], x.device)
+    for block in network.blocks:
+        x = block(x)
+    return x
+
+
+def test_the_last_readout_refuses_answers_longer_than_the_input():
+    from seqbench.task import Signature
+    from seqbench_torch.networks.s4d import S4DNetwork
+
+    signature = Signature("tokens", "tokens", input_length=3, input_vocab=10, target_length=5, target_vocab=10)
+    with pytest.raises(ValueError, match="readout 'last' reads the answer at the input's last positions"):
+        S4DNetwork(signature, None, d_model=8, layers=1, state=4, mlp_expand=2, readout="last")
 
 
 def test_models_without_a_tensorflow_twin_say_so():

@@ -30,8 +30,10 @@ class CausalArchitecture(TorchModel):
     d_model: int = param(64, min=1, help="model width")
     layers: int = param(2, min=1, help="residual blocks (mixer + MLP)")
     mlp_expand: int = param(2, min=0, help="MLP width as a multiple of d_model; 0: no MLP")
-    readout: Literal["end", "aligned"] = param(
-        "end", help="answer at target_length slots after the input (end) or at every input position (aligned)"
+    readout: Literal["end", "last"] = param(
+        "end",
+        help="answer at target_length slots after the input (end), or at the input's own last "
+        "target_length positions (last: the synthetic tasks' answer slots)",
     )
 
 

@@ -10,14 +10,15 @@ Where the answer is read (``readout``):
 
 - ``"end"``: ``target_length`` answer slots (one extra embedding, never an input
   token) follow the input; the logits at the slots are the answer, all predicted at
-  once, not fed back. This is the selective-copying format (Gu & Dao 2023) and the one
-  any (tokens -> tokens) task fits.
-- ``"aligned"``: one answer per input position, read where the input is
-  (MQAR's format in zoology: a value is predicted at its key's query). Needs
-  ``target_length == input_length``.
+  once, not fed back. Any (tokens -> tokens) task fits it, reversal included.
+- ``"last"``: the answer is read at the input's own last ``target_length`` non-PAD
+  positions, each row's own: the layout of seqbench's synthetic tasks, whose inputs end
+  in answer slots (selective copying's markers, Gu & Dao 2023; MQAR's queries, Arora
+  et al. 2023; Delétang et al. 2023's empty targets). With ``target_length ==
+  input_length`` that is one answer per input position.
 
 At another length than it was built for, the model answers with its own
-``target_length`` answer slots ("end") or one per input position ("aligned").
+``target_length`` positions.
 """
 
 from __future__ import annotations
@@ -29,11 +30,11 @@ import torch
 from torch import nn
 
 from seqbench.task import Signature, Task
-from seqbench_torch.networks.base import Network
+from seqbench_torch.networks.base import Network, sequence_lengths
 
 __all__ = ["CausalSequenceModel", "CausalTransformerNetwork", "MLP", "SoftmaxAttention", "causal_depthwise_conv"]
 
-READOUTS = ("end", "aligned")
+READOUTS = ("end", "last")
 
 Mixer = Callable[[], nn.Module]
 
@@ -119,10 +120,11 @@ class CausalSequenceModel(Network):
             raise ValueError(f"a causal sequence model reads tokens and writes tokens, not {signature.describe()}")
         if readout not in READOUTS:
             raise ValueError(f"readout is {readout!r}; expected one of {READOUTS}")
-        if readout == "aligned" and signature.target_length != signature.input_length:
+        if readout == "last" and (signature.target_length or 0) > signature.input_length:
             raise ValueError(
-                f"readout 'aligned' answers at every input position, but this task's targets are "
-                f"{signature.target_length} long and its inputs {signature.input_length}; use readout = 'end'"
+                f"readout 'last' reads the answer at the input's last positions, but this task's "
+                f"targets ({signature.target_length}) are longer than its inputs "
+                f"({signature.input_length}); use readout = 'end'"
             )
         self.readout = readout
         self.target_length = int(signature.target_length or 0)
@@ -146,7 +148,12 @@ class CausalSequenceModel(Network):
         for block in self.blocks:
             x = block(x)
         logits = self.head(self.norm(x))
-        return logits[:, -self.target_length :] if self.readout == "end" else logits
+        if self.readout == "end":
+            return logits[:, -self.target_length :]
+        # Each row's last target_length non-PAD positions.
+        ends = sequence_lengths(inputs)
+        where = (ends[:, None] - self.target_length + torch.arange(self.target_length, device=inputs.device)).clamp(min=0)
+        return logits.gather(1, where[:, :, None].expand(-1, -1, logits.shape[-1]))
 
     def predict(self, inputs: torch.Tensor) -> torch.Tensor:
         return self(inputs).argmax(dim=-1)

@@ -7,7 +7,7 @@ each through a short causal depthwise convolution; then y = x0 * (h * (x1 * v)),
 *implicit*: a small MLP with sine activations maps a position code of t to one value
 per channel, times an exponential decay window exp(-a_c t / L0) (a per channel,
 spread between fast and slow), so it is defined at any length. Positions are
-normalised by L0, the length the model was built for (input + answer slots); longer
+normalised by L0, the length the model was built for (input, plus answer slots for readout "end"); longer
 sequences extrapolate the code beyond 1. The filter is the same for every input: data
 enter only through the gates x0, x1, which is what Arora et al. (2023) find makes
 such models need width that grows with the number of key-value pairs to recall.
