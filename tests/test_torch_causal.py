@@ -92,7 +92,7 @@ def test_the_last_readout_answers_at_each_rows_own_last_positions():
     row = torch.tensor([[3, 1, 4, 1, 5, 9]])
     shorter = torch.tensor([[1, 4, 1, 5, 0, 0]])  # its answers are due at positions 2 and 3
     with torch.no_grad():
-        full = network.head(network.norm(_hidden(network, row)))
+        full = network.head(network.norm(_hidden(network, row)))  # every position
         torch.testing.assert_close(network(row), full[:, 4:6])
         short = network.head(network.norm(_hidden(network, shorter)))
         torch.testing.assert_close(network(shorter), short[:, 2:4])

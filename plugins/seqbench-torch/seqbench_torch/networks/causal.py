@@ -147,13 +147,16 @@ class CausalSequenceModel(Network):
             x = x + sinusoidal_positions(x.shape[1], x.shape[2], x.device)
         for block in self.blocks:
             x = block(x)
-        logits = self.head(self.norm(x))
+        # Only the answer positions reach the head (a large vocabulary's logits at every
+        # position would cost more than the model).
         if self.readout == "end":
-            return logits[:, -self.target_length :]
-        # Each row's last target_length non-PAD positions.
-        ends = sequence_lengths(inputs)
-        where = (ends[:, None] - self.target_length + torch.arange(self.target_length, device=inputs.device)).clamp(min=0)
-        return logits.gather(1, where[:, :, None].expand(-1, -1, logits.shape[-1]))
+            x = x[:, -self.target_length :]
+        else:  # each row's last target_length non-PAD positions
+            ends = sequence_lengths(inputs)
+            steps = torch.arange(self.target_length, device=inputs.device)
+            where = (ends[:, None] - self.target_length + steps).clamp(min=0)
+            x = x.gather(1, where[:, :, None].expand(-1, -1, x.shape[-1]))
+        return self.head(self.norm(x))
 
     def predict(self, inputs: torch.Tensor) -> torch.Tensor:
         return self(inputs).argmax(dim=-1)

@@ -49,7 +49,7 @@ def selective_scan(
         step = dt[:, part, :, None]  # (b, c, d, 1)
         log_decay = (step * A).clamp(min=floor)  # (b, c, d, n), <= 0
         cum = torch.cumsum(log_decay, dim=1)
-        drive = step * B[:, part, None, :] * x[:, part, :, None]  # dt_s B_s x_s
+        drive = (step * x[:, part, :, None]) * B[:, part, None, :]  # dt_s x_s B_s
         inside = torch.cumsum(torch.exp(-cum) * drive, dim=1)
         states = torch.exp(cum) * (state[:, None] + inside)  # (b, c, d, n)
         outputs.append(torch.einsum("bcdn,bcn->bcd", states, C[:, part]))
