@@ -84,11 +84,11 @@ def test_each_architecture_learns_to_copy_through_the_shared_loop(model_name):
 
 def test_the_last_readout_answers_at_each_rows_own_last_positions():
     from seqbench.task import Signature
-    from seqbench_torch.networks.causal import CausalTransformerNetwork
+    from seqbench_torch.networks.causal import causal_transformer_network
 
     signature = Signature("tokens", "tokens", input_length=6, input_vocab=10, target_length=2, target_vocab=10)
     torch.manual_seed(0)
-    network = CausalTransformerNetwork(signature, None, d_model=8, layers=1, heads=2, mlp_expand=2, readout="last").eval()
+    network = causal_transformer_network(signature, None, d_model=8, layers=1, heads=2, mlp_expand=2, readout="last").eval()
     row = torch.tensor([[3, 1, 4, 1, 5, 9]])
     shorter = torch.tensor([[1, 4, 1, 5, 0, 0]])  # its answers are due at positions 2 and 3
     with torch.no_grad():
@@ -110,11 +110,11 @@ def _hidden(network, tokens):
 
 def test_the_last_readout_refuses_answers_longer_than_the_input():
     from seqbench.task import Signature
-    from seqbench_torch.networks.s4d import S4DNetwork
+    from seqbench_torch.networks.s4d import s4d_network
 
     signature = Signature("tokens", "tokens", input_length=3, input_vocab=10, target_length=5, target_vocab=10)
     with pytest.raises(ValueError, match="readout 'last' reads the answer at the input's last positions"):
-        S4DNetwork(signature, None, d_model=8, layers=1, state=4, mlp_expand=2, readout="last")
+        s4d_network(signature, None, d_model=8, layers=1, state=4, mlp_expand=2, readout="last")
 
 
 def test_models_without_a_tensorflow_twin_say_so():

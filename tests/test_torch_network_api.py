@@ -100,10 +100,10 @@ def test_the_third_party_model_passes_the_model_conformance_rules(flat):
 def test_a_factory_given_directly_trains_too():
     from seqbench_torch import TorchModel
     from seqbench_torch.causal_models import TorchS4D
-    from seqbench_torch.networks.s4d import S4DNetwork
+    from seqbench_torch.networks.s4d import s4d_network
 
     class Direct(TorchS4D):
-        network = S4DNetwork  # a plain function: must not bind to the model as a method
+        network = s4d_network  # a plain function: must not bind to the model as a method
 
     model = Direct(d_model=8, layers=1, state=4)
     assert isinstance(model, TorchModel)

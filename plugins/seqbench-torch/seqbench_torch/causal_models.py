@@ -41,7 +41,7 @@ class CausalArchitecture(TorchModel):
 class TorchS4D(CausalArchitecture):
     name = "torch:s4d"
     description = "diagonal state-space model S4D (Gu et al. 2022): a time-invariant long convolution by FFT"
-    network = "seqbench_torch.networks.s4d:S4DNetwork"
+    network = "seqbench_torch.networks.s4d:s4d_network"
     smoke = {**SMOKE, "state": 8}
 
     state: int = param(64, min=2, help="state size N per channel (N/2 complex modes)")
@@ -51,7 +51,7 @@ class TorchS4D(CausalArchitecture):
 class TorchMamba(CausalArchitecture):
     name = "torch:mamba"
     description = "selective state-space model, Mamba's selective scan in plain torch (Gu & Dao 2023)"
-    network = "seqbench_torch.networks.selective:MambaNetwork"
+    network = "seqbench_torch.networks.selective:mamba_network"
     smoke = {**SMOKE, "state": 4}
 
     mlp_expand: int = param(0, min=0, help="MLP width as a multiple of d_model; 0 (Mamba's): no MLP")
@@ -65,7 +65,7 @@ class TorchMamba(CausalArchitecture):
 class TorchLinearAttention(CausalArchitecture):
     name = "torch:linear-attention"
     description = "causal linear attention, phi(x) = elu(x) + 1 (Katharopoulos et al. 2020)"
-    network = "seqbench_torch.networks.linear_attention:LinearAttentionNetwork"
+    network = "seqbench_torch.networks.linear_attention:linear_attention_network"
     smoke = {**SMOKE, "heads": 2}
 
     heads: int = param(4, min=1, help="heads (must divide d_model)")
@@ -79,7 +79,7 @@ class TorchLinearAttention(CausalArchitecture):
 class TorchHyena(CausalArchitecture):
     name = "torch:hyena"
     description = "gated long convolution with an implicit filter, the Hyena operator of order 2 (Poli et al. 2023)"
-    network = "seqbench_torch.networks.hyena:HyenaNetwork"
+    network = "seqbench_torch.networks.hyena:hyena_network"
     smoke = {**SMOKE, "filter_width": 8}
 
     filter_width: int = param(32, min=1, help="width of the implicit filter's MLP")
@@ -90,7 +90,7 @@ class TorchHyena(CausalArchitecture):
 class TorchCausalTransformer(CausalArchitecture):
     name = "torch:causal-transformer"
     description = "softmax attention in the same causal stack (decoder-only; the attention baseline)"
-    network = "seqbench_torch.networks.causal:CausalTransformerNetwork"
+    network = "seqbench_torch.networks.causal:causal_transformer_network"
     smoke = {**SMOKE, "heads": 2}
 
     heads: int = param(4, min=1, help="heads (must divide d_model)")

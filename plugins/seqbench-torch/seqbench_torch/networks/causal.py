@@ -32,7 +32,7 @@ from torch import nn
 from seqbench.task import Signature, Task
 from seqbench_torch.networks.base import Network, sequence_lengths
 
-__all__ = ["CausalSequenceModel", "CausalTransformerNetwork", "MLP", "SoftmaxAttention", "causal_depthwise_conv"]
+__all__ = ["CausalSequenceModel", "causal_transformer_network", "MLP", "SoftmaxAttention", "causal_depthwise_conv"]
 
 READOUTS = ("end", "last")
 
@@ -162,7 +162,7 @@ class CausalSequenceModel(Network):
         return self(inputs).argmax(dim=-1)
 
 
-def CausalTransformerNetwork(
+def causal_transformer_network(
     signature: Signature, task: Task, d_model: int, layers: int, heads: int, mlp_expand: int, readout: str
 ) -> CausalSequenceModel:
     """``torch:causal-transformer``: softmax attention in the same causal stack."""

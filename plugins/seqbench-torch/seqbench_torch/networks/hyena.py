@@ -24,7 +24,7 @@ from seqbench.task import Signature, Task
 from seqbench_torch.networks.causal import CausalSequenceModel, causal_depthwise_conv
 from seqbench_torch.networks.s4d import fft_causal_conv
 
-__all__ = ["HyenaOperator", "HyenaNetwork"]
+__all__ = ["HyenaOperator", "hyena_network"]
 
 
 class Sine(nn.Module):
@@ -81,7 +81,7 @@ class HyenaOperator(nn.Module):
         return self.out_proj((v * x0).transpose(1, 2))
 
 
-def HyenaNetwork(
+def hyena_network(
     signature: Signature, task: Task, d_model: int, layers: int, filter_width: int, bands: int,
     mlp_expand: int, readout: str,
 ) -> CausalSequenceModel:

@@ -20,7 +20,7 @@ from torch import nn
 from seqbench.task import Signature, Task
 from seqbench_torch.networks.causal import CausalSequenceModel
 
-__all__ = ["CausalLinearAttention", "LinearAttentionNetwork"]
+__all__ = ["CausalLinearAttention", "linear_attention_network"]
 
 
 class CausalLinearAttention(nn.Module):
@@ -43,7 +43,7 @@ class CausalLinearAttention(nn.Module):
         return self.out((numerator / denominator).reshape(batch, length, width))
 
 
-def LinearAttentionNetwork(
+def linear_attention_network(
     signature: Signature, task: Task, d_model: int, layers: int, heads: int, mlp_expand: int, readout: str
 ) -> CausalSequenceModel:
     return CausalSequenceModel(

@@ -20,7 +20,7 @@ from torch import nn
 from seqbench.task import Signature, Task
 from seqbench_torch.networks.causal import CausalSequenceModel
 
-__all__ = ["S4D", "S4DNetwork", "fft_causal_conv"]
+__all__ = ["S4D", "s4d_network", "fft_causal_conv"]
 
 
 def fft_causal_conv(u: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
@@ -63,7 +63,7 @@ class S4D(nn.Module):
         return self.output(self.activation(y).transpose(1, 2))
 
 
-def S4DNetwork(
+def s4d_network(
     signature: Signature, task: Task, d_model: int, layers: int, state: int, mlp_expand: int, readout: str
 ) -> CausalSequenceModel:
     return CausalSequenceModel(signature, task, lambda: S4D(d_model, state), d_model, layers, mlp_expand, readout)

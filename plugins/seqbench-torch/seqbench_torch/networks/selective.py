@@ -30,7 +30,7 @@ from torch import nn
 from seqbench.task import Signature, Task
 from seqbench_torch.networks.causal import CausalSequenceModel, causal_depthwise_conv
 
-__all__ = ["SelectiveSSM", "MambaNetwork", "selective_scan", "sequential_scan"]
+__all__ = ["SelectiveSSM", "mamba_network", "selective_scan", "sequential_scan"]
 
 LOG_DECAY_BUDGET = 60.0  # the most -cum may reach within a chunk; exp(60) ~ 1e26 < float32 max
 
@@ -101,7 +101,7 @@ class SelectiveSSM(nn.Module):
         return self.out_proj(y * F.silu(z))
 
 
-def MambaNetwork(
+def mamba_network(
     signature: Signature, task: Task, d_model: int, layers: int, state: int, expand: int,
     conv_width: int, chunk: int, mlp_expand: int, readout: str,
 ) -> CausalSequenceModel:
