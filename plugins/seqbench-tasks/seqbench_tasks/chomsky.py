@@ -128,8 +128,11 @@ class ModularArithmetic(AnswerTask):
 
     def generate(self, count: int, rng: np.random.Generator, split: str = "train") -> Examples:
         def draw(n: int) -> np.ndarray:
-            lengths = draw_lengths(rng, n, self.length, self.min_length, split)
-            lengths -= 1 - lengths % 2  # expressions have odd length: number (op number)*
+            # Expressions have odd length, number (operator number)*: the count of
+            # numbers is what is drawn, uniform over the odd lengths in range.
+            longest = (self.length + 1) // 2
+            shortest = None if self.min_length is None else min(self.min_length // 2 + 1, longest)
+            lengths = 2 * draw_lengths(rng, n, longest, shortest, split) - 1
             tokens = np.empty((n, self.length), dtype=TOKEN_DTYPE)
             tokens[:, 0::2] = rng.integers(1, 1 + self.modulus, size=(n, (self.length + 1) // 2))
             tokens[:, 1::2] = rng.integers(self.plus, self.plus + 3, size=(n, self.length // 2))
