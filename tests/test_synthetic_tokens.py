@@ -58,3 +58,12 @@ def test_distinct_samples_are_uniform_subsets_in_uniform_order():
     pairs = np.bincount(drawn[:, 0] * 4 + drawn[:, 1], minlength=16).reshape(4, 4)
     off_diagonal = pairs[~np.eye(4, dtype=bool)] / 60_000
     assert np.allclose(off_diagonal, 1 / 12, atol=0.006) and np.trace(pairs) == 0
+
+
+def test_the_conformance_kit_checks_a_model_on_one_task_of_each_signature_shape():
+    from seqbench.testing.selection import parameters
+
+    pairs = [param.values[0] for param in parameters({"seqbench-torch"})["model_on_task"]]
+    tasks = [task for model, task in pairs if model == "torch:transformer"]
+    # Token tasks with several answers (one of them with an end token), and with one.
+    assert tasks == ["associative-recall", "induction-heads", "polynomial"]
