@@ -8,6 +8,7 @@ import pytest
 
 from seqbench import registry
 from seqbench.plugins import plugin_infos
+from seqbench.task import Signature
 from seqbench.testing.build import tiny_task
 
 __all__ = ["parameters"]
@@ -34,16 +35,29 @@ def parameters(selected: set[str] | None) -> dict[str, list[Any]]:
 
 
 def _servable(model_cls: type, tasks: registry.Registry) -> list[str]:
-    """The installed tasks ``model_cls`` serves, judged on their tiny instances."""
-    names = []
+    """One installed task per signature shape ``model_cls`` serves, judged on their tiny
+    instances: the first by name of each shape.
+
+    A model meets each shape of input and target it serves, not every task: checks
+    run models x tasks, and a library of synthetic token tasks alike in shape would
+    multiply the kit's time without reaching new code in the model.
+    """
+    names, shapes = [], set()
     for name in tasks.names():
         try:
             signature = tiny_task(name).signature
         except Exception:  # the task's own declaration check reports it
             continue
-        if model_cls.supports(signature):
+        if model_cls.supports(signature) and _shape(signature) not in shapes:
+            shapes.add(_shape(signature))
             names.append(name)
     return names
+
+
+def _shape(signature: Signature) -> tuple[Any, ...]:
+    """What a model's code may branch on: the kinds, whether the target has an end
+    token, and whether it is a single answer or a sequence."""
+    return (signature.kind, signature.end_id is not None, signature.target_length == 1)
 
 
 def _pair(model: str, task: str | None) -> Any:
