@@ -30,7 +30,7 @@ import torch
 from torch import nn
 
 from seqbench.task import Signature, Task
-from seqbench_torch.networks.base import Network, sequence_lengths
+from seqbench_torch.networks.base import Network, answer_states
 
 __all__ = ["CausalSequenceModel", "causal_transformer_network", "MLP", "SoftmaxAttention", "causal_depthwise_conv"]
 
@@ -152,10 +152,7 @@ class CausalSequenceModel(Network):
         if self.readout == "end":
             x = x[:, -self.target_length :]
         else:  # each row's last target_length non-PAD positions
-            ends = sequence_lengths(inputs)
-            steps = torch.arange(self.target_length, device=inputs.device)
-            where = (ends[:, None] - self.target_length + steps).clamp(min=0)
-            x = x.gather(1, where[:, :, None].expand(-1, -1, x.shape[-1]))
+            x = answer_states(x, inputs, self.target_length)
         return self.head(self.norm(x))
 
     def predict(self, inputs: torch.Tensor) -> torch.Tensor:
