@@ -11,7 +11,7 @@ torch = pytest.importorskip("torch")
 
 from seqbench import registry  # noqa: E402
 from seqbench.testing.build import tiny_task  # noqa: E402
-from torch_training import train  # noqa: E402
+from torch_training import settings, train  # noqa: E402
 
 CAUSAL = ["torch:s4d", "torch:mamba", "torch:linear-attention", "torch:hyena", "torch:causal-transformer"]
 
@@ -59,7 +59,7 @@ def test_linear_attention_equals_its_masked_quadratic_form():
 def test_no_output_depends_on_a_later_input(model_name):
     task = tiny_task("reverse", length=6)
     model = registry.models().get(model_name)(d_model=8, layers=2, readout="last")
-    model.build(task, __import__("torch_training").settings())
+    model.build(task, settings())
     network = model._trainer.network.eval()
     inputs = torch.from_numpy(task.generate(4, np.random.default_rng(0)).inputs).long()
     changed = inputs.clone()

@@ -4,7 +4,6 @@ best weights) and passes the model conformance rules."""
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
