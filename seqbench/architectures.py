@@ -33,6 +33,7 @@ class LSTMArchitecture:
         "token tasks an embedding in, and a head at each answer position (the input's last)"
     )
     serves = CONTINUOUS_SCALAR | TOKENS_TOKENS
+    smoke = {"hidden": 16}
 
     hidden: int = param(100, min=1, help="LSTM cells")
     layers: int = param(1, min=1, help="stacked LSTM layers")

@@ -6,8 +6,8 @@ Token embeddings are scaled by sqrt(hidden) and added to learned positional embe
 so the model has positions only up to the lengths its task's signature allows:
 input_length source positions, target_length + 1 target positions (the start token's
 included); with ``positions = "sinusoidal"``, Vaswani et al. 2017's fixed encoding,
-defined at every length, as the torch twin's. The encoder ignores trailing PAD through attention masks; the decoder is
-causal. Training feeds the true targets shifted right behind a start token (an extra
+defined at every length, as the torch twin's. The encoder ignores trailing PAD through
+attention masks; the decoder is causal. Training feeds the true targets shifted right behind a start token (an extra
 embedding index, never emitted); ``infer`` decodes greedily in a ``tf.while_loop`` and,
 when the task has an end token, stops once every sequence has produced it and pads
 what follows with PAD_ID.

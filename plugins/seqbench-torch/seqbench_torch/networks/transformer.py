@@ -1,16 +1,16 @@
 """``torch:transformer``: the polynomial-expansion encoder-decoder Transformer.
 
 Token embeddings are scaled by sqrt(hidden) and added to positional encodings. By
-default (the original's) these are learned tables, so the model has
-positions only up to the lengths its task's signature allows: input_length source
-positions, target_length + 1 target positions (the start token's included). With
-``positions = "sinusoidal"`` they are Vaswani et al. 2017's fixed sines and cosines, defined at
-every length, so the model can be tested on longer inputs than it trained on (the
-encoding Delétang et al. 2023 give their Transformers). The encoder ignores trailing PAD through key padding
-masks; the decoder is causal. Training feeds the true targets shifted right behind a
-start token (an extra embedding index, never emitted); ``predict`` decodes greedily
-and, when the task has an end token, stops once every sequence has produced it and
-pads what follows with PAD_ID.
+default (the original's) these are learned tables, so the model has positions only up
+to the lengths its task's signature allows: input_length source positions,
+target_length + 1 target positions (the start token's included). With ``positions =
+"sinusoidal"`` they are Vaswani et al. 2017's fixed sines and cosines, defined at every
+length, so the model can be tested on longer inputs than it trained on (the encoding
+Delétang et al. 2023 give their Transformers). The encoder ignores trailing PAD
+through key padding masks; the decoder is causal. Training feeds the true targets
+shifted right behind a start token (an extra embedding index, never emitted);
+``predict`` decodes greedily and, when the task has an end token, stops once every
+sequence has produced it and pads what follows with PAD_ID.
 """
 
 from __future__ import annotations
