@@ -21,6 +21,7 @@ _LAZY = {
     "Model": "seqbench.model",
     "FitSettings": "seqbench.model",
     "EpochOutcome": "seqbench.model",
+    "resolve_device": "seqbench.model",
 }
 
 __all__ = [
@@ -33,11 +34,12 @@ __all__ = [
     "Model",
     "FitSettings",
     "EpochOutcome",
+    "resolve_device",
 ]
 
 if TYPE_CHECKING:
     from seqbench.hookspecs import hookimpl
-    from seqbench.model import EpochOutcome, FitSettings, Model
+    from seqbench.model import EpochOutcome, FitSettings, Model, resolve_device
     from seqbench.params import param
     from seqbench.task import Examples, Signature, Task
 

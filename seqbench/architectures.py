@@ -10,6 +10,7 @@ network that implements it. Defaults are the original experiments' settings.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from seqbench.params import param
 
@@ -27,8 +28,12 @@ TOKENS_TOKENS = frozenset({("tokens", "tokens")})
 
 @dataclass
 class LSTMArchitecture:
-    description = "LSTM with a linear head on its last output (the adding-problem LSTM, 100 cells)"
-    serves = CONTINUOUS_SCALAR
+    description = (
+        "LSTM with a linear head on its last output (the adding-problem LSTM, 100 cells); on "
+        "token tasks an embedding in, and a head at each answer position (the input's last)"
+    )
+    serves = CONTINUOUS_SCALAR | TOKENS_TOKENS
+    smoke = {"hidden": 16}
 
     hidden: int = param(100, min=1, help="LSTM cells")
     layers: int = param(1, min=1, help="stacked LSTM layers")
@@ -72,6 +77,12 @@ class TransformerArchitecture:
     heads: int = param(8, min=1, help="attention heads (must divide hidden)")
     ff_dim: int = param(512, min=1, help="position-wise feed-forward width")
     dropout: float = param(0.1, min=0.0, max=0.99, help="dropout")
+    # Unset (not "learned") by default, so the points stored before it keep their hashes.
+    positions: Literal["sinusoidal"] | None = param(
+        None,
+        help="unset: learned position tables sized by the task (the original's; no longer "
+        "inputs); sinusoidal: Vaswani et al. 2017's, any length (as Delétang et al. 2023 test)",
+    )
 
     def __post_init__(self) -> None:
         if self.hidden % self.heads:

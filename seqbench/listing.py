@@ -41,10 +41,37 @@ def describe_model(model_cls: type[Model], plugin: str) -> str:
         *([f"  unavailable: {reason}"] if reason else []),
         f"  {model_cls.description}",
         f"  serves: {model_cls.serves_text()}",
+        *_twins(model_cls),
         "  parameters:",
         *_params(model_cls),
     ]
     return "\n".join(lines) + "\n"
+
+
+def _twins(model_cls: type) -> list[str]:
+    """The same architecture (the part of the name after ':') in the other installed
+    frameworks, and a line for each framework that has none."""
+    architecture = model_cls.name.partition(":")[2]
+    framework = getattr(model_cls, "framework", "numpy")
+    if not architecture or framework == "numpy":
+        return []
+    twins: list[str] = []
+    missing: set[str] = set()
+    by_framework: dict[str, list[str]] = {}
+    for name, other in registry.models().items():
+        other_framework = getattr(other, "framework", "numpy")
+        if other_framework in (framework, "numpy"):
+            continue
+        by_framework.setdefault(other_framework, [])
+        if name.partition(":")[2] == architecture:
+            by_framework[other_framework].append(name)
+    for other_framework, names in sorted(by_framework.items()):
+        twins.extend(names)
+        if not names:
+            missing.add(other_framework)
+    return ([f"  twins: {', '.join(sorted(twins))}"] if twins else []) + [
+        f"  no {name} twin" for name in sorted(missing)
+    ]
 
 
 def describe_plugins() -> str:

@@ -19,7 +19,7 @@ from seqbench.task import Signature, Task
 if TYPE_CHECKING:
     from seqbench.data import Split
 
-__all__ = ["Model", "FitSettings", "EpochOutcome", "EpochCallback"]
+__all__ = ["Model", "FitSettings", "EpochOutcome", "EpochCallback", "resolve_device"]
 
 
 @dataclass(frozen=True)
@@ -31,7 +31,35 @@ class EpochOutcome:
 
 
 EpochCallback = Callable[[int, float, int], EpochOutcome]
-"""``on_epoch(epoch, train_loss, examples_seen)`` -> EpochOutcome; epochs count from 1."""
+"""``on_epoch(epoch, train_loss, examples_seen)`` -> EpochOutcome; epochs count from 1.
+
+``examples_seen`` is the number of training examples *this epoch* used, not a running
+total since the first epoch: seqbench sums the epochs itself (throughput figures divide
+by it), and the conformance kit refuses a running total."""
+
+
+def resolve_device(requested: str, gpu_count: int, framework: str = "the framework") -> str:
+    """``run.device`` (auto | cpu | cuda | cuda:N) as ``"cpu"`` or ``"cuda:N"``, given
+    how many CUDA devices ``framework`` sees, for a model's ``build``.
+
+    ``auto`` is the first GPU when there is one, else the CPU; ``cuda`` is ``cuda:0``.
+    Asking for a GPU that is not there raises RuntimeError saying so (seqbench reports
+    it as the point's error). A framework plugin maps the answer to its own device
+    names (``torch.device(name)``; TensorFlow's ``/GPU:N``).
+    """
+    if requested == "auto":
+        return "cuda:0" if gpu_count > 0 else "cpu"
+    if requested == "cpu":
+        return "cpu"
+    kind, _, index_text = requested.partition(":")
+    if kind != "cuda" or (index_text and not index_text.isdigit()):
+        raise ValueError(f"run.device is {requested!r}; expected auto, cpu, cuda or cuda:N")
+    index = int(index_text or 0)
+    if gpu_count == 0:
+        raise RuntimeError(f"run.device is {requested!r} but {framework} sees no CUDA device")
+    if index >= gpu_count:
+        raise RuntimeError(f"run.device is {requested!r} but {framework} sees only {gpu_count} CUDA device(s)")
+    return f"cuda:{index}"
 
 
 class Model:
@@ -59,7 +87,10 @@ class Model:
     @classmethod
     def unavailable(cls) -> str | None:
         """None when the model can run here; else why not and how to fix it (the install
-        command). Must answer without importing the framework: listings call it."""
+        command). Must answer without importing the framework: listings call it.
+
+        A classmethod when overridden too: ``seqbench models`` calls it on the class,
+        and the conformance kit refuses a plain method."""
         return None
 
     @classmethod
@@ -69,15 +100,20 @@ class Model:
         return ", ".join(f"{i} -> {t}" for i, t in sorted(cls.serves)) or "nothing"
 
     def build(self, task: Task, settings: FitSettings) -> None:
-        """Size the model for ``task`` (its signature) and place it on ``settings.device``;
-        called once, before ``fit`` and ``predict``."""
+        """Size the model for ``task`` (its signature) and place it on ``settings.device``
+        (``resolve_device`` turns ``auto`` into a device); called once, before ``fit``
+        and ``predict``."""
 
     def fit(self, train: "Split", settings: FitSettings, on_epoch: EpochCallback) -> None:
         """Train on ``train``, calling ``on_epoch`` after every epoch; stop when it says so."""
         raise NotImplementedError
 
     def predict(self, inputs: np.ndarray) -> np.ndarray:
-        """Predictions for a batch of inputs, shaped as the task's ``solve`` returns."""
+        """Predictions for a batch of inputs, shaped as the task's ``solve`` returns.
+
+        Tested at another length (``run.eval_lengths``), a model built for one signature
+        may answer sequence targets with its own width, narrower than the targets: the
+        task's ``score`` accepts that and counts the positions not answered as wrong."""
         raise NotImplementedError
 
     def synchronize(self) -> None:

@@ -13,9 +13,23 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 
-__all__ = ["Task", "Signature", "Examples", "InputKind", "TargetKind", "PAD_ID"]
+__all__ = ["Task", "Signature", "Examples", "InputKind", "TargetKind", "PAD_ID", "fit_width"]
 
 PAD_ID = 0
+
+
+def fit_width(predictions: np.ndarray, width: int) -> np.ndarray:
+    """Token predictions ``(N, any width)`` as ``(N, width)``: cut, or right-padded with
+    PAD_ID, which scores as wrong wherever a target has a token. For ``score``: a model
+    tested at another length than it was built for answers with its own width."""
+    predictions = np.asarray(predictions)
+    if predictions.ndim != 2:
+        raise ValueError(f"token predictions must be 2-D (examples, positions), got shape {predictions.shape}")
+    if predictions.shape[1] >= width:
+        return predictions[:, :width]
+    padded = np.full((len(predictions), width), PAD_ID, dtype=predictions.dtype)
+    padded[:, : predictions.shape[1]] = predictions
+    return padded
 
 InputKind = Literal["continuous", "tokens"]
 TargetKind = Literal["scalar", "tokens", "gaussian"]
@@ -123,7 +137,11 @@ class Task:
         raise NotImplementedError
 
     def score(self, predictions: np.ndarray, targets: np.ndarray) -> dict[str, float]:
-        """Metrics for ``predictions``; must contain ``primary_metric``."""
+        """Metrics for ``predictions``; must contain ``primary_metric``.
+
+        Token predictions may be narrower than ``targets`` (a model built at one length
+        and tested at another answers with its own width): score the positions it did
+        not answer as wrong, e.g. through ``fit_width(predictions, targets.shape[1])``."""
         raise NotImplementedError
 
     def score_positions(

@@ -324,6 +324,40 @@ class Broken(Sum):
     assert "fix: return None" in message
 
 
+def test_task_narrow_predictions_score_must_accept_predictions_narrower_than_the_targets(install_plugin):
+    cls = install_task(install_plugin, """
+@dataclass
+class Broken(Copy):
+    name = "broken"
+    length_param = "length"
+    length: int = param(3, min=1)
+
+    def score(self, predictions, targets):
+        if predictions.shape != targets.shape:
+            raise ValueError(f"predictions must have shape {targets.shape}")
+        return super().score(predictions, targets)
+""", base=TOKENS.replace("from seqbench import", "from seqbench import param,"))
+    message = violation(task_rules.check_task_scores_narrow_predictions, tiny_task(cls))
+    assert "[narrow-predictions] task 'broken': score refused predictions of shape (256, 1) for targets of shape (256, 3)" in message
+    assert "fit_width(predictions, targets.shape[1])" in message
+
+
+def test_task_narrow_predictions_pass_when_score_fits_the_width(install_plugin):
+    cls = install_task(install_plugin, """
+from seqbench.task import fit_width
+
+@dataclass
+class Broken(Copy):
+    name = "broken"
+    length_param = "length"
+    length: int = param(3, min=1)
+
+    def score(self, predictions, targets):
+        return super().score(fit_width(predictions, targets.shape[1]), targets)
+""", base=TOKENS.replace("from seqbench import", "from seqbench import param,"))
+    task_rules.check_task_scores_narrow_predictions(tiny_task(cls))
+
+
 def test_task_pickling_data_must_not_depend_on_the_process(install_plugin):
     cls = install_task(install_plugin, '''
 @dataclass
@@ -407,6 +441,35 @@ class Broken(Mean):
     message = violation(model_rules.check_model_trains_and_predicts, cls, tiny_task("sum"))
     assert "on_epoch call 1 reported epoch 0" in message
     assert "count epochs from 1" in message
+
+
+def test_model_trains_and_predicts_examples_seen_is_per_epoch_not_a_running_total(install_plugin):
+    cls = install_model(install_plugin, '''
+@dataclass
+class Broken(Mean):
+    name = "numpy:broken"
+    def fit(self, train, settings, on_epoch):
+        self._mean, seen = 0.0, 0
+        for epoch in range(1, settings.epochs + 1):
+            seen += len(train)
+            on_epoch(epoch, 0.5, seen)
+''')
+    message = violation(model_rules.check_model_trains_and_predicts, cls, tiny_task("sum"))
+    assert "epoch 2 reported examples_seen 128, but the training split holds 64 examples" in message
+    assert "not a running total" in message
+
+
+def test_model_declaration_unavailable_must_be_a_classmethod(install_plugin):
+    cls = install_model(install_plugin, '''
+@dataclass
+class Broken(Mean):
+    name = "numpy:broken"
+    def unavailable(self):
+        return None
+''')
+    message = violation(model_rules.check_model_declaration, cls)
+    assert "[declaration] model 'numpy:broken': unavailable is a plain method" in message
+    assert "@classmethod" in message
 
 
 def test_model_stops_when_told_training_must_end_at_stop(install_plugin):

@@ -1,4 +1,4 @@
-"""Every suite shipped in suites/ is valid, and the reproductions run in --smoke mode."""
+"""Every suite shipped in suites/ is valid, and the reproductions and the synthetic-task suites run in --smoke mode."""
 
 from __future__ import annotations
 
@@ -26,10 +26,23 @@ def test_shipped_suite_validates_into_distinct_points(path):
     assert load_suite(path, smoke=True).points
 
 
-@pytest.mark.parametrize("path", REPRODUCTIONS, ids=[str(p.relative_to(SUITES / "reproductions")) for p in REPRODUCTIONS])
-def test_reproduction_suite_runs_in_smoke_mode(path, store_path):
-    # Two points at a time: the reproductions are most of the suite's run time.
+# The synthetic-task suites (synthetic/, synthetic/cpu/) run in --smoke mode too.
+SYNTHETIC = sorted((SUITES / "synthetic").rglob("*.toml"))
+
+
+def runs_in_smoke_mode(path: Path, store_path: Path) -> None:
+    # Two points at a time: these suites are most of the suite's run time.
     args = ["run", str(path), "--smoke", "--jobs", "2", "--store", str(store_path)]
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
     assert set(results.load(store_path)["status"]) == {"ok"}
+
+
+@pytest.mark.parametrize("path", REPRODUCTIONS, ids=[str(p.relative_to(SUITES / "reproductions")) for p in REPRODUCTIONS])
+def test_reproduction_suite_runs_in_smoke_mode(path, store_path):
+    runs_in_smoke_mode(path, store_path)
+
+
+@pytest.mark.parametrize("path", SYNTHETIC, ids=[str(p.relative_to(SUITES / "synthetic")) for p in SYNTHETIC])
+def test_synthetic_suite_runs_in_smoke_mode(path, store_path):
+    runs_in_smoke_mode(path, store_path)

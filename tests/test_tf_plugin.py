@@ -109,7 +109,7 @@ def test_without_tensorflow_every_other_plugin_works(python_without_tensorflow, 
 
     # Models that cannot run here are not offered as the ones that can serve a task.
     wrong = tmp_path / "wrong.toml"
-    wrong.write_text('[task]\nname = "subsequence"\n[[model]]\nname = "torch:lstm"\n')
+    wrong.write_text('[task]\nname = "subsequence"\n[[model]]\nname = "torch:attention"\n')
     refused = run(python_without_tensorflow, "-m", "seqbench", "run", str(wrong), "--store", str(store))
     assert refused.returncode == 2
     able = set(refused.stderr.strip().split("models that can: ")[1].split(", "))

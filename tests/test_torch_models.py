@@ -102,14 +102,14 @@ def test_an_impossible_pair_is_refused_listing_the_models_that_can_serve_the_tas
 
     from seqbench.cli import main
 
-    suite = write_suite("[task]\nname = 'subsequence'\n[[model]]\nname = 'torch:lstm'\n")
+    suite = write_suite("[task]\nname = 'subsequence'\n[[model]]\nname = 'torch:attention'\n")
     result = CliRunner().invoke(main, ["run", str(suite), "--store", str(store_path)])
     assert result.exit_code == 2
-    assert "[[model]] 'torch:lstm' cannot serve task 'subsequence' (tokens -> tokens); " in result.output
+    assert "[[model]] 'torch:attention' cannot serve task 'subsequence' (tokens -> tokens); " in result.output
     # Other installed plugins (seqbench-tensorflow) may add their own models to the list.
     able = set(result.output.split("models that can: ")[1].strip().split(", "))
-    assert {"oracle", "torch:gru-seq2seq", "torch:oracle", "torch:transformer"} <= able
-    assert "torch:lstm" not in able
+    assert {"oracle", "torch:gru-seq2seq", "torch:lstm", "torch:oracle", "torch:transformer"} <= able
+    assert "torch:attention" not in able
     assert not store_path.exists()
 
 

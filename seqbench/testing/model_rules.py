@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import pickle
 from typing import Any
 
@@ -35,7 +36,8 @@ def _subject(model: Any, task: Task | None = None) -> str:
 
 def check_model_declaration(cls: type[Model]) -> None:
     """A dataclass named ``<framework>:<architecture>`` that serves valid signature kinds
-    (or every task), whose declared hyper-parameters its ``smoke`` overrides refer to,
+    (or every task), whose ``unavailable`` is a classmethod answering None or a reason,
+    whose declared hyper-parameters its ``smoke`` overrides refer to,
     and which builds at tiny size."""
     subject, rule = f"model {getattr(cls, 'name', cls.__name__)!r}", "declaration"
     if not dataclasses.is_dataclass(cls):
@@ -62,6 +64,18 @@ def check_model_declaration(cls: type[Model]) -> None:
                 "serves is a frozenset of (input kind, target kind) pairs, input kinds "
                 f"{INPUT_KINDS}, target kinds {TARGET_KINDS}; or set serves_every_task = True",
             )
+    if not isinstance(inspect.getattr_static(cls, "unavailable", None), (classmethod, staticmethod)):
+        raise ContractViolation(
+            rule, subject, "unavailable is a plain method; `seqbench models` calls it on the class",
+            "decorate it with @classmethod: def unavailable(cls) -> str | None",
+        )
+    with calling(f"{cls.__name__}.unavailable()"):
+        reason = cls.unavailable()
+    if reason is not None and not (isinstance(reason, str) and reason.strip()):
+        raise ContractViolation(
+            rule, subject, f"unavailable() returned {reason!r}",
+            "return None when the model can run here, else a sentence saying why and how to fix it",
+        )
     with calling(f"param_specs({cls.__name__})"):
         declared = [spec.name for spec in param_specs(cls)]
     unknown = sorted(set(cls.smoke) - set(declared))
@@ -82,7 +96,7 @@ def check_model_declaration(cls: type[Model]) -> None:
 
 def check_model_trains_and_predicts(model_cls: type, task: Task) -> None:
     """Built for ``task`` at tiny size, the model trains (reporting epochs 1, 2, ... with a
-    finite loss, never more than ``epochs``), then predicts arrays of the declared
+    finite loss and the examples each epoch used, never more than ``epochs``), then predicts arrays of the declared
     shape and dtype that the task can score."""
     model = tiny_model(model_cls)
     subject, rule = _subject(model, task), "trains-and-predicts"
@@ -104,6 +118,14 @@ def check_model_trains_and_predicts(model_cls: type, task: Task) -> None:
             raise ContractViolation(
                 rule, subject, f"epoch {epoch} reported examples_seen {seen!r}",
                 "pass the number of training examples the epoch used, an int > 0",
+            )
+        if seen > TINY_EXAMPLES:
+            raise ContractViolation(
+                rule, subject,
+                f"epoch {epoch} reported examples_seen {seen}, but the training split holds "
+                f"{TINY_EXAMPLES} examples (epochs so far reported {[call[2] for call in log.calls[:index]]})",
+                "pass the examples this epoch used, not a running total since epoch 1: "
+                "seqbench sums the epochs itself, and a running total inflates throughput",
             )
     if len(log.calls) > settings.epochs:
         raise ContractViolation(

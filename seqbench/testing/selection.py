@@ -9,7 +9,7 @@ import pytest
 from seqbench import registry
 from seqbench.plugins import plugin_infos
 from seqbench.model import Model
-from seqbench.task import Task
+from seqbench.task import Signature, Task
 from seqbench.testing.build import tiny_task
 
 __all__ = ["parameters"]
@@ -29,28 +29,37 @@ def parameters(selected: set[str] | None) -> dict[str, list[Any]]:
         "task_name": [pytest.param(name, id=name) for name in task_names],
         "model_name": [pytest.param(name, id=name) for name in model_names],
         "model_on_task": [
-            _pair(model, task) for model in model_names for task in _or_none(pairs[model])
+            _pair(model, task) for model in model_names for task in pairs[model] or [None]
         ],
-        "model_on_first_task": [_pair(model, _or_none(pairs[model])[0]) for model in model_names],
+        "model_on_first_task": [_pair(model, (pairs[model] or [None])[0]) for model in model_names],
     }
 
 
 def _servable(model_cls: type[Model], tasks: registry.Registry[type[Task]]) -> list[str]:
-    """The installed tasks ``model_cls`` serves, judged on their tiny instances."""
-    names = []
+    """One installed task per signature shape ``model_cls`` serves, judged on their tiny
+    instances: the first by name of each shape.
+
+    A model meets each shape of input and target it serves, not every task: checks
+    run models x tasks, and a library of synthetic token tasks alike in shape would
+    multiply the kit's time without reaching new code in the model.
+    """
+    names: list[str] = []
+    shapes: set[tuple[Any, ...]] = set()
     for name in tasks.names():
         try:
             signature = tiny_task(name).signature
         except Exception:  # the task's own declaration check reports it
             continue
-        if model_cls.supports(signature):
+        if model_cls.supports(signature) and _shape(signature) not in shapes:
+            shapes.add(_shape(signature))
             names.append(name)
     return names
 
 
-def _or_none(tasks: list[str]) -> list[str | None]:
-    """``tasks``, or one None (no task) in their place, so a model without one is reported."""
-    return [*tasks] if tasks else [None]
+def _shape(signature: Signature) -> tuple[Any, ...]:
+    """What a model's code may branch on: the kinds, whether the target has an end
+    token, and whether it is a single answer or a sequence."""
+    return (signature.kind, signature.end_id is not None, signature.target_length == 1)
 
 
 def _pair(model: str, task: str | None) -> Any:

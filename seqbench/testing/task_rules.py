@@ -24,6 +24,7 @@ __all__ = [
     "check_task_oracle",
     "check_task_scoring",
     "check_task_position_scoring",
+    "check_task_scores_narrow_predictions",
     "check_task_pickling",
 ]
 
@@ -381,6 +382,44 @@ def check_task_scoring(task: Task) -> None:
         )
 
 
+def check_task_scores_narrow_predictions(task: Task) -> None:
+    """A task with token targets and a length parameter scores predictions narrower than
+    its targets (a model built at a shorter length, tested at this one), counting the
+    positions not answered as wrong: finite metrics, never better than the exact answer."""
+    signature = task.signature
+    if signature.targets != "tokens" or task.length_param is None:
+        return
+    subject, rule = _subject(task), "narrow-predictions"
+    examples, answers = _answers(task)
+    answer = answers[0][1]
+    narrow = np.ascontiguousarray(answer[:, : max(1, answer.shape[1] // 2)])
+    with calling(f"{type(task).__name__}.score(predictions of width {narrow.shape[1]}, targets of width {answer.shape[1]})"):
+        try:
+            result = task.score(narrow, examples.targets)
+        except (ValueError, IndexError) as error:
+            raise ContractViolation(
+                rule, subject,
+                f"score refused predictions of shape {narrow.shape} for targets of shape "
+                f"{examples.targets.shape}: {type(error).__name__}: {error}",
+                "accept predictions narrower than the targets (a model tested at another "
+                "length answers with its own width) and count the missing positions as wrong: "
+                "predictions = seqbench.task.fit_width(predictions, targets.shape[1])",
+            ) from None
+    bad = {name: value for name, value in result.items() if not is_finite_number(value)}
+    if bad:
+        raise ContractViolation(
+            rule, subject, f"score of narrower predictions gave {bad}", "return finite metrics for them",
+        )
+    exact = _primary(task, answer, examples.targets)
+    if task.better(float(result[task.primary_metric]), exact):
+        raise ContractViolation(
+            rule, subject,
+            f"predictions cut to width {narrow.shape[1]} score {task.primary_metric} = "
+            f"{result[task.primary_metric]:.6g}, better than the exact answer's {exact:.6g}",
+            "count the positions a prediction does not reach as wrong",
+        )
+
+
 def check_task_position_scoring(task: Task) -> None:
     """When ``score_positions`` gives metrics (not None), each is one finite number per
     target position, for the exact answer and for a wrong one."""
@@ -470,5 +509,6 @@ TASK_RULES = {
     "oracle": check_task_oracle,
     "scoring": check_task_scoring,
     "position-scoring": check_task_position_scoring,
+    "narrow-predictions": check_task_scores_narrow_predictions,
     "pickling": check_task_pickling,
 }

@@ -8,6 +8,7 @@ import numpy as np
 
 from seqbench import Examples, Signature, Task, param
 from seqbench.data import SPLITS
+from seqbench.task import fit_width
 
 # Of every ten hash buckets, one belongs to validation, one to test, eight to train.
 BUCKET_OWNERS = np.array([SPLITS.index(name) for name in ["validation", "test"] + ["train"] * 8])
@@ -80,7 +81,9 @@ class Reverse(Task):
         return np.ascontiguousarray(inputs[:, ::-1])
 
     def score(self, predictions: np.ndarray, targets: np.ndarray) -> dict[str, float]:
-        predictions = np.asarray(predictions)
+        # A model tested at another length than it was built for may answer narrower:
+        # fit_width pads with PAD_ID, so the positions it did not reach count as wrong.
+        predictions = fit_width(predictions, targets.shape[1])
         if predictions.shape != targets.shape:
             raise ValueError(
                 f"reverse predictions must have shape {targets.shape} (token ids), "

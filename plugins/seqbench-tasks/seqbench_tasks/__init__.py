@@ -3,11 +3,27 @@
 from seqbench import hookimpl
 
 from seqbench_tasks.adding import Adding
+from seqbench_tasks.associative_recall import AssociativeRecall
+from seqbench_tasks.chomsky import ModularArithmetic, Parity, ReverseString
+from seqbench_tasks.copy_memory import CopyMemory
 from seqbench_tasks.gp_pairs import GPPairs
+from seqbench_tasks.induction_heads import InductionHeads
 from seqbench_tasks.polynomial import Polynomial
+from seqbench_tasks.selective_copy import SelectiveCopy
 from seqbench_tasks.subsequence import Subsequence
 
-__all__ = ["Adding", "GPPairs", "Polynomial", "Subsequence"]
+# The synthetic token-task library (copying, recall, induction, Chomsky hierarchy).
+SYNTHETIC = (
+    CopyMemory,
+    SelectiveCopy,
+    AssociativeRecall,
+    InductionHeads,
+    Parity,
+    ModularArithmetic,
+    ReverseString,
+)
+
+__all__ = ["Adding", "GPPairs", "Polynomial", "Subsequence", "SYNTHETIC"] + [cls.__name__ for cls in SYNTHETIC]
 
 
 @hookimpl
@@ -16,3 +32,5 @@ def register_tasks(register) -> None:
     register(GPPairs)
     register(Polynomial)
     register(Subsequence)
+    for task in SYNTHETIC:
+        register(task)

@@ -33,7 +33,7 @@ import numpy as np
 
 from seqbench import Examples, Signature, Task, param
 from seqbench.data import SPLITS
-from seqbench.task import PAD_ID
+from seqbench.task import PAD_ID, fit_width
 
 __all__ = ["Subsequence", "split_of", "PREFIX_DIGITS"]
 
@@ -196,7 +196,9 @@ class Subsequence(Task):
         return np.ascontiguousarray(targets.T)
 
     def score(self, predictions: np.ndarray, targets: np.ndarray) -> dict[str, float]:
-        predictions = np.asarray(predictions)
+        # A model tested at another length than it was built for may answer narrower:
+        # fit_width pads with PAD_ID, so the positions it did not reach count as wrong.
+        predictions = fit_width(predictions, targets.shape[1])
         if predictions.shape != targets.shape:
             raise ValueError(
                 f"subsequence predictions must have shape {targets.shape} (token ids), "

@@ -7,6 +7,14 @@ imported when a model is built, inside the worker process that runs a point.
 
 from seqbench import hookimpl
 
+from seqbench_torch.base import TorchModel
+from seqbench_torch.causal_models import (
+    TorchCausalTransformer,
+    TorchHyena,
+    TorchLinearAttention,
+    TorchMamba,
+    TorchS4D,
+)
 from seqbench_torch.models import (
     TorchAttention,
     TorchGPAttention,
@@ -16,9 +24,22 @@ from seqbench_torch.models import (
     TorchTransformer,
 )
 
-MODELS = (TorchLSTM, TorchAttention, TorchGRUSeq2Seq, TorchTransformer, TorchGPAttention, TorchOracle)
+MODELS = (
+    TorchLSTM,
+    TorchAttention,
+    TorchGRUSeq2Seq,
+    TorchTransformer,
+    TorchGPAttention,
+    TorchOracle,
+    TorchS4D,
+    TorchMamba,
+    TorchLinearAttention,
+    TorchHyena,
+    TorchCausalTransformer,
+)
 
-__all__ = [cls.__name__ for cls in MODELS]
+# TorchModel is the public way in for networks of other packages (docs/plugins.md).
+__all__ = ["TorchModel", *(cls.__name__ for cls in MODELS)]
 
 
 @hookimpl

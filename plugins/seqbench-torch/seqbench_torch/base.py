@@ -4,7 +4,7 @@ bridge from seqbench's Model contract to the shared loop (imported lazily)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal
+from typing import Any, Callable, ClassVar, Literal
 
 import numpy as np
 
@@ -16,11 +16,23 @@ __all__ = ["TorchModel"]
 
 @dataclass
 class TorchModel(Model):
-    """Base of every torch architecture. Subclasses add their sizes as fields and name
-    the network class (``network``: "module:Class" under seqbench_torch.networks)."""
+    """Base of every torch architecture, and the public way in for anyone's network.
+
+    A subclass is a seqbench model: a dataclass with ``name``, ``serves`` (the signature
+    kinds its network handles) and its own hyper-parameters as ``param`` fields. It names
+    its network factory in ``network``, by import path ``"package.module:Factory"`` (any
+    importable module: a string keeps torch out of ``seqbench models``), or as the
+    factory itself. The loop calls ``Factory(signature, task, **sizes)``, where
+    ``sizes`` are the subclass's own fields, and expects an ``nn.Module`` whose
+    ``forward(inputs, targets)`` gives training outputs (logits (N, T, vocab) for token
+    targets, (N,) for scalars, (N, T, 2) for gaussians) and whose ``predict(inputs)``
+    (``seqbench_torch.networks.base.Network`` defaults it to ``forward``) gives the
+    evaluation outputs (token ids for token targets). Everything else is this loop's:
+    Adam/AdamW, clipping, AMP, torch.compile, seeding, early stopping, best weights.
+    """
 
     framework = "torch"
-    network: ClassVar[str]
+    network: ClassVar[str | Callable[..., Any]]
 
     lr: float = param(1e-3, min=0.0, help="learning rate")
     optimizer: Literal["adam", "adamw"] = param("adam", help="optimiser")

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import contextlib
 import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 import torch
 
 from seqbench import FitSettings
+from seqbench.model import resolve_device as resolve_device_name
 from seqbench.task import PAD_ID, Task
 from seqbench.threads import applied as applied_threads
 from seqbench_torch.objectives import objective_for
@@ -24,17 +25,37 @@ from seqbench_torch.objectives import objective_for
 if TYPE_CHECKING:
     from seqbench_torch.base import TorchModel
 
-__all__ = ["Trainer", "resolve_device", "trim_padding"]
+__all__ = ["Trainer", "resolve_device", "network_factory", "trim_padding"]
 
 AUTOCAST_DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 def resolve_device(requested: str) -> torch.device:
-    if requested == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if requested.startswith("cuda") and not torch.cuda.is_available():
-        raise RuntimeError(f"run.device is {requested!r} but torch sees no CUDA device")
-    return torch.device(requested)
+    """The torch device for ``run.device`` (auto | cpu | cuda | cuda:N), through seqbench's
+    framework-free rule (seqbench.model.resolve_device)."""
+    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    return torch.device(resolve_device_name(requested, count, framework="torch"))
+
+
+def network_factory(model: "TorchModel") -> Callable[..., torch.nn.Module]:
+    """The network factory ``model.network`` names: an import path
+    ``"package.module:Factory"`` (any importable module, so a third-party plugin's own
+    networks train on this loop), or the factory itself."""
+    network = type(model).network  # from the class: a function here must not bind to the model
+    if callable(network):
+        return network
+    module_name, colon, attribute = str(network).partition(":")
+    where = f"{type(model).__name__}.network = {network!r}"
+    if not colon or not module_name or not attribute:
+        raise ValueError(f"{where}: name the network factory as 'package.module:Factory'")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as error:
+        raise ValueError(f"{where}: cannot import {module_name!r}: {error}") from None
+    factory = getattr(module, attribute, None)
+    if not callable(factory):
+        raise ValueError(f"{where}: module {module_name!r} has no callable {attribute!r}")
+    return factory
 
 
 def trim_padding(tokens: np.ndarray) -> np.ndarray:
@@ -57,9 +78,10 @@ class Trainer:
             # CPU kernels for reduced precision are patchy (oneDNN has no bf16 LSTM here).
             raise ValueError(f"precision {spec.precision!r} needs a CUDA device; use 'fp32' on the CPU")
         torch.manual_seed(settings.seed)
-        module_name, class_name = spec.network.split(":")
-        network_cls = getattr(importlib.import_module(f"seqbench_torch.networks.{module_name}"), class_name)
-        self.network = network_cls(self.signature, task, **spec.network_options()).to(self.device)
+        network = network_factory(spec)(self.signature, task, **spec.network_options())
+        if not isinstance(network, torch.nn.Module):
+            raise TypeError(f"{spec.network!r} built {type(network).__name__}, not a torch.nn.Module")
+        self.network = network.to(self.device)
         self.train_network = torch.compile(self.network) if spec.compile else self.network
         self.objective = objective_for(self.signature)
         self.autocast_dtype = AUTOCAST_DTYPES[spec.precision]

@@ -31,31 +31,31 @@ __all__ = [
 @dataclass
 class TorchLSTM(LSTMArchitecture, TorchModel):
     name = "torch:lstm"
-    network = "recurrent:LSTMRegressor"
+    network = "seqbench_torch.networks.recurrent:LSTMRegressor"
 
 
 @dataclass
 class TorchAttention(AttentionArchitecture, TorchModel):
     name = "torch:attention"
-    network = "attention:CausalAttention"
+    network = "seqbench_torch.networks.attention:CausalAttention"
 
 
 @dataclass
 class TorchGRUSeq2Seq(GRUSeq2SeqArchitecture, TorchModel):
     name = "torch:gru-seq2seq"
-    network = "seq2seq:GRUSeq2Seq"
+    network = "seqbench_torch.networks.seq2seq:GRUSeq2Seq"
 
 
 @dataclass
 class TorchTransformer(TransformerArchitecture, TorchModel):
     name = "torch:transformer"
-    network = "transformer:Seq2SeqTransformer"
+    network = "seqbench_torch.networks.transformer:Seq2SeqTransformer"
 
 
 @dataclass
 class TorchGPAttention(GPAttentionArchitecture, TorchModel):
     name = "torch:gp-attention"
-    network = "gp_attention:GPAttention"
+    network = "seqbench_torch.networks.gp_attention:GPAttention"
 
 
 @dataclass
@@ -65,5 +65,5 @@ class TorchOracle(TorchModel):
         "the exact answer as a non-trainable torch graph where the task has a closed form "
         "(adding, as Batuketa's perfect model), else the task's exact solve"
     )
-    network = "oracle:TorchOracle"
+    network = "seqbench_torch.networks.oracle:TorchOracle"
     serves_every_task = True

@@ -88,6 +88,10 @@ def test_task_scores_each_target_position(task_name: str) -> None:
     _check(task_rules.check_task_position_scoring, _task(task_name))
 
 
+def test_task_scores_predictions_narrower_than_its_targets(task_name: str) -> None:
+    _check(task_rules.check_task_scores_narrow_predictions, _task(task_name))
+
+
 def test_task_pickles_across_processes(task_name: str, seqbench_other_process: Any) -> None:
     _check(task_rules.check_task_pickling, _task(task_name), seqbench_other_process)
 

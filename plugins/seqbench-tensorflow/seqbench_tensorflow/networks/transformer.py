@@ -5,8 +5,9 @@ and after the decoder).
 Token embeddings are scaled by sqrt(hidden) and added to learned positional embeddings,
 so the model has positions only up to the lengths its task's signature allows:
 input_length source positions, target_length + 1 target positions (the start token's
-included). The encoder ignores trailing PAD through attention masks; the decoder is
-causal. Training feeds the true targets shifted right behind a start token (an extra
+included); with ``positions = "sinusoidal"``, Vaswani et al. 2017's fixed encoding,
+defined at every length, as the torch twin's. The encoder ignores trailing PAD through
+attention masks; the decoder is causal. Training feeds the true targets shifted right behind a start token (an extra
 embedding index, never emitted); ``infer`` decodes greedily in a ``tf.while_loop`` and,
 when the task has an end token, stops once every sequence has produced it and pads
 what follows with PAD_ID.
@@ -23,7 +24,16 @@ from seqbench.task import PAD_ID, Signature, Task
 from seqbench_tensorflow.networks.base import Network, sequence_lengths
 from seqbench_tensorflow.networks.layers import LAYER_NORM_EPSILON, DecoderLayer, EncoderLayer, attend_to
 
-__all__ = ["Seq2SeqTransformer"]
+__all__ = ["Seq2SeqTransformer", "sinusoidal_positions"]
+
+
+def sinusoidal_positions(length: tf.Tensor, width: int) -> tf.Tensor:
+    """Vaswani et al. 2017's encoding (length, width): sin at even, cos at odd features."""
+    position = tf.cast(tf.range(length), tf.float32)[:, None]
+    rates = tf.exp(tf.range(0, width, 2, dtype=tf.float32) * (-math.log(10_000.0) / width))
+    angles = position * rates  # (length, ceil(width / 2))
+    paired = tf.reshape(tf.stack([tf.sin(angles), tf.cos(angles)], axis=-1), [length, -1])
+    return paired[:, :width]
 
 
 class Seq2SeqTransformer(Network):
@@ -37,6 +47,7 @@ class Seq2SeqTransformer(Network):
         heads: int,
         ff_dim: int,
         dropout: float,
+        positions: str | None = None,
     ) -> None:
         super().__init__()
         if None in (signature.input_vocab, signature.target_vocab, signature.target_length):
@@ -47,9 +58,11 @@ class Seq2SeqTransformer(Network):
         self.start_id = signature.target_vocab  # one past the real ids: never emitted
         self.scale = math.sqrt(hidden)
         self.source_embedding = keras.layers.Embedding(signature.input_vocab, hidden)
-        self.source_positions = keras.layers.Embedding(signature.input_length, hidden)
+        learned = positions is None
+        self.source_positions = keras.layers.Embedding(signature.input_length, hidden) if learned else None
         self.target_embedding = keras.layers.Embedding(signature.target_vocab + 1, hidden)
-        self.target_positions = keras.layers.Embedding(signature.target_length + 1, hidden)
+        self.target_positions = keras.layers.Embedding(signature.target_length + 1, hidden) if learned else None
+        self.hidden = hidden
         self.dropout = keras.layers.Dropout(dropout)
         self.encoder = [EncoderLayer(hidden, heads, ff_dim, dropout) for _ in range(enc_layers)]
         self.encoder_norm = keras.layers.LayerNormalization(epsilon=LAYER_NORM_EPSILON)
@@ -58,7 +71,7 @@ class Seq2SeqTransformer(Network):
         self.head = keras.layers.Dense(signature.target_vocab)
 
     def check_inputs(self, width: int) -> None:
-        if width > self.input_length:
+        if self.source_positions is not None and width > self.input_length:
             raise ValueError(
                 f"an input of {width} tokens is longer than the {self.input_length} positions "
                 f"this transformer learned (its positional table is sized by the task it was "
@@ -66,9 +79,10 @@ class Seq2SeqTransformer(Network):
             )
 
     def _embed(self, tokens: tf.Tensor, embedding, positions, training: bool) -> tf.Tensor:
-        where = positions(tf.range(tf.shape(tokens)[1]))
+        length = tf.shape(tokens)[1]
+        where = positions(tf.range(length)) if positions is not None else sinusoidal_positions(length, self.hidden)
         scaled = embedding(tokens) * tf.cast(self.scale, embedding.compute_dtype)
-        return self.dropout(scaled + where, training=training)
+        return self.dropout(scaled + tf.cast(where, scaled.dtype), training=training)
 
     def encode(self, inputs: tf.Tensor, training: bool = False) -> tuple[tf.Tensor, tf.Tensor]:
         """The encoder's memory and which source positions are real (False: trailing PAD)."""

@@ -7,7 +7,7 @@ from torch import nn
 
 from seqbench.task import PAD_ID
 
-__all__ = ["Network", "sequence_lengths", "pad_after_end"]
+__all__ = ["Network", "sequence_lengths", "pad_after_end", "answer_states"]
 
 
 class Network(nn.Module):
@@ -30,3 +30,13 @@ def pad_after_end(ids: torch.Tensor, end_id: int | None) -> torch.Tensor:
     ended = (ids == end_id).long().cumsum(dim=1)
     after = (ended - (ids == end_id).long()) > 0  # strictly after the first end
     return ids.masked_fill(after, PAD_ID)
+
+
+def answer_states(states: torch.Tensor, tokens: torch.Tensor, answers: int) -> torch.Tensor:
+    """A causal network's states (N, T, H) at each row's last ``answers`` non-PAD
+    positions, (N, answers, H): where a token task's answers are due (the answer slots
+    of seqbench-tasks' synthetic tasks; the "empty targets" of Delétang et al. 2023).
+    A row shorter than ``answers`` repeats its first position for the missing ones."""
+    last = sequence_lengths(tokens)[:, None] - answers + torch.arange(answers, device=tokens.device)
+    where = last.clamp(min=0)[..., None].expand(-1, -1, states.shape[-1])
+    return states.gather(1, where)

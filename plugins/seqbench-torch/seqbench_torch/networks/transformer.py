@@ -1,13 +1,16 @@
 """``torch:transformer``: the polynomial-expansion encoder-decoder Transformer.
 
-Token embeddings are scaled by sqrt(hidden) and added to learned positional embeddings
-(as the original's), so the model has positions only up to the lengths its task's
-signature allows: input_length source positions, target_length + 1 target positions
-(the start token's included). The encoder ignores trailing PAD through key padding
-masks; the decoder is causal. Training feeds the true targets shifted right behind a
-start token (an extra embedding index, never emitted); ``predict`` decodes greedily
-and, when the task has an end token, stops once every sequence has produced it and
-pads what follows with PAD_ID.
+Token embeddings are scaled by sqrt(hidden) and added to positional encodings. By
+default (the original's) these are learned tables, so the model has positions only up
+to the lengths its task's signature allows: input_length source positions,
+target_length + 1 target positions (the start token's included). With ``positions =
+"sinusoidal"`` they are Vaswani et al. 2017's fixed sines and cosines, defined at every
+length, so the model can be tested on longer inputs than it trained on (the encoding
+Delétang et al. 2023 give their Transformers). The encoder ignores trailing PAD
+through key padding masks; the decoder is causal. Training feeds the true targets
+shifted right behind a start token (an extra embedding index, never emitted);
+``predict`` decodes greedily and, when the task has an end token, stops once every
+sequence has produced it and pads what follows with PAD_ID.
 """
 
 from __future__ import annotations
@@ -20,7 +23,17 @@ from torch import nn
 from seqbench.task import PAD_ID, Signature, Task
 from seqbench_torch.networks.base import Network, sequence_lengths
 
-__all__ = ["Seq2SeqTransformer"]
+__all__ = ["Seq2SeqTransformer", "sinusoidal_positions"]
+
+
+def sinusoidal_positions(length: int, width: int, device: torch.device) -> torch.Tensor:
+    """Vaswani et al. 2017's encoding (length, width): sin at even, cos at odd features."""
+    position = torch.arange(length, device=device, dtype=torch.float32)[:, None]
+    rates = torch.exp(torch.arange(0, width, 2, device=device) * (-math.log(10_000.0) / width))
+    encoding = torch.zeros(length, width, device=device)
+    encoding[:, 0::2] = torch.sin(position * rates)
+    encoding[:, 1::2] = torch.cos(position * rates[: width // 2])
+    return encoding
 
 
 class Seq2SeqTransformer(Network):
@@ -34,6 +47,7 @@ class Seq2SeqTransformer(Network):
         heads: int,
         ff_dim: int,
         dropout: float,
+        positions: str | None = None,
     ) -> None:
         super().__init__()
         if None in (signature.input_vocab, signature.target_vocab, signature.target_length):
@@ -43,9 +57,11 @@ class Seq2SeqTransformer(Network):
         self.start_id = signature.target_vocab  # one past the real ids: never emitted
         self.scale = math.sqrt(hidden)
         self.source_embedding = nn.Embedding(signature.input_vocab, hidden)
-        self.source_positions = nn.Embedding(signature.input_length, hidden)
+        # Registered in the order they always were: seeded initialisation stays the same.
+        learned = positions is None
+        self.source_positions = nn.Embedding(signature.input_length, hidden) if learned else None
         self.target_embedding = nn.Embedding(signature.target_vocab + 1, hidden)
-        self.target_positions = nn.Embedding(signature.target_length + 1, hidden)
+        self.target_positions = nn.Embedding(signature.target_length + 1, hidden) if learned else None
         self.dropout = nn.Dropout(dropout)
         # The encoder is nn.Transformer's own, less its nested-tensor inference path
         # (a prototype that warns, and would run evaluation on other kernels than training).
@@ -73,9 +89,12 @@ class Seq2SeqTransformer(Network):
                 nn.init.xavier_uniform_(parameter)
 
     def _embed(
-        self, tokens: torch.Tensor, embedding: nn.Embedding, positions: nn.Embedding, side: str
+        self, tokens: torch.Tensor, embedding: nn.Embedding, positions: nn.Embedding | None, side: str
     ) -> torch.Tensor:
         length = tokens.shape[1]
+        if positions is None:
+            encoding = sinusoidal_positions(length, embedding.embedding_dim, tokens.device)
+            return self.dropout(embedding(tokens) * self.scale + encoding.to(embedding.weight.dtype))
         if length > positions.num_embeddings:
             raise ValueError(
                 f"{side} of {length} tokens is longer than the {positions.num_embeddings} "

@@ -1,0 +1,100 @@
+"""The causal token-sequence architectures (torch only; no TensorFlow twins yet).
+
+Each is a ``TorchModel`` whose ``network`` names its factory by import path, exactly as
+a third-party plugin's model would (docs/plugins.md, "Networks on seqbench-torch's
+loop"). No torch import here. Defaults are small CPU sizes; the papers' sizes are in
+each network module's docstring.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from seqbench import param
+from seqbench_torch.base import TorchModel
+
+__all__ = ["TorchS4D", "TorchMamba", "TorchLinearAttention", "TorchHyena", "TorchCausalTransformer"]
+
+TOKENS_TOKENS = frozenset({("tokens", "tokens")})
+SMOKE = {"d_model": 16, "layers": 1}
+
+
+@dataclass
+class CausalArchitecture(TorchModel):
+    """What every causal stack declares: width, depth, MLP and where the answer is read."""
+
+    serves = TOKENS_TOKENS
+    smoke = SMOKE
+
+    d_model: int = param(64, min=1, help="model width")
+    layers: int = param(2, min=1, help="residual blocks (mixer + MLP)")
+    mlp_expand: int = param(2, min=0, help="MLP width as a multiple of d_model; 0: no MLP")
+    readout: Literal["end", "last"] = param(
+        "end",
+        help="answer at target_length slots after the input (end), or at the input's own last "
+        "target_length positions (last: the synthetic tasks' answer slots)",
+    )
+
+
+@dataclass
+class TorchS4D(CausalArchitecture):
+    name = "torch:s4d"
+    description = "diagonal state-space model S4D (Gu et al. 2022): a time-invariant long convolution by FFT"
+    network = "seqbench_torch.networks.s4d:s4d_network"
+    smoke = {**SMOKE, "state": 8}
+
+    state: int = param(64, min=2, help="state size N per channel (N/2 complex modes)")
+
+
+@dataclass
+class TorchMamba(CausalArchitecture):
+    name = "torch:mamba"
+    description = "selective state-space model, Mamba's selective scan in plain torch (Gu & Dao 2023)"
+    network = "seqbench_torch.networks.selective:mamba_network"
+    smoke = {**SMOKE, "state": 4}
+
+    mlp_expand: int = param(0, min=0, help="MLP width as a multiple of d_model; 0 (Mamba's): no MLP")
+    state: int = param(16, min=1, help="state size N per channel")
+    expand: int = param(2, min=1, help="inner width as a multiple of d_model")
+    conv_width: int = param(4, min=1, help="short causal convolution width")
+    chunk: int = param(8, min=1, help="positions scanned in parallel per chunk")
+
+
+@dataclass
+class TorchLinearAttention(CausalArchitecture):
+    name = "torch:linear-attention"
+    description = "causal linear attention, phi(x) = elu(x) + 1 (Katharopoulos et al. 2020)"
+    network = "seqbench_torch.networks.linear_attention:linear_attention_network"
+    smoke = {**SMOKE, "heads": 2}
+
+    heads: int = param(4, min=1, help="heads (must divide d_model)")
+
+    def __post_init__(self) -> None:
+        if self.d_model % self.heads:
+            raise ValueError(f"heads ({self.heads}) must divide d_model ({self.d_model})")
+
+
+@dataclass
+class TorchHyena(CausalArchitecture):
+    name = "torch:hyena"
+    description = "gated long convolution with an implicit filter, the Hyena operator of order 2 (Poli et al. 2023)"
+    network = "seqbench_torch.networks.hyena:hyena_network"
+    smoke = {**SMOKE, "filter_width": 8}
+
+    filter_width: int = param(32, min=1, help="width of the implicit filter's MLP")
+    bands: int = param(4, min=1, help="sine/cosine bands in the filter's position code")
+
+
+@dataclass
+class TorchCausalTransformer(CausalArchitecture):
+    name = "torch:causal-transformer"
+    description = "softmax attention in the same causal stack (decoder-only; the attention baseline)"
+    network = "seqbench_torch.networks.causal:causal_transformer_network"
+    smoke = {**SMOKE, "heads": 2}
+
+    heads: int = param(4, min=1, help="heads (must divide d_model)")
+
+    def __post_init__(self) -> None:
+        if self.d_model % self.heads:
+            raise ValueError(f"heads ({self.heads}) must divide d_model ({self.d_model})")
