@@ -48,7 +48,7 @@ def describe_model(model_cls: type[Model], plugin: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _twins(model_cls: type) -> list[str]:
+def _twins(model_cls: type[Model]) -> list[str]:
     """The same architecture (the part of the name after ':') in the other installed
     frameworks, and a line for each framework that has none."""
     architecture = model_cls.name.partition(":")[2]

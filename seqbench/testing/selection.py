@@ -29,9 +29,9 @@ def parameters(selected: set[str] | None) -> dict[str, list[Any]]:
         "task_name": [pytest.param(name, id=name) for name in task_names],
         "model_name": [pytest.param(name, id=name) for name in model_names],
         "model_on_task": [
-            _pair(model, task) for model in model_names for task in pairs[model] or [None]
+            _pair(model, task) for model in model_names for task in _or_none(pairs[model])
         ],
-        "model_on_first_task": [_pair(model, (pairs[model] or [None])[0]) for model in model_names],
+        "model_on_first_task": [_pair(model, _or_none(pairs[model])[0]) for model in model_names],
     }
 
 
@@ -54,6 +54,11 @@ def _servable(model_cls: type[Model], tasks: registry.Registry[type[Task]]) -> l
             shapes.add(_shape(signature))
             names.append(name)
     return names
+
+
+def _or_none(tasks: list[str]) -> list[str | None]:
+    """``tasks``, or one None (no task) in their place, so a model without one is reported."""
+    return [*tasks] if tasks else [None]
 
 
 def _shape(signature: Signature) -> tuple[Any, ...]:
