@@ -13,7 +13,7 @@ from typing import Any, Callable
 import numpy as np
 
 from seqbench import registry
-from seqbench.data import Split
+from seqbench.data import FreshTrain, Split
 from seqbench.grid import Point
 from seqbench.meters import run_meters
 from seqbench.model import EpochOutcome, FitSettings, Model
@@ -211,7 +211,11 @@ def _run(point: Point, record: dict[str, Any], phases: _Phases, report: EpochRep
     record["direction"] = task.direction
 
     splits = {
-        "train": Split(task, "train", run["train_size"], point.seed),
+        "train": (
+            FreshTrain(task, run["train_size"], point.seed)
+            if run.get("train_data") == "fresh"
+            else Split(task, "train", run["train_size"], point.seed)
+        ),
         "validation": Split(task, "validation", run["eval_size"], point.seed),
         "test": Split(task, "test", run["eval_size"], point.seed),
     }
@@ -276,6 +280,8 @@ def _run(point: Point, record: dict[str, Any], phases: _Phases, report: EpochRep
         patience = run["patience"]
         stop = patience is not None and state["since_best"] >= patience
         state["epoch_start"] = phases.clock()
+        if isinstance(splits["train"], FreshTrain):
+            splits["train"].start_epoch(epoch + 1)
         return EpochOutcome(stop=stop, improved=improved)
 
     phases.run("train", lambda: model.fit(splits["train"], settings, on_epoch))

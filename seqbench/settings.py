@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from seqbench.params import ParamError, param
 
@@ -41,6 +41,11 @@ class RunSettings:
         None,
         help="{metric = NAME, value = X}: record the training time and energy until the "
         "validation metric first reaches X (direction = min | max; default the task's)",
+    )
+    train_data: Literal["fixed", "fresh"] | None = param(
+        None,
+        help="fixed (unset): the same train_size examples every epoch; fresh: train_size "
+        "new examples every epoch, from the train split's stream",
     )
     smoke: bool = param(False, help="set by --smoke: sizes shrunk to run in seconds")
 
