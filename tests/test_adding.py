@@ -105,7 +105,10 @@ def test_hochreiter_placement_puts_the_first_marker_in_ten_steps_and_both_early(
     assert np.allclose(counts[:10], 0.1 + 0.9 / 18, atol=0.01)
 
 
-@pytest.mark.parametrize("params, named", [({"placement": "ends"}, "placement"), ({"seq_len": 5, "placement": "hochreiter"}, "seq_len")])
+@pytest.mark.parametrize(
+    "params, named",
+    [({"placement": "ends"}, "placement"), ({"seq_len": 5, "placement": "hochreiter"}, "seq_len")],
+)
 def test_a_bad_placement_is_a_value_error_naming_it(params, named):
     with pytest.raises(ValueError, match=named):
         Adding(**params)
