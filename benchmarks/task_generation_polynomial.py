@@ -55,6 +55,8 @@ def _draw_example() -> tuple[str, list[tuple[int, int]]]:
     for _ in range(2):
         a = random.randint(-9, 7)
         a += a >= 0
+        if random.random() < 0.2:  # the task's unit_coefficient: X's coefficient is 1
+            a = 1
         b = 0
         if random.random() >= 0.2:
             b = random.randint(-32, 30)

@@ -7,6 +7,14 @@ split, never on the batch size (a batch-size sweep trains on the same data), and
 train, validation and test draw from independent streams. Chunks are kept in
 memory when the split takes at most 256 MiB, else regenerated on every pass so memory
 stays bounded.
+
+``FreshTrain`` is the train split under ``run.train_data = "fresh"``: every epoch draws
+new examples, as synthetic-task papers train on an unbounded stream. Its chunk seeds
+add the epoch to (run seed, "train", chunk index), so each epoch is its own stream,
+deterministic by seed and the same for every model of a point; epoch 1 is the fixed
+train split itself. The task still generates them as "train" examples, so a task that
+keeps its splits disjoint (by assigning each possible input to one split) keeps fresh
+examples out of validation and test too.
 """
 
 from __future__ import annotations
@@ -17,11 +25,12 @@ import numpy as np
 
 from seqbench.task import Examples, Task
 
-__all__ = ["Split", "SPLITS", "CHUNK_SIZE"]
+__all__ = ["Split", "FreshTrain", "SPLITS", "CHUNK_SIZE", "TRAIN_DATA"]
 
 SPLITS = ("train", "validation", "test")
 CHUNK_SIZE = Task.chunk_size  # the default; a task may set its own
 CACHE_LIMIT_BYTES = 256 << 20
+TRAIN_DATA = ("fixed", "fresh")  # the values of run.train_data
 
 
 class Split:
@@ -44,9 +53,12 @@ class Split:
     def chunk_count(self) -> int:
         return -(-self.size // self.chunk_size)
 
+    def _spawn_key(self, index: int) -> tuple[int, ...]:
+        return (SPLITS.index(self.name), index)
+
     def _generate_chunk(self, index: int) -> Examples:
         count = min(self.chunk_size, self.size - index * self.chunk_size)
-        seed = np.random.SeedSequence(self.seed, spawn_key=(SPLITS.index(self.name), index))
+        seed = np.random.SeedSequence(self.seed, spawn_key=self._spawn_key(index))
         return self.task.generate(count, np.random.default_rng(seed), split=self.name)
 
     def prepare(self) -> None:
@@ -97,3 +109,31 @@ class Split:
             pending, pending_count = ([rest], len(rest)) if len(rest) else ([], 0)
         if pending_count:
             yield Examples.concatenate(pending) if len(pending) > 1 else pending[0]
+
+
+class FreshTrain(Split):
+    """The train split drawn anew every epoch (``run.train_data = "fresh"``).
+
+    The harness calls ``start_epoch`` after each epoch a model reports, so a training
+    loop needs nothing new: its next pass over ``batches`` (or ``chunks``) is the next
+    epoch's examples. Every pass within one epoch sees the same examples, so a model
+    that reads its data in several passes before reporting (``numpy:ridge``) trains on
+    the first epoch's examples, as it would on fixed data.
+    """
+
+    def __init__(self, task: Task, size: int, seed: int) -> None:
+        super().__init__(task, "train", size, seed)
+        self.epoch = 1
+
+    def _spawn_key(self, index: int) -> tuple[int, ...]:
+        # Epoch 1 keeps the fixed split's key; later epochs add the epoch, a key no
+        # other split or epoch uses.
+        key = super()._spawn_key(index)
+        return key if self.epoch == 1 else (*key, self.epoch)
+
+    def start_epoch(self, epoch: int) -> None:
+        """Draw ``epoch``'s examples from now on. They are generated as the loop reads
+        them (kept only for the first epoch, in the data phase)."""
+        if epoch != self.epoch:
+            self.epoch = epoch
+            self._cache = None

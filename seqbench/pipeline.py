@@ -29,7 +29,7 @@ from typing import Any, Callable, NamedTuple, TypeVar
 import numpy as np
 
 from seqbench import registry
-from seqbench.data import Split
+from seqbench.data import FreshTrain, Split
 from seqbench.devices import count_flops, point_device
 from seqbench.meters import MeterSet
 from seqbench.model import EpochOutcome, Model
@@ -134,13 +134,15 @@ class EpochJudge:
         self,
         task: Task,
         model: Model,
+        train: Split,
         validation: Split,
         run: RunSettings,
         phases: Phases,
         curves: list[dict[str, Any]],
         report: EpochReport | None = None,
     ) -> None:
-        self.task, self.model, self.validation, self.run = task, model, validation, run
+        self.task, self.model, self.run = task, model, run
+        self.train, self.validation = train, validation
         self.phases = phases
         self.curves = curves  # the record's own list: a point that fails keeps its epochs
         self.report = report
@@ -183,6 +185,8 @@ class EpochJudge:
         patience = self.run.patience
         stop = patience is not None and self.since_best >= patience
         self.epoch_start = self.phases.clock()
+        if isinstance(self.train, FreshTrain):  # run.train_data = "fresh": the next epoch's examples
+            self.train.start_epoch(epoch + 1)
         return EpochOutcome(stop=stop, improved=improved)
 
     def _score_validation(self, epoch: int) -> dict[str, float]:
@@ -236,7 +240,11 @@ def _build(point: Point) -> tuple[Task, Model]:
 def _splits(task: Task, point: Point) -> Splits:
     run = point.run
     return Splits(
-        train=Split(task, "train", run.train_size, point.seed),
+        train=(
+            FreshTrain(task, run.train_size, point.seed)
+            if run.train_data == "fresh"
+            else Split(task, "train", run.train_size, point.seed)
+        ),
         validation=Split(task, "validation", run.eval_size, point.seed),
         test=Split(task, "test", run.eval_size, point.seed),
     )
@@ -355,7 +363,9 @@ def _run(point: Point, record: Record, phases: Phases, report: EpochReport | Non
     splits = _splits(task, point)  # 3
     phases.run("data", splits.prepare)
 
-    judge = EpochJudge(task, model, splits.validation, point.run, phases, record.curves, report)
+    judge = EpochJudge(
+        task, model, splits.train, splits.validation, point.run, phases, record.curves, report
+    )
     phases.run("train", lambda: model.fit(splits.train, fit, judge.on_epoch))
 
     predictions, targets = phases.run(  # 5

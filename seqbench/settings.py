@@ -41,7 +41,7 @@ Direction = Literal["min", "max"]
 # of it (RunSettings.as_dict), so a point that does not use them goes to its worker as
 # the same bytes as before, which a worker of an earlier version (a Ray node not yet
 # upgraded) still reads; from_dict gives a missing one its default.
-LATER_SETTINGS = frozenset({"threads"})
+LATER_SETTINGS = frozenset({"threads", "train_data"})
 
 
 @dataclass(frozen=True)
@@ -122,6 +122,11 @@ class RunSettings:
         min=1,
         help="CPU threads per point: auto when unset (usable cores / points at once, OpenMP "
         "threads sleep when idle), framework (their defaults) or a number; see docs/measurement.md",
+    )
+    train_data: Literal["fixed", "fresh"] | None = param(
+        None,
+        help="fixed (unset): the same train_size examples every epoch; fresh: train_size "
+        "new examples every epoch, from the train split's stream",
     )
     smoke: bool = param(False, help="set by --smoke: sizes shrunk to run in seconds")
 

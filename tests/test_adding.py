@@ -72,3 +72,43 @@ def test_oracle_scores_below_1e_10_at_every_length_of_the_length_sweep(store_pat
     assert sorted(oracle["task.seq_len"].unique()) == [100, 200, 400, 1000]
     assert len(oracle) == 4  # --smoke runs the first seed only
     assert (oracle["metric.mse"] < 1e-10).all()
+
+
+def marker_positions(task: Adding, count: int = 20_000) -> tuple[np.ndarray, np.ndarray]:
+    markers = task.generate(count, np.random.default_rng(5)).inputs[..., 1]
+    assert np.all(markers.sum(axis=1) == 2)
+    rows, columns = np.nonzero(markers)
+    return columns[0::2], columns[1::2]  # per row: the earlier marker, the later one
+
+
+def test_uniform_placement_is_the_unset_default_and_draws_the_same_data():
+    unset = Adding(seq_len=12).generate(500, np.random.default_rng(6))
+    uniform = Adding(seq_len=12, placement="uniform").generate(500, np.random.default_rng(6))
+    np.testing.assert_array_equal(unset.inputs, uniform.inputs)
+
+
+def test_halves_placement_puts_one_marker_uniformly_in_each_half():
+    earlier, later = marker_positions(Adding(seq_len=10, placement="halves"))
+    assert earlier.max() == 4 and later.min() == 5
+    assert np.allclose(np.bincount(earlier, minlength=5) / len(earlier), 0.2, atol=0.015)
+    assert np.allclose(np.bincount(later - 5, minlength=5) / len(later), 0.2, atol=0.015)
+
+
+def test_hochreiter_placement_puts_the_first_marker_in_ten_steps_and_both_early():
+    # T = 40: the first marker among steps 0..9, the second among the first T/2 - 1 = 19.
+    earlier, later = marker_positions(Adding(seq_len=40, placement="hochreiter"))
+    both = np.concatenate([earlier, later])
+    assert both.max() == 18 and earlier.max() <= 9
+    # The first marker is uniform over 0..9; the second uniform over the other 18 of 0..18.
+    counts = np.bincount(both, minlength=19) / len(earlier)
+    assert np.allclose(counts[10:], 1 / 18, atol=0.01)
+    assert np.allclose(counts[:10], 0.1 + 0.9 / 18, atol=0.01)
+
+
+@pytest.mark.parametrize(
+    "params, named",
+    [({"placement": "ends"}, "placement"), ({"seq_len": 5, "placement": "hochreiter"}, "seq_len")],
+)
+def test_a_bad_placement_is_a_value_error_naming_it(params, named):
+    with pytest.raises(ValueError, match=named):
+        Adding(**params)

@@ -98,3 +98,66 @@ def test_a_chunk_size_below_one_is_refused_naming_the_task():
 
     with pytest.raises(ValueError, match="'adding'.*chunk_size"):
         Split(NoChunks(seq_len=5), "train", 10, seed=0)
+
+
+def test_fresh_training_data_are_new_every_epoch_and_the_first_is_the_fixed_set():
+    from seqbench.data import FreshTrain
+
+    task = Adding(seq_len=5)
+    fixed = Split(task, "train", 1_500, seed=4).materialize()
+    fresh = FreshTrain(task, 1_500, seed=4)
+    fresh.prepare()
+    first = fresh.materialize()
+    fresh.start_epoch(2)
+    second, again = fresh.materialize(), fresh.materialize()
+    fresh.start_epoch(3)
+    third = fresh.materialize()
+    np.testing.assert_array_equal(first.inputs, fixed.inputs)
+    np.testing.assert_array_equal(second.inputs, again.inputs)  # one epoch, one set
+    assert not set(rows(first)) & set(rows(second))
+    assert not set(rows(second)) & set(rows(third))
+    replay = FreshTrain(task, 1_500, seed=4)
+    replay.start_epoch(2)
+    np.testing.assert_array_equal(replay.materialize().inputs, second.inputs)
+
+
+def test_fresh_training_data_never_hold_a_validation_or_test_input():
+    # subsequence's inputs are few (a 10-digit code), so only the task's own split
+    # assignment keeps them apart: fresh epochs must still be drawn as train.
+    from seqbench.data import FreshTrain
+    from seqbench_tasks import Subsequence
+
+    task = Subsequence(length=6, max_start=2, min_len=1)
+    held_out = set(rows(Split(task, "validation", 2_000, seed=0).materialize()))
+    held_out |= set(rows(Split(task, "test", 2_000, seed=0).materialize()))
+    fresh = FreshTrain(task, 2_000, seed=0)
+    for epoch in (2, 3, 4):
+        fresh.start_epoch(epoch)
+        assert not set(rows(fresh.materialize())) & held_out
+
+
+def test_a_run_with_fresh_data_trains_on_new_examples_from_the_second_epoch(tmp_path):
+    # The real torch loop, unchanged: the harness moves the train split on after each
+    # epoch it hears of. Epoch 1 is the fixed set, so its loss is the same either way.
+    from seqbench.pipeline import run_point
+    from seqbench.suite import load_suite
+
+    suite = tmp_path / "fresh.toml"
+    text = (
+        '[suite]\nname = "fresh"\n[run]\nepochs = 3\ntrain_size = 256\neval_size = 64\n'
+        'batch_size = 64\ndevice = "cpu"\n[task]\nname = "adding"\nseq_len = 8\n'
+        '[[model]]\nname = "torch:lstm"\nhidden = 8\n'
+    )
+    suite.write_text(text + '[sweep]\nrun.train_data = ["fixed", "fresh"]\n')
+    unset = tmp_path / "unset.toml"
+    unset.write_text(text)
+    # Unset, the setting is not part of a point's identity: stored hashes stay valid.
+    assert "train_data" not in load_suite(unset).points[0].config()["run"]
+    loss = {}
+    for point in load_suite(suite).points:  # in this process: no worker start-up to wait for
+        record = run_point(point)
+        assert record["status"] == "ok", record["error"]
+        loss[point.run["train_data"]] = [row["train_loss"] for row in record["curves"]]
+    assert len(loss["fixed"]) == len(loss["fresh"]) == 3
+    assert loss["fixed"][0] == loss["fresh"][0]
+    assert loss["fixed"][1] != loss["fresh"][1] and loss["fixed"][2] != loss["fresh"][2]

@@ -222,6 +222,7 @@ def test_train_validation_and_test_never_share_an_example():
         ({"variance": 0.0}, "variance"),
         ({"shift_std": -0.5}, "shift_std"),
         ({"kernel": "cosine"}, "kernel"),
+        ({"process": "shuffled"}, "process"),
     ],
 )
 def test_bad_parameters_raise_a_value_error_naming_them(params, named):
@@ -318,3 +319,85 @@ def test_position_metrics_refuse_non_positive_variances_as_score_does(bad):
     predictions[0, 1, 1] = bad
     with pytest.raises(ValueError, match="must be positive"):
         GPPairs(length=4, context=1).score_positions(predictions, targets)
+
+
+# The reference's own process: random x per sequence, an offset per sequence, no noise
+# but a jitter. Small sizes: every pair has its own covariance to factor.
+ORIGINAL = dict(length=12, context=4, process="original", noise=1e-4, spacing=0.5, shift=0.5)
+
+
+def original_posterior_by_hand(task: GPPairs, x_a, x_b, a, b_context) -> tuple[np.ndarray, np.ndarray]:
+    """The posterior of B's hidden points, written out from the process as documented:
+    entry by entry in Python (A at x_a, B at x_b, f shared, one N(shift, shift_std^2)
+    offset per sequence, the jitter on the diagonal), conditioned by the textbook
+    formula. Nothing here is the task's code."""
+    points = [(x, 0) for x in x_a] + [(x, 1) for x in x_b]
+    n = len(points)
+    cov = np.empty((n, n))
+    for i, (xi, si) in enumerate(points):
+        for j, (xj, sj) in enumerate(points):
+            kernel = task.variance * math.exp(-((xi - xj) ** 2) / (2 * task.length_scale**2))
+            cov[i, j] = kernel + (task.shift_std**2 if si == sj else 0.0) + (task.noise if i == j else 0.0)
+    mean = np.full(n, task.shift)
+    observed = np.arange(len(x_a) + task.context)
+    hidden = np.arange(len(x_a) + task.context, n)
+    values = np.concatenate([a, b_context])[None, :]
+    cond_mean, cond_var = gaussian_conditional(mean, cov, observed, hidden, values)
+    return cond_mean[0], cond_var
+
+
+def test_original_process_oracle_is_the_posterior_computed_independently():
+    task = GPPairs(**ORIGINAL)
+    examples = task.generate(5, np.random.default_rng(0))
+    predictions = task.solve(examples.inputs)
+    n, c = task.length, task.context
+    for inputs, prediction in zip(examples.inputs.astype(np.float64), predictions):
+        mean, variance = original_posterior_by_hand(
+            task, inputs[:n, 0], inputs[n:, 0], inputs[:n, 1], inputs[n : n + c, 1]
+        )
+        np.testing.assert_allclose(prediction[:, 0], mean, rtol=1e-7, atol=1e-9)
+        np.testing.assert_allclose(prediction[:, 1], variance, rtol=1e-6)
+
+
+def test_original_process_layout_a_then_bs_context_then_bs_hidden_points():
+    task = GPPairs(**ORIGINAL)
+    examples = task.generate(50, np.random.default_rng(1))
+    n, c = task.length, task.context
+    inputs = examples.inputs
+    assert inputs.shape == (50, 2 * n, 4) and examples.targets.shape == (50, n - c)
+    assert task.signature.input_length == 2 * n and task.signature.target_length == n - c
+    np.testing.assert_array_equal(inputs[0, :, 2], [0] * n + [1] * n)  # which sequence
+    np.testing.assert_array_equal(inputs[0, :, 3], [1] * (n + c) + [0] * (n - c))  # observed
+    assert np.all(inputs[:, n + c :, 1] == 0)  # B's hidden values are not shown
+    x = inputs[..., 0]
+    assert np.all(np.diff(x[:, :n]) >= 0) and np.all(np.diff(x[:, n:]) >= 0)  # sorted per sequence
+    assert x.min() >= 0 and x.max() < n * task.spacing
+    assert not np.allclose(x[:, :n], x[:, n:])  # A and B sit at their own positions
+
+
+def test_original_process_gives_each_sequence_its_own_offset():
+    # Far apart (x = 0 against x = 6, six length scales), f is independent, so the
+    # covariance is the offsets' alone: shift_std^2 = 4 within a sequence, 0 across.
+    task = GPPairs(length=12, context=4, process="original", noise=1e-4, spacing=0.5)
+    examples = task.generate(4_000, np.random.default_rng(2))
+    n, c = task.length, task.context
+    a_first, a_last = examples.inputs[:, 0, 1], examples.inputs[:, n - 1, 1]
+    b_first, b_last = examples.inputs[:, n, 1], examples.targets[:, -1]
+    assert np.cov(a_first, a_last)[0, 1] == pytest.approx(4.0, abs=0.4)
+    assert np.cov(b_first, b_last)[0, 1] == pytest.approx(4.0, abs=0.4)
+    assert np.cov(a_first, b_last)[0, 1] == pytest.approx(0.0, abs=0.3)
+    # Near each other, A and B share f but not the offset: cov = k(~0) = 1.
+    assert np.cov(a_first, b_first)[0, 1] == pytest.approx(1.0, abs=0.3)
+
+
+def test_original_process_oracle_is_calibrated_on_its_own_samples():
+    task = GPPairs(**ORIGINAL)
+    examples = task.generate(400, np.random.default_rng(3))
+    predictions = task.solve(examples.inputs)
+    z = (examples.targets - predictions[..., 0]) / np.sqrt(predictions[..., 1])
+    assert abs(z.mean()) < 0.06 and z.var() == pytest.approx(1.0, abs=0.08)
+
+
+def test_original_process_has_no_fixed_linear_map_for_the_graph_oracles():
+    with pytest.raises(ValueError, match="process 'original'"):
+        GPPairs(**ORIGINAL).conditional_at(12)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from seqbench.data import SPLITS, Split
 from seqbench_tasks import Polynomial
 from seqbench_tasks.polynomial_draw import Draws, structure_split
 from seqbench_tasks.polynomial_format import ExpandedFormat, FactoredFormat, expand
-from seqbench_tasks.polynomial_tokens import EOS, FUNCTIONS, decode, encode
+from seqbench_tasks.polynomial_tokens import EOS, FUNCTIONS, VOCAB, decode, encode
 
 SAMPLE = Path(__file__).resolve().parent / "data" / "polynomial_sample.txt"
 HYPOTHESIS = settings(max_examples=30, deadline=None, database=None)
@@ -218,6 +219,35 @@ def test_data_file_splits_never_share_a_line():
     assert not texts["validation"] & texts["test"]
 
 
+def test_an_evaluation_only_data_file_puts_every_line_in_the_test_split(tmp_path):
+    # Five lines: too few for the hash to give every split one, but scored whole.
+    lines = SAMPLE.read_text().split()[:5]
+    path = tmp_path / "five.txt"
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(ValueError, match="data_file_split = 'test'"):
+        Polynomial(data_file=str(path))
+    task = Polynomial(data_file=str(path), data_file_split="test")
+    test = task.generate(10, np.random.default_rng(0), "test")
+    assert [f"{f}={e}" for f, e in zip(task.decode(test.inputs), task.decode(test.targets))] == lines * 2
+    train = task.generate(500, np.random.default_rng(0), "train")
+    assert train.inputs.shape[1] == test.inputs.shape[1] == task.signature.input_length
+    assert len(set(task.decode(train.inputs))) > 400  # generated, not the file's lines
+
+
+def test_an_evaluation_only_data_file_is_scored_whole_by_a_run(tmp_path, store_path):
+    lines = SAMPLE.read_text().split()[:7]
+    (tmp_path / "seven.txt").write_text("\n".join(lines) + "\n")
+    (tmp_path / "suite.toml").write_text(
+        '[suite]\nname = "eval_file"\n[run]\nepochs = 1\ntrain_size = 64\neval_size = 7\n'
+        f'[task]\nname = "polynomial"\ndata_file = "{tmp_path / "seven.txt"}"\n'
+        'data_file_split = "test"\n[[model]]\nname = "oracle"\n'
+    )
+    result = CliRunner().invoke(main, ["run", str(tmp_path / "suite.toml"), "--store", str(store_path)])
+    assert result.exit_code == 0, result.output
+    frame = results.load(store_path)
+    assert list(frame["metric.exact_match"]) == [1.0]
+
+
 def test_oracle_expands_every_data_file_line_exactly():
     task = Polynomial(data_file=str(SAMPLE))
     factored, expanded = zip(*(line.split("=") for line in SAMPLE.read_text().split()))
@@ -301,6 +331,8 @@ def test_token_accuracy_counts_target_positions_up_to_the_end_token():
         ({"max_coefficient": 1}, "max_coefficient"),
         ({"max_constant": 0}, "max_constant"),
         ({"factors": 12, "max_coefficient": 99}, "max_coefficient"),
+        ({"unit_coefficient": 0.123}, "unit_coefficient"),
+        ({"unit_coefficient": 1.5}, "unit_coefficient"),
     ],
 )
 def test_a_bad_parameter_is_a_value_error_naming_it(params, named):
@@ -344,10 +376,63 @@ def test_smoke_suite_runs_the_oracle_to_exact_match_one_at_every_factor_count(st
 def test_a_drawn_inputs_split_is_the_hash_of_its_factors(factors, max_coefficient, max_constant, functions):
     # The fast path hashes slots through tables; structure_split hashes the factors
     # themselves. They must agree, or equal texts could land in two splits.
-    draws = Draws(factors, max_coefficient, max_constant, functions)
+    draws = Draws(factors, max_coefficient, max_constant, functions, 0.2)
     variables, slots = draws.draw(50_000, np.random.default_rng(3))
     letter, function, a, b = draws.decode(variables, slots)
     expected = structure_split(letter, function, a, b, max_coefficient, max_constant)
     np.testing.assert_array_equal(draws.owner(variables, slots), expected)
     shares = np.bincount(expected, minlength=3) / len(expected)
     assert shares == pytest.approx([0.9, 0.05, 0.05], abs=0.01)
+
+
+COUNTS = Path(__file__).resolve().parent / "data" / "polynomial_token_counts.json"
+
+
+def per_line_frequencies(token_ids: np.ndarray) -> dict[str, float]:
+    counts = np.bincount(token_ids.ravel().astype(np.int64), minlength=len(VOCAB))
+    return {token: counts[index] / len(token_ids) for index, token in enumerate(VOCAB)}
+
+
+def test_token_frequencies_match_the_originals_published_counts():
+    # The original's 1,000,000-line train.txt, counted per token and side (the fixture
+    # names its source). Every token seen 100,000 times or more, per line: a uniform X
+    # coefficient was 18% short of the published "+" and 15% over on "*"; sampling
+    # noise at 200,000 lines is about 1% for a letter.
+    published = json.loads(COUNTS.read_text())
+    lines = published["lines"]
+    examples = Polynomial().generate(200_000, np.random.default_rng(0))
+    ours = {
+        "factored": per_line_frequencies(examples.inputs),
+        "expanded": per_line_frequencies(examples.targets),
+    }
+    deviations = {
+        (token, side): ours[side][token] / (count / lines) - 1
+        for token, sides in published["counts"].items()
+        for side, count in sides.items()
+        if count >= 100_000
+    }
+    assert len(deviations) == 55  # all 64 counts but sin, cos, tan, factored "**", expanded brackets
+    worst = max(deviations, key=lambda key: abs(deviations[key]))
+    assert abs(deviations[worst]) < 0.03, (worst, deviations[worst])
+
+
+def test_a_uniform_x_coefficient_misses_the_published_plus_count():
+    # The check above can fail: the old uniform rule is 18% short of the "+" count.
+    published = json.loads(COUNTS.read_text())
+    examples = Polynomial(unit_coefficient=0.0).generate(50_000, np.random.default_rng(0))
+    plus = per_line_frequencies(examples.inputs)["+"]
+    assert plus / (published["counts"]["+"]["factored"] / published["lines"]) - 1 < -0.15
+
+
+def test_a_factors_x_coefficient_is_one_with_the_unit_probability_else_uniform():
+    _, _, a, _ = Polynomial()._draw(100_000, np.random.default_rng(1))
+    assert np.mean(a == 1) == pytest.approx(0.2 + 0.8 / 17, abs=0.005)
+    others = np.bincount(a[a != 1].ravel() + 9, minlength=18) / np.sum(a != 1)
+    assert np.delete(others, [9, 10]) == pytest.approx(np.full(16, 1 / 16), abs=0.003)
+
+
+def test_unit_coefficient_zero_draws_exactly_as_the_uniform_rule():
+    uniform = Draws(2, 9, 32, True, 0.0)
+    assert uniform.factor_slots == 5 * 17 * 63
+    _, _, a, _ = uniform.decode(*uniform.draw(50_000, np.random.default_rng(0)))
+    assert np.mean(a == 1) == pytest.approx(1 / 17, abs=0.004)

@@ -2,11 +2,25 @@
 
 Each example is T steps of (value, marker): values uniform in [0, 1), markers zero
 except at exactly two positions. The target is the sum of the two marked values.
+
+Where the two markers go (``placement``) is what published variants differ in, and
+the easier rules keep the markers near the start, so at long T they shorten the
+memory the task needs:
+  * "uniform" (unset, the default): two distinct positions, uniform over all T. Both
+    original experiments seqbench reproduces place them so: Batuketa's data code and
+    the LSTM experiment ("two random instances").
+  * "halves": one uniform in the first half (0..T/2-1), one in the second
+    (T/2..T-1), as e.g. the unitary-RNN paper (Arjovsky et al. 2016) states it.
+  * "hochreiter": Hochreiter & Schmidhuber's (1997, experiment 4) rule: the first
+    marker among the first ten steps, the second among the first T/2 - 1 steps (other
+    than the first). Only the rule is theirs: their values lie in [-1, 1] and their
+    end steps carry a -1 marker; here values stay in [0, 1) and no step is -1.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
@@ -23,6 +37,23 @@ class Adding(Task):
     length_param = "seq_len"
 
     seq_len: int = param(100, min=2, help="T: steps per sequence")
+    # Unset means "uniform": stored points from before the parameter keep their hashes.
+    placement: Literal["uniform", "halves", "hochreiter"] | None = param(
+        None,
+        help="where the two markers go: uniform (unset): anywhere; halves: one in each "
+        "half; hochreiter: the first in steps 0..9, the second in the first T/2 - 1",
+    )
+
+    def __post_init__(self) -> None:
+        if self.placement not in (None, "uniform", "halves", "hochreiter"):
+            raise ValueError(
+                f"placement must be 'uniform', 'halves' or 'hochreiter', got {self.placement!r}"
+            )
+        if self.placement == "hochreiter" and self.seq_len < 6:
+            raise ValueError(
+                f"placement 'hochreiter' needs seq_len >= 6 (two of the first T/2 - 1 steps), "
+                f"got {self.seq_len}"
+            )
 
     @property
     def signature(self) -> Signature:
@@ -34,15 +65,28 @@ class Adding(Task):
         # Continuous values: independent streams never collide, whatever the split.
         length = self.seq_len
         values = rng.random((count, length), dtype=np.float32)
-        first = rng.integers(0, length, size=count)
-        # An offset in 1..T-1 makes the second position uniform over the other T-1.
-        second = (first + rng.integers(1, length, size=count)) % length
+        first, second = self._marker_positions(count, rng)
         markers = np.zeros((count, length), dtype=np.float32)
         rows = np.arange(count)
         markers[rows, first] = 1.0
         markers[rows, second] = 1.0
         inputs = np.stack([values, markers], axis=-1)
         return Examples(inputs, self.solve(inputs))
+
+    def _marker_positions(self, count: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        length = self.seq_len
+        if self.placement == "halves":
+            half = length // 2
+            return rng.integers(0, half, size=count), rng.integers(half, length, size=count)
+        # The first marker within `span` steps, the second uniform over the other
+        # positions of `window`: an offset in 1..window-1 from the first, wrapped.
+        span, window = length, length
+        if self.placement == "hochreiter":
+            window = length // 2 - 1
+            span = min(10, window)
+        first = rng.integers(0, span, size=count)
+        second = (first + rng.integers(1, window, size=count)) % window
+        return first, second
 
     def solve(self, inputs: np.ndarray) -> np.ndarray:
         # float64 sum of the float32 values: the target is exact for the stored inputs.

@@ -27,6 +27,22 @@ oracle is the exact Gaussian conditional of those B values given the observed on
 the same linear map on the fixed grid for every example, so its mean NLL is the
 Bayes-optimal floor.
 
+``process = "original"`` is the reference's own process instead: per pair, A's and B's
+``length`` x positions are each drawn uniform on [0, length * spacing) and sorted; A
+and B each get their own constant offset, c_A, c_B ~ N(shift, shift_std^2) (N(0, 2^2),
+the reference's, at the defaults), and no noise beyond ``noise``, which the
+reproduction sets to a jitter of 1e-4: the reference had none, but two random x a hair
+apart make a noise-free covariance singular. A and B sit at *different* x: at shared
+x, noise-free B - A = c_B - c_A would be one constant, known exactly from one context
+point (a zero posterior variance, no finite NLL). Inputs are then the pair's 2 *
+length points as a set, shape (N, 2 * length, 4), per point: (x, its value, or 0 for
+B's hidden points, 0 for A and 1 for B, 1 where observed); A's points come first,
+then B's ``context`` observed ones, then B's hidden ones, the targets. Every pair has
+its own covariance, so ``solve`` conditions each pair's joint Gaussian, which it
+rebuilds from the inputs' x and sequence columns: exact, and the Bayes-optimal floor.
+A fixed linear map (``conditional_at``, the torch and TensorFlow oracles' graphs)
+exists only for the grid.
+
 ``score_positions`` gives NLL and MSE per target position (averaged over the pairs):
 the original compared models by how error changes with distance from the context. The
 oracle's per-position NLL is 0.5 log(2 pi v_i) + 0.5 in expectation, v_i the posterior
@@ -51,11 +67,15 @@ KERNELS = ("rbf", "matern32", "matern52")
 FEATURES = 4  # coordinate, A, B where observed, observed mask
 
 
+ORIGINAL_BATCH = 32  # pairs whose covariances are factored at once (memory: 32 x (2L)^2)
+
+
 def kernel_matrix(
     x: np.ndarray, kernel: str, length_scale: float, variance: float
 ) -> np.ndarray:
-    """k(x_i, x_j) for every pair of coordinates in ``x``."""
-    r = np.abs(x[:, None] - x[None, :]) / length_scale
+    """k(x_i, x_j) for every pair of coordinates in ``x`` (the last axis; any leading
+    axes are a batch)."""
+    r = np.abs(x[..., :, None] - x[..., None, :]) / length_scale
     if kernel == "rbf":
         return variance * np.exp(-0.5 * r**2)
     if kernel == "matern32":
@@ -99,6 +119,12 @@ class GPPairs(Task):
         2.0, min=0.0, help="std of s across pairs; 0: every pair shifts by `shift`"
     )
     spacing: float = param(0.05, min=1e-6, help="distance between neighbouring grid points x_i")
+    # Unset means "grid": stored points from before the parameter keep their hashes.
+    process: Literal["grid", "original"] | None = param(
+        None,
+        help="grid (unset): shared grid x, B = A's curve + one shift, noisy; original: the "
+        "reference's random x per sequence, an N(shift, shift_std^2) offset each",
+    )
 
     def __post_init__(self) -> None:
         if self.kernel not in KERNELS:
@@ -110,6 +136,8 @@ class GPPairs(Task):
             raise ValueError(f"shift_std must be at least 0, got {self.shift_std}")
         if not math.isfinite(self.shift):
             raise ValueError(f"shift must be finite, got {self.shift}")
+        if self.process not in (None, "grid", "original"):
+            raise ValueError(f"process must be 'grid' or 'original', got {self.process!r}")
         if not 0 <= self.context < self.length:
             raise ValueError(
                 f"context ({self.context}) must be at least 0 and below length "
@@ -117,11 +145,15 @@ class GPPairs(Task):
             )
 
     @property
+    def original(self) -> bool:
+        return self.process == "original"
+
+    @property
     def signature(self) -> Signature:
         return Signature(
             inputs="continuous",
             targets="gaussian",
-            input_length=self.length,
+            input_length=2 * self.length if self.original else self.length,
             input_features=FEATURES,
             target_length=self.length - self.context,
         )
@@ -161,6 +193,8 @@ class GPPairs(Task):
 
     def generate(self, count: int, rng: np.random.Generator, split: str = "train") -> Examples:
         # Continuous values: independent streams never collide, whatever the split.
+        if self.original:
+            return self._generate_original(count, rng)
         normal = rng.standard_normal((count, 2 * self.length))
         pairs = self.joint_mean() + normal @ self._cholesky.T
         a, b = pairs[:, : self.length], pairs[:, self.length :]
@@ -173,10 +207,64 @@ class GPPairs(Task):
         targets = b[:, self.context :].astype(np.float32)
         return Examples(inputs, targets)
 
+    def _generate_original(self, count: int, rng: np.random.Generator) -> Examples:
+        """Pairs of the reference's process, in the point-set layout (module notes)."""
+        length, context = self.length, self.context
+        x = np.sort(rng.uniform(0.0, length * self.spacing, size=(count, 2, length)), axis=-1)
+        # The model and ``solve`` see float32 coordinates: the data are drawn at those.
+        x = x.reshape(count, 2 * length).astype(np.float32).astype(np.float64)
+        normal = rng.standard_normal((count, 2 * length))
+        sequence = np.repeat([0.0, 1.0], length)
+        values = np.empty((count, 2 * length))
+        for start in range(0, count, ORIGINAL_BATCH):
+            rows = slice(start, start + ORIGINAL_BATCH)
+            factor = np.linalg.cholesky(self._point_covariance(x[rows], sequence))
+            values[rows] = self.shift + np.einsum("nij,nj->ni", factor, normal[rows])
+        observed = np.arange(2 * length) < length + context
+        inputs = np.empty((count, 2 * length, FEATURES), dtype=np.float32)
+        inputs[..., 0] = x
+        inputs[..., 1] = np.where(observed, values, 0.0)
+        inputs[..., 2] = sequence
+        inputs[..., 3] = observed
+        return Examples(inputs, values[:, length + context :].astype(np.float32))
+
+    def _point_covariance(self, x: np.ndarray, sequence: np.ndarray) -> np.ndarray:
+        """The original process's covariance of points at ``x`` (batch, points) of the
+        sequences ``sequence`` (0 = A, 1 = B): the kernel, plus shift_std^2 between points
+        of one sequence (its offset), plus ``noise`` on the diagonal."""
+        same = (sequence[..., :, None] == sequence[..., None, :]).astype(np.float64)
+        cov = kernel_matrix(x, self.kernel, self.length_scale, self.variance) + self.shift_std**2 * same
+        cov[..., np.arange(x.shape[-1]), np.arange(x.shape[-1])] += self.noise
+        return cov
+
+    def _solve_original(self, inputs: np.ndarray) -> np.ndarray:
+        """Each pair's exact conditional of B's hidden points given its observed ones."""
+        length = inputs.shape[1] // 2
+        observed, hidden = slice(0, length + self.context), slice(length + self.context, 2 * length)
+        out = np.empty((len(inputs), length - self.context, 2))
+        for start in range(0, len(inputs), ORIGINAL_BATCH):
+            batch = inputs[start : start + ORIGINAL_BATCH]
+            cov = self._point_covariance(batch[..., 0], batch[..., 2])
+            factor = np.linalg.cholesky(cov[:, observed, observed])
+            centred = batch[:, observed, 1, None] - self.shift
+            # One solve for both: L^-1 S_oh and L^-1 (o - m).
+            solved = np.linalg.solve(factor, np.concatenate([cov[:, observed, hidden], centred], axis=2))
+            half, whitened = solved[..., :-1], solved[..., -1]
+            mean = self.shift + np.einsum("noh,no->nh", half, whitened)
+            variance = np.diagonal(cov[:, hidden, hidden], axis1=1, axis2=2) - np.sum(half**2, axis=1)
+            out[start : start + ORIGINAL_BATCH] = np.stack([mean, variance], axis=-1)
+        return out
+
     def conditional_at(self, length: int) -> _Conditional:
         """The exact conditional for pairs of ``length`` points, this task's other
         parameters unchanged: ``solve`` answers inputs of any length (a model tested at
-        other lengths is scored against the same floor). Computed once per length."""
+        other lengths is scored against the same floor). Computed once per length.
+        Only the grid has one: under the original process every pair has its own."""
+        if self.original:
+            raise ValueError(
+                "gp-pairs process 'original' has no fixed conditional (each pair has its own "
+                "x positions); its exact posterior is the task's solve (model 'oracle')"
+            )
         if length == self.length:
             return self._conditional
         others = self.__dict__.setdefault("_other_lengths", {})
@@ -186,6 +274,8 @@ class GPPairs(Task):
 
     def solve(self, inputs: np.ndarray) -> np.ndarray:
         inputs = np.asarray(inputs, dtype=np.float64)
+        if self.original:
+            return self._solve_original(inputs)
         observed = np.concatenate([inputs[..., 1], inputs[:, : self.context, 2]], axis=1)
         conditional = self.conditional_at(inputs.shape[1])
         mean = conditional.offset + observed @ conditional.weights

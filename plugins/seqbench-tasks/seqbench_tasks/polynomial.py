@@ -12,12 +12,21 @@ and statistics tell:
   * two factors ``a*X + b``; a from -9..8 without 0 and b from -32..31 (the samples
     show -9 and -32 but never 9 or 32, as numpy's ``randint(-9, 9)`` would draw, and
     the longest lines, 29 and 28 characters, are exactly what these ranges allow);
+  * a factor's X coefficient is 1 (written plain ``x``) with probability 1/5, else
+    uniform over -9..8 without 0, so a = 1 in a quarter of the factors (0.247). The
+    original's token counts over all 1,000,000 lines are published (the data
+    exploration of jaymody/seq2seq-polynomial): with a uniform (1 in 17 factors),
+    the factored side has 18% too few ``+``, 15% too many ``*`` and about 14% too many
+    of each digit per line; with this rule every token that occurs 100,000 times or
+    more is within about 2% of its published count (tests/data/polynomial_token_counts.json);
   * one factor in five has no constant (b = 0): 4% of the lines are ``-3*x**2`` and
     32% are like ``-5*h*(5-2*h)``;
   * the variable is one of the 13 letters the data use, s, i and n twice as often
     as the others, or in 3% of lines sin, cos or tan of one.
 ``factors`` sets the degree and so the length; ``max_coefficient`` and
-``max_constant`` bound the factors' numbers (a from -max..max-1, likewise b).
+``max_constant`` bound the factors' numbers (a from -max..max-1, likewise b);
+``unit_coefficient`` = 0 draws a uniformly, as seqbench did before it matched the
+published counts (a harder task: more coefficients to multiply out).
 
 Generation draws each input as a few uniform integers (``polynomial_draw``), expands
 the factors by array polynomial multiplication and builds both texts' tokens from
@@ -30,7 +39,11 @@ its text shows (variable, monomial, multiset of binomials) before any text is bu
 and ``generate`` keeps the inputs of the split asked for, so each split follows the
 original distribution restricted to its share. With ``data_file`` the examples are
 the file's ``factored=expanded`` lines instead, each line's split a hash of its
-factored tokens, drawn with replacement.
+factored tokens, drawn with replacement. With ``data_file_split = "test"`` every line
+of the file is a test example, taken in turn (``eval_size`` = the line count scores
+each line once), and train and validation are generated as without a file: a small
+evaluation-only file can be scored whole. Its lines may then also be drawn for
+training; the file is the user's to keep apart.
 """
 
 from __future__ import annotations
@@ -38,7 +51,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Sequence
+from typing import Literal, Sequence
 
 import numpy as np
 
@@ -72,7 +85,7 @@ from seqbench_tasks.polynomial_tokens import (
 __all__ = ["Polynomial", "split_of", "structure_split", "LETTERS"]
 
 _LARGEST = int(np.iinfo(np.int64).max)
-_GENERATION = ("factors", "max_coefficient", "max_constant", "functions")
+_GENERATION = ("factors", "max_coefficient", "max_constant", "unit_coefficient", "functions")
 _MAX_ROUNDS = 100
 
 
@@ -95,9 +108,21 @@ class Polynomial(Task):
     max_constant: int = param(
         32, min=2, max=1_000_000, help="factors' constants from -max..max-1 (original: 32)"
     )
+    unit_coefficient: float = param(
+        0.2,
+        min=0.0,
+        max=1.0,
+        help="probability a factor's X coefficient is 1, else uniform; in hundredths (original: 0.2, "
+        "fitted to its published token counts)",
+    )
     functions: bool = param(True, help="let 3% of variables be sin, cos or tan of a letter (original: yes)")
     data_file: str = param(
         "", help="read factored=expanded lines from this file instead of generating"
+    )
+    data_file_split: Literal["hash", "test"] = param(
+        "hash",
+        help="hash: each data_file line's split by a hash of its text (90/5/5%); test: every "
+        "line in the test split, train and validation generated (an evaluation-only file)",
     )
     _data: tuple[np.ndarray, np.ndarray, np.ndarray] | None = field(
         default=None, init=False, repr=False, compare=False
@@ -113,6 +138,11 @@ class Polynomial(Task):
             if value < low or (high is not None and value > high):
                 allowed = f"{low}..{high}" if high else f">= {low}"
                 raise ValueError(f"{name} must be {allowed}, got {value}")
+        hundredths = self.unit_coefficient * 100
+        if not 0 <= hundredths <= 100 or abs(hundredths - round(hundredths)) > 1e-9:
+            raise ValueError(
+                f"unit_coefficient must be 0..1 in hundredths (0.2, 0.25), got {self.unit_coefficient}"
+            )
         largest = max(self._coefficient_bounds())
         if largest > _LARGEST:
             raise ValueError(
@@ -120,8 +150,17 @@ class Polynomial(Task):
                 f"max_constant={self.max_constant} give expanded coefficients up to {largest}, "
                 "beyond 64-bit integers; lower one of them"
             )
+        if self.data_file_split not in ("hash", "test"):
+            raise ValueError(f"data_file_split must be 'hash' or 'test', got {self.data_file_split!r}")
         if self.data_file:
             self._load(self.data_file)
+        elif self.data_file_split != "hash":
+            raise ValueError("data_file_split = 'test' needs a data_file whose lines to test on")
+
+    @property
+    def _evaluation_file(self) -> bool:
+        """The file is the test split; train and validation are generated."""
+        return self._data is not None and self.data_file_split == "test"
 
     def _load(self, data_file: str) -> None:
         changed = [
@@ -129,7 +168,7 @@ class Polynomial(Task):
             for f in fields(self)
             if f.name in _GENERATION and getattr(self, f.name) != f.default
         ]
-        if changed:
+        if changed and self.data_file_split == "hash":
             raise ValueError(
                 f"data_file: examples come from {data_file!r}, so {', '.join(changed)} "
                 "would have no effect; leave the generation parameters at their defaults"
@@ -141,13 +180,16 @@ class Polynomial(Task):
             reason = getattr(error, "strerror", None) or str(error)
             raise ValueError(f"data_file: cannot read {data_file!r}: {reason}") from None
         inputs, targets, _ = encode_pairs(text, f"data_file {data_file!r}")
+        if self.data_file_split == "test":
+            self._data = (inputs, targets, np.full(len(inputs), SPLITS.index("test")))
+            return
         owner = split_of(inputs)
         for index, name in enumerate(SPLITS):
             if not np.any(owner == index):
                 raise ValueError(
                     f"data_file: {data_file!r} has {len(inputs)} lines and none falls in the "
                     f"{name} split (about 5% of lines each go to validation and test); "
-                    "use a longer file"
+                    "use a longer file, or data_file_split = 'test' to test on every line"
                 )
         self._data = (inputs, targets, owner)
 
@@ -186,11 +228,14 @@ class Polynomial(Task):
 
     @property
     def signature(self) -> Signature:
+        input_length, target_length = self._longest_factored() + 1, self._longest_expanded() + 1
         if self._data is not None:
             inputs, targets, _ = self._data
-            input_length, target_length = inputs.shape[1], targets.shape[1]
-        else:
-            input_length, target_length = self._longest_factored() + 1, self._longest_expanded() + 1
+            if self._evaluation_file:  # generated and read examples alike
+                input_length = max(input_length, inputs.shape[1])
+                target_length = max(target_length, targets.shape[1])
+            else:
+                input_length, target_length = inputs.shape[1], targets.shape[1]
         return Signature(
             inputs="tokens",
             targets="tokens",
@@ -211,7 +256,9 @@ class Polynomial(Task):
 
     def _draws(self) -> Draws:
         if self._sampler is None:
-            self._sampler = Draws(self.factors, self.max_coefficient, self.max_constant, self.functions)
+            self._sampler = Draws(
+                self.factors, self.max_coefficient, self.max_constant, self.functions, self.unit_coefficient
+            )
         return self._sampler
 
     def _draw(self, count: int, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
@@ -223,11 +270,27 @@ class Polynomial(Task):
         inputs whose hash falls in ``split``, in a few vectorised rounds."""
         if split not in SPLIT_BUCKETS:
             raise ValueError(f"unknown split {split!r}; allowed: {', '.join(SPLITS)}")
+        if self._evaluation_file:
+            if split == "test":  # every line in turn: eval_size = line count scores each once
+                inputs, targets, _ = self._data
+                chosen = np.resize(np.arange(len(inputs)), count)
+                examples = Examples(inputs[chosen], targets[chosen])
+            else:
+                examples = self._generate(count, rng, split)
+            signature = self.signature  # both kinds padded to one width
+            return Examples(
+                _pad(examples.inputs, signature.input_length),
+                _pad(examples.targets, signature.target_length or 0),
+            )
         if self._data is not None:
             inputs, targets, owner = self._data
             mine = np.flatnonzero(owner == SPLITS.index(split))
             chosen = mine[rng.integers(0, len(mine), size=count)]
             return Examples(inputs[chosen], targets[chosen])
+        return self._generate(count, rng, split)
+
+    def _generate(self, count: int, rng: np.random.Generator, split: str) -> Examples:
+        """``count`` generated examples of ``split``."""
         low, high = SPLIT_BUCKETS[split]
         share = (high - low) / BUCKETS
         draws, wanted = self._draws(), SPLITS.index(split)

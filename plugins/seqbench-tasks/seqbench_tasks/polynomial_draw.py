@@ -2,14 +2,18 @@
 
 The defaults reproduce the original data's distribution (see ``polynomial``): the
 variable one of 13 letters (s, i and n twice as often), in 3% of inputs sin, cos or
-tan of one; each factor ``a*X + b`` with a from -A..A-1 without 0 and, in four factors
-of five, b from -B..B-1 without 0 (else b = 0, a monomial).
+tan of one; each factor ``a*X + b`` with, in four factors of five, b from -B..B-1
+without 0 (else b = 0, a monomial), and a = 1 with probability ``unit_coefficient``
+(0.2 for the original), else a from -A..A-1 without 0 (which may again be 1).
 
 An input is drawn as integers, one per variable and one per factor, each uniform:
   * the variable's slot: 16 letter slots x 100 percent, the percent picking a function;
-  * a factor's slot in 0..5*nA*nB-1 (nA, nB: the counts of a and b values): the first
-    nA*nB slots are monomials, a = the slot mod nA, so one factor in five is a
-    monomial with a uniform; the other slots are the binomials, each (a, b) four times.
+  * a factor's slot in 0..5*nA*nB-1, nB the count of b values and nA the total
+    weight of the a values (in hundredths of ``unit_coefficient``, reduced): the first
+    nA*nB slots are monomials, a's index = the slot mod nA, so one factor in five is a
+    monomial; the other slots are the binomials, each (a index, b) four times. An a
+    index maps to its value through the cumulative weights, so a = 1 takes the share
+    of indices ``unit_coefficient`` gives it.
 So one ``rng.integers`` call per column draws exactly the original's distribution.
 
 Splits never share an input, because an input's split is a function of its text:
@@ -133,16 +137,37 @@ def split_of(inputs: np.ndarray) -> np.ndarray:
     return _owner(hashed)
 
 
+def _coefficient_weights(max_coefficient: int, unit_coefficient: float) -> tuple[np.ndarray, np.ndarray]:
+    """The x coefficients -max..max-1 without 0 and their cumulative integer weights:
+    a = 1 with probability ``unit_coefficient`` (in hundredths), else uniform over all
+    of them. Weights are reduced by their common divisor, so ``unit_coefficient = 0``
+    weighs every value 1 (a uniform)."""
+    values = np.delete(np.arange(-max_coefficient, max_coefficient), max_coefficient)
+    unit = round(unit_coefficient * 100)
+    weights = np.full(len(values), 100 - unit, dtype=np.int64)
+    weights[values == 1] += unit * len(values)
+    weights //= np.gcd.reduce(weights)
+    return values, np.cumsum(weights)
+
+
 class Draws:
     """Inputs of ``factors`` factors drawn as integer slots (see the module's notes),
     their splits, and their variables and factors."""
 
-    def __init__(self, factors: int, max_coefficient: int, max_constant: int, functions: bool) -> None:
+    def __init__(
+        self,
+        factors: int,
+        max_coefficient: int,
+        max_constant: int,
+        functions: bool,
+        unit_coefficient: float = 0.0,
+    ) -> None:
         self.factors, self.a_max, self.b_max = factors, max_coefficient, max_constant
         self.functions = functions
-        self._a_values = np.delete(np.arange(-max_coefficient, max_coefficient), max_coefficient)
+        self._a_values, self._a_bounds = _coefficient_weights(max_coefficient, unit_coefficient)
+        self._a_count = int(self._a_bounds[-1])
         self._b_values = np.delete(np.arange(-max_constant, max_constant), max_constant)
-        self._pairs = len(self._a_values) * len(self._b_values)
+        self._pairs = self._a_count * len(self._b_values)
         self.factor_slots = MONOMIAL_ONE_IN * self._pairs
         self.variable_slots = len(_LETTER_POOL) * 100
         letter, function = self._variable(np.arange(self.variable_slots))
@@ -162,9 +187,9 @@ class Draws:
         pairs, b_count = self._pairs, len(self._b_values)
         monomial = slots < pairs
         pair = slots % pairs
-        a_index = np.where(monomial, slots % len(self._a_values), pair // b_count)
+        a_index = np.where(monomial, slots % self._a_count, pair // b_count)
         b = np.where(monomial, 0, self._b_values[pair % b_count])
-        return self._a_values[a_index], b
+        return self._a_values[np.searchsorted(self._a_bounds, a_index, side="right")], b
 
     def _factor_parts(self, slots: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Each factor slot's share of the hash, all uint64 (products and sums wrap as
