@@ -526,7 +526,7 @@ class Broken(Sum):
     assert "[scoring] task 'broken': direction = 'max' (higher is better), but mse is 0" in result.stdout
     assert "fix: if the exact answer should be lower, set direction = 'min'" in result.stdout
     assert "Traceback" not in result.stdout
-    assert "1 failed, 8 passed" in result.stdout  # loads + the eight task rules
+    assert "1 failed, 9 passed" in result.stdout  # loads + the nine task rules
     assert "test_mine" not in result.stdout  # given alone, the option runs only the checks
 
 
