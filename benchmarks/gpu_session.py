@@ -347,7 +347,7 @@ def step_adding(session: Session, gpu: bool, rates: dict[str, float]) -> None:
 # What session.md shows of each step's rows: (label, key, format).
 COLUMNS: list[tuple[str, str, str]] = [
     ("model", "model", ""), ("task", "task", ""), ("precision", "model.precision", ""),
-    ("compile", "model.compile", ""), ("batch", "run.batch_size", ""), ("T", "task.seq_len", ""),
+    ("compile", "model.compile", ""), ("batch", "run.batch_size", ".0f"), ("T", "task.seq_len", ".0f"),
     ("status", "status", ""), ("epochs", "epochs_run", ""), ("train s", "time.train_s", ".1f"),
     ("ex/s (last epoch)", "steady_examples_per_s", ",.0f"), ("MFU", "meter.flops.train.utilisation", ".2%"),
     ("exact match", "metric.exact_match", ".4f"), ("mse", "metric.mse", ".3g"),
@@ -367,14 +367,16 @@ def markdown(steps: list[dict[str, Any]]) -> str:
     lines = ["# GPU session (benchmarks/gpu_session.py)", ""]
     for step in steps:
         lines.append(f"## {step['step']} (at {step['elapsed_s']} s)")
-        if step["step"] == "nvml" and step.get("rows"):
-            lines.append(gpu_checks.markdown({"rows": step["rows"]}))
-            continue
         scalars = {k: v for k, v in step.items() if k not in ("step", "elapsed_s", "rows", "idle_probes")}
         lines += [f"- {key}: {json.dumps(value, default=str)}" for key, value in scalars.items()]
-        if step.get("idle_probes") is not None:
-            lines.append(gpu_checks.markdown({"rows": [], "idle_probes": step["idle_probes"]}).strip())
+        if "idle_probes" in step:
+            probes = step["idle_probes"]
+            lines.append(gpu_checks.markdown({"rows": [], "idle_probes": probes}).split("\n\n", 2)[-1].strip()
+                         if probes else "- idle probes: none (no GPU)")
         rows = step.get("rows") or []
+        if step["step"] == "nvml" and rows:
+            lines += ["", gpu_checks.markdown({"rows": rows})]
+            continue
         shown = [c for c in COLUMNS if any(not _missing(r.get(c[1])) for r in rows)]
         if shown:
             lines += ["", "| " + " | ".join(c[0] for c in shown) + " |", "|" + " --- |" * len(shown)]
