@@ -129,11 +129,11 @@ def coerce_value(spec: ParamSpec, value: Any) -> Any:
         raise ParamError(spec.name, f"expected {spec.describe_allowed()}, got {value!r}")
     if spec.choices is not None and converted not in spec.choices:
         raise ParamError(spec.name, f"expected {spec.describe_allowed()}, got {value!r}")
+    if not _finite(converted):
+        # TOML has inf and nan. NaN compares false with every bound, infinity passes any
+        # minimum, and either would be stored as JSON no reader accepts (``Infinity``).
+        raise ParamError(spec.name, f"expected a finite {spec.describe_allowed()}, got {value!r}")
     if isinstance(converted, (int, float)) and not isinstance(converted, bool):
-        bounded = spec.min is not None or spec.max is not None
-        if bounded and math.isnan(converted):
-            # NaN compares false with every bound, so it would slip through them.
-            raise ParamError(spec.name, f"expected {spec.describe_allowed()}, got {value!r}")
         too_small = spec.min is not None and converted < spec.min
         too_large = spec.max is not None and converted > spec.max
         if too_small or too_large:
@@ -142,6 +142,17 @@ def coerce_value(spec: ParamSpec, value: Any) -> Any:
 
 
 _INVALID = object()
+
+
+def _finite(value: Any) -> bool:
+    """False when ``value`` is, or holds (in lists, tuples, dicts), an infinite or NaN float."""
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, (list, tuple)):
+        return all(_finite(item) for item in value)
+    if isinstance(value, dict):
+        return all(_finite(item) for item in value.values())
+    return True
 
 
 def _convert(annotation: Any, value: Any) -> Any:

@@ -246,4 +246,17 @@ def _finite_or_none(value: float | None) -> float | None:
 
 
 def _json(value: Any) -> str:
-    return json.dumps(value, default=str)
+    # Never ``Infinity`` or ``NaN``: SQLite's JSON functions reject such text, so one row
+    # holding it would break every query of the store. Validation refuses non-finite
+    # settings; a non-finite measurement is stored as null (no value), as in the tables.
+    return json.dumps(_finite_json(value), default=str, allow_nan=False)
+
+
+def _finite_json(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: _finite_json(inner) for key, inner in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite_json(inner) for inner in value]
+    return value

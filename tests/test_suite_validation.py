@@ -121,7 +121,7 @@ BAD_SUITES = [
     ("ill-typed-model-param", TASK + RIDGE + 'alpha = "big"\n',
      ["[[model]] #1 'numpy:ridge' alpha: expected float >= 0, got 'big'"]),
     ("model-param-nan", TASK + RIDGE + "alpha = nan\n",
-     ["[[model]] #1 'numpy:ridge' alpha: expected float >= 0, got nan"]),
+     ["[[model]] #1 'numpy:ridge' alpha: expected a finite float >= 0, got nan"]),
     ("model-choice-outside-set", TASK + RIDGE + 'features = "cubic"\n',
      ["[[model]] #1 'numpy:ridge' features: expected one of 'linear', 'quadratic', got 'cubic'"]),
 ]
