@@ -5,6 +5,7 @@ point, evaluation length or target position), or back into the records it stored
 from __future__ import annotations
 
 import json
+import os
 import re
 import sqlite3
 from collections import Counter
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 from seqbench.errors import UserError
 from seqbench.record import LengthResult, PositionValue, Record
+from seqbench.store import check_identity
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -35,13 +37,29 @@ def _open(path: str | Path) -> sqlite3.Connection:
         raise UserError(f"{path}: no results store here; run a suite first (seqbench run SUITE.toml)")
     # as_uri() percent-encodes '#', '?' and '%', which SQLite would otherwise read as
     # URI syntax, opening (and creating) some other file.
-    connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    uri = path.resolve().as_uri()
+    connection = sqlite3.connect(f"{uri}?mode=ro", uri=True)
     try:
-        connection.execute("SELECT 1 FROM runs LIMIT 1")
-    except sqlite3.DatabaseError as error:
+        try:
+            if check_identity(connection, path):
+                raise UserError(f"{path}: an empty database, not a seqbench results store; run a suite first")
+        except UserError:
+            if not _in_read_only_folder(path):
+                raise
+            # Reading a WAL store needs its -shm file, which a read-only folder cannot
+            # hold; nobody can write the store there either, so it is read as immutable.
+            connection.close()
+            connection = sqlite3.connect(f"{uri}?immutable=1", uri=True)
+            if check_identity(connection, path):
+                raise UserError(f"{path}: an empty database, not a seqbench results store") from None
+    except UserError:
         connection.close()
-        raise UserError(f"{path}: not a seqbench results store ({error})") from None
+        raise
     return connection
+
+
+def _in_read_only_folder(path: Path) -> bool:
+    return not os.access(path.resolve().parent, os.W_OK)
 
 
 def _flatten(prefix: str, value: dict[str, Any], into: dict[str, Any]) -> dict[str, Any]:
