@@ -88,7 +88,10 @@ def _store_damage(store: Path) -> Iterator[None]:
 @click.option("--benchmark-json", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help="Then write the suites' succeeded points to this file as pytest-benchmark "
                    "JSON (phase seconds per point; `pytest-benchmark compare FILE...` reads it).")
-def run(suites, store, resume, dry_run, executor, jobs, ray_address, device, smoke, benchmark_json) -> None:
+@click.option("--max-points", type=click.IntRange(min=1), default=100_000, show_default=True,
+              help="Refuse a suite whose grid has more points than this, before expanding it.")
+def run(suites, store, resume, dry_run, executor, jobs, ray_address, device, smoke, benchmark_json,
+        max_points) -> None:
     """Run the points of one or more SUITES (TOML files).
 
     Every suite is validated before any point runs. Each point runs in a fresh
@@ -99,7 +102,7 @@ def run(suites, store, resume, dry_run, executor, jobs, ray_address, device, smo
 
     options = RunOptions(
         store=_store_path(store), resume=resume, dry_run=dry_run, executor=executor,
-        jobs=jobs, ray_address=ray_address, device=device, smoke=smoke,
+        jobs=jobs, ray_address=ray_address, device=device, smoke=smoke, max_points=max_points,
     )
     if benchmark_json is not None and not dry_run:
         from seqbench.benchmark_json import check_writable

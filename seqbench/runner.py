@@ -17,7 +17,7 @@ from seqbench.progress import Progress
 from seqbench.provenance import collect
 from seqbench.record import EpochProgress, Record
 from seqbench.store import Store
-from seqbench.suite import Suite, load_suite
+from seqbench.suite import DEFAULT_MAX_POINTS, Suite, load_suite
 
 __all__ = ["RunOptions", "run_suites", "EXIT_OK", "EXIT_SOME_FAILED"]
 
@@ -35,12 +35,16 @@ class RunOptions:
     ray_address: str | None = None
     device: str | None = None
     smoke: bool = False
+    max_points: int | None = DEFAULT_MAX_POINTS  # per suite; None: no limit
 
 
 def run_suites(paths: list[Path], options: RunOptions, out: TextIO) -> int:
     """Run the suites at ``paths``; returns the exit code. Raises UserError before running
     anything if any suite, name or option is wrong."""
-    suites = [load_suite(path, smoke=options.smoke, device=options.device) for path in paths]
+    suites = [
+        load_suite(path, smoke=options.smoke, device=options.device, max_points=options.max_points)
+        for path in paths
+    ]
     try:
         executor_cls = registry.executors().get(options.executor)
     except UserError as error:

@@ -8,7 +8,9 @@ from __future__ import annotations
 import hashlib
 import itertools
 import math
+import stat
 import tomllib
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +28,11 @@ __all__ = ["Suite", "load_suite", "SECTIONS"]
 SECTIONS = ("suite", "run", "task", "sweep", "model")
 SUITE_KEYS = ("name", "description", "seeds")
 SWEEPABLE = ("task", "run", "model")
+# Suite files are a few kilobytes; a 40,000-value sweep list is under half a megabyte.
+MAX_SUITE_BYTES = 4 * 1024 * 1024
+# ``seqbench run --max-points``'s default: a suite larger than this is a typo more often
+# than a plan, and expanding it takes minutes and gigabytes before anything runs.
+DEFAULT_MAX_POINTS = 100_000
 # ``smoke`` is a run setting only the --smoke option sets.
 RUN_KEYS = tuple(spec.name for spec in param_specs(RunSettings) if spec.name != "smoke")
 
@@ -40,10 +47,23 @@ class Suite:
     points: list[Point]
 
 
-def load_suite(path: str | Path, *, smoke: bool = False, device: str | None = None) -> Suite:
-    """Read, validate and expand a suite file into its points."""
+def load_suite(
+    path: str | Path, *, smoke: bool = False, device: str | None = None,
+    max_points: int | None = DEFAULT_MAX_POINTS,
+) -> Suite:
+    """Read, validate and expand a suite file into its points; a grid of more than
+    ``max_points`` points (None: no limit) is refused before it is expanded."""
     path = Path(path)
-    raw = _read_toml(path)
+    try:
+        return _load_suite(path, smoke, device, max_points)
+    except RecursionError:
+        # tomllib, flattening [sweep] and hashing a point all recurse into nested tables.
+        raise UserError(f"{path}: tables or arrays nested too deeply to be a suite") from None
+
+
+def _load_suite(path: Path, smoke: bool, device: str | None, max_points: int | None) -> Suite:
+    content = _read_bytes(path)
+    raw = _parse_toml(path, content)
     where = str(path)
 
     unknown = sorted(set(raw) - set(SECTIONS))
@@ -74,6 +94,7 @@ def load_suite(path: str | Path, *, smoke: bool = False, device: str | None = No
     task_cls = _lookup(where, "[task] name", registry.tasks(), task_name)
     models = _model_entries(where, raw.get("model"))
     sweep = _sweep_axes(where, raw.get("sweep", {}), task_cls, models)
+    _check_size(where, sweep, models, seeds, max_points)
 
     points: dict[str, Point] = {}
     axes = list(sweep.items())
@@ -115,22 +136,55 @@ def load_suite(path: str | Path, *, smoke: bool = False, device: str | None = No
                 # Axes a model does not have (model.hidden for the oracle) collapse here.
                 points.setdefault(point.hash, point)
 
-    file_hash = hashlib.sha256(path.read_bytes()).hexdigest()
+    file_hash = hashlib.sha256(content).hexdigest()
     return Suite(path, name, description, seeds, file_hash, list(points.values()))
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
-    if not path.exists():
-        raise UserError(f"{path}: suite file not found")
-    if path.is_dir():
+def _read_bytes(path: Path) -> bytes:
+    """The file's bytes: a regular file of at most MAX_SUITE_BYTES. A FIFO, a device
+    (``/dev/zero``) or a socket is refused before it is opened, so reading never blocks
+    or runs without end."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise UserError(f"{path}: suite file not found") from None
+    except OSError as error:
+        raise UserError(f"{path}: cannot read: {error}") from None
+    if stat.S_ISDIR(mode):
         raise UserError(f"{path}: is a directory, not a suite file")
+    if not stat.S_ISREG(mode):
+        raise UserError(f"{path}: not a regular file (a pipe, device or socket); a suite is a TOML file")
     try:
         with path.open("rb") as handle:
-            return tomllib.load(handle)
+            content = handle.read(MAX_SUITE_BYTES + 1)
+    except OSError as error:
+        raise UserError(f"{path}: cannot read: {error}") from None
+    if len(content) > MAX_SUITE_BYTES:
+        raise UserError(f"{path}: over {MAX_SUITE_BYTES // (1024 * 1024)} MiB; a suite file is a few kilobytes")
+    return content
+
+
+def _parse_toml(path: Path, content: bytes) -> dict[str, Any]:
+    try:
+        return tomllib.loads(content.decode("utf-8"))
     except tomllib.TOMLDecodeError as error:
         raise UserError(f"{path}: invalid TOML: {error}") from None
-    except (OSError, UnicodeDecodeError) as error:
+    except UnicodeDecodeError as error:
         raise UserError(f"{path}: cannot read: {error}") from None
+
+
+def _check_size(
+    where: str, sweep: dict[str, list[Any]], models: list[ModelEntry], seeds: list[int],
+    max_points: int | None,
+) -> None:
+    """Refuse a grid over ``max_points`` from its axes' lengths, before expanding it."""
+    count = math.prod(len(values) for values in sweep.values()) * len(models) * len(seeds)
+    if max_points is not None and count > max_points:
+        sizes = " x ".join([*(f"{len(v)} {k}" for k, v in sweep.items()),
+                            f"{len(models)} models", f"{len(seeds)} seeds"])
+        raise UserError(
+            f"{where}: [sweep] makes up to {count:,} points ({sizes}), more than --max-points "
+            f"{max_points:,}; raise --max-points to run them all")
 
 
 def _available(kind: str) -> str:
@@ -197,8 +251,8 @@ def _model_entries(where: str, raw_models: Any) -> list[ModelEntry]:
         if reason:
             raise UserError(f"{where}: [[model]] #{index} name: model {name!r} is unavailable: {reason}")
         entries.append((name, cls, values))
-    names = [name for name, _, _ in entries]
-    duplicates = sorted({n for n in names if names.count(n) > 1})
+    counts = Counter(name for name, _, _ in entries)
+    duplicates = sorted(name for name, count in counts.items() if count > 1)
     if duplicates:
         raise UserError(
             f"{where}: [[model]] {duplicates[0]!r} is listed twice; sweep its parameters "
@@ -233,9 +287,9 @@ def _sweep_axes(
             raise UserError(f"{where}: [sweep] {key}: names cannot be swept; list [[model]] entries instead")
         if not isinstance(values, list) or not values:
             raise UserError(f"{where}: [sweep] {key}: expected a non-empty list of values, got {values!r}")
-        repeated = [value for value in values if values.count(value) > 1]
-        if repeated:
-            raise UserError(f"{where}: [sweep] {key}: repeated value {repeated[0]!r} in {values!r}")
+        repeated = _first_repeated(values)
+        if repeated is not _NONE:
+            raise UserError(f"{where}: [sweep] {key}: repeated value {repeated!r} in {_shown(values)}")
         if section == "task":
             known = [spec.name for spec in param_specs(task_cls)]
         elif section == "run":
@@ -250,6 +304,35 @@ def _sweep_axes(
             )
         axes[key] = values
     return axes
+
+
+_NONE = object()
+
+
+def _first_repeated(values: list[Any]) -> Any:
+    """The first value that equals an earlier one (1 and 1.0 are equal, as in ``==``), or
+    _NONE; linear time, so a 40,000-value list is checked at once."""
+    seen: set[Any] = set()
+    for value in values:
+        key = _hashable(value)
+        if key in seen:
+            return value
+        seen.add(key)
+    return _NONE
+
+
+def _hashable(value: Any) -> Any:
+    if isinstance(value, list):
+        return ("list", tuple(_hashable(item) for item in value))
+    if isinstance(value, dict):
+        return ("dict", frozenset((key, _hashable(item)) for key, item in value.items()))
+    return value
+
+
+def _shown(values: list[Any]) -> str:
+    """A list for a message: whole when short, else its start and length."""
+    text = repr(values)
+    return text if len(text) <= 200 else f"{text[:150]}... ({len(values):,} values)"
 
 
 def _swept_values(chosen: dict[str, Any], section: str) -> dict[str, Any]:
