@@ -33,6 +33,7 @@ MAX_SUITE_BYTES = 4 * 1024 * 1024
 # ``seqbench run --max-points``'s default: a suite larger than this is a typo more often
 # than a plan, and expanding it takes minutes and gigabytes before anything runs.
 DEFAULT_MAX_POINTS = 100_000
+MAX_SEED = 2**63 - 1
 # ``smoke`` is a run setting only the --smoke option sets.
 RUN_KEYS = tuple(spec.name for spec in param_specs(RunSettings) if spec.name != "smoke")
 
@@ -212,11 +213,13 @@ def _suite_header(where: str, header: dict[str, Any], default_name: str) -> tupl
     valid = (
         isinstance(seeds, list)
         and seeds
-        and all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in seeds)
+        # The store keeps a seed in an SQLite INTEGER, which holds 64 signed bits.
+        and all(isinstance(s, int) and not isinstance(s, bool) and 0 <= s <= MAX_SEED for s in seeds)
     )
     if not valid:
         raise UserError(
-            f"{where}: [suite] seeds: expected a non-empty list of integers >= 0, got {seeds!r}"
+            f"{where}: [suite] seeds: expected a non-empty list of integers between 0 and "
+            f"{MAX_SEED}, got {_shown(seeds)}"
         )
     if len(set(seeds)) != len(seeds):
         raise UserError(f"{where}: [suite] seeds: repeated seed in {seeds!r}")
@@ -418,6 +421,11 @@ def _check_eval_lengths(
         raise UserError(f"{key}: task {task_cls.name!r} has no length parameter to vary")
     if not lengths:
         raise UserError(f"{key}: expected a non-empty list of lengths")
+    repeated = _first_repeated(list(lengths))
+    if repeated is not _NONE:
+        # Each length is a row of the store's length_metrics, keyed by length: a repeat
+        # would fail the write after the point had run.
+        raise UserError(f"{key}: repeated length {repeated!r} in {_shown(list(lengths))}")
     spec = next(s for s in param_specs(task_cls) if s.name == task_cls.length_param)
     for length in lengths:
         try:
