@@ -109,7 +109,15 @@ def test_a_damaged_store_is_one_line(tmp_path, what):
     suite.write_text(GOOD)
 
     one_error_line(["report", "--store", str(path)], str(path))
-    one_error_line(["run", str(suite), "--store", str(path)], str(path))
+    if what == "schema":
+        one_error_line(["run", str(suite), "--store", str(path)], str(path))
+        return
+    # The schema reads, so the point runs; its record cannot be written, and is kept.
+    result = CliRunner().invoke(main, ["run", str(suite), "--store", str(path)])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    errors = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(errors) == 1 and "malformed" in errors[0] and "kept in" in errors[0]
+    assert len(list((tmp_path / "damaged.sqlite.unsaved").iterdir())) == 1
 
 
 @pytest.fixture
