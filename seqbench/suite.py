@@ -8,8 +8,6 @@ from __future__ import annotations
 import hashlib
 import itertools
 import math
-import stat
-import tomllib
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +19,7 @@ from seqbench.model import Model
 from seqbench.params import ParamError, coerce_params, coerce_value, param_specs
 from seqbench.point import Point
 from seqbench.settings import SMOKE_LIMITS, TARGET_KEYS, RunSettings, check_device
+from seqbench.suite_input import NO_REPEAT, first_repeated, parse_toml, read_bytes, shown
 from seqbench.task import Task
 
 __all__ = ["Suite", "load_suite", "SECTIONS"]
@@ -28,8 +27,6 @@ __all__ = ["Suite", "load_suite", "SECTIONS"]
 SECTIONS = ("suite", "run", "task", "sweep", "model")
 SUITE_KEYS = ("name", "description", "seeds")
 SWEEPABLE = ("task", "run", "model")
-# Suite files are a few kilobytes; a 40,000-value sweep list is under half a megabyte.
-MAX_SUITE_BYTES = 4 * 1024 * 1024
 # ``seqbench run --max-points``'s default: a suite larger than this is a typo more often
 # than a plan, and expanding it takes minutes and gigabytes before anything runs.
 DEFAULT_MAX_POINTS = 100_000
@@ -63,8 +60,8 @@ def load_suite(
 
 
 def _load_suite(path: Path, smoke: bool, device: str | None, max_points: int | None) -> Suite:
-    content = _read_bytes(path)
-    raw = _parse_toml(path, content)
+    content = read_bytes(path)
+    raw = parse_toml(path, content)
     where = str(path)
 
     unknown = sorted(set(raw) - set(SECTIONS))
@@ -141,39 +138,6 @@ def _load_suite(path: Path, smoke: bool, device: str | None, max_points: int | N
     return Suite(path, name, description, seeds, file_hash, list(points.values()))
 
 
-def _read_bytes(path: Path) -> bytes:
-    """The file's bytes: a regular file of at most MAX_SUITE_BYTES. A FIFO, a device
-    (``/dev/zero``) or a socket is refused before it is opened, so reading never blocks
-    or runs without end."""
-    try:
-        mode = path.stat().st_mode
-    except FileNotFoundError:
-        raise UserError(f"{path}: suite file not found") from None
-    except OSError as error:
-        raise UserError(f"{path}: cannot read: {error}") from None
-    if stat.S_ISDIR(mode):
-        raise UserError(f"{path}: is a directory, not a suite file")
-    if not stat.S_ISREG(mode):
-        raise UserError(f"{path}: not a regular file (a pipe, device or socket); a suite is a TOML file")
-    try:
-        with path.open("rb") as handle:
-            content = handle.read(MAX_SUITE_BYTES + 1)
-    except OSError as error:
-        raise UserError(f"{path}: cannot read: {error}") from None
-    if len(content) > MAX_SUITE_BYTES:
-        raise UserError(f"{path}: over {MAX_SUITE_BYTES // (1024 * 1024)} MiB; a suite file is a few kilobytes")
-    return content
-
-
-def _parse_toml(path: Path, content: bytes) -> dict[str, Any]:
-    try:
-        return tomllib.loads(content.decode("utf-8"))
-    except tomllib.TOMLDecodeError as error:
-        raise UserError(f"{path}: invalid TOML: {error}") from None
-    except UnicodeDecodeError as error:
-        raise UserError(f"{path}: cannot read: {error}") from None
-
-
 def _check_size(
     where: str, sweep: dict[str, list[Any]], models: list[ModelEntry], seeds: list[int],
     max_points: int | None,
@@ -219,7 +183,7 @@ def _suite_header(where: str, header: dict[str, Any], default_name: str) -> tupl
     if not valid:
         raise UserError(
             f"{where}: [suite] seeds: expected a non-empty list of integers between 0 and "
-            f"{MAX_SEED}, got {_shown(seeds)}"
+            f"{MAX_SEED}, got {shown(seeds)}"
         )
     if len(set(seeds)) != len(seeds):
         raise UserError(f"{where}: [suite] seeds: repeated seed in {seeds!r}")
@@ -290,9 +254,9 @@ def _sweep_axes(
             raise UserError(f"{where}: [sweep] {key}: names cannot be swept; list [[model]] entries instead")
         if not isinstance(values, list) or not values:
             raise UserError(f"{where}: [sweep] {key}: expected a non-empty list of values, got {values!r}")
-        repeated = _first_repeated(values)
-        if repeated is not _NONE:
-            raise UserError(f"{where}: [sweep] {key}: repeated value {repeated!r} in {_shown(values)}")
+        repeated = first_repeated(values)
+        if repeated is not NO_REPEAT:
+            raise UserError(f"{where}: [sweep] {key}: repeated value {repeated!r} in {shown(values)}")
         if section == "task":
             known = [spec.name for spec in param_specs(task_cls)]
         elif section == "run":
@@ -307,35 +271,6 @@ def _sweep_axes(
             )
         axes[key] = values
     return axes
-
-
-_NONE = object()
-
-
-def _first_repeated(values: list[Any]) -> Any:
-    """The first value that equals an earlier one (1 and 1.0 are equal, as in ``==``), or
-    _NONE; linear time, so a 40,000-value list is checked at once."""
-    seen: set[Any] = set()
-    for value in values:
-        key = _hashable(value)
-        if key in seen:
-            return value
-        seen.add(key)
-    return _NONE
-
-
-def _hashable(value: Any) -> Any:
-    if isinstance(value, list):
-        return ("list", tuple(_hashable(item) for item in value))
-    if isinstance(value, dict):
-        return ("dict", frozenset((key, _hashable(item)) for key, item in value.items()))
-    return value
-
-
-def _shown(values: list[Any]) -> str:
-    """A list for a message: whole when short, else its start and length."""
-    text = repr(values)
-    return text if len(text) <= 200 else f"{text[:150]}... ({len(values):,} values)"
 
 
 def _swept_values(chosen: dict[str, Any], section: str) -> dict[str, Any]:
@@ -421,11 +356,11 @@ def _check_eval_lengths(
         raise UserError(f"{key}: task {task_cls.name!r} has no length parameter to vary")
     if not lengths:
         raise UserError(f"{key}: expected a non-empty list of lengths")
-    repeated = _first_repeated(list(lengths))
-    if repeated is not _NONE:
+    repeated = first_repeated(list(lengths))
+    if repeated is not NO_REPEAT:
         # Each length is a row of the store's length_metrics, keyed by length: a repeat
         # would fail the write after the point had run.
-        raise UserError(f"{key}: repeated length {repeated!r} in {_shown(list(lengths))}")
+        raise UserError(f"{key}: repeated length {repeated!r} in {shown(list(lengths))}")
     spec = next(s for s in param_specs(task_cls) if s.name == task_cls.length_param)
     for length in lengths:
         try:
