@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import sqlite3
 import sys
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import click
 
@@ -52,6 +55,17 @@ def _store_path(store: Path | None) -> Path:
     return store if store is not None else default_store_path()
 
 
+@contextmanager
+def _store_damage(store: Path) -> Iterator[None]:
+    """A store that opens but fails a query later (a damaged page): one line naming it."""
+    try:
+        yield
+    except sqlite3.DatabaseError as error:
+        raise SeqbenchUsageError(
+            f"{store}: the results store is damaged or unreadable ({error}); "
+            f"`sqlite3 {store} 'PRAGMA integrity_check'` says where") from None
+
+
 @main.command()
 @click.argument("suites", nargs=-1, required=True, type=click.Path(path_type=Path))
 @_store_option
@@ -74,7 +88,10 @@ def _store_path(store: Path | None) -> Path:
 @click.option("--benchmark-json", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help="Then write the suites' succeeded points to this file as pytest-benchmark "
                    "JSON (phase seconds per point; `pytest-benchmark compare FILE...` reads it).")
-def run(suites, store, resume, dry_run, executor, jobs, ray_address, device, smoke, benchmark_json) -> None:
+@click.option("--max-points", type=click.IntRange(min=1), default=100_000, show_default=True,
+              help="Refuse a suite whose grid has more points than this, before expanding it.")
+def run(suites, store, resume, dry_run, executor, jobs, ray_address, device, smoke, benchmark_json,
+        max_points) -> None:
     """Run the points of one or more SUITES (TOML files).
 
     Every suite is validated before any point runs. Each point runs in a fresh
@@ -85,14 +102,15 @@ def run(suites, store, resume, dry_run, executor, jobs, ray_address, device, smo
 
     options = RunOptions(
         store=_store_path(store), resume=resume, dry_run=dry_run, executor=executor,
-        jobs=jobs, ray_address=ray_address, device=device, smoke=smoke,
+        jobs=jobs, ray_address=ray_address, device=device, smoke=smoke, max_points=max_points,
     )
     if benchmark_json is not None and not dry_run:
         from seqbench.benchmark_json import check_writable
 
         check_writable(benchmark_json)  # before the run, not after hours of it
     try:
-        code = run_suites(list(suites), options, sys.stdout)
+        with _store_damage(options.store):
+            code = run_suites(list(suites), options, sys.stdout)
     except KeyboardInterrupt:
         click.echo("\ninterrupted: finished points are stored; run again to resume", err=True)
         sys.exit(130)
@@ -130,9 +148,15 @@ def report(ctx, store, suite, fmt, plot, out, svg, compare, tensorboard_dir) -> 
     metric against cost with the Pareto front, and length generalisation when
     run.eval_lengths was used.
     """
+    store = _store_path(store)
+    with _store_damage(store):
+        _report(ctx, store, suite, fmt, plot, out, svg, compare, tensorboard_dir)
+
+
+def _report(ctx: click.Context, store: Path, suite: str | None, fmt: str, plot: bool, out: Path | None,
+            svg: bool, compare: str | None, tensorboard_dir: Path | None) -> None:
     from seqbench.report.runs import render, report_table
 
-    store = _store_path(store)
     if out is not None and not plot:
         raise SeqbenchUsageError("--out is where --plot writes; add --plot")
     if svg and not plot:

@@ -8,6 +8,7 @@ suite's unknown or ill-typed value is refused before anything runs.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import types
 import typing
@@ -75,7 +76,7 @@ class ParamSpec:
 
 def param_specs(cls: type) -> list[ParamSpec]:
     """The parameters a task or model class declares, in declaration order."""
-    hints = typing.get_type_hints(cls)
+    hints = _type_hints(cls)
     specs = []
     for field in dataclasses.fields(cls):
         if not field.init or field.name.startswith("_"):
@@ -99,6 +100,13 @@ def param_specs(cls: type) -> list[ParamSpec]:
             )
         )
     return specs
+
+
+@functools.lru_cache(maxsize=None)
+def _type_hints(cls: type) -> dict[str, Any]:
+    # Resolving string annotations compiles each one: it was nine tenths of a large
+    # suite's validation (every point asks again), so each class's are resolved once.
+    return typing.get_type_hints(cls)
 
 
 def coerce_params(cls: type, values: dict[str, Any]) -> dict[str, Any]:
@@ -129,11 +137,11 @@ def coerce_value(spec: ParamSpec, value: Any) -> Any:
         raise ParamError(spec.name, f"expected {spec.describe_allowed()}, got {value!r}")
     if spec.choices is not None and converted not in spec.choices:
         raise ParamError(spec.name, f"expected {spec.describe_allowed()}, got {value!r}")
+    if not _finite(converted):
+        # TOML has inf and nan. NaN compares false with every bound, infinity passes any
+        # minimum, and either would be stored as JSON no reader accepts (``Infinity``).
+        raise ParamError(spec.name, f"expected a finite {spec.describe_allowed()}, got {value!r}")
     if isinstance(converted, (int, float)) and not isinstance(converted, bool):
-        bounded = spec.min is not None or spec.max is not None
-        if bounded and math.isnan(converted):
-            # NaN compares false with every bound, so it would slip through them.
-            raise ParamError(spec.name, f"expected {spec.describe_allowed()}, got {value!r}")
         too_small = spec.min is not None and converted < spec.min
         too_large = spec.max is not None and converted > spec.max
         if too_small or too_large:
@@ -142,6 +150,17 @@ def coerce_value(spec: ParamSpec, value: Any) -> Any:
 
 
 _INVALID = object()
+
+
+def _finite(value: Any) -> bool:
+    """False when ``value`` is, or holds (in lists, tuples, dicts), an infinite or NaN float."""
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, (list, tuple)):
+        return all(_finite(item) for item in value)
+    if isinstance(value, dict):
+        return all(_finite(item) for item in value.values())
+    return True
 
 
 def _convert(annotation: Any, value: Any) -> Any:

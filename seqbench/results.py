@@ -5,6 +5,8 @@ point, evaluation length or target position), or back into the records it stored
 from __future__ import annotations
 
 import json
+import os
+import re
 import sqlite3
 from collections import Counter
 from dataclasses import dataclass
@@ -13,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 from seqbench.errors import UserError
 from seqbench.record import LengthResult, PositionValue, Record
+from seqbench.store import check_identity
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -34,13 +37,29 @@ def _open(path: str | Path) -> sqlite3.Connection:
         raise UserError(f"{path}: no results store here; run a suite first (seqbench run SUITE.toml)")
     # as_uri() percent-encodes '#', '?' and '%', which SQLite would otherwise read as
     # URI syntax, opening (and creating) some other file.
-    connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    uri = path.resolve().as_uri()
+    connection = sqlite3.connect(f"{uri}?mode=ro", uri=True)
     try:
-        connection.execute("SELECT 1 FROM runs LIMIT 1")
-    except sqlite3.DatabaseError as error:
+        try:
+            if check_identity(connection, path):
+                raise UserError(f"{path}: an empty database, not a seqbench results store; run a suite first")
+        except UserError:
+            if not _in_read_only_folder(path):
+                raise
+            # Reading a WAL store needs its -shm file, which a read-only folder cannot
+            # hold; nobody can write the store there either, so it is read as immutable.
+            connection.close()
+            connection = sqlite3.connect(f"{uri}?immutable=1", uri=True)
+            if check_identity(connection, path):
+                raise UserError(f"{path}: an empty database, not a seqbench results store") from None
+    except UserError:
         connection.close()
-        raise UserError(f"{path}: not a seqbench results store ({error})") from None
+        raise
     return connection
+
+
+def _in_read_only_folder(path: Path) -> bool:
+    return not os.access(path.resolve().parent, os.W_OK)
 
 
 def _flatten(prefix: str, value: dict[str, Any], into: dict[str, Any]) -> dict[str, Any]:
@@ -93,13 +112,19 @@ def load(
     else:
         selected += [f"json_extract({source}, '{where}')" for source, where in extracted]
     selected += ["started_at", "finished_at"]
-    query = f"SELECT {', '.join(selected)} FROM runs"
+    condition = " WHERE suite = ? ORDER BY id" if suite else " ORDER BY id"
+    parameters = (suite,) if suite else ()
     connection = _open(path)
     try:
-        rows = connection.execute(
-            query + (" WHERE suite = ? ORDER BY id" if suite else " ORDER BY id"),
-            (suite,) if suite else (),
-        ).fetchall()
+        try:
+            rows = connection.execute(f"SELECT {', '.join(selected)} FROM runs{condition}", parameters).fetchall()
+        except sqlite3.OperationalError as error:
+            if "malformed JSON" not in str(error):
+                raise
+            # A store written before non-finite values were refused may hold JSON
+            # ``Infinity``/``NaN``, which SQLite's JSON functions reject; Python's parser
+            # reads it, so the same columns are extracted here instead.
+            rows = _extracted_in_python(connection, condition, parameters, extracted, results is None)
     finally:
         connection.close()
     columns = list(zip(*rows)) if rows else [()] * len(selected)
@@ -125,6 +150,47 @@ def load(
         for name in ("primary_value",):
             frame[name] = pd.to_numeric(frame[name])
     return frame
+
+
+def _extracted_in_python(
+    connection: sqlite3.Connection, condition: str, parameters: tuple[str, ...],
+    extracted: list[tuple[str, str]], whole: bool,
+) -> list[tuple[Any, ...]]:
+    """``load``'s rows, with what it asks ``json_extract`` for taken out by Python."""
+    sources = ["config"] + [source for source, _ in extracted]
+    query = (f"SELECT {', '.join(IDENTITY)}, {', '.join(sources)}, "
+             + ("metrics, timings, measurements, provenance, " if whole else "")
+             + f"started_at, finished_at FROM runs{condition}")
+    rows = []
+    for row in connection.execute(query, parameters):
+        identity, texts, rest = row[:len(IDENTITY)], row[len(IDENTITY):len(IDENTITY) + len(sources)], \
+            row[len(IDENTITY) + len(sources):]
+        documents = [json.loads(text) if text else None for text in texts]
+        config, results = documents[0], documents[1:]
+        values = [_as_extracted(_at(config, where)) for _, where in PARAMETERS]
+        values += [_as_extracted(_at(document, where)) for document, (_, where) in zip(results, extracted)]
+        rows.append((*identity, *values, *rest))
+    return rows
+
+
+def _at(document: Any, where: str) -> Any:
+    """``json_extract(document, where)`` for the paths ``load`` builds (``$.a.b``, ``$."a"``)."""
+    for key in re.findall(r'\.(?:"((?:[^"\\]|\\.)*)"|([^."]+))', where):
+        name = key[0].replace('\\"', '"') if key[0] else key[1]
+        if not isinstance(document, dict) or name not in document:
+            return None
+        document = document[name]
+    return document
+
+
+def _as_extracted(value: Any) -> Any:
+    """A Python value as ``json_extract`` returns it: objects and arrays as JSON text,
+    true/false as 1/0."""
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, (dict, list)):
+        return json.dumps(value)
+    return value
 
 
 def suites(path: str | Path) -> list[str]:

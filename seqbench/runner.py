@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import inspect
+import json
+import os
+import sqlite3
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping, TextIO
@@ -12,12 +16,13 @@ import click
 from seqbench import registry
 from seqbench.errors import UserError
 from seqbench.executors.base import Executor, ProgressCallback
+from seqbench.paths import safe_name
 from seqbench.point import Point
 from seqbench.progress import Progress
 from seqbench.provenance import collect
 from seqbench.record import EpochProgress, Record
 from seqbench.store import Store
-from seqbench.suite import Suite, load_suite
+from seqbench.suite import DEFAULT_MAX_POINTS, Suite, load_suite
 
 __all__ = ["RunOptions", "run_suites", "EXIT_OK", "EXIT_SOME_FAILED"]
 
@@ -35,12 +40,16 @@ class RunOptions:
     ray_address: str | None = None
     device: str | None = None
     smoke: bool = False
+    max_points: int | None = DEFAULT_MAX_POINTS  # per suite; None: no limit
 
 
 def run_suites(paths: list[Path], options: RunOptions, out: TextIO) -> int:
     """Run the suites at ``paths``; returns the exit code. Raises UserError before running
     anything if any suite, name or option is wrong."""
-    suites = [load_suite(path, smoke=options.smoke, device=options.device) for path in paths]
+    suites = [
+        load_suite(path, smoke=options.smoke, device=options.device, max_points=options.max_points)
+        for path in paths
+    ]
     try:
         executor_cls = registry.executors().get(options.executor)
     except UserError as error:
@@ -92,9 +101,9 @@ def _run_suite(suite: Suite, store: Store, executor: Executor, options: RunOptio
     try:
         for yielded in _records(executor, todo, heard):
             record = Record.coerce(yielded)
-            store.write(record, provenance)
+            stored = _store(store, record, provenance)
             point = by_hash[record.point]
-            progress.finished(_line(point, record), record.ok, point.label())
+            progress.finished(_line(point, record), record.ok and stored, point.label())
     finally:
         progress.close()
     if progress.failed:
@@ -104,6 +113,42 @@ def _run_suite(suite: Suite, store: Store, executor: Executor, options: RunOptio
             file=out,
         )
     return progress.failed
+
+
+WRITE_ATTEMPTS = 3
+WRITE_RETRY_SECONDS = (0.5, 2.0)
+
+
+def _store(store: Store, record: Record, provenance: dict[str, Any]) -> bool:
+    """Write ``record``, trying again after a pause if the store fails (a lock held past
+    the busy timeout, a full disk, an I/O error). If it still fails, the record is kept
+    as JSON beside the store and one line says where: a finished point is never lost,
+    and the sweep goes on. False when it was not stored (resume runs it again)."""
+    for attempt in range(WRITE_ATTEMPTS):
+        try:
+            store.write(record, provenance)
+            return True
+        except (sqlite3.Error, OSError) as error:
+            failure = error
+            if attempt < len(WRITE_RETRY_SECONDS):
+                time.sleep(WRITE_RETRY_SECONDS[attempt])
+    folder = store.path.parent / (store.path.name + ".unsaved")
+    kept = folder / f"{safe_name(record.suite)}-{safe_name(record.point)}.json"
+    try:
+        folder.mkdir(exist_ok=True)
+        partial = kept.with_suffix(".partial")
+        partial.write_text(json.dumps({"record": record.to_dict(), "provenance": provenance},
+                                      default=str))
+        os.replace(partial, kept)
+        where = f"kept in {kept}"
+    except OSError as error:
+        where = f"and could not be kept beside it either ({error})"
+    click.echo(
+        f"seqbench: could not store {record.suite} point {record.point} in {store.path} "
+        f"after {WRITE_ATTEMPTS} tries ({failure}); {where}; the sweep goes on",
+        err=True,
+    )
+    return False
 
 
 def _records(

@@ -20,10 +20,14 @@ from typing import Any, Mapping
 from seqbench.errors import UserError
 from seqbench.record import Record
 
-__all__ = ["Store", "default_store_path", "STORE_ENV", "SCHEMA_VERSION"]
+__all__ = ["Store", "default_store_path", "check_identity", "STORE_ENV", "SCHEMA_VERSION",
+           "APPLICATION_ID"]
 
 STORE_ENV = "SEQBENCH_STORE"
 SCHEMA_VERSION = 1
+# SQLite's header field for "which application's file is this" (``PRAGMA application_id``):
+# b"SqBn". Stores made before it was set have 0 and are known by their meta table.
+APPLICATION_ID = 0x5371426E
 BUSY_TIMEOUT_MS = 60_000
 RETRY_SECONDS = 0.01
 
@@ -116,8 +120,42 @@ def _prepare(connection: sqlite3.Connection) -> None:
         "BEGIN IMMEDIATE;"
         + SCHEMA
         + f"INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', '{SCHEMA_VERSION}');"
+        + f"PRAGMA application_id = {APPLICATION_ID};"
         + "COMMIT;"
     )
+
+
+def check_identity(connection: sqlite3.Connection, path: Path) -> bool:
+    """Refuse, without writing a byte, a file that is not a seqbench store this version
+    can use: not SQLite, damaged, another application's database, or a store of a
+    newer schema. True when the file is a new, empty database (the store to create)."""
+    try:
+        application_id = connection.execute("PRAGMA application_id").fetchone()[0]
+        tables = {name for (name,) in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        version = None
+        if "meta" in tables and "runs" in tables:
+            row = connection.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+            version = row[0] if row else None
+    except sqlite3.OperationalError as error:  # locked past the busy timeout, unreadable
+        raise UserError(f"{path}: cannot open the results store ({error})") from None
+    except sqlite3.DatabaseError as error:  # not SQLite, or damaged
+        raise UserError(f"{path}: not a seqbench results store ({error})") from None
+    if not tables and application_id in (0, APPLICATION_ID):
+        return True
+    if application_id not in (0, APPLICATION_ID) or version is None:
+        shown = ", ".join(sorted(tables)[:5]) + (", ..." if len(tables) > 5 else "")
+        raise UserError(
+            f"{path}: not a seqbench results store (an SQLite database of another application, "
+            f"tables: {shown or 'none'}); left untouched, give another --store")
+    try:
+        number = int(version)
+    except (TypeError, ValueError):
+        raise UserError(f"{path}: not a seqbench results store (schema version {version!r})") from None
+    if number > SCHEMA_VERSION:
+        raise UserError(
+            f"{path}: written by a newer seqbench (store schema {number}; this version knows "
+            f"{SCHEMA_VERSION}); upgrade seqbench to use it")
+    return False
 
 
 class Store:
@@ -132,6 +170,11 @@ class Store:
             connection = connect(self.path)
         except (OSError, sqlite3.Error) as error:
             raise UserError(f"{self.path}: cannot open the results store ({error})") from None
+        try:
+            check_identity(connection, self.path)
+        except UserError:
+            connection.close()
+            raise
         try:
             _prepare(connection)
         except sqlite3.Error as error:
@@ -246,4 +289,17 @@ def _finite_or_none(value: float | None) -> float | None:
 
 
 def _json(value: Any) -> str:
-    return json.dumps(value, default=str)
+    # Never ``Infinity`` or ``NaN``: SQLite's JSON functions reject such text, so one row
+    # holding it would break every query of the store. Validation refuses non-finite
+    # settings; a non-finite measurement is stored as null (no value), as in the tables.
+    return json.dumps(_finite_json(value), default=str, allow_nan=False)
+
+
+def _finite_json(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: _finite_json(inner) for key, inner in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite_json(inner) for inner in value]
+    return value

@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import math
-import tomllib
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +19,7 @@ from seqbench.model import Model
 from seqbench.params import ParamError, coerce_params, coerce_value, param_specs
 from seqbench.point import Point
 from seqbench.settings import SMOKE_LIMITS, TARGET_KEYS, RunSettings, check_device
+from seqbench.suite_input import NO_REPEAT, first_repeated, parse_toml, read_bytes, shown
 from seqbench.task import Task
 
 __all__ = ["Suite", "load_suite", "SECTIONS"]
@@ -26,6 +27,10 @@ __all__ = ["Suite", "load_suite", "SECTIONS"]
 SECTIONS = ("suite", "run", "task", "sweep", "model")
 SUITE_KEYS = ("name", "description", "seeds")
 SWEEPABLE = ("task", "run", "model")
+# ``seqbench run --max-points``'s default: a suite larger than this is a typo more often
+# than a plan, and expanding it takes minutes and gigabytes before anything runs.
+DEFAULT_MAX_POINTS = 100_000
+MAX_SEED = 2**63 - 1
 # ``smoke`` is a run setting only the --smoke option sets.
 RUN_KEYS = tuple(spec.name for spec in param_specs(RunSettings) if spec.name != "smoke")
 
@@ -40,10 +45,23 @@ class Suite:
     points: list[Point]
 
 
-def load_suite(path: str | Path, *, smoke: bool = False, device: str | None = None) -> Suite:
-    """Read, validate and expand a suite file into its points."""
+def load_suite(
+    path: str | Path, *, smoke: bool = False, device: str | None = None,
+    max_points: int | None = DEFAULT_MAX_POINTS,
+) -> Suite:
+    """Read, validate and expand a suite file into its points; a grid of more than
+    ``max_points`` points (None: no limit) is refused before it is expanded."""
     path = Path(path)
-    raw = _read_toml(path)
+    try:
+        return _load_suite(path, smoke, device, max_points)
+    except RecursionError:
+        # tomllib, flattening [sweep] and hashing a point all recurse into nested tables.
+        raise UserError(f"{path}: tables or arrays nested too deeply to be a suite") from None
+
+
+def _load_suite(path: Path, smoke: bool, device: str | None, max_points: int | None) -> Suite:
+    content = read_bytes(path)
+    raw = parse_toml(path, content)
     where = str(path)
 
     unknown = sorted(set(raw) - set(SECTIONS))
@@ -74,6 +92,7 @@ def load_suite(path: str | Path, *, smoke: bool = False, device: str | None = No
     task_cls = _lookup(where, "[task] name", registry.tasks(), task_name)
     models = _model_entries(where, raw.get("model"))
     sweep = _sweep_axes(where, raw.get("sweep", {}), task_cls, models)
+    _check_size(where, sweep, models, seeds, max_points)
 
     points: dict[str, Point] = {}
     axes = list(sweep.items())
@@ -115,22 +134,22 @@ def load_suite(path: str | Path, *, smoke: bool = False, device: str | None = No
                 # Axes a model does not have (model.hidden for the oracle) collapse here.
                 points.setdefault(point.hash, point)
 
-    file_hash = hashlib.sha256(path.read_bytes()).hexdigest()
+    file_hash = hashlib.sha256(content).hexdigest()
     return Suite(path, name, description, seeds, file_hash, list(points.values()))
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
-    if not path.exists():
-        raise UserError(f"{path}: suite file not found")
-    if path.is_dir():
-        raise UserError(f"{path}: is a directory, not a suite file")
-    try:
-        with path.open("rb") as handle:
-            return tomllib.load(handle)
-    except tomllib.TOMLDecodeError as error:
-        raise UserError(f"{path}: invalid TOML: {error}") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise UserError(f"{path}: cannot read: {error}") from None
+def _check_size(
+    where: str, sweep: dict[str, list[Any]], models: list[ModelEntry], seeds: list[int],
+    max_points: int | None,
+) -> None:
+    """Refuse a grid over ``max_points`` from its axes' lengths, before expanding it."""
+    count = math.prod(len(values) for values in sweep.values()) * len(models) * len(seeds)
+    if max_points is not None and count > max_points:
+        sizes = " x ".join([*(f"{len(v)} {k}" for k, v in sweep.items()),
+                            f"{len(models)} models", f"{len(seeds)} seeds"])
+        raise UserError(
+            f"{where}: [sweep] makes up to {count:,} points ({sizes}), more than --max-points "
+            f"{max_points:,}; raise --max-points to run them all")
 
 
 def _available(kind: str) -> str:
@@ -158,11 +177,13 @@ def _suite_header(where: str, header: dict[str, Any], default_name: str) -> tupl
     valid = (
         isinstance(seeds, list)
         and seeds
-        and all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in seeds)
+        # The store keeps a seed in an SQLite INTEGER, which holds 64 signed bits.
+        and all(isinstance(s, int) and not isinstance(s, bool) and 0 <= s <= MAX_SEED for s in seeds)
     )
     if not valid:
         raise UserError(
-            f"{where}: [suite] seeds: expected a non-empty list of integers >= 0, got {seeds!r}"
+            f"{where}: [suite] seeds: expected a non-empty list of integers between 0 and "
+            f"{MAX_SEED}, got {shown(seeds)}"
         )
     if len(set(seeds)) != len(seeds):
         raise UserError(f"{where}: [suite] seeds: repeated seed in {seeds!r}")
@@ -197,8 +218,8 @@ def _model_entries(where: str, raw_models: Any) -> list[ModelEntry]:
         if reason:
             raise UserError(f"{where}: [[model]] #{index} name: model {name!r} is unavailable: {reason}")
         entries.append((name, cls, values))
-    names = [name for name, _, _ in entries]
-    duplicates = sorted({n for n in names if names.count(n) > 1})
+    counts = Counter(name for name, _, _ in entries)
+    duplicates = sorted(name for name, count in counts.items() if count > 1)
     if duplicates:
         raise UserError(
             f"{where}: [[model]] {duplicates[0]!r} is listed twice; sweep its parameters "
@@ -233,9 +254,9 @@ def _sweep_axes(
             raise UserError(f"{where}: [sweep] {key}: names cannot be swept; list [[model]] entries instead")
         if not isinstance(values, list) or not values:
             raise UserError(f"{where}: [sweep] {key}: expected a non-empty list of values, got {values!r}")
-        repeated = [value for value in values if values.count(value) > 1]
-        if repeated:
-            raise UserError(f"{where}: [sweep] {key}: repeated value {repeated[0]!r} in {values!r}")
+        repeated = first_repeated(values)
+        if repeated is not NO_REPEAT:
+            raise UserError(f"{where}: [sweep] {key}: repeated value {repeated!r} in {shown(values)}")
         if section == "task":
             known = [spec.name for spec in param_specs(task_cls)]
         elif section == "run":
@@ -335,6 +356,11 @@ def _check_eval_lengths(
         raise UserError(f"{key}: task {task_cls.name!r} has no length parameter to vary")
     if not lengths:
         raise UserError(f"{key}: expected a non-empty list of lengths")
+    repeated = first_repeated(list(lengths))
+    if repeated is not NO_REPEAT:
+        # Each length is a row of the store's length_metrics, keyed by length: a repeat
+        # would fail the write after the point had run.
+        raise UserError(f"{key}: repeated length {repeated!r} in {shown(list(lengths))}")
     spec = next(s for s in param_specs(task_cls) if s.name == task_cls.length_param)
     for length in lengths:
         try:

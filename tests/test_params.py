@@ -96,7 +96,7 @@ def test_min_applies_to_floats():
 
 
 def test_nan_is_refused_where_bounds_are_declared():
-    assert refusal({"rate": float("nan")}).message == "expected float >= 0, got nan"
+    assert refusal({"rate": float("nan")}).message == "expected a finite float >= 0, got nan"
 
 
 def test_value_outside_choices_is_refused_listing_them():

@@ -26,6 +26,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator, NullLocator
 
 from seqbench.report.naming import is_oracle
+from seqbench.paths import safe_name
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -91,7 +92,7 @@ def save(plot: Plot, out: Path, formats: Sequence[str]) -> list[Path]:
     with theme():
         figure = plot.draw()
         for fmt in formats:
-            path = out / f"{plot.name}.{fmt}"
+            path = out / f"{safe_name(plot.name)}.{fmt}"
             figure.savefig(path, format=fmt, dpi=110 if fmt == "png" else None)
             paths.append(path)
     return paths
@@ -100,6 +101,9 @@ def save(plot: Plot, out: Path, formats: Sequence[str]) -> list[Path]:
 def panels(rows: int, cols: int, title: str, note: str = "", sharey: Sharing = "row",
            sharex: Sharing = False) -> tuple["Figure", np.ndarray]:
     """A grid of panels under ``title``, with ``note`` (how to read it) along the bottom."""
+    # A store whose rows lack the metric they name (hand-edited, or hostile) leaves
+    # nothing to facet: one empty panel, not a crash of the whole report.
+    rows, cols = max(rows, 1), max(cols, 1)
     figure = Figure(figsize=(PANEL_WIDTH * cols + LEGEND_WIDTH, PANEL_HEIGHT * rows + 1.0),
                     layout="constrained")
     FigureCanvasAgg(figure)

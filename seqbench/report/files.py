@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from seqbench.errors import UserError
+from seqbench.paths import safe_name
 from seqbench.plots import Figures, figures, save
 from seqbench.report.page import Block, Heading, Image, Text, html_page, markdown
 from seqbench.report.selection import SetRef, select
@@ -77,7 +78,7 @@ def write_report(
     out.mkdir(parents=True, exist_ok=True)
     page: list[Block] = []
     for group in groups:
-        folder = out / group[0].suite if len(groups) > 1 else out
+        folder = out / safe_name(group[0].suite) if len(groups) > 1 else out
         folder.mkdir(exist_ok=True)
         drawn = figures(group)
         images = _draw(drawn, folder, formats, echo)

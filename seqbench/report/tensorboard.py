@@ -10,11 +10,12 @@ with tensorboard's own ``EventAccumulator``.
 
 from __future__ import annotations
 
-import re
 import struct
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable, Iterator
+
+from seqbench.paths import safe_name
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -124,10 +125,6 @@ def tag_of(name: str) -> str:
     return name
 
 
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._=,+-]+", "_", text).strip("_") or "_"
-
-
 def _timestamp(text: object) -> float:
     try:
         return datetime.fromisoformat(str(text)).timestamp()
@@ -157,11 +154,11 @@ def _run_events(run: "pd.Series", curves: "pd.DataFrame | None", lengths: "pd.Da
 
 
 def _run_folder(run: "pd.Series", varied: Iterable[str]) -> Path:
-    parts = [_slug(str(run["model"]))]
+    parts = [safe_name(run["model"])]
     settings = [f"{c.split('.', 1)[1]}={run[c]}" for c in varied if run[c] == run[c] and run[c] is not None]
     if settings:
-        parts.append(_slug(",".join(settings)))
-    parts.append(f"seed={run['seed']}")
+        parts.append(safe_name(",".join(settings)))
+    parts.append(safe_name(f"seed={run['seed']}"))
     return Path(*parts)
 
 
@@ -177,7 +174,7 @@ def write_runs(sets: list["ResultSet"], directory: Path) -> int:
         curves = dict(tuple(results.load_curves(result_set.store, result_set.suite, identity=False).groupby("id")))
         lengths = dict(tuple(result_set.length_metrics.groupby("id")))
         metric = result_set.primary_metric
-        root = directory / _slug(result_set.label)
+        root = directory / safe_name(result_set.label)
         for _, run in result_set.runs.iterrows():
             if run["status"] != "ok":
                 continue
@@ -185,7 +182,7 @@ def write_runs(sets: list["ResultSet"], directory: Path) -> int:
             folder.mkdir(parents=True, exist_ok=True)
             # Named after the point, so a second export replaces the first instead of
             # doubling every curve.
-            path = folder / f"events.out.tfevents.0.seqbench-{run['point']}"
+            path = folder / f"events.out.tfevents.0.seqbench-{safe_name(run['point'])}"
             path.write_bytes(_run_events(run, curves.get(run["id"]), lengths.get(run["id"]), metric))
             written += 1
     return written
