@@ -289,6 +289,14 @@ def _coerce(
         raise UserError(f"{where}: {context} {error}") from None
 
 
+def _set(params: dict[str, Any]) -> dict[str, Any]:
+    """``params`` without the unset (None) ones. They stay out of a point as they stay
+    out of its hash: a parameter that a later plugin version adds with a None default
+    leaves every earlier point's JSON (what a worker reads, what --benchmark-json
+    lists) as it was."""
+    return {name: value for name, value in params.items() if value is not None}
+
+
 def _resolve_task(
     where: str, task_cls: type[Task], values: dict[str, Any], chosen: dict[str, Any], smoke: bool
 ) -> dict[str, Any]:
@@ -296,7 +304,7 @@ def _resolve_task(
     merged = {**values, **swept}
     if smoke:
         merged.update(task_cls.smoke)
-    params = _coerce(where, "[task]", "task", task_cls, merged, set(swept))
+    params = _set(_coerce(where, "[task]", "task", task_cls, merged, set(swept)))
     try:
         task_cls(**params)
     except (ValueError, TypeError) as error:
@@ -411,4 +419,4 @@ def _resolve_model(
     if smoke:
         merged.update(model_cls.smoke)
     context = f"[[model]] #{index + 1} {model_cls.name!r}"
-    return _coerce(where, context, "model", model_cls, merged, set(swept))
+    return _set(_coerce(where, context, "model", model_cls, merged, set(swept)))

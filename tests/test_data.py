@@ -156,8 +156,8 @@ def test_a_run_with_fresh_data_trains_on_new_examples_from_the_second_epoch(tmp_
     loss = {}
     for point in load_suite(suite).points:  # in this process: no worker start-up to wait for
         record = run_point(point)
-        assert record["status"] == "ok", record["error"]
-        loss[point.run["train_data"]] = [row["train_loss"] for row in record["curves"]]
+        assert record.status == "ok", record.error
+        loss[point.run.train_data] = [row["train_loss"] for row in record.curves]
     assert len(loss["fixed"]) == len(loss["fresh"]) == 3
     assert loss["fixed"][0] == loss["fresh"][0]
     assert loss["fixed"][1] != loss["fresh"][1] and loss["fixed"][2] != loss["fresh"][2]

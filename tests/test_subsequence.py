@@ -117,11 +117,22 @@ def test_one_wrong_token_costs_an_exact_match_but_one_token_of_accuracy():
     assert scores == {"exact_match": 0.75, "token_accuracy": 1 - 1 / 32}
 
 
-def test_predictions_of_the_wrong_shape_are_refused():
+def test_predictions_for_other_examples_are_refused():
     task = Subsequence()
     examples = task.generate(4, np.random.default_rng(7))
     with pytest.raises(ValueError, match=r"shape \(4, 8\)"):
-        task.score(examples.targets[:, :7], examples.targets)
+        task.score(examples.targets[:3], examples.targets)
+
+
+def test_narrower_predictions_count_the_positions_they_miss_as_wrong():
+    task = Subsequence()
+    examples = task.generate(64, np.random.default_rng(7))
+    # Two positions kept: a row is still exactly right only if its answer (and end
+    # token) fit in them, i.e. everything after is padding.
+    scores = task.score(examples.targets[:, :2], examples.targets)
+    fits = np.all(examples.targets[:, 2:] == 0, axis=1)
+    assert 0 < fits.mean() < 1  # the sample has rows of both kinds
+    assert scores["exact_match"] == pytest.approx(fits.mean())
 
 
 def _all_inputs(task: Subsequence) -> np.ndarray:
