@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from seqbench.plots.canvas import Palette, Plot
 from seqbench.plots.charts import line_grid, point_grid
 from seqbench.report.naming import axis_name
-from seqbench.report.sets import ResultSet, Sweep, summarise
+from seqbench.report.sets import ResultSet, Sweep, summarise_by_phase
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -28,17 +28,6 @@ def has_energy(runs: "pd.DataFrame") -> bool:
     return bool(runs[["train_energy_j", "eval_energy_j"]].notna().any().any())
 
 
-def _by_phase(runs: "pd.DataFrame", columns: dict[str, str], by: list[str]) -> "pd.DataFrame":
-    import pandas as pd
-
-    parts = []
-    for phase, column in columns.items():
-        part = summarise(runs, by, column)
-        part.insert(0, "phase", phase)
-        parts.append(part)
-    return pd.concat(parts, ignore_index=True)
-
-
 def plots(sets: list[ResultSet], sweep: Sweep, runs: "pd.DataFrame", palette: Palette) -> list[Plot]:
     if runs.empty:
         return []
@@ -49,7 +38,7 @@ def plots(sets: list[ResultSet], sweep: Sweep, runs: "pd.DataFrame", palette: Pa
             continue
         labels = {phase: f"{phase} {ylabel}" for phase in columns}
         for axis in sweep.axes:
-            data = _by_phase(runs, columns, ["source", "series", "oracle", axis])
+            data = summarise_by_phase(runs, columns, ["source", "series", "oracle", axis])
             name = axis_name(axis)
             title = f"{heading} against {name}"
             found.append(Plot(
@@ -58,7 +47,7 @@ def plots(sets: list[ResultSet], sweep: Sweep, runs: "pd.DataFrame", palette: Pa
                              palette=palette, row="phase", col=col, row_label="phase", same_scale="row"),
             ))
         if not sweep.axes:
-            data = _by_phase(runs, columns, ["source", "series", "oracle"])
+            data = summarise_by_phase(runs, columns, ["source", "series", "oracle"])
             title = f"{heading} per model"
             found.append(Plot(
                 name=f"{quantity}-by-model", title=title, data=data,

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from seqbench.plots.canvas import Palette, Plot
 from seqbench.plots.charts import line_grid, point_grid
 from seqbench.report.naming import axis_name
-from seqbench.report.sets import FLOPS_COLUMNS, ResultSet, Sweep, summarise
+from seqbench.report.sets import FLOPS_COLUMNS, ResultSet, Sweep, summarise_by_phase
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -42,12 +42,7 @@ def _by_phase(sets: list[ResultSet], runs: "pd.DataFrame", columns: dict[str, st
         pd.concat(figures, ignore_index=True).rename(columns={"source": "source_key"}),
         on=["source_key", "id"], how="left",
     )
-    parts = []
-    for phase in columns:
-        part = summarise(joined, by, phase)
-        part.insert(0, "phase", phase)
-        parts.append(part)
-    return pd.concat(parts, ignore_index=True)
+    return summarise_by_phase(joined, {phase: phase for phase in columns}, by)
 
 
 def plots(sets: list[ResultSet], sweep: Sweep, runs: "pd.DataFrame", palette: Palette) -> list[Plot]:

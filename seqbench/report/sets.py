@@ -14,7 +14,7 @@ from seqbench.report.naming import axis_name, is_oracle
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["ResultSet", "Sweep", "load_set", "sweep_of", "tidy", "summarise", "series_names",
+__all__ = ["ResultSet", "Sweep", "load_set", "sweep_of", "tidy", "summarise", "summarise_by_phase", "series_names",
            "setting_rows", "RESULTS", "SETTING", "FLOPS_COLUMNS"]
 
 BATCH = "run.batch_size"
@@ -202,6 +202,19 @@ def summarise(frame: "pd.DataFrame", by: list[str], value: str) -> "pd.DataFrame
     grouped = kept.groupby(by, sort=True, dropna=False, observed=True)[value]
     summary = grouped.agg(["mean", "min", "max", "count"]).reset_index()
     return summary.rename(columns={"count": "n"})
+
+
+def summarise_by_phase(frame: "pd.DataFrame", columns: dict[str, str], by: list[str]) -> "pd.DataFrame":
+    """``summarise`` of each phase's column (``columns``: phase -> column), stacked
+    with a leading ``phase`` column: one frame for figures that draw phases side by side."""
+    import pandas as pd
+
+    parts = []
+    for phase, column in columns.items():
+        part = summarise(frame, by, column)
+        part.insert(0, "phase", phase)
+        parts.append(part)
+    return pd.concat(parts, ignore_index=True)
 
 
 def setting_rows(points: "pd.DataFrame", sweep: Sweep) -> tuple["pd.DataFrame", str | None, str]:
