@@ -6,9 +6,10 @@ spin while they wait), the usable core count given explicitly (the same threads 
 "auto", without its passive wait policy), "auto", and 1 — first while --busy
 processes spin on the CPU (other people's work on a shared machine), then on the
 machine as it is. Each setting is a `seqbench run` point in its own worker; prints
-`time.train_s` per setting and the ratios framework / auto.
+`time.train_s` per setting (the median of --repeats sweeps, each value listed) and the
+ratio framework / auto of the medians.
 
-    python benchmarks/threads_contention.py [--busy 2] [--train-size 4000] [--epochs 2] [--out DIR]
+    python benchmarks/threads_contention.py [--busy 2] [--train-size 4000] [--epochs 2] [--repeats 3] [--out DIR]
 
 The figures depend on the machine and on what else runs on it: the script prints
 `uptime` before each condition. Not a test (timings are noisy); see
@@ -18,7 +19,9 @@ docs/measurement.md for recorded runs.
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -82,7 +85,13 @@ def run_condition(suite: Path, store: Path, busy: int) -> dict[str, float]:
     from seqbench.results import load
 
     runs = load(store)
-    return {str(setting): float(seconds) for setting, seconds in zip(runs["run.threads"], runs["time.train_s"])}
+    seconds = {str(setting): float(value) for setting, value in zip(runs["run.threads"], runs["time.train_s"])}
+    for setting, provenance in zip(runs["run.threads"], runs["provenance"]):
+        if str(setting) == "auto":
+            budget = json.loads(provenance)["threads"]
+            print(f"  auto applied {budget['threads']} thread(s), wait policy {budget['omp_wait_policy'] or 'default'},"
+                  f" having seen {budget['idle_cores']} idle core(s)", flush=True)
+    return seconds
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -93,6 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--out", type=Path, default=None, help="folder for the stores (a temporary one if unset)")
     parser.add_argument("--skip-quiet", action="store_true", help="only the loaded condition")
+    parser.add_argument("--repeats", type=int, default=3, help="sweeps per condition; the median is compared")
     args = parser.parse_args(argv)
     cores = usable_cores()
     settings = ["framework", cores, "auto", 1] if cores > 1 else ["framework", "auto"]
@@ -106,10 +116,13 @@ def main(argv: list[str] | None = None) -> int:
     conditions = [("loaded", args.busy)] + ([] if args.skip_quiet else [("as is", 0)])
     for name, busy in conditions:
         print(f"{name}: {busy} busy process(es)")
-        seconds = run_condition(suite, out / f"{name.replace(' ', '_')}.sqlite", busy)
+        sweeps = [run_condition(suite, out / f"{name.replace(' ', '_')}_{repeat}.sqlite", busy)
+                  for repeat in range(args.repeats)]
+        medians = {str(s): statistics.median(sweep[str(s)] for sweep in sweeps) for s in settings}
         for setting in settings:
-            print(f"  run.threads = {str(setting):>9}: train {seconds[str(setting)]:6.1f} s")
-        ratio = seconds["framework"] / seconds["auto"]
+            each = ", ".join(f"{sweep[str(setting)]:.1f}" for sweep in sweeps)
+            print(f"  run.threads = {str(setting):>9}: train {medians[str(setting)]:6.1f} s (median of {each})")
+        ratio = medians["framework"] / medians["auto"]
         print(f"  framework / auto = {ratio:.2f}x", flush=True)
     return 0
 

@@ -8,11 +8,16 @@ limits) — divided among the points running at once (``--jobs``), or one Ray ta
 CPUs, and never more than an ``OMP_NUM_THREADS`` already in the environment (a job
 script's, or the user's). ``os.cpu_count()`` is neither: it counts the host's cores.
 
-"auto" also sets OpenMP's wait policy to PASSIVE: an idle OpenMP thread then sleeps
-instead of spinning for its next task. On a machine where other processes are busy,
-a spinning thread steals the very core its peers need (benchmarks/threads_contention.py
-measures it). An explicit integer sets the threads and leaves the wait policy alone;
-``"framework"`` leaves everything to the frameworks' own defaults.
+"auto" also looks at what other processes leave free: just before the frameworks load,
+the worker reads how idle its CPUs were over a tenth of a second (``/proc/stat``) and
+takes no more threads than there are idle cores (at least one). On a quiet machine that
+is the whole budget, with the libraries' own wait policy — as fast as the frameworks'
+defaults. On a busy one it is fewer threads, and where more than one remains OpenMP's
+wait policy becomes PASSIVE: an idle OpenMP thread then sleeps instead of spinning for
+its next task, since a spinning thread steals the very core its peers need
+(benchmarks/threads_contention.py measures it). An explicit integer sets the threads
+and leaves the wait policy alone; ``"framework"`` leaves everything to the frameworks'
+own defaults.
 
 This module imports nothing beyond the standard library: the worker uses it before
 NumPy, torch or TensorFlow load (their thread pools read the environment once).
@@ -36,6 +41,7 @@ __all__ = [
     "check_threads",
     "usable_cores",
     "cgroup_quota",
+    "idle_cores",
     "resolve",
     "apply",
     "applied",
@@ -148,6 +154,70 @@ def usable_cores(affinity: int | None = None, quota: float | None = None) -> int
     return max(1, min(affinity, math.floor(quota)))
 
 
+# How long "auto" watches the CPUs before choosing: /proc/stat counts in 1/100 s ticks,
+# so a tenth of a second tells idle from busy cores to about a tenth of a core, and
+# costs each point no more than that.
+PROBE_SECONDS = 0.1
+PROC_STAT = Path("/proc/stat")
+
+
+def _cpu_ticks(stat: Path, cpus: set[int] | None) -> dict[int, tuple[int, int]] | None:
+    """(idle, total) ticks per CPU in ``cpus`` (all when None), from /proc/stat."""
+    try:
+        lines = stat.read_text().splitlines()
+    except OSError:
+        return None
+    ticks: dict[int, tuple[int, int]] = {}
+    for line in lines:
+        name, _, rest = line.partition(" ")
+        if not name.startswith("cpu") or name == "cpu":
+            continue
+        try:
+            cpu = int(name[3:])
+            # user nice system idle iowait irq softirq steal (guest time is inside user)
+            fields = [int(value) for value in rest.split()[:8]]
+        except ValueError:
+            continue
+        if len(fields) < 5 or (cpus is not None and cpu not in cpus):
+            continue
+        ticks[cpu] = (fields[3] + fields[4], sum(fields))
+    return ticks or None
+
+
+def _affinity_set() -> set[int] | None:
+    try:
+        return set(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return None
+
+
+def idle_cores(seconds: float = PROBE_SECONDS, stat: Path = PROC_STAT, cpus: set[int] | None = None,
+               sleep: Any = None) -> float | None:
+    """How many of this process's CPUs other processes left idle over the next
+    ``seconds`` (2.0: two whole cores free), or None where /proc/stat cannot tell (not
+    Linux, or no tick passed). The caller sleeps meanwhile, so it does not count itself."""
+    import time
+
+    cpus = _affinity_set() if cpus is None else cpus
+    before = _cpu_ticks(stat, cpus)
+    (sleep or time.sleep)(seconds)
+    after = _cpu_ticks(stat, cpus)
+    if before is None or after is None:
+        return None
+    idle = 0.0
+    counted = False
+    for cpu, (idle_after, total_after) in after.items():
+        if cpu not in before:
+            continue
+        idle_before, total_before = before[cpu]
+        elapsed = total_after - total_before
+        if elapsed <= 0:
+            continue
+        counted = True
+        idle += min(1.0, max(0.0, (idle_after - idle_before) / elapsed))
+    return round(idle, 2) if counted else None
+
+
 @dataclass(frozen=True)
 class ThreadBudget:
     """What a point was allowed, and why: stored in the record's provenance."""
@@ -159,15 +229,19 @@ class ThreadBudget:
     points_at_once: int
     ray_cpus: float | None
     environment_cap: int | None  # an OMP_NUM_THREADS the sweep was started with
-    omp_wait_policy: str | None
+    omp_wait_policy: str | None  # None: the libraries' own
+    idle_cores: float | None = None  # what "auto" saw other processes leave free
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
 def resolve(setting: Any, environ: Mapping[str, str] | None = None, *, affinity: int | None = None,
-            quota: float | None = None, quota_known: bool = False) -> ThreadBudget:
-    """The budget ``run.threads = setting`` gives a point started with ``environ``."""
+            quota: float | None = None, quota_known: bool = False,
+            idle: Any = idle_cores) -> ThreadBudget:
+    """The budget ``run.threads = setting`` gives a point started with ``environ``.
+    ``idle`` is called (no arguments) for the cores other processes leave free, only
+    when "auto" would give more than one thread."""
     environ = os.environ if environ is None else environ
     setting = check_threads(setting)
     affinity = _affinity() if affinity is None else affinity
@@ -176,6 +250,7 @@ def resolve(setting: Any, environ: Mapping[str, str] | None = None, *, affinity:
     ray_cpus = _float(environ.get(POINT_CPUS_VARIABLE))
     cap = _int(environ.get("OMP_NUM_THREADS"))
     wait_policy = environ.get("OMP_WAIT_POLICY")
+    free: float | None = None
     if setting == "framework":
         threads = None
     elif setting == "auto":
@@ -186,8 +261,16 @@ def resolve(setting: Any, environ: Mapping[str, str] | None = None, *, affinity:
         if cap is not None and cap >= 1:
             # Someone (a job script, the user) already limited OpenMP: never more.
             threads = min(threads, cap)
-        # A user's own OMP_WAIT_POLICY is theirs to keep.
-        wait_policy = wait_policy or "PASSIVE"
+        if threads > 1:
+            free = idle()
+            if free is not None and free < threads - 0.5:
+                # Other processes hold cores: a thread per busy core would wait for a
+                # core it cannot get. Keep the idle ones (rounded), and let the threads
+                # that remain sleep rather than spin while they wait — unless the user
+                # chose a wait policy, which is theirs to keep.
+                threads = max(1, math.floor(free + 0.5))
+                if threads > 1:
+                    wait_policy = wait_policy or "PASSIVE"
     else:
         threads = int(setting)
     return ThreadBudget(
@@ -199,6 +282,7 @@ def resolve(setting: Any, environ: Mapping[str, str] | None = None, *, affinity:
         ray_cpus=ray_cpus,
         environment_cap=cap,
         omp_wait_policy=wait_policy,
+        idle_cores=free,
     )
 
 

@@ -18,6 +18,7 @@ from seqbench.threads import (
     THREAD_VARIABLES,
     apply,
     cgroup_quota,
+    idle_cores,
     resolve,
     usable_cores,
 )
@@ -58,30 +59,75 @@ def test_cgroup_v1_quota_and_no_quota(tmp_path):
     assert usable_cores(affinity=4, quota=0.5) == 1
 
 
+QUIET = 12.0  # every core idle
+
+
 @pytest.mark.parametrize(
-    "setting, environ, threads, policy",
+    "setting, environ, idle, threads, policy",
     [
-        (None, {}, 8, "PASSIVE"),  # unset is auto
-        ("auto", {POINTS_AT_ONCE_VARIABLE: "3"}, 2, "PASSIVE"),
-        ("auto", {POINTS_AT_ONCE_VARIABLE: "16"}, 1, "PASSIVE"),
-        ("auto", {POINT_CPUS_VARIABLE: "2"}, 2, "PASSIVE"),  # one Ray task's CPUs
-        ("auto", {"OMP_WAIT_POLICY": "ACTIVE"}, 8, "ACTIVE"),  # the user's own policy stays
-        ("auto", {"OMP_NUM_THREADS": "3"}, 3, "PASSIVE"),  # a job script's limit caps it
-        ("auto", {"OMP_NUM_THREADS": "64"}, 8, "PASSIVE"),
-        (3, {POINTS_AT_ONCE_VARIABLE: "2"}, 3, None),
-        ("framework", {}, None, None),
+        (None, {}, QUIET, 8, None),  # unset is auto; a quiet machine keeps the libraries' wait policy
+        ("auto", {POINTS_AT_ONCE_VARIABLE: "3"}, QUIET, 2, None),
+        ("auto", {POINTS_AT_ONCE_VARIABLE: "16"}, QUIET, 1, None),
+        ("auto", {POINT_CPUS_VARIABLE: "2"}, QUIET, 2, None),  # one Ray task's CPUs
+        ("auto", {"OMP_NUM_THREADS": "3"}, QUIET, 3, None),  # a job script's limit caps it
+        ("auto", {"OMP_NUM_THREADS": "64"}, QUIET, 8, None),
+        # Other processes hold cores: only the idle ones (rounded), sleeping while they wait.
+        ("auto", {}, 0.0, 1, None),
+        ("auto", {}, 0.4, 1, None),
+        ("auto", {}, 2.6, 3, "PASSIVE"),
+        ("auto", {}, 7.6, 8, None),  # within half a core of the budget: all of it
+        ("auto", {"OMP_WAIT_POLICY": "ACTIVE"}, 3.0, 3, "ACTIVE"),  # the user's own policy stays
+        ("auto", {}, None, 8, None),  # no /proc/stat: the budget as computed
+        (3, {POINTS_AT_ONCE_VARIABLE: "2"}, 0.0, 3, None),  # an integer is honoured as given
+        ("framework", {}, 0.0, None, None),
     ],
 )
-def test_the_budget_each_setting_resolves_to(setting, environ, threads, policy):
-    budget = resolve(setting, environ, affinity=12, quota=8.0, quota_known=True)
+def test_the_budget_each_setting_resolves_to(setting, environ, idle, threads, policy):
+    budget = resolve(setting, environ, affinity=12, quota=8.0, quota_known=True, idle=lambda: idle)
 
     assert (budget.threads, budget.omp_wait_policy) == (threads, policy)
 
 
+def test_the_idle_probe_is_skipped_when_one_thread_is_the_budget():
+    def probe():
+        raise AssertionError("probed")
+
+    assert resolve("auto", {POINTS_AT_ONCE_VARIABLE: "8"}, affinity=8, quota=None, quota_known=True, idle=probe).threads == 1
+
+
+def stat_text(per_cpu: dict[int, tuple[int, int]]) -> str:
+    """/proc/stat with the given (busy, idle) ticks per CPU; busy split over user and system."""
+    lines = ["cpu  1 2 3 4 5 0 0 0 0 0"]
+    for cpu, (busy, idle) in per_cpu.items():
+        lines.append(f"cpu{cpu} {busy - busy // 2} 0 {busy // 2} {idle} 0 0 0 0 0 0")
+    lines.append("intr 12345 0 0")
+    return "\n".join(lines) + "\n"
+
+
+def test_idle_cores_reads_the_idle_share_of_this_process_cpus(tmp_path):
+    stat = tmp_path / "stat"
+    stat.write_text(stat_text({0: (100, 100), 1: (100, 100), 2: (100, 100)}))
+
+    def tick(seconds):
+        # Over the window: CPU 0 fully busy, CPU 1 idle, CPU 2 three-quarters idle.
+        stat.write_text(stat_text({0: (110, 100), 1: (100, 110), 2: (102, 106)}))
+
+    assert idle_cores(0.1, stat, cpus={0, 1, 2}, sleep=tick) == 1.75
+    stat.write_text(stat_text({0: (100, 100), 1: (100, 100), 2: (100, 100)}))
+    assert idle_cores(0.1, stat, cpus={0}, sleep=tick) == 0.0  # only its own CPUs count
+
+
+def test_idle_cores_without_proc_stat_or_ticks_tells_nothing(tmp_path):
+    assert idle_cores(0.0, tmp_path / "absent", cpus={0}, sleep=lambda s: None) is None
+    stat = tmp_path / "stat"
+    stat.write_text(stat_text({0: (100, 100)}))
+    assert idle_cores(0.0, stat, cpus={0}, sleep=lambda s: None) is None  # no tick passed
+
+
 def test_applying_a_budget_sets_every_library_and_framework_leaves_them(monkeypatch):
     environ: dict[str, str] = {"OMP_NUM_THREADS": "7", "MKL_NUM_THREADS": "9"}
-    apply(resolve("auto", environ, affinity=4, quota=None, quota_known=True), environ)
-    assert {environ[name] for name in THREAD_VARIABLES} == {"4"}
+    apply(resolve("auto", environ, affinity=4, quota=None, quota_known=True, idle=lambda: 2.0), environ)
+    assert {environ[name] for name in THREAD_VARIABLES} == {"2"}
     assert environ["OMP_WAIT_POLICY"] == "PASSIVE"
 
     untouched = {"OMP_NUM_THREADS": "7"}
