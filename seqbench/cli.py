@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import signal
 import sqlite3
 import sys
+import threading
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, TextIO, cast
 
 import click
 
@@ -17,9 +19,15 @@ EXIT_USAGE = 2
 
 
 class SeqbenchUsageError(click.ClickException):
-    """One line on stderr, exit code 2, never a traceback."""
+    """One line on stderr, exit code 2, never a traceback; the message printed safely
+    (names and values in it come from suite files, stores and plugins)."""
 
     exit_code = EXIT_USAGE
+
+    def __init__(self, message: str) -> None:
+        from seqbench.printable import printable
+
+        super().__init__(printable(message))
 
 
 class _Group(click.Group):
@@ -66,6 +74,44 @@ def _store_damage(store: Path) -> Iterator[None]:
             f"`sqlite3 {store} 'PRAGMA integrity_check'` says where") from None
 
 
+class Stopped(KeyboardInterrupt):
+    """SIGTERM or SIGHUP arrived: unwinds the sweep as Ctrl-C does (workers killed, the
+    store closed, nothing half-written), then exits 128 + the signal's number."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+
+
+@contextmanager
+def _stopped_by_signals() -> Iterator[None]:
+    def stop(signum: int, frame: object) -> None:
+        for number in STOP_SIGNALS:  # a second signal must not break off the cleanup
+            signal.signal(number, signal.SIG_IGN)
+        raise Stopped(signum)
+
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread may set handlers (seqbench called as a library)
+        return
+    previous = {number: signal.signal(number, stop) for number in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
+def _say(line: str) -> None:
+    """A line on stderr, which may be gone (SIGHUP: the terminal closed)."""
+    try:
+        click.echo(line, err=True)
+    except OSError:
+        pass
+
+
 @main.command()
 @click.argument("suites", nargs=-1, required=True, type=click.Path(path_type=Path))
 @_store_option
@@ -78,7 +124,8 @@ def _store_damage(store: Path) -> Iterator[None]:
 @click.option("--jobs", type=click.IntRange(min=1), default=None,
               help="Points run at once, each in its own process (one GPU each where GPUs "
                    "exist). Default: 1 locally; on Ray, every CPU of the local instance, "
-                   "or as many as the cluster schedules.")
+                   "or as many as the cluster schedules. At most 4 per usable core locally, "
+                   "4096 on Ray.")
 @click.option("--ray-address", default=None, metavar="ADDR",
               help="With --executor ray: the cluster to join (host:port or ray://host:port). "
                    "Default: $RAY_ADDRESS, else a new local Ray instance. See docs/scaling.md.")
@@ -108,11 +155,17 @@ def run(suites, store, resume, dry_run, executor, jobs, ray_address, device, smo
         from seqbench.benchmark_json import check_writable
 
         check_writable(benchmark_json)  # before the run, not after hours of it
+    from seqbench.output import SurvivingOutput
+
     try:
-        with _store_damage(options.store):
-            code = run_suites(list(suites), options, sys.stdout)
+        with _store_damage(options.store), _stopped_by_signals():
+            code = run_suites(list(suites), options, cast(TextIO, SurvivingOutput(sys.stdout)))
+    except Stopped as stop:
+        _say(f"\nstopped by {signal.Signals(stop.signum).name}: finished points are stored; "
+             "run again to resume")
+        sys.exit(128 + stop.signum)
     except KeyboardInterrupt:
-        click.echo("\ninterrupted: finished points are stored; run again to resume", err=True)
+        _say("\ninterrupted: finished points are stored; run again to resume")
         sys.exit(130)
     if benchmark_json is not None and not dry_run:
         from seqbench.benchmark_json import write_for_run
@@ -171,7 +224,13 @@ def _report(ctx: click.Context, store: Path, suite: str | None, fmt: str, plot: 
     groups = prepare_files(store, suite, compare, out, tensorboard_dir)
     if ctx.get_parameter_source("fmt") is not click.core.ParameterSource.DEFAULT:
         click.echo(render(report_table(store, suite, compare), fmt).rstrip("\n"))
-    write_files(groups, out, ["png", "svg"] if svg else ["png"], tensorboard_dir, click.echo)
+    try:
+        write_files(groups, out, ["png", "svg"] if svg else ["png"], tensorboard_dir, click.echo)
+    except OSError as error:  # a folder that cannot be written, a full disk
+        where = error.filename or out or tensorboard_dir
+        option = "--tensorboard" if tensorboard_dir and Path(str(where)).is_relative_to(tensorboard_dir) else "--out"
+        raise SeqbenchUsageError(
+            f"{option}: cannot write {where} ({error.strerror or error})") from None
 
 
 @main.command()

@@ -15,6 +15,8 @@ from typing import Any, Mapping, TextIO
 
 import click
 
+from seqbench.printable import printable
+
 __all__ = ["Progress", "HEARTBEAT_SECONDS"]
 
 BAR_WIDTH = 28
@@ -48,7 +50,8 @@ class Progress:
 
     def epoch(self, label: str, epoch: Mapping[str, Any]) -> None:
         """A running point (``label``) finished an epoch."""
-        status = f"{label}: {describe_epoch(epoch)}"
+        # The metric's name comes from a plugin: printed safely, as the label is.
+        status = printable(f"{label}: {describe_epoch(epoch)}")
         if self.live:
             self._latest = (label, status)
             self._clear()

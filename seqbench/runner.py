@@ -14,10 +14,12 @@ from typing import Any, Iterable, Mapping, TextIO
 import click
 
 from seqbench import registry
+from seqbench.claims import Claim, Claimant
 from seqbench.errors import UserError
 from seqbench.executors.base import Executor, ProgressCallback
 from seqbench.paths import safe_name
 from seqbench.point import Point
+from seqbench.printable import printable
 from seqbench.progress import Progress
 from seqbench.provenance import collect
 from seqbench.record import EpochProgress, Record
@@ -63,8 +65,12 @@ def run_suites(paths: list[Path], options: RunOptions, out: TextIO) -> int:
 
     failed = 0
     with Store(options.store) as store, executor:
-        for suite in suites:
-            failed += _run_suite(suite, store, executor, options, out)
+        claimant = Claimant(store.connection, store.path)
+        try:
+            for suite in suites:
+                failed += _run_suite(suite, store, claimant, executor, options, out)
+        finally:
+            claimant.close()
     click.echo(f"results: {options.store}", file=out)
     return EXIT_SOME_FAILED if failed else EXIT_OK
 
@@ -79,13 +85,19 @@ def _executor_options(options: RunOptions) -> dict[str, Any]:
     return {"address": options.ray_address}
 
 
-def _run_suite(suite: Suite, store: Store, executor: Executor, options: RunOptions, out: TextIO) -> int:
+def _run_suite(suite: Suite, store: Store, claimant: Claimant, executor: Executor,
+               options: RunOptions, out: TextIO) -> int:
     done = store.completed(suite.name) if options.resume else set()
-    todo = [point for point in suite.points if point.hash not in done]
-    skipped = len(suite.points) - len(todo)
+    unfinished = [point for point in suite.points if point.hash not in done]
+    # Another run of this suite on this store may be running some of them right now.
+    claimed, others = claimant.claim(suite.name, [p.hash for p in unfinished], options.resume)
+    mine = set(claimed)
+    todo = [point for point in unfinished if point.hash in mine]
+    skipped = len(suite.points) - len(todo) - len(others)  # stored, before or meanwhile
     click.echo(
-        f"suite {suite.name}: {len(suite.points)} points"
+        f"suite {printable(suite.name)}: {len(suite.points)} points"
         + (f", {skipped} already done (--fresh reruns them)" if skipped else "")
+        + (f", {_held_elsewhere(others)}" if others else "")
         + (f", running {len(todo)}" if todo else ", nothing to run"),
         file=out,
     )
@@ -96,23 +108,31 @@ def _run_suite(suite: Suite, store: Store, executor: Executor, options: RunOptio
     progress = Progress(len(todo), out)
 
     def heard(point: Point, epoch: EpochProgress) -> None:
-        progress.epoch(point.label(), epoch)
+        progress.epoch(printable(point.label()), epoch)
 
     try:
         for yielded in _records(executor, todo, heard):
             record = Record.coerce(yielded)
             stored = _store(store, record, provenance)
             point = by_hash[record.point]
-            progress.finished(_line(point, record), record.ok and stored, point.label())
+            progress.finished(_line(point, record), record.ok and stored, printable(point.label()))
     finally:
         progress.close()
     if progress.failed:
         click.echo(
-            f"suite {suite.name}: {progress.failed} of {len(todo)} points failed "
-            f"(see `seqbench report --suite {suite.name}`)",
+            f"suite {printable(suite.name)}: {progress.failed} of {len(todo)} points failed "
+            f"(see `seqbench report --suite {printable(suite.name)}`)",
             file=out,
         )
     return progress.failed
+
+
+def _held_elsewhere(others: list[Claim]) -> str:
+    """``2 being run by another run (pid 41 on host h since 2026-12-07T03:00:00+00:00),
+    skipped``."""
+    owners = sorted({f"pid {c.pid} on host {printable(c.host)} since {c.started_at}" for c in others})
+    return (f"{len(others)} being run by another run ({'; '.join(owners[:3])}"
+            + ("; ..." if len(owners) > 3 else "") + "), skipped")
 
 
 WRITE_ATTEMPTS = 3
@@ -144,8 +164,8 @@ def _store(store: Store, record: Record, provenance: dict[str, Any]) -> bool:
     except OSError as error:
         where = f"and could not be kept beside it either ({error})"
     click.echo(
-        f"seqbench: could not store {record.suite} point {record.point} in {store.path} "
-        f"after {WRITE_ATTEMPTS} tries ({failure}); {where}; the sweep goes on",
+        printable(f"seqbench: could not store {record.suite} point {record.point} in {store.path} "
+                  f"after {WRITE_ATTEMPTS} tries ({failure}); {where}; the sweep goes on"),
         err=True,
     )
     return False
@@ -165,17 +185,19 @@ def _records(
 
 
 def _line(point: Point, record: Record) -> str:
+    """The point's line of output: one line of printable text whatever its names,
+    values and error hold (``seqbench.printable``)."""
     seconds = record.timings.get("total_s")
     took = f"  {seconds:.2f}s" if isinstance(seconds, (int, float)) else ""
     if not record.ok:
-        return f"FAILED {point.label()}  {record.error}"
+        return printable(f"FAILED {point.label()}  {record.error}")
     metric = record.primary_metric
     value = record.primary_value
     shown = f"  {metric}={value:.4g}" if isinstance(value, (int, float)) else ""
-    return f"ok     {point.label()}{shown}{took}"
+    return printable(f"ok     {point.label()}{shown}{took}")
 
 
 def _print_grid(suite: Suite, out: TextIO) -> None:
-    click.echo(f"suite {suite.name}: {len(suite.points)} points ({suite.path})", file=out)
+    click.echo(printable(f"suite {suite.name}: {len(suite.points)} points ({suite.path})"), file=out)
     for point in suite.points:
-        click.echo(f"  {point.hash}  {point.label()}", file=out)
+        click.echo(f"  {point.hash}  {printable(point.label())}", file=out)

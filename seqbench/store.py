@@ -81,6 +81,18 @@ CREATE TABLE IF NOT EXISTS position_metrics (
     PRIMARY KEY (run_id, name, position)
 );
 CREATE INDEX IF NOT EXISTS runs_by_suite ON runs (suite, status);
+-- Points a running sweep has claimed (seqbench.claims): concurrent runs of one suite
+-- skip each other's. Added later, like position_metrics; older versions ignore it.
+CREATE TABLE IF NOT EXISTS claims (
+    suite TEXT NOT NULL,
+    point TEXT NOT NULL,
+    owner TEXT NOT NULL,
+    pid INTEGER NOT NULL,
+    host TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    lease_until REAL NOT NULL,
+    PRIMARY KEY (suite, point)
+);
 """
 
 
@@ -225,6 +237,10 @@ class Store:
         try:
             connection.execute(
                 "DELETE FROM runs WHERE suite = ? AND point = ?", (record.suite, record.point)
+            )
+            # The point is done: whichever run claimed it lets go with the same commit.
+            connection.execute(
+                "DELETE FROM claims WHERE suite = ? AND point = ?", (record.suite, record.point)
             )
             cursor = connection.execute(
                 "INSERT INTO runs (suite, point, status, task, model, seed, primary_metric,"

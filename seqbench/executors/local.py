@@ -21,6 +21,7 @@ __all__ = ["LocalExecutor", "THREAD_VARIABLES"]
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 POLL_SECONDS = 0.01
 PROGRESS_SECONDS = 0.5  # how often running points' epochs are read
+JOBS_PER_CORE = 4  # --jobs above this many per usable core is refused
 
 
 class LocalExecutor(Executor):
@@ -37,6 +38,16 @@ class LocalExecutor(Executor):
 
     def __init__(self, jobs: int | None = None, **options: Any) -> None:
         super().__init__(jobs, **options)
+        cores = usable_cores()
+        # Each job is a process with its own interpreter and framework (hundreds of MB):
+        # past a few per core they only compete, and thousands would exhaust memory or
+        # the process table before the first point ended.
+        if jobs is not None and jobs > JOBS_PER_CORE * cores:
+            raise UserError(
+                f"--jobs {jobs}: the local executor runs at most {JOBS_PER_CORE * cores} points "
+                f"at once here ({JOBS_PER_CORE} per usable core, {cores} usable); give a smaller "
+                f"--jobs, or --executor ray for a cluster"
+            )
         self.slots = jobs or 1
         # With one point at a time it sees every GPU this sweep sees, as before --jobs.
         self.gpus = visible_gpus() if self.slots > 1 else []

@@ -39,6 +39,7 @@ INSTALL_HINT = "pip install 'seqbench[ray]'"
 # fail the same way again.
 MAX_RETRIES = 2
 CPUS_PER_POINT = 1
+MAX_JOBS = 4096  # --jobs above this is refused: a typo, not a cluster
 # Only records (a few kB each) pass through the object store; Ray's default would
 # reserve 30% of the machine's memory for it.
 LOCAL_OBJECT_STORE_BYTES = 128 * 1024**2
@@ -140,6 +141,9 @@ class RayExecutor(Executor):
         **options: Any,
     ) -> None:
         super().__init__(jobs, **options)
+        if jobs is not None and jobs > MAX_JOBS:
+            raise UserError(f"--jobs {jobs}: the ray executor keeps at most {MAX_JOBS} points in "
+                            f"flight; give a smaller --jobs")
         # `ray job submit` sets RAY_ADDRESS for its entrypoint: honour it, as ray.init does.
         self.address = address or os.environ.get("RAY_ADDRESS") or None
         self._named = "--ray-address" if address else "$RAY_ADDRESS"

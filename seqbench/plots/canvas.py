@@ -49,14 +49,18 @@ BAND_NOTE = "line: mean over seeds; band: min to max"
 
 @contextmanager
 def theme() -> Iterator[None]:
-    """seaborn's look for the figures drawn inside, and only for them. matplotlib's font
+    """seaborn's look for the figures drawn inside, and only for them, with every
+    ``$`` shown as it is (no mathtext). matplotlib's font
     lookup is kept quiet meanwhile: its "findfont: ... not found" line for a math
     glyph's fallback font says nothing a reader of the report can act on."""
     fonts = logging.getLogger("matplotlib.font_manager")
     level = fonts.level
     fonts.setLevel(logging.ERROR)
     try:
-        with matplotlib.rc_context(), sns.axes_style("whitegrid"), sns.plotting_context("notebook"):
+        # Labels, titles and legends hold names and values from the store: a ``$`` in
+        # them is text, never mathtext (which fails on ``$\frac{$`` or draws ``$x$``
+        # as maths). No label of seqbench's own relies on mathtext.
+        with matplotlib.rc_context({"text.parse_math": False}), sns.axes_style("whitegrid"), sns.plotting_context("notebook"):
             yield
     finally:
         fonts.setLevel(level)

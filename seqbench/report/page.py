@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Union
 
-from seqbench.report.text import cell, markdown_table
+from seqbench.report.text import cell, markdown_table, markdown_text
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -52,10 +52,10 @@ Block = Union[Heading, Text, Bullets, Table, Image]
 
 def markdown(blocks: list[Block], title: str, base: Path) -> str:
     """Markdown with image links relative to ``base`` (where report.md is written)."""
-    lines = [f"# {title}", ""]
+    lines = [f"# {markdown_text(title)}", ""]
     for block in blocks:
         if isinstance(block, Heading):
-            lines += ["#" * block.level + " " + block.text, ""]
+            lines += ["#" * block.level + " " + markdown_text(block.text), ""]
         elif isinstance(block, Text):
             lines += [block.text, ""]
         elif isinstance(block, Bullets):

@@ -11,7 +11,9 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["cell", "markdown_table", "fixed_width_table"]
+from seqbench.printable import printable
+
+__all__ = ["cell", "markdown_table", "markdown_text", "fixed_width_table"]
 
 
 def cell(value: object) -> str:
@@ -23,8 +25,23 @@ def cell(value: object) -> str:
     return str(value)
 
 
+# What Markdown (and the HTML a Markdown renderer lets through) would read as markup
+# rather than text: a pipe ends a table cell, a backtick opens code, brackets make
+# links, asterisks emphasis, ``<`` tags and ``&`` entities; a backslash escapes the next.
+_MARKDOWN_ESCAPES = {"\\": "\\\\", "|": "\\|", "`": "\\`", "*": "\\*", "[": "\\[", "]": "\\]",
+                     "<": "&lt;", ">": "&gt;", "&": "&amp;"}
+_MARKDOWN_TABLE = str.maketrans(_MARKDOWN_ESCAPES)
+
+
+def markdown_text(text: object) -> str:
+    """``text`` as literal text in Markdown: markup characters escaped, line breaks
+    (which would end a table row or a heading) and other control characters written
+    as escapes (``seqbench.printable``)."""
+    return printable(str(text).translate(_MARKDOWN_TABLE))
+
+
 def _markdown_cell(value: object) -> str:
-    return cell(value).replace("|", "\\|").replace("\n", " ")
+    return markdown_text(cell(value))
 
 
 def markdown_table(frame: "pd.DataFrame") -> list[str]:
@@ -39,13 +56,13 @@ def markdown_table(frame: "pd.DataFrame") -> list[str]:
 def _text_column(values: "pd.Series") -> list[str]:
     if values.dtype.kind == "f":
         return ["" if v != v else f"{v:.4g}" for v in values.tolist()]
-    return ["" if v is None or v != v else str(v).replace("\n", " ") for v in values.tolist()]
+    return ["" if v is None or v != v else printable(v) for v in values.tolist()]
 
 
 def fixed_width_table(frame: "pd.DataFrame") -> str:
     """Right-aligned columns, as pandas' to_string prints them, several times faster on
     100,000 rows."""
-    columns = [[str(name)] + _text_column(frame[name]) for name in frame.columns]
+    columns = [[printable(name)] + _text_column(frame[name]) for name in frame.columns]
     widths = [max(map(len, column)) for column in columns]
     padded = [[text.rjust(width) for text in column] for column, width in zip(columns, widths)]
     return "\n".join(" ".join(row) for row in zip(*padded)) if padded else ""
