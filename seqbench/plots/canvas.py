@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import math
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable, Literal, Sequence
@@ -49,10 +50,11 @@ BAND_NOTE = "line: mean over seeds; band: min to max"
 
 @contextmanager
 def theme() -> Iterator[None]:
-    """seaborn's look for the figures drawn inside, and only for them, with every
-    ``$`` shown as it is (no mathtext). matplotlib's font
-    lookup is kept quiet meanwhile: its "findfont: ... not found" line for a math
-    glyph's fallback font says nothing a reader of the report can act on."""
+    """seaborn's look for the figures drawn inside, and only for them, with every ``$``
+    shown as it is (no mathtext). matplotlib's font lookup is kept quiet meanwhile: its
+    "findfont: ... not found" line for a math glyph's fallback font, and its "Glyph N
+    missing" warning for a control character in a name (which would print that
+    character raw on the terminal), say nothing a reader of the report can act on."""
     fonts = logging.getLogger("matplotlib.font_manager")
     level = fonts.level
     fonts.setLevel(logging.ERROR)
@@ -60,7 +62,9 @@ def theme() -> Iterator[None]:
         # Labels, titles and legends hold names and values from the store: a ``$`` in
         # them is text, never mathtext (which fails on ``$\frac{$`` or draws ``$x$``
         # as maths). No label of seqbench's own relies on mathtext.
-        with matplotlib.rc_context({"text.parse_math": False}), sns.axes_style("whitegrid"), sns.plotting_context("notebook"):
+        with matplotlib.rc_context({"text.parse_math": False}), sns.axes_style("whitegrid"), \
+                sns.plotting_context("notebook"), warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=r"Glyph \d+ .*missing from", category=UserWarning)
             yield
     finally:
         fonts.setLevel(level)

@@ -51,24 +51,27 @@ Block = Union[Heading, Text, Bullets, Table, Image]
 
 
 def markdown(blocks: list[Block], title: str, base: Path) -> str:
-    """Markdown with image links relative to ``base`` (where report.md is written)."""
-    lines = [f"# {markdown_text(title)}", ""]
+    """Markdown with image links relative to ``base`` (where report.md is written).
+    Every text is written literally (``markdown_text``): names and values from the
+    store cannot add markup, links, HTML or lines."""
+    text = markdown_text
+    lines = [f"# {text(title)}", ""]
     for block in blocks:
         if isinstance(block, Heading):
-            lines += ["#" * block.level + " " + markdown_text(block.text), ""]
+            lines += ["#" * block.level + " " + text(block.text), ""]
         elif isinstance(block, Text):
-            lines += [block.text, ""]
+            lines += [text(block.text), ""]
         elif isinstance(block, Bullets):
-            lines += [f"- {item}" for item in block.items] + [""]
+            lines += [f"- {text(item)}" for item in block.items] + [""]
         elif isinstance(block, Table):
             lines += markdown_table(block.frame)
-            lines += ([""] + [block.note] if block.note else []) + [""]
+            lines += ([""] + [text(block.note)] if block.note else []) + [""]
         elif isinstance(block, Image):
             link = block.path.relative_to(base).as_posix()
-            lines += [f"![{block.title}]({link})", ""]
+            lines += [f"![{text(block.title)}]({link})", ""]
             if block.caption or block.extra:
                 also = ", ".join(f"[{p.suffix[1:].upper()}]({p.relative_to(base).as_posix()})" for p in block.extra)
-                lines += [" ".join(filter(None, [block.caption, f"Also as {also}." if also else ""])), ""]
+                lines += [" ".join(filter(None, [text(block.caption), f"Also as {also}." if also else ""])), ""]
     return "\n".join(lines).rstrip() + "\n"
 
 
