@@ -1,0 +1,99 @@
+"""Complete exports: what ``seqbench report --format csv|json|markdown`` prints. Every
+column ``seqbench.results.load`` reads (identity, resolved parameters, every metric,
+timing and meter figure), named as it names them, so an export and ``load`` agree
+column for column; ``--per position|length|epoch`` prints the per-run tables the store
+keeps beside the runs, as ``load_position_metrics``, ``load_length_metrics`` and
+``load_curves`` read them. The column naming is docs/results-format.md.
+
+JSON is written at full precision (Python's shortest repr that reads back to the same
+float); a missing value is ``null``, an infinity the string ``"Infinity"`` or
+``"-Infinity"``, so the file stays valid JSON."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
+
+from seqbench.errors import UserError
+from seqbench.results import load, load_curves, load_length_metrics, load_position_metrics
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["PER", "export_frame", "to_csv", "to_json", "json_value"]
+
+# What one row is, and how the store's rows of that kind are read.
+PER: dict[str, Callable[..., "pd.DataFrame"]] = {
+    "run": load,
+    "position": load_position_metrics,
+    "length": load_length_metrics,
+    "epoch": load_curves,
+}
+# Left out of the run export: the sweep's whole provenance is one JSON document per run
+# (a bundle, ``seqbench export``, keeps it; ``results.load_provenance`` reads it).
+NOT_EXPORTED = ("provenance",)
+# A run's columns in this order: who and what first, as the table reads; then the
+# parameters and results, each section in the order ``load`` reads them; then the rest.
+FIRST = ("suite", "task", "model", "seed", "status", "primary_metric", "direction", "primary_value")
+SECTIONS = ("task.", "model.", "run.", "metric.", "time.", "meter.")
+
+
+def export_frame(store: Path, suite: str | None, per: str = "run") -> "pd.DataFrame":
+    """The rows of ``store`` (of ``suite`` when given), one per ``per``, every column."""
+    frame = PER[per](store, suite)
+    if per == "run":
+        if frame.empty:
+            raise UserError(f"{store}: the store has no runs{f' of suite {suite!r}' if suite else ''} yet")
+        frame = frame[_run_columns([c for c in frame.columns if c not in NOT_EXPORTED])]
+    return frame.reset_index(drop=True)
+
+
+def _run_columns(columns: list[str]) -> list[str]:
+    first = [c for c in FIRST if c in columns]
+    sections = [c for prefix in SECTIONS for c in columns if c.startswith(prefix)]
+    return first + sections + [c for c in columns if c not in first and c not in sections]
+
+
+def json_value(value: Any) -> Any:
+    """A cell as JSON writes it: NumPy scalars as Python's, NaN (no value) as None,
+    infinities as the strings "Infinity" and "-Infinity"."""
+    if value is None:
+        return None
+    if hasattr(value, "item") and not isinstance(value, (list, dict, str)):
+        value = value.item()  # a NumPy scalar
+    if isinstance(value, float):
+        if math.isnan(value):
+            return None
+        if math.isinf(value):
+            return "Infinity" if value > 0 else "-Infinity"
+        return value
+    if isinstance(value, list):
+        return [json_value(inner) for inner in value]
+    if isinstance(value, dict):
+        return {key: json_value(inner) for key, inner in value.items()}
+    if value.__class__.__name__ in ("NAType", "NaTType"):
+        return None
+    return value
+
+
+def to_json(frame: "pd.DataFrame") -> str:
+    """A list of objects, one per row, every float written exactly."""
+    columns = [str(c) for c in frame.columns]
+    rows = [dict(zip(columns, map(json_value, row))) for row in frame.itertuples(index=False, name=None)]
+    return json.dumps(rows, indent=2, allow_nan=False) + "\n"
+
+
+def _csv_cell(value: Any) -> Any:
+    # A list (run.eval_lengths) as JSON text, not Python's repr.
+    return json.dumps(json_value(value)) if isinstance(value, (list, dict)) else value
+
+
+def to_csv(frame: "pd.DataFrame") -> str:
+    """CSV with floats as pandas writes them (repr: exact), lists as JSON text."""
+    shown = frame.copy()
+    for column in shown.columns:
+        if shown[column].dtype == object:
+            shown[column] = shown[column].map(_csv_cell)
+    return str(shown.to_csv(index=False))
