@@ -75,6 +75,13 @@ def _copy(source: sqlite3.Connection, bundle: sqlite3.Connection, suites: Sequen
     return copied
 
 
+def _new_store(path: Path, out: Path) -> Store:
+    try:
+        return Store(path)
+    except UserError as error:
+        raise UserError(f"--out: cannot write {out} here ({error})") from None
+
+
 def write_bundle(store: Path, suites: Sequence[str], out: Path, force: bool = False) -> int:
     """Write the runs of ``suites`` in ``store`` to the bundle ``out``; returns how many
     runs it holds. Refuses (UserError) a suite the store lacks, and an existing ``out``
@@ -86,7 +93,7 @@ def write_bundle(store: Path, suites: Sequence[str], out: Path, force: bool = Fa
     try:
         source = connect_read_only(store)
         try:
-            with Store(temporary) as bundle:
+            with _new_store(temporary, out) as bundle:
                 connection = bundle.connection
                 connection.execute("BEGIN IMMEDIATE")
                 copied = _copy(source, connection, suites)

@@ -73,7 +73,9 @@ def json_value(value: Any) -> Any:
         return [json_value(inner) for inner in value]
     if isinstance(value, dict):
         return {key: json_value(inner) for key, inner in value.items()}
-    if value.__class__.__name__ in ("NAType", "NaTType"):
+    import pandas as pd
+
+    if value is pd.NA or value is pd.NaT:
         return None
     return value
 
