@@ -59,6 +59,10 @@ def _copy(source: sqlite3.Connection, bundle: sqlite3.Connection, suites: Sequen
     marks = ", ".join("?" * len(suites))
     runs_of_suites = f"SELECT id FROM runs WHERE suite IN ({marks})"
     copied = 0
+    # One read transaction: every table from the same snapshot, though a sweep may be
+    # writing to the source meanwhile (a run replaced between two reads would leave
+    # curves without their run).
+    source.execute("BEGIN")
     for table in TABLES:
         # Columns both have: a store made before a table or column existed has fewer.
         columns = [c for c in _columns(source, table) if c in set(_columns(bundle, table))]
@@ -72,6 +76,7 @@ def _copy(source: sqlite3.Connection, bundle: sqlite3.Connection, suites: Sequen
             bundle.executemany(insert, rows)
             if table == "runs":
                 copied += len(rows)
+    source.execute("COMMIT")
     return copied
 
 

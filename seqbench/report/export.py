@@ -59,9 +59,9 @@ def _run_columns(columns: list[str]) -> list[str]:
 def json_value(value: Any) -> Any:
     """A cell as JSON writes it: NumPy scalars as Python's, NaN (no value) as None,
     infinities as the strings "Infinity" and "-Infinity"."""
-    if value is None:
-        return None
-    if hasattr(value, "item") and not isinstance(value, (list, dict, str)):
+    if value is None or type(value) in (str, int, bool):
+        return value
+    if hasattr(value, "item") and not isinstance(value, (list, dict)):
         value = value.item()  # a NumPy scalar
     if isinstance(value, float):
         if math.isnan(value):
@@ -80,11 +80,22 @@ def json_value(value: Any) -> Any:
     return value
 
 
+def _json_column(values: "pd.Series") -> list[Any]:
+    """A column's cells as JSON writes them; whole columns at once where NumPy can."""
+    import numpy as np
+
+    cells = values.tolist()  # Python floats, ints and bools, which repr exactly
+    if values.dtype.kind in "iub" or (values.dtype.kind == "f" and np.isfinite(values.to_numpy()).all()):
+        return cells
+    return [json_value(cell) for cell in cells]
+
+
 def to_json(frame: "pd.DataFrame") -> str:
-    """A list of objects, one per row, every float written exactly."""
+    """A list of objects, one per row and one row a line, every float written exactly."""
     columns = [str(c) for c in frame.columns]
-    rows = [dict(zip(columns, map(json_value, row))) for row in frame.itertuples(index=False, name=None)]
-    return json.dumps(rows, indent=2, allow_nan=False) + "\n"
+    cells = [_json_column(frame[name]) for name in frame.columns]
+    lines = ["  " + json.dumps(dict(zip(columns, row)), allow_nan=False) for row in zip(*cells)]
+    return "[\n" + ",\n".join(lines) + "\n]\n" if lines else "[]\n"
 
 
 def _csv_cell(value: Any) -> Any:
@@ -94,8 +105,8 @@ def _csv_cell(value: Any) -> Any:
 
 def to_csv(frame: "pd.DataFrame") -> str:
     """CSV with floats as pandas writes them (repr: exact), lists as JSON text."""
-    shown = frame.copy()
-    for column in shown.columns:
-        if shown[column].dtype == object:
-            shown[column] = shown[column].map(_csv_cell)
-    return str(shown.to_csv(index=False))
+    nested = [name for name in frame.columns if frame[name].dtype == object
+              and any(isinstance(cell, (list, dict)) for cell in frame[name].tolist())]
+    if nested:
+        frame = frame.assign(**{str(name): frame[name].map(_csv_cell) for name in nested})
+    return str(frame.to_csv(index=False))
