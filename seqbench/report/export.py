@@ -99,14 +99,35 @@ def to_json(frame: "pd.DataFrame") -> str:
 
 
 def _csv_cell(value: Any) -> Any:
-    # A list (run.eval_lengths) as JSON text, not Python's repr.
-    return json.dumps(json_value(value)) if isinstance(value, (list, dict)) else value
+    # No value as an empty cell; a list (run.eval_lengths) as JSON text, not Python's repr;
+    # an infinity as str() writes it, ``inf``.
+    if isinstance(value, (list, dict)):
+        return json.dumps(json_value(value))
+    if hasattr(value, "item"):
+        value = value.item()  # a NumPy scalar
+    return "" if json_value(value) is None else value
+
+
+def _csv_column(values: "pd.Series") -> list[Any]:
+    import numpy as np
+
+    cells = values.tolist()
+    if values.dtype.kind in "iub":
+        return cells
+    if values.dtype.kind == "f":
+        # Python's str of a float is its repr (exact); NaN (no value) is an empty cell.
+        return cells if not np.isnan(values.to_numpy()).any() else ["" if c != c else c for c in cells]
+    return [_csv_cell(cell) if not isinstance(cell, str) else cell for cell in cells]
 
 
 def to_csv(frame: "pd.DataFrame") -> str:
-    """CSV with floats as pandas writes them (repr: exact), lists as JSON text."""
-    nested = [name for name in frame.columns if frame[name].dtype == object
-              and any(isinstance(cell, (list, dict)) for cell in frame[name].tolist())]
-    if nested:
-        frame = frame.assign(**{str(name): frame[name].map(_csv_cell) for name in nested})
-    return str(frame.to_csv(index=False))
+    """CSV: floats at full precision (repr), no value an empty cell, an infinity
+    ``inf``, a list as JSON text, booleans True/False."""
+    import csv
+    import io
+
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow([str(c) for c in frame.columns])
+    writer.writerows(zip(*[_csv_column(frame[name]) for name in frame.columns]))
+    return text.getvalue()
