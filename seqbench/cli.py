@@ -192,13 +192,15 @@ def export(suites, store, out, force) -> None:
     per-position metrics and provenance: `seqbench report --store OUT` and
     `--compare OUT` read it like any store. Written whole or not at all.
     """
+    import shlex
+
     from seqbench.bundle import write_bundle
 
     store = _store_path(store)
     with _store_damage(store):
         written = write_bundle(store, list(suites), out, force)
     click.echo(f"exported {written} runs of {', '.join(suites)} from {store} to {out} "
-               f"(seqbench report --store {out})")
+               f"(seqbench report --store {shlex.quote(str(out))})")
 
 
 @main.command()
