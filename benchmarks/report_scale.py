@@ -7,7 +7,9 @@ API, then times, in this process:
 
 - ``seqbench report`` as a table (load the store, pick the columns, render);
 - ``seqbench report --plot`` (load runs, curves and length metrics, every figure, the
-  Markdown and HTML summary), each file timed as it is written.
+  Markdown and HTML summary), each file timed as it is written;
+- the complete exports (``--format csv`` and ``json``: every column) and
+  ``seqbench export`` of the whole store's suite to a bundle.
 
     python benchmarks/report_scale.py [--runs 100000] [--store PATH] [--keep]
 
@@ -126,7 +128,8 @@ def main() -> None:
     args = parser.parse_args()
 
     from seqbench.report.files import load_groups, write_report
-    from seqbench.report.runs import render, report_frame
+    from seqbench.bundle import write_bundle
+    from seqbench.report.runs import render, report_frame, report_table
     from seqbench.report.selection import select
 
     directory = Path(tempfile.mkdtemp(prefix="report_scale_"))
@@ -160,6 +163,14 @@ def main() -> None:
     write_report(groups, out, ["png"], lap)
     total = time.perf_counter() - start
     print(f"  {'--plot, total':<40} {total:8.2f} s")
+
+    print("exports (every column):")
+    complete, _ = timed("load every column", lambda: report_table(store, None, None, "csv"))
+    for fmt in ("csv", "json"):
+        timed(f"render {fmt}", lambda: render(complete, fmt))
+    print(f"  ({len(complete):,} runs, {len(complete.columns)} columns)")
+    suite = select(store, None, None)[0][0].suite
+    timed(f"seqbench export {suite}", lambda: write_bundle(store, [suite], directory / "bundle.sqlite"))
     print("(the first figure's time includes loading the curves and aggregating every figure's data)")
     if args.keep:
         print(f"kept: {directory}")

@@ -181,7 +181,12 @@ def run(suites, store, resume, dry_run, executor, jobs, ray_address, device, smo
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json", "markdown"]),
               default="table", show_default=True,
               help="How the table of runs is printed (not printed with --plot or --tensorboard "
-                   "unless --format is given).")
+                   "unless --format is given). csv, json and markdown carry every column: "
+                   "parameters, every metric, timings, meters (docs/results-format.md).")
+@click.option("--per", type=click.Choice(["run", "position", "length", "epoch"]), default="run",
+              show_default=True,
+              help="One row per run, or per target position (per-position metrics), per "
+                   "evaluation length (run.eval_lengths) or per epoch (training curves).")
 @click.option("--plot", is_flag=True,
               help="Write figures (PNG) and a summary page (report.md, report.html) to --out.")
 @click.option("--out", type=click.Path(path_type=Path, file_okay=False), default=None,
@@ -193,7 +198,7 @@ def run(suites, store, resume, dry_run, executor, jobs, ray_address, device, smo
 @click.option("--tensorboard", "tensorboard_dir", type=click.Path(path_type=Path, file_okay=False),
               default=None, help="Write the per-epoch curves as TensorBoard event files under this folder.")
 @click.pass_context
-def report(ctx, store, suite, fmt, plot, out, svg, compare, tensorboard_dir) -> None:
+def report(ctx, store, suite, fmt, per, plot, out, svg, compare, tensorboard_dir) -> None:
     """Print the runs in the results store; --plot writes figures and a summary page.
 
     Figures adapt to what the suite swept: the primary metric, wall time and GPU
@@ -203,11 +208,11 @@ def report(ctx, store, suite, fmt, plot, out, svg, compare, tensorboard_dir) -> 
     """
     store = _store_path(store)
     with _store_damage(store):
-        _report(ctx, store, suite, fmt, plot, out, svg, compare, tensorboard_dir)
+        _report(ctx, store, suite, fmt, per, plot, out, svg, compare, tensorboard_dir)
 
 
-def _report(ctx: click.Context, store: Path, suite: str | None, fmt: str, plot: bool, out: Path | None,
-            svg: bool, compare: str | None, tensorboard_dir: Path | None) -> None:
+def _report(ctx: click.Context, store: Path, suite: str | None, fmt: str, per: str, plot: bool,
+            out: Path | None, svg: bool, compare: str | None, tensorboard_dir: Path | None) -> None:
     from seqbench.report.runs import render, report_table
 
     if out is not None and not plot:
@@ -215,15 +220,15 @@ def _report(ctx: click.Context, store: Path, suite: str | None, fmt: str, plot: 
     if svg and not plot:
         raise SeqbenchUsageError("--svg changes what --plot writes; add --plot")
     if not plot and tensorboard_dir is None:
-        click.echo(render(report_table(store, suite, compare), fmt).rstrip("\n"))
+        click.echo(render(report_table(store, suite, compare, fmt, per), fmt).rstrip("\n"))
         return
     if plot and out is None:
         out = store.parent / "report"
     from seqbench.report.files import prepare_files, write_files
 
     groups = prepare_files(store, suite, compare, out, tensorboard_dir)
-    if ctx.get_parameter_source("fmt") is not click.core.ParameterSource.DEFAULT:
-        click.echo(render(report_table(store, suite, compare), fmt).rstrip("\n"))
+    if any(ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT for name in ("fmt", "per")):
+        click.echo(render(report_table(store, suite, compare, fmt, per), fmt).rstrip("\n"))
     try:
         write_files(groups, out, ["png", "svg"] if svg else ["png"], tensorboard_dir, click.echo)
     except OSError as error:  # a folder that cannot be written, a full disk
@@ -231,6 +236,30 @@ def _report(ctx: click.Context, store: Path, suite: str | None, fmt: str, plot: 
         option = "--tensorboard" if tensorboard_dir and Path(str(where)).is_relative_to(tensorboard_dir) else "--out"
         raise SeqbenchUsageError(
             f"{option}: cannot write {where} ({error.strerror or error})") from None
+
+
+@main.command()
+@click.argument("suites", nargs=-1, required=True)
+@_store_option
+@click.option("--out", type=click.Path(path_type=Path, dir_okay=False), required=True,
+              help="The bundle to write: a standalone results store (SQLite) of these suites.")
+@click.option("--force", is_flag=True, help="Replace --out if it exists.")
+def export(suites, store, out, force) -> None:
+    """Write the runs of SUITES (names, as `seqbench report` lists them) to one file.
+
+    The bundle is a results store of its own, with every run's curves, per-length and
+    per-position metrics and provenance: `seqbench report --store OUT` and
+    `--compare OUT` read it like any store. Written whole or not at all.
+    """
+    import shlex
+
+    from seqbench.bundle import write_bundle
+
+    store = _store_path(store)
+    with _store_damage(store):
+        written = write_bundle(store, list(suites), out, force)
+    click.echo(f"exported {written} runs of {', '.join(suites)} from {store} to {out} "
+               f"(seqbench report --store {shlex.quote(str(out))})")
 
 
 @main.command()

@@ -20,7 +20,7 @@ from seqbench.store import check_identity
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["load", "load_curves", "load_length_metrics", "load_position_metrics", "load_provenance",
+__all__ = ["connect_read_only", "load", "load_curves", "load_length_metrics", "load_position_metrics", "load_provenance",
            "load_records", "StoredRecord", "suites"]
 
 IDENTITY = ("id", "suite", "point", "status", "task", "model", "seed", "primary_metric",
@@ -56,6 +56,12 @@ def _open(path: str | Path) -> sqlite3.Connection:
         connection.close()
         raise
     return connection
+
+
+def connect_read_only(path: str | Path) -> sqlite3.Connection:
+    """A read-only connection to the store at ``path``, its identity checked (a missing
+    file, another application's database: a UserError). The caller closes it."""
+    return _open(path)
 
 
 def _in_read_only_folder(path: Path) -> bool:

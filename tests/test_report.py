@@ -62,7 +62,7 @@ def test_csv_rows_match_the_store(filled_store):
     rows = list(csv.DictReader(io.StringIO(report(filled_store, "--format", "csv").output)))
     frame = results.load(filled_store)
     assert len(rows) == len(frame)
-    assert sorted(float(r["value"]) for r in rows) == sorted(frame["primary_value"])
+    assert sorted(float(r["primary_value"]) for r in rows) == sorted(frame["primary_value"])
 
 
 def test_json_is_a_list_of_records(filled_store):

@@ -1,5 +1,7 @@
 """The table ``seqbench report`` prints: a store's runs (or two result sets' runs, with
-``--compare``) as a right-aligned table, CSV, JSON or Markdown."""
+``--compare``) as a right-aligned table of the headline columns, or complete (every
+column, ``export``) as CSV, JSON or Markdown; with ``per``, the per-position, per-length
+or per-epoch rows instead."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from seqbench.errors import UserError
+from seqbench.report.export import export_frame, to_csv, to_json
 from seqbench.report.selection import select
 from seqbench.report.text import fixed_width_table, markdown_table
 from seqbench.results import load
@@ -14,9 +17,13 @@ from seqbench.results import load
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["FORMATS", "TABLE_RESULTS", "report_frame", "report_table", "table_columns", "render"]
+__all__ = ["FORMATS", "COMPLETE_FORMATS", "TABLE_RESULTS", "report_frame", "report_table", "table_columns",
+           "render"]
 
 FORMATS = ("table", "csv", "json", "markdown")
+# The formats that carry every column (files to keep or load elsewhere); ``table`` is
+# for reading in a terminal and shows the headline columns only.
+COMPLETE_FORMATS = ("csv", "json", "markdown")
 LEADING = ["suite", "task"]
 TRAILING = ["model", "seed", "status", "primary_metric", "primary_value",
             "time.epochs", "time.train_s", "time.total_s", "error"]
@@ -37,16 +44,23 @@ def report_frame(store: Path, suite: str | None = None) -> "pd.DataFrame":
     return table_columns(frame)
 
 
-def report_table(store: Path, suite: str | None, compare: str | None) -> "pd.DataFrame":
-    """The table of runs; with ``compare``, both result sets and a leading source column."""
-    if compare is None:
-        return report_frame(store, suite)
+def report_table(
+    store: Path, suite: str | None, compare: str | None, fmt: str = "table", per: str = "run"
+) -> "pd.DataFrame":
+    """The table of runs (or of ``per`` rows); with ``compare``, both result sets and a
+    leading source column. Complete in the COMPLETE_FORMATS or with ``per``."""
     import pandas as pd
 
+    complete = fmt in COMPLETE_FORMATS or per != "run"
+    if compare is None:
+        if not complete:
+            return report_frame(store, suite)
+        select(store, suite, None)  # the store and the suite exist
+        return export_frame(store, suite, per)
     frames = []
     for group in select(store, suite, compare):
         for ref in group:
-            frame = report_frame(ref.store, ref.suite)
+            frame = export_frame(ref.store, ref.suite, per) if complete else report_frame(ref.store, ref.suite)
             frame.insert(0, "source", ref.label)
             frames.append(frame)
     return pd.concat(frames, ignore_index=True)
@@ -71,9 +85,9 @@ def table_columns(frame: "pd.DataFrame") -> "pd.DataFrame":
 def render(frame: "pd.DataFrame", fmt: str) -> str:
     """``frame`` in one of FORMATS."""
     if fmt == "csv":
-        return frame.to_csv(index=False)
+        return to_csv(frame)
     if fmt == "json":
-        return frame.to_json(orient="records", indent=2)
+        return to_json(frame)
     if fmt == "markdown":
         return "\n".join(markdown_table(frame)) + "\n"
     return fixed_width_table(frame)

@@ -1,0 +1,205 @@
+"""Complete exports (``report --format csv|json|markdown``, ``--per``) and bundles
+(``seqbench export``), on a real store: gp-pairs and its exact oracle, whose runs carry
+several metrics (nll, mse, r2), per-position metrics, timings and meters."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from seqbench import results
+from seqbench.bundle import bundle_origin
+from seqbench.cli import main
+from seqbench.store import Store
+
+SUITE = """
+[suite]
+name = "gp"
+seeds = [0, 1]
+[run]
+epochs = 1
+train_size = 64
+eval_size = 32
+batch_size = 32
+eval_lengths = [40]
+[task]
+name = "gp-pairs"
+length = 40
+context = 20
+[[model]]
+name = "oracle"
+"""
+
+# A model that trains an epoch, so the bundle has curves to carry.
+OTHER = """
+[suite]
+name = "other"
+[run]
+epochs = 1
+train_size = 64
+eval_size = 32
+batch_size = 32
+[task]
+name = "adding"
+seq_len = 5
+[[model]]
+name = "numpy:ridge"
+"""
+
+
+def invoke(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(main, list(args))
+    return result.exit_code, result.output
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("exports")
+    path = folder / "store.sqlite"
+    for name, text in (("gp", SUITE), ("other", OTHER)):
+        suite = folder / f"{name}.toml"
+        suite.write_text(text)
+        code, output = invoke("run", str(suite), "--store", str(path))
+        assert code == 0, output
+    return path
+
+
+def stored_columns(path: Path, suite: str) -> list[dict[str, Any]]:
+    """Each run's columns as the store's own JSON holds them, read without seqbench."""
+    with sqlite3.connect(path) as connection:
+        rows = connection.execute(
+            "SELECT id, config, metrics, timings, measurements FROM runs WHERE suite = ? ORDER BY id", (suite,))
+        runs = []
+        for run_id, config, *result_texts in rows.fetchall():
+            flat: dict[str, Any] = {"id": run_id}
+            config = json.loads(config)
+            sections = [("task", config["task"]["params"]), ("model", config["model"]["params"]), ("run", config["run"])]
+            sections += zip(("metric", "time", "meter"), map(json.loads, result_texts))
+            for prefix, document in sections:
+                flatten(prefix, document, flat)
+            runs.append(flat)
+    return runs
+
+
+def flatten(prefix: str, document: dict[str, Any], into: dict[str, Any]) -> None:
+    for key, value in document.items():
+        if isinstance(value, dict):
+            flatten(f"{prefix}.{key}", value, into)
+        else:
+            into[f"{prefix}.{key}"] = value
+
+
+def test_every_stored_metric_timing_meter_and_parameter_is_exported(store):
+    stored = stored_columns(store, "gp")
+    assert {"metric.nll", "metric.mse", "metric.r2", "time.train_s", "task.context",
+            "meter.resources.eval.cpu_s"} <= set(stored[0])
+    code, as_json = invoke("report", "--store", str(store), "--suite", "gp", "--format", "json")
+    assert code == 0, as_json
+    code, as_csv = invoke("report", "--store", str(store), "--suite", "gp", "--format", "csv")
+    code, as_markdown = invoke("report", "--store", str(store), "--suite", "gp", "--format", "markdown")
+    json_rows = json.loads(as_json)
+    csv_rows = list(csv.DictReader(io.StringIO(as_csv)))
+    markdown_header = [c.strip() for c in as_markdown.splitlines()[0].strip("|").split("|")]
+    assert len(json_rows) == len(csv_rows) == len(stored) == 2
+    assert len(as_markdown.splitlines()) == 2 + len(stored)
+    for run, from_json, from_csv in zip(stored, json_rows, csv_rows):
+        assert set(run) <= set(from_json) and set(run) <= set(from_csv) and set(run) <= set(markdown_header)
+        for column, value in run.items():
+            assert from_json[column] == value, column
+            if isinstance(value, float):
+                assert float(from_csv[column]) == value, column
+            elif isinstance(value, list):
+                assert json.loads(from_csv[column]) == value, column
+
+
+def test_exports_name_and_hold_what_results_load_reads(store):
+    loaded = results.load(store, "gp").drop(columns=["provenance"])
+    code, output = invoke("report", "--store", str(store), "--suite", "gp", "--format", "json")
+    exported = pd.DataFrame(json.loads(output))
+    assert sorted(exported.columns) == sorted(loaded.columns)
+    for column in loaded.columns:
+        assert exported[column].tolist() == loaded[column].tolist(), column
+    # Positions: the export is load_position_metrics, row for row.
+    code, output = invoke("report", "--store", str(store), "--suite", "gp", "--per", "position", "--format", "json")
+    assert code == 0, output
+    positions = pd.DataFrame(json.loads(output))
+    expected = results.load_position_metrics(store, "gp")
+    assert set(positions["name"]) == {"nll", "mse"} and len(positions) == len(expected) > 0
+    pd.testing.assert_frame_equal(positions, expected, check_dtype=False)
+
+
+def test_json_and_csv_keep_every_digit(tmp_path):
+    path = tmp_path / "store.sqlite"
+    values = {"tiny": 3e-12, "short": 1.3008e-07, "sum": 0.1 + 0.2, "big": 123456789.123456789, "zero": 0.0}
+    with Store(path) as written:
+        written.write({"suite": "s", "point": "p", "task": "adding", "model": "oracle", "seed": 0,
+                       "status": "ok", "primary_metric": "tiny", "direction": "min", "primary_value": 3e-12,
+                       "config": {"task": {"name": "adding", "params": {"seq_len": 5}},
+                                  "model": {"name": "oracle", "params": {}}, "run": {}, "seed": 0},
+                       "metrics": values, "timings": {}, "measurements": {}}, {})
+    # A value an earlier seqbench could store: JSON Infinity, which the store now refuses.
+    with sqlite3.connect(path) as connection:
+        connection.execute("UPDATE runs SET timings = '{\"train_s\": Infinity}'")
+    code, output = invoke("report", "--store", str(path), "--format", "json")
+    assert code == 0, output
+    (row,) = json.loads(output, parse_constant=lambda name: pytest.fail(f"{name} is not JSON"))
+    assert {name: row[f"metric.{name}"] for name in values} == values
+    assert row["primary_value"] == 3e-12 and '"metric.tiny": 3e-12' in output
+    assert row["time.train_s"] == "Infinity"
+    code, output = invoke("report", "--store", str(path), "--format", "csv")
+    (row,) = csv.DictReader(io.StringIO(output))
+    assert {name: float(row[f"metric.{name}"]) for name in values} == values
+    assert math.isinf(float(row["time.train_s"]))
+
+
+def test_a_bundle_reports_as_its_source_does(store, tmp_path):
+    bundle = tmp_path / "shared" / "gp.sqlite"
+    code, output = invoke("export", "gp", "--store", str(store), "--out", str(bundle))
+    assert code == 0, output
+    assert sorted(p.name for p in bundle.parent.iterdir()) == ["gp.sqlite"]  # one file, nothing beside it
+    assert results.suites(bundle) == ["gp"]
+    origin = bundle_origin(bundle)
+    assert origin is not None and origin["suites"] == ["gp"] and origin["runs"] == 2
+    for per in ("run", "position", "length", "epoch"):
+        code, source = invoke("report", "--store", str(store), "--suite", "gp", "--per", per, "--format", "csv")
+        code, copy = invoke("report", "--store", str(bundle), "--per", per, "--format", "csv")
+        assert code == 0 and copy == source, per
+        if per != "epoch":  # the oracle trains no epochs
+            assert len(source.splitlines()) > 2, per
+    code, output = invoke("report", "--store", str(store), "--suite", "gp", "--compare", str(bundle), "--format", "csv")
+    assert code == 0, output
+    both = pd.read_csv(io.StringIO(output))
+    first, second = (part.drop(columns="source").reset_index(drop=True) for _, part in both.groupby("source", sort=False))
+    assert len(first) == 2
+    pd.testing.assert_frame_equal(first, second)
+    assert [item.record for item in results.load_records(bundle)] == [
+        item.record for item in results.load_records(store, "gp")]
+
+
+def test_export_refuses_without_writing(store, tmp_path):
+    out = tmp_path / "bundle.sqlite"
+    code, output = invoke("export", "nope", "--store", str(store), "--out", str(out))
+    assert code == 2 and output == f"Error: export: no runs of suite 'nope' in {store}; suites: gp, other\n"
+    assert list(tmp_path.iterdir()) == []
+    out.write_text("keep me")
+    code, output = invoke("export", "gp", "--store", str(store), "--out", str(out))
+    assert code == 2 and output == f"Error: --out: {out} exists; add --force to replace it\n"
+    assert out.read_text() == "keep me"
+    code, output = invoke("export", "gp", "other", "--store", str(store), "--out", str(out), "--force")
+    assert code == 0, output
+    assert results.suites(out) == ["gp", "other"]
+    code, source = invoke("report", "--store", str(store), "--suite", "other", "--per", "epoch", "--format", "csv")
+    code, copy = invoke("report", "--store", str(out), "--suite", "other", "--per", "epoch", "--format", "csv")
+    assert copy == source and "train_loss" in copy
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bundle.sqlite"]
+    code, output = invoke("export", "gp", "--store", str(store), "--out", str(store), "--force")
+    assert code == 2 and "is the store being exported" in output
