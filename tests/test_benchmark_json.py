@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import os
 import random
 import subprocess
 import sys
@@ -136,10 +137,13 @@ def test_a_dry_run_writes_no_file(write_suite, store_path, tmp_path):
 def test_the_benchmarks_run_under_pytest_benchmark_with_seqbench_metadata(tmp_path):
     root = Path(__file__).resolve().parent.parent
     output = tmp_path / "bench.json"
+    # Not an xdist worker, though this test may run in one: pytest-benchmark turns
+    # itself off inside xdist (it reads PYTEST_XDIST_WORKER).
+    env = {name: value for name, value in os.environ.items() if not name.startswith("PYTEST_XDIST")}
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "benchmarks/test_bench_harness.py", "-k", "in_process",
          "--benchmark-only", f"--benchmark-json={output}", "-p", "no:cacheprovider", "-q"],
-        cwd=root, capture_output=True, text=True, timeout=300,
+        cwd=root, capture_output=True, text=True, timeout=300, env=env,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     (benchmark,) = json.loads(output.read_text())["benchmarks"]
