@@ -38,7 +38,7 @@ from typing import Literal, Sequence
 import numpy as np
 
 __all__ = ["Interval", "Comparison", "interval", "percentile_bootstrap", "paired", "unpaired", "t_quantile", "t_cdf",
-           "LEVEL", "BOOTSTRAP_FROM", "RESAMPLES", "RESAMPLE_SEED", "VERDICTS"]
+           "Direction", "LEVEL", "BOOTSTRAP_FROM", "RESAMPLES", "RESAMPLE_SEED", "VERDICTS"]
 
 LEVEL = 0.95
 BOOTSTRAP_FROM = 10  # seeds from which the interval is a bootstrap; fewer: Student's t
