@@ -63,8 +63,8 @@ def results_table(figures: "Figures") -> "pd.DataFrame":
     by = ["source", "series"] + axes
     metric = figures.sets[0].primary_metric or "metric"
     table = summarise(runs, by, "metric").rename(columns={
-        "n": "seeds", "mean": f"{metric} mean", "min": f"{metric} min", "max": f"{metric} max"})
-    table = table.merge(with_intervals(runs, by, "metric", metric).drop(columns=f"{metric} mean"), on=by, how="left")
+        "n": "seeds", "mean": f"{metric} mean", "min": f"{metric} min", "max": f"{metric} max",
+        "low": f"{metric} low", "high": f"{metric} high"})
     for column, title in (("train_s", "train s"), ("eval_s", "eval s"),
                           ("train_energy_j", "train J"), ("eval_energy_j", "eval J")):
         if runs[column].notna().any():
