@@ -10,20 +10,24 @@ Which interval, and why (docs/suites.md, "Reading the intervals", says the same)
   values, so it covers the true mean about 75% of the time, not 95%
   (tests/test_stats.py measures both). The t interval is exact for normally spread
   results and widens honestly as seeds get fewer (3 seeds: ±2.48 standard deviations).
-- 10 seeds or more: the percentile bootstrap, ``RESAMPLES`` resamples from a fixed
+- 10 to 99 seeds: the percentile bootstrap, ``RESAMPLES`` resamples from a fixed
   RNG seed (``RESAMPLE_SEED``), so the same runs always give the same interval. It
   assumes no shape of spread. Its percentiles are taken at Hesterberg's expanded level
   (``_expanded_level``): the plain percentile interval is too narrow at these sizes
   (12 seeds cover 90%, not 95%). Percentile rather than BCa: BCa's acceleration is a
   jackknife estimate that is itself noisy at these sizes, and for a mean the two agree.
+- 100 seeds or more: Student's t again. There the mean's spread is close to normal
+  whatever the runs' (the central limit theorem), so the bootstrap and t intervals
+  agree closely, while the bootstrap's cost grows with seeds × resamples (a report of
+  500 seeds per configuration would spend minutes on it).
 
 A comparison of A with B pairs their runs by seed (every model of a point setting sees
 the same data for the same seed), so seed-to-seed variation common to both cancels: the
 interval is the one above, of the per-seed differences A - B. "Probability A is better"
-is the t distribution's probability that the true mean difference favours A (fewer
-than 10 seeds: the interval excludes zero exactly when it is above 97.5% or below
-2.5%), or the share of bootstrap resamples of the mean difference that favour A (10+
-seeds; it agrees with the interval up to the expansion). The effect size is the mean difference over the average of the two
+is the t distribution's probability that the true mean difference favours A where the
+interval is a t interval (it excludes zero exactly when that probability is above
+97.5% or below 2.5%), or the share of bootstrap resamples of the mean difference that
+favour A where it is a bootstrap (it agrees with the interval up to the expansion). The effect size is the mean difference over the average of the two
 standard deviations (Cohen's d for paired designs, "d_av"), so it reads the same
 whether or not the runs were paired.
 """
@@ -38,11 +42,12 @@ from typing import Literal, Sequence
 import numpy as np
 
 __all__ = ["Interval", "Comparison", "interval", "percentile_bootstrap", "paired", "unpaired", "t_quantile", "t_cdf",
-           "Direction", "LEVEL", "BOOTSTRAP_FROM", "RESAMPLES", "RESAMPLE_SEED", "VERDICTS"]
+           "Direction", "LEVEL", "BOOTSTRAP_FROM", "BOOTSTRAP_BELOW", "uses_bootstrap", "RESAMPLES", "RESAMPLE_SEED", "VERDICTS"]
 
 LEVEL = 0.95
 BOOTSTRAP_FROM = 10  # seeds from which the interval is a bootstrap; fewer: Student's t
-RESAMPLES = 10_000
+BOOTSTRAP_BELOW = 100  # and up to which: from here Student's t again (see above)
+RESAMPLES = 4_000  # the 2.5% and 97.5% points move by about 1% of the width between RNG seeds
 RESAMPLE_SEED = 20  # issue 20; any fixed value makes the intervals reproducible
 VERDICTS = ("better", "worse", "indistinguishable", "too few seeds")
 
@@ -155,15 +160,23 @@ def t_quantile(p: float, df: float) -> float:
 
 # --- intervals ---------------------------------------------------------------------
 
-def _bootstrap_means(samples: list[np.ndarray], resamples: int = RESAMPLES) -> np.ndarray:
-    """The mean of each resample of every sample (with replacement), summed over samples
-    with signs applied by the caller; one RNG seed for every call."""
-    rng = np.random.default_rng(RESAMPLE_SEED)
-    means = []
-    for sample in samples:
-        picks = rng.integers(0, len(sample), size=(resamples, len(sample)))
-        means.append(sample[picks].mean(axis=1))
-    return np.stack(means)
+def uses_bootstrap(n: int) -> bool:
+    """Whether a mean over ``n`` values gets a bootstrap interval (else Student's t)."""
+    return BOOTSTRAP_FROM <= n < BOOTSTRAP_BELOW
+
+
+@lru_cache(maxsize=64)
+def _picks(n: int, stream: int) -> np.ndarray:
+    """Which values each resample draws: fixed for a given ``n`` and ``stream`` (the
+    second sample of an unpaired comparison draws independently of the first)."""
+    picks = np.random.default_rng([RESAMPLE_SEED, stream]).integers(0, n, size=(RESAMPLES, n))
+    picks.flags.writeable = False
+    return picks
+
+
+def _bootstrap_means(samples: list[np.ndarray]) -> np.ndarray:
+    """The mean of each of ``RESAMPLES`` resamples (with replacement) of every sample."""
+    return np.stack([sample[_picks(len(sample), stream)].mean(axis=1) for stream, sample in enumerate(samples)])
 
 
 def _percentiles(resampled: np.ndarray, level: float) -> tuple[float, float]:
@@ -181,7 +194,7 @@ def interval(values: Sequence[float] | np.ndarray, level: float = LEVEL) -> Inte
     mean = float(x.mean())
     if n == 1:
         return Interval(mean, math.nan, math.nan, 1, "none")
-    if n < BOOTSTRAP_FROM:
+    if not uses_bootstrap(n):
         half = t_quantile(0.5 + level / 2.0, n - 1) * float(x.std(ddof=1)) / math.sqrt(n)
         return Interval(mean, mean - half, mean + half, n, "t")
     return percentile_bootstrap(x, _expanded_level(level, n))
@@ -197,7 +210,8 @@ def _expanded_level(level: float, n: int) -> float:
 
 def percentile_bootstrap(values: Sequence[float] | np.ndarray, level: float = LEVEL) -> Interval:
     """The plain percentile bootstrap interval of the mean, whatever the number of values
-    (``interval`` uses it, at an expanded level, from ``BOOTSTRAP_FROM`` values on)."""
+    (``interval`` uses it, at an expanded level, from ``BOOTSTRAP_FROM`` values to
+    ``BOOTSTRAP_BELOW``)."""
     x = _values(values)
     if len(x) < 2:
         return Interval(float(x.mean()) if len(x) else math.nan, math.nan, math.nan, len(x), "none")
@@ -253,14 +267,16 @@ def paired(a: Sequence[float] | np.ndarray, b: Sequence[float] | np.ndarray,
     both = np.isfinite(a_all) & np.isfinite(b_all)
     a_kept, b_kept = a_all[both], b_all[both]
     d = a_kept - b_kept
-    difference = interval(d, level)
-    n = difference.n
-    if n < 2:
-        p_lower = math.nan
-    elif difference.method == "t":
-        p_lower = _t_probability_lower(difference.mean, float(d.std(ddof=1)) / math.sqrt(n), n - 1)
+    n = len(d)
+    if uses_bootstrap(n):
+        resampled = _bootstrap_means([d])[0]
+        low, high = _percentiles(resampled, _expanded_level(level, n))
+        difference = Interval(float(d.mean()), low, high, n, "bootstrap")
+        p_lower = _bootstrap_probability_lower(resampled)
     else:
-        p_lower = _bootstrap_probability_lower(_bootstrap_means([d])[0])
+        difference = interval(d, level)
+        p_lower = (math.nan if n < 2 else
+                   _t_probability_lower(difference.mean, float(d.std(ddof=1)) / math.sqrt(n), n - 1))
     return Comparison(
         difference=difference, p_better=_oriented(p_lower, direction),
         effect=_effect(difference.mean, a_kept, b_kept), relative=_relative(difference.mean, b_kept),
@@ -270,15 +286,15 @@ def paired(a: Sequence[float] | np.ndarray, b: Sequence[float] | np.ndarray,
 def unpaired(a: Sequence[float] | np.ndarray, b: Sequence[float] | np.ndarray,
              direction: Direction = "min", level: float = LEVEL) -> Comparison:
     """A against B as independent samples (their seeds differ, or are not known to match):
-    Welch's t interval of the difference of means with fewer than ``BOOTSTRAP_FROM``
-    values on either side, else the bootstrap of each side."""
+    the bootstrap of each side where both have a bootstrap's number of values
+    (``uses_bootstrap``), else Welch's t interval of the difference of means."""
     x, y = _values(a), _values(b)
     if min(len(x), len(y)) < 2:
         mean = float(x.mean() - y.mean()) if len(x) and len(y) else math.nan
         none = Interval(mean, math.nan, math.nan, min(len(x), len(y)), "none")
         return Comparison(none, math.nan, math.nan, _relative(mean, y), "too few seeds", paired=False)
     mean = float(x.mean() - y.mean())
-    if min(len(x), len(y)) < BOOTSTRAP_FROM:
+    if not (uses_bootstrap(len(x)) and uses_bootstrap(len(y))):
         va, vb = x.var(ddof=1) / len(x), y.var(ddof=1) / len(y)
         standard_error = math.sqrt(va + vb)
         df = (va + vb) ** 2 / ((va ** 2 / (len(x) - 1)) + (vb ** 2 / (len(y) - 1))) if standard_error else 1.0

@@ -24,7 +24,7 @@ def _coverage(seeds: int, method=stats.interval, rng_seed: int = 7) -> tuple[flo
     return covered / EXPERIMENTS, methods
 
 
-@pytest.mark.parametrize("seeds, expected", [(3, "t"), (12, "bootstrap")])
+@pytest.mark.parametrize("seeds, expected", [(3, "t"), (12, "bootstrap"), (120, "t")])
 def test_interval_covers_a_known_mean_at_about_the_stated_rate(seeds, expected):
     # 400 experiments: the standard error of a 95% coverage is 1.1 points.
     coverage, methods = _coverage(seeds)

@@ -167,7 +167,7 @@ def verdict_note(across_sets: bool) -> str:
              if across_sets else "configurations at the same setting, model against model (oracles only with oracles)")
     return (f"Compared: {pairs}, paired by seed (the same seed gives the same data), or unpaired "
             "where the seeds differ. A - B is the mean per-seed difference with its 95% interval "
-            "(Student's t below 10 seeds, bootstrap from 10); the verdict is for A: better or worse "
+            "(the bootstrap with 10 to 99 seeds, Student's t otherwise); the verdict is for A: better or worse "
             "where the interval excludes zero, indistinguishable where it covers it, too few seeds "
             "with one. P(A better): the probability that A's true mean is the better one. "
             "Effect (d): the difference in average seed standard deviations; A / B: the ratio of the "

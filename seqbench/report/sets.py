@@ -207,7 +207,8 @@ def summarise(frame: "pd.DataFrame", by: list[str], value: str) -> "pd.DataFrame
 
 def add_intervals(summary: "pd.DataFrame", grouped: Any) -> "pd.DataFrame":
     """``low`` and ``high`` for ``summarise``: Student's t for every group at once, the
-    bootstrap (one call per group) only where a group has ``BOOTSTRAP_FROM`` values."""
+    bootstrap (one call per group) only where a group has a bootstrap's number of
+    values (``stats.uses_bootstrap``)."""
     import numpy as np
 
     from seqbench import stats
@@ -216,7 +217,7 @@ def add_intervals(summary: "pd.DataFrame", grouped: Any) -> "pd.DataFrame":
     quantile = np.array([stats.t_quantile(0.5 + stats.LEVEL / 2, k - 1) if k >= 2 else np.nan for k in n])
     half = quantile * summary.pop("std").to_numpy(dtype=float) / np.sqrt(n)
     summary["low"], summary["high"] = summary["mean"] - half, summary["mean"] + half
-    many = np.flatnonzero(n >= stats.BOOTSTRAP_FROM)
+    many = np.flatnonzero([stats.uses_bootstrap(int(k)) for k in n])
     if len(many):
         values = [group.to_numpy(dtype=float) for _, group in grouped]
         for row in many:

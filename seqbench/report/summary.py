@@ -265,8 +265,8 @@ def blocks(figures: "Figures", images: list[Image], csv_names: dict[str, str], l
     table = results_table(figures)
     if not table.empty:
         found += [Heading("Results", level),
-                  Text("Means over seeds, per configuration, ± the 95% interval of the mean (Student's t "
-                       "below 10 seeds, bootstrap from 10; none with one seed; see docs/suites.md, "
+                  Text("Means over seeds, per configuration, ± the 95% interval of the mean (the "
+                       "bootstrap with 10 to 99 seeds, Student's t otherwise, none with one seed; see docs/suites.md, "
                        "\"Reading the intervals\")."),
                   _capped(results_display(table), csv_names["summary"])]
     compared = verdict_table(figures)
