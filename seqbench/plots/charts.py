@@ -21,7 +21,8 @@ if TYPE_CHECKING:
 __all__ = ["line_grid", "point_grid", "facet_values", "panel_title", "band_columns", "BANDS", "CI_NOTE"]
 
 BANDS = ("ci", "minmax")
-CI_NOTE = "line: mean over seeds; band: its 95% interval (none with one seed)"
+CI_NOTE = ("line: mean over seeds; band: its 95% interval (none with one seed; on a log axis, "
+           "one reaching below 0 stops at the lowest seed)")
 
 
 def band_columns(data: "pd.DataFrame", band: str, note: str) -> tuple[str, str, str]:
