@@ -74,33 +74,38 @@ def _settings(sets: "list[ResultSet]", sweep: "Sweep", runs: "pd.DataFrame") -> 
     return runs, columns
 
 
-def _pairs(runs: "pd.DataFrame", settings: list[str], across_sets: bool
+def _by_seed(group: "pd.DataFrame", key: str, columns: list[str]) -> dict[Any, "pd.DataFrame"]:
+    """Per value of ``key`` (a series or a result set): each quantity's mean per seed,
+    indexed by seed. One grouping per setting, however many pairs it holds."""
+    means = group.groupby([key, "seed"], observed=True, sort=False)[columns].mean()
+    return {name: frame.droplevel(0) for name, frame in means.groupby(level=0, sort=False, observed=True)}
+
+
+def _pairs(runs: "pd.DataFrame", settings: list[str], columns: list[str], across_sets: bool
            ) -> Iterator[tuple[dict[str, Any], str, "pd.DataFrame", str, "pd.DataFrame"]]:
-    """(setting, label of A, A's runs, label of B, B's runs) for every comparison."""
+    """(setting, label of A, A's means per seed, label of B, B's) for every comparison."""
     if across_sets:
         first, second = list(runs["source"].cat.categories)[:2]
         for key, group in runs.groupby(["series", *settings], sort=False, observed=True):
             key = key if isinstance(key, tuple) else (key,)
-            setting = dict(zip(settings, key[1:]))
-            a, b = group[group["source"] == first], group[group["source"] == second]
-            if len(a) and len(b):
-                yield setting, f"{key[0]} ({first})", a, f"{key[0]} ({second})", b
+            sides = _by_seed(group, "source", columns)
+            if first in sides and second in sides:
+                yield (dict(zip(settings, key[1:])), f"{key[0]} ({first})", sides[first],
+                       f"{key[0]} ({second})", sides[second])
         return
+    oracle = dict(zip(runs["series"], runs["oracle"].astype(bool)))
     for key, group in (runs.groupby(settings, sort=True, observed=True) if settings else [((), runs)]):
         key = key if isinstance(key, tuple) else (key,)
-        setting = dict(zip(settings, key))
-        series = list(dict.fromkeys(group["series"]))  # the suite's order
+        series = _by_seed(group, "series", columns)  # in the suite's order
         for name_a, name_b in itertools.combinations(series, 2):
-            a, b = group[group["series"] == name_a], group[group["series"] == name_b]
             # The oracle is the floor, not a contender: oracles are compared only with oracles.
-            if bool(a["oracle"].iloc[0]) == bool(b["oracle"].iloc[0]):
-                yield setting, name_a, a, name_b, b
+            if oracle[name_a] == oracle[name_b]:
+                yield dict(zip(settings, key)), name_a, series[name_a], name_b, series[name_b]
 
 
-def _compare(a: "pd.DataFrame", b: "pd.DataFrame", column: str, direction: str) -> tuple[stats.Comparison, str]:
+def _compare(a: "pd.Series", b: "pd.Series", direction: str) -> tuple[stats.Comparison, str]:
     """Paired by seed where the seeds match, else unpaired."""
-    a_values = a.groupby("seed")[column].mean().dropna()
-    b_values = b.groupby("seed")[column].mean().dropna()
+    a_values, b_values = a.dropna(), b.dropna()
     shared = a_values.index.intersection(b_values.index)
     chosen: stats.Direction = "min" if direction == "min" else "max"
     if len(shared) >= 2 or (len(shared) == len(a_values) == len(b_values)):
@@ -112,8 +117,8 @@ def _compare(a: "pd.DataFrame", b: "pd.DataFrame", column: str, direction: str) 
 
 def verdicts(sets: "list[ResultSet]", sweep: "Sweep", runs: "pd.DataFrame") -> "pd.DataFrame":
     """One row per comparison and quantity: the setting, A and B, the seeds used, both
-    means, the difference A - B with its 95% interval, the probability that A is better,
-    the effect size (d_av), the ratio of the means, and the verdict for A."""
+    means over seeds, the difference A - B with its 95% interval, the probability that
+    A is better, the effect size (d_av), the ratio of the means, and the verdict for A."""
     import pandas as pd
 
     if runs.empty:
@@ -121,19 +126,21 @@ def verdicts(sets: "list[ResultSet]", sweep: "Sweep", runs: "pd.DataFrame") -> "
     across_sets = len(sets) == 2
     runs, settings = _settings(sets, sweep, runs.copy())
     measured = quantities(sets, runs)
+    columns = [column for column, _, _ in measured]
     rows = []
-    for setting, name_a, a, name_b, b in _pairs(runs, settings, across_sets):
+    for setting, name_a, a, name_b, b in _pairs(runs, settings, columns, across_sets):
         for column, title, direction in measured:
             if a[column].isna().all() or b[column].isna().all():
                 continue
-            found, seeds = _compare(a, b, column, direction)
+            found, seeds = _compare(a[column], b[column], direction)
+            a_mean, b_mean = float(a[column].mean()), float(b[column].mean())
             rows.append({
                 **{axis_name(c): v for c, v in setting.items()},
                 "A": name_a, "B": name_b, "quantity": title, "better": "lower" if direction == "min" else "higher",
-                "seeds": seeds, "A mean": float(a[column].mean()), "B mean": float(b[column].mean()),
+                "seeds": seeds, "A mean": a_mean, "B mean": b_mean,
                 "A - B": found.difference.mean, "A - B low": found.difference.low,
                 "A - B high": found.difference.high, "P(A better)": found.p_better,
-                "effect (d)": found.effect, "A / B": _ratio(a[column].mean(), b[column].mean()),
+                "effect (d)": found.effect, "A / B": _ratio(a_mean, b_mean),
                 "verdict": found.verdict,
             })
     return pd.DataFrame(rows)
