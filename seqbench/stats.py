@@ -47,7 +47,7 @@ __all__ = ["Interval", "Comparison", "interval", "percentile_bootstrap", "paired
 LEVEL = 0.95
 BOOTSTRAP_FROM = 10  # seeds from which the interval is a bootstrap; fewer: Student's t
 BOOTSTRAP_BELOW = 100  # and up to which: from here Student's t again (see above)
-RESAMPLES = 4_000  # the 2.5% and 97.5% points move by about 1% of the width between RNG seeds
+RESAMPLES = 4_000  # between resampling seeds the ends move by about 1% of the width (sd; 12 values)
 RESAMPLE_SEED = 20  # issue 20; any fixed value makes the intervals reproducible
 VERDICTS = ("better", "worse", "indistinguishable", "too few seeds")
 
