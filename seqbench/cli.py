@@ -197,30 +197,39 @@ def run(suites, store, resume, dry_run, executor, jobs, ray_address, device, smo
                    "suite of this store.")
 @click.option("--tensorboard", "tensorboard_dir", type=click.Path(path_type=Path, file_okay=False),
               default=None, help="Write the per-epoch curves as TensorBoard event files under this folder.")
+@click.option("--band", type=click.Choice(["ci", "minmax"]), default="ci", show_default=True,
+              help="With --plot, the spread over seeds the figures draw: the mean's 95% interval, "
+                   "or the lowest to the highest seed.")
 @click.pass_context
-def report(ctx, store, suite, fmt, per, plot, out, svg, compare, tensorboard_dir) -> None:
+def report(ctx, store, suite, fmt, per, plot, out, svg, compare, tensorboard_dir, band) -> None:
     """Print the runs in the results store; --plot writes figures and a summary page.
 
     Figures adapt to what the suite swept: the primary metric, wall time and GPU
     energy against sequence length and batch size, training curves per length,
     metric against cost with the Pareto front, and length generalisation when
-    run.eval_lengths was used.
+    run.eval_lengths was used. With several seeds, means carry their 95%
+    interval; --compare ends with a verdict table (docs/suites.md, "Reading the
+    intervals").
     """
     store = _store_path(store)
     with _store_damage(store):
-        _report(ctx, store, suite, fmt, per, plot, out, svg, compare, tensorboard_dir)
+        _report(ctx, store, suite, fmt, per, plot, out, svg, compare, tensorboard_dir, band)
 
 
 def _report(ctx: click.Context, store: Path, suite: str | None, fmt: str, per: str, plot: bool,
-            out: Path | None, svg: bool, compare: str | None, tensorboard_dir: Path | None) -> None:
+            out: Path | None, svg: bool, compare: str | None, tensorboard_dir: Path | None,
+            band: str = "ci") -> None:
     from seqbench.report.runs import render, report_table
 
     if out is not None and not plot:
         raise SeqbenchUsageError("--out is where --plot writes; add --plot")
     if svg and not plot:
         raise SeqbenchUsageError("--svg changes what --plot writes; add --plot")
+    if band != "ci" and not plot:
+        raise SeqbenchUsageError("--band changes what --plot draws; add --plot")
     if not plot and tensorboard_dir is None:
         click.echo(render(report_table(store, suite, compare, fmt, per), fmt).rstrip("\n"))
+        _verdicts(store, suite, compare, fmt, per)
         return
     if plot and out is None:
         out = store.parent / "report"
@@ -229,13 +238,23 @@ def _report(ctx: click.Context, store: Path, suite: str | None, fmt: str, per: s
     groups = prepare_files(store, suite, compare, out, tensorboard_dir)
     if any(ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT for name in ("fmt", "per")):
         click.echo(render(report_table(store, suite, compare, fmt, per), fmt).rstrip("\n"))
+        _verdicts(store, suite, compare, fmt, per)
     try:
-        write_files(groups, out, ["png", "svg"] if svg else ["png"], tensorboard_dir, click.echo)
+        write_files(groups, out, ["png", "svg"] if svg else ["png"], tensorboard_dir, click.echo, band)
     except OSError as error:  # a folder that cannot be written, a full disk
         where = error.filename or out or tensorboard_dir
         option = "--tensorboard" if tensorboard_dir and Path(str(where)).is_relative_to(tensorboard_dir) else "--out"
         raise SeqbenchUsageError(
             f"{option}: cannot write {where} ({error.strerror or error})") from None
+
+
+def _verdicts(store: Path, suite: str | None, compare: str | None, fmt: str, per: str) -> None:
+    """--compare's printed table and Markdown end with the verdict table (CSV and JSON
+    stay one table each; the verdicts are in verdicts.csv beside --plot's page)."""
+    if compare is not None and fmt in ("table", "markdown") and per == "run":
+        from seqbench.report.compare import printed_verdicts
+
+        click.echo(printed_verdicts(store, suite, compare, fmt))
 
 
 @main.command()

@@ -492,3 +492,81 @@ def test_matplotlibs_font_lookup_stays_quiet_while_figures_are_drawn(caplog):
         assert fonts.level == before
         fonts.warning("findfont: outside a report")
         assert "outside a report" in caplog.text  # only the report's drawing is quieted
+
+
+# --- statistics: intervals and verdicts (issue 20) ---------------------------------
+
+def test_results_carry_each_means_interval_over_seeds(sweep_store, sweep_report):
+    from seqbench import stats
+
+    _, out = sweep_report
+    table = pd.read_csv(out / "summary.csv")
+    runs = results.load(sweep_store)
+    for (model, length), group in runs.groupby(["model", "task.seq_len"]):
+        expected = stats.interval(group["primary_value"].to_numpy(dtype=float))
+        row = table[(table["series"] == model) & (table["seq_len"] == length)].iloc[0]
+        assert expected.method == "t" and row["seeds"] == 2
+        assert (row["mse low"], row["mse high"]) == pytest.approx((expected.low, expected.high), nan_ok=True)
+    shown = section((out / "report.md").read_text(), "Results")
+    assert "95% interval" in shown and " ± " in shown
+
+
+def test_verdict_table_pairs_models_by_seed_in_a_real_store(sweep_store, sweep_report):
+    from seqbench import stats
+
+    _, out = sweep_report
+    verdicts = pd.read_csv(out / "verdicts.csv")
+    # The learners against each other at each length; the oracle only against oracles.
+    assert set(zip(verdicts["A"], verdicts["B"])) == {("numpy:pooled-sgd", "numpy:ridge")}
+    assert set(verdicts["quantity"]) == {"mse", "train s", "eval s"}
+    runs = results.load(sweep_store).set_index(["model", "task.seq_len", "seed"])["primary_value"].sort_index()
+    for row in verdicts[verdicts["quantity"] == "mse"].to_dict("records"):
+        a, b = runs.loc["numpy:pooled-sgd", row["seq_len"]], runs.loc["numpy:ridge", row["seq_len"]]
+        expected = stats.paired(a.to_numpy(), b.to_numpy(), "min")
+        assert row["seeds"] == "2 paired" and row["verdict"] == expected.verdict
+        assert (row["A - B"], row["A - B low"], row["A - B high"]) == pytest.approx(
+            (expected.difference.mean, expected.difference.low, expected.difference.high))
+    page = section((out / "report.md").read_text(), "Verdicts")
+    assert "paired by seed" in page and "| numpy:pooled-sgd | numpy:ridge | mse |" in page
+
+
+def test_compare_ends_with_a_verdict_table_of_the_same_configurations(sweep_store, failed_store):
+    result = report(sweep_store, "--compare", str(failed_store))
+    assert result.exit_code == 0, result.output
+    verdicts = result.output.split("\nVerdicts, ", 1)[1]
+    lines = verdicts.splitlines()
+    mse = [line for line in lines if " mse " in line]
+    # Same seeds, same data, same code: every difference is exactly zero. The point
+    # that failed in the second store has nothing to compare with.
+    assert mse and all(line.split()[-1] == "indistinguishable" for line in mse)
+    assert all(" 0 ± 0 " in line for line in mse)
+    assert not [line for line in mse if "numpy:pooled-sgd" in line and line.lstrip().startswith("10 ")]
+    assert [line for line in mse if "numpy:pooled-sgd" in line and line.lstrip().startswith("5 ")]
+    csv = report(sweep_store, "--compare", str(failed_store), "--format", "csv")
+    assert "Verdicts" not in csv.output  # CSV and JSON stay one table
+
+
+@pytest.mark.parametrize("band, low, high", [("ci", "low", "high"), ("minmax", "min", "max")])
+def test_bands_span_the_interval_or_the_seeds_as_asked(sweep_figures, band, low, high):
+    from functools import partial
+
+    from matplotlib.colors import to_rgb
+
+    plot = by_name(sweep_figures)["mse-vs-seq_len"]
+    figure = partial(plot.draw, band=band)()
+    ax = figure.axes[0]
+    line = plot.data[plot.data["series"] == "numpy:pooled-sgd"].sort_values("task.seq_len")
+    colour = to_rgb(sweep_figures.palette("numpy:pooled-sgd"))
+    (band_patch,) = [c for c in ax.collections if np.allclose(c.get_facecolor()[0][:3], colour)]
+    ys = band_patch.get_paths()[0].vertices[:, 1]
+    bottom, top = line[low].to_numpy(), line[high].to_numpy()
+    if ax.get_yscale() == "log":  # an interval below zero is drawn from the lowest seed
+        bottom = np.where(bottom > 0, bottom, line["min"].to_numpy())
+    assert ys.max() == pytest.approx(top.max()) and ys.min() == pytest.approx(bottom.min())
+    notes = " ".join(text.get_text() for text in figure.texts)
+    assert ("95% interval" in notes) == (band == "ci")
+
+
+def test_band_without_plot_is_a_usage_error(sweep_store):
+    result = report(sweep_store, "--band", "minmax")
+    assert result.exit_code == 2 and "--band changes what --plot draws" in result.output

@@ -1,5 +1,7 @@
 """The two chart shapes every figure family uses: lines over a swept axis in a grid of
-panels, and one mean per series when nothing was swept."""
+panels, and one mean per series when nothing was swept. Both show the spread over
+seeds as the mean's 95% interval (``seqbench.report.sets.summarise``'s low and high)
+or, with band="minmax", from the lowest to the highest seed."""
 
 from __future__ import annotations
 
@@ -16,7 +18,40 @@ if TYPE_CHECKING:
     import pandas as pd
     from matplotlib.figure import Figure
 
-__all__ = ["line_grid", "point_grid", "facet_values", "panel_title"]
+__all__ = ["line_grid", "point_grid", "facet_values", "panel_title", "band_columns", "BANDS", "CI_NOTE"]
+
+BANDS = ("ci", "minmax")
+CI_NOTE = ("line: mean over seeds; band: its 95% interval (none with one seed; on a log axis, "
+           "one reaching below 0 stops at the lowest seed)")
+
+
+def band_columns(data: "pd.DataFrame", band: str, note: str) -> tuple[str, str, str]:
+    """The columns a band spans and the note saying so: the mean's 95% interval
+    (``low``, ``high``) for "ci" where the data has it, else the lowest to the highest
+    seed. A caller's own note stays unless it is the default one."""
+    if band not in BANDS:
+        raise ValueError(f"band must be one of {', '.join(BANDS)}, not {band!r}")
+    if band == "ci" and {"low", "high"} <= set(data.columns):
+        return "low", "high", CI_NOTE if note == BAND_NOTE else note
+    return "min", "max", note
+
+
+def _scale_values(frame: "pd.DataFrame", low: str, high: str) -> list[float]:
+    """What an axis must show: the seeds' values and the band. An interval reaching
+    below zero around positive values (an error near 0 with few seeds) must not turn a
+    log axis linear: its bound is then left to the lowest seed."""
+    seeds = frame[["mean", "min", "max"]].to_numpy(dtype=float).ravel()
+    edges = frame[[low, high]].to_numpy(dtype=float).ravel()
+    if len(seeds) and np.nanmin(seeds) > 0:
+        edges = edges[edges > 0]
+    return [*seeds.tolist(), *edges.tolist()]
+
+
+def _band(frame: "pd.DataFrame", low: str, high: str) -> tuple[np.ndarray, np.ndarray]:
+    """A band's edges; a point with one seed (no interval) has none."""
+    mean = frame["mean"].to_numpy(dtype=float)
+    lows, highs = frame[low].to_numpy(dtype=float), frame[high].to_numpy(dtype=float)
+    return np.where(np.isnan(lows), mean, lows), np.where(np.isnan(highs), mean, highs)
 
 
 def facet_values(data: "pd.DataFrame", column: str | None) -> list:
@@ -50,15 +85,17 @@ def line_grid(
     palette: Palette, row: str | None = None, col: str | None = None,
     row_label: str = "", col_label: str = "", floor: str | None = None,
     marks: dict | None = None, note: str = BAND_NOTE, same_scale: str = "all",
-    marker: str | None = "o", log_x: bool = True,
+    marker: str | None = "o", log_x: bool = True, band: str = "ci",
 ) -> "Figure":
     """A panel per (row, col) value; in each, a line per series through its ``mean``
-    with a band from ``min`` to ``max``. Oracle series are drawn as ``floor`` (a label)
+    with a band (``band``, below). Oracle series are drawn as ``floor`` (a label)
     when given, else as plain black dashed lines. ``ylabel`` may map row values to labels;
     ``marks`` maps a row value to an x position marked with a dotted vertical line.
     Panels showing one quantity share their y axis: ``same_scale`` is "all" (every
     panel), "row" or "col". ``marker`` marks each point (None: lines alone, for
-    series of hundreds of points)."""
+    series of hundreds of points). ``band``: "ci" (the mean's 95% interval where the data
+    has one) or "minmax"."""
+    low, high, note = band_columns(data, band, note)
     rows, cols = len(facet_values(data, row)), len(facet_values(data, col))
     sharing: dict[str, Sharing] = {"all": True, "row": "row", "col": "col"}
     sharey = sharing[same_scale]
@@ -68,7 +105,7 @@ def line_grid(
     # A floor must not decide the scale (an exact oracle is 0); a plain series does.
     scaled = data[~data["oracle"]] if floor is not None and (~data["oracle"]).any() else data
     scope = {"all": None, "row": row, "col": col}[same_scale]
-    values = {key: group[["mean", "min", "max"]].to_numpy().ravel().tolist()
+    values = {key: _scale_values(group, low, high)
               for key, group in (scaled.groupby(scope, observed=True, sort=False) if scope
                                  else [(None, scaled)])}
     for r, c, row_value, col_value, panel in _facets(data, row, col):
@@ -78,8 +115,11 @@ def line_grid(
         set_scales(ax, xs, values.get(key, []), log_x=log_x)
         for series, line in learners.groupby("series", sort=True):
             line = line.sort_values(x)
-            draw_series(ax, line[x].to_numpy(), line["mean"].to_numpy(), line["min"].to_numpy(),
-                        line["max"].to_numpy(), series, palette(series), marker=marker)
+            lows, highs = _band(line, low, high)
+            if ax.get_yscale() == "log":  # an interval reaching below zero: clipped at the lowest seed
+                lows = np.where(lows > 0, lows, line["min"].to_numpy(dtype=float))
+            draw_series(ax, line[x].to_numpy(), line["mean"].to_numpy(), lows, highs, series,
+                        palette(series), marker=marker)
         for series, line in panel[panel["oracle"]].groupby("series", sort=True):
             line = line.sort_values(x)
             if floor is not None:
@@ -102,10 +142,14 @@ def line_grid(
 def point_grid(
     data: "pd.DataFrame", *, title: str, ylabel: str | dict, palette: Palette,
     row: str | None = None, col: str | None = None, row_label: str = "", col_label: str = "",
-    floor: str | None = None, note: str = "mean over seeds; bar: min to max",
+    floor: str | None = None, note: str = "mean over seeds; bar: min to max", band: str = "ci",
 ) -> "Figure":
-    """One mean per series with a bar from the lowest to the highest seed; the oracle
-    as a dashed horizontal floor line when ``floor`` is given."""
+    """One mean per series with a bar over its 95% interval (``band`` "ci", where the
+    data has one) or from the lowest to the highest seed ("minmax"); the oracle as a
+    dashed horizontal floor line when ``floor`` is given."""
+    low, high, _ = band_columns(data, band, BAND_NOTE)
+    if low == "low" and note == "mean over seeds; bar: min to max":
+        note = "mean over seeds; bar: its 95% interval (none with one seed)"
     rows, cols = len(facet_values(data, row)), len(facet_values(data, col))
     figure, axes = panels(rows, cols, title, note)
     for r, c, row_value, col_value, panel in _facets(data, row, col):
@@ -113,11 +157,14 @@ def point_grid(
         shown = panel[~panel["oracle"]] if floor is not None else panel
         shown = shown.sort_values("series")
         positions = np.arange(len(shown))
-        values = shown[["mean", "min", "max"]].to_numpy().ravel().tolist()
+        values = _scale_values(shown, low, high)
         set_scales(ax, None, values)
-        for position, item in zip(positions, shown.itertuples(index=False)):
+        lows, highs = _band(shown, low, high)
+        if ax.get_yscale() == "log":
+            lows = np.where(lows > 0, lows, shown["min"].to_numpy(dtype=float))
+        for position, item, bottom, top in zip(positions, shown.itertuples(index=False), lows, highs):
             colour = ORACLE_COLOR if item.oracle else palette(item.series)
-            ax.errorbar([position], [item.mean], yerr=[[item.mean - item.min], [item.max - item.mean]],
+            ax.errorbar([position], [item.mean], yerr=[[item.mean - bottom], [top - item.mean]],
                         fmt="o", color=colour, capsize=4, label=item.series)
         ax.set_xticks(positions, shown["series"].tolist(), rotation=20, ha="right")
         if floor is not None:

@@ -13,7 +13,7 @@ from seqbench.plots import Figures, figures, save
 from seqbench.report.page import Block, Heading, Image, Text, html_page, markdown
 from seqbench.report.selection import SetRef, select
 from seqbench.report.sets import ResultSet, load_set
-from seqbench.report.summary import blocks, results_table, runs_frame
+from seqbench.report.summary import blocks, results_table, runs_frame, verdict_table
 from seqbench.report.tensorboard import write_runs
 
 __all__ = ["prepare_files", "write_files", "write_report", "check_out", "load_groups"]
@@ -34,12 +34,12 @@ def prepare_files(
 
 def write_files(
     groups: list[list[ResultSet]], out: Path | None, formats: Sequence[str],
-    tensorboard: Path | None, echo: Callable[[str], None],
+    tensorboard: Path | None, echo: Callable[[str], None], band: str = "ci",
 ) -> None:
     """``--plot`` (figures and the summary page under ``out``) and ``--tensorboard``."""
     if out is not None:
         echo(f"writing the report to {out}")
-        write_report(groups, out, formats, echo)
+        write_report(groups, out, formats, echo, band)
     if tensorboard is not None:
         written = write_runs([s for group in groups for s in group], tensorboard)
         echo(f"tensorboard: {written} runs' curves in {tensorboard} (view with: tensorboard --logdir {tensorboard})")
@@ -71,16 +71,18 @@ def _title(group: list[ResultSet]) -> str:
 
 
 def write_report(
-    groups: list[list[ResultSet]], out: Path, formats: Sequence[str], echo: Callable[[str], None]
+    groups: list[list[ResultSet]], out: Path, formats: Sequence[str], echo: Callable[[str], None],
+    band: str = "ci",
 ) -> Path:
     """Write figures, CSV tables and the summary page under ``out``; returns report.html.
-    With several groups (several suites, no --compare) each gets its own folder."""
+    With several groups (several suites, no --compare) each gets its own folder.
+    ``band``: the spread over seeds the figures draw ("ci" or "minmax")."""
     out.mkdir(parents=True, exist_ok=True)
     page: list[Block] = []
     for group in groups:
         folder = out / safe_name(group[0].suite) if len(groups) > 1 else out
         folder.mkdir(exist_ok=True)
-        drawn = figures(group)
+        drawn = figures(group, band)
         images = _draw(drawn, folder, formats, echo)
         csv_names = _tables(drawn, folder, out)
         if len(groups) > 1:
@@ -109,9 +111,11 @@ def _draw(drawn: Figures, folder: Path, formats: Sequence[str], echo: Callable[[
 
 
 def _tables(drawn: Figures, folder: Path, out: Path) -> dict[str, str]:
-    """Every run and every configuration's means as CSV beside the page."""
+    """Every run, every configuration's means and intervals, and the verdicts as CSV
+    beside the page."""
     names = {}
-    for key, frame in (("runs", runs_frame(drawn)), ("summary", results_table(drawn))):
+    for key, frame in (("runs", runs_frame(drawn)), ("summary", results_table(drawn)),
+                       ("verdicts", verdict_table(drawn))):
         path = folder / f"{key}.csv"
         frame.to_csv(path, index=False)
         names[key] = path.relative_to(out).as_posix()

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = ["ResultSet", "Sweep", "load_set", "sweep_of", "tidy", "summarise", "summarise_by_phase", "series_names",
-           "setting_rows", "RESULTS", "SETTING", "FLOPS_COLUMNS"]
+           "setting_rows", "add_intervals", "RESULTS", "SETTING", "FLOPS_COLUMNS"]
 
 BATCH = "run.batch_size"
 SETTING = "setting"  # the panel row when a suite swept both length and batch size
@@ -197,11 +197,33 @@ def tidy(sets: list[ResultSet], sweep: Sweep, status: str = "ok") -> "pd.DataFra
 
 
 def summarise(frame: "pd.DataFrame", by: list[str], value: str) -> "pd.DataFrame":
-    """Mean, min, max and count of ``value`` over seeds, for each group of ``by``."""
+    """Mean, min, max and count of ``value`` over seeds, for each group of ``by``, and
+    the mean's 95% interval (``low``, ``high``; NaN with one seed: seqbench.stats)."""
     kept = frame.dropna(subset=[value])
     grouped = kept.groupby(by, sort=True, dropna=False, observed=True)[value]
-    summary = grouped.agg(["mean", "min", "max", "count"]).reset_index()
-    return summary.rename(columns={"count": "n"})
+    summary = grouped.agg(["mean", "min", "max", "count", "std"]).reset_index()
+    return add_intervals(summary, grouped).rename(columns={"count": "n"})
+
+
+def add_intervals(summary: "pd.DataFrame", grouped: Any) -> "pd.DataFrame":
+    """``low`` and ``high`` for ``summarise``: Student's t for every group at once, the
+    bootstrap (one call per group) only where a group has a bootstrap's number of
+    values (``stats.uses_bootstrap``)."""
+    import numpy as np
+
+    from seqbench import stats
+
+    n = summary["count"].to_numpy(dtype=float)
+    quantile = np.array([stats.t_quantile(0.5 + stats.LEVEL / 2, k - 1) if k >= 2 else np.nan for k in n])
+    half = quantile * summary.pop("std").to_numpy(dtype=float) / np.sqrt(n)
+    summary["low"], summary["high"] = summary["mean"] - half, summary["mean"] + half
+    many = np.flatnonzero([stats.uses_bootstrap(int(k)) for k in n])
+    if len(many):
+        values = [group.to_numpy(dtype=float) for _, group in grouped]
+        for row in many:
+            found = stats.interval(values[row])
+            summary.loc[summary.index[row], ["low", "high"]] = [found.low, found.high]
+    return summary
 
 
 def summarise_by_phase(frame: "pd.DataFrame", columns: dict[str, str], by: list[str]) -> "pd.DataFrame":

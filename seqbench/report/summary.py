@@ -8,17 +8,19 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from seqbench.plots.generalisation import EVAL_LENGTH, TRAIN_LENGTH, length_points
+from seqbench.report.compare import interval_columns, verdict_display, verdict_note, verdicts, with_intervals
 from seqbench.report.naming import axis_name
 from seqbench.report.page import Block, Bullets, Heading, Image, Table, Text
 from seqbench.report.runs import table_columns
 from seqbench.report.sets import summarise, tidy
+from seqbench.stats import Interval
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from seqbench.plots import Figures
 
-__all__ = ["blocks", "results_table", "best_per_length", "MAX_ROWS"]
+__all__ = ["blocks", "results_table", "results_display", "verdict_table", "best_per_length", "MAX_ROWS"]
 
 MAX_ROWS = 200  # longer tables are in the CSV files beside the page
 PROVENANCE_KEYS = ("seqbench", "plugins", "frameworks", "python", "platform", "cpu", "cpu_count",
@@ -53,23 +55,40 @@ def _configuration(frame: "pd.DataFrame", axes: list[str]) -> "pd.Series":
 
 
 def results_table(figures: "Figures") -> "pd.DataFrame":
-    """Means over seeds per configuration: metric (mean, min, max), time and energy."""
+    """Means over seeds per configuration, each with its 95% interval (low, high; empty
+    with one seed): the primary metric (with its min and max), time and energy."""
     import pandas as pd
 
     runs, axes = figures.runs, figures.sweep.axes
     by = ["source", "series"] + axes
     metric = figures.sets[0].primary_metric or "metric"
     table = summarise(runs, by, "metric").rename(columns={
-        "n": "seeds", "mean": f"{metric} mean", "min": f"{metric} min", "max": f"{metric} max"})
+        "n": "seeds", "mean": f"{metric} mean", "min": f"{metric} min", "max": f"{metric} max",
+        "low": f"{metric} low", "high": f"{metric} high"})
     for column, title in (("train_s", "train s"), ("eval_s", "eval s"),
                           ("train_energy_j", "train J"), ("eval_energy_j", "eval J")):
         if runs[column].notna().any():
-            means = runs.groupby(by, dropna=False, observed=True)[column].mean().rename(title)
-            table = table.merge(means.reset_index(), on=by, how="left")
+            table = table.merge(with_intervals(runs, by, column, title), on=by, how="left")
     if len(figures.sets) == 1:
         table = table.drop(columns=["source"])
     return table.rename(columns={a: axis_name(a) for a in axes}).reset_index(drop=True) \
         if not table.empty else pd.DataFrame()
+
+
+def results_display(table: "pd.DataFrame") -> "pd.DataFrame":
+    """``results_table`` as the page shows it: each quantity's mean ± its interval in
+    one column (the mean alone with one seed); min, max and bounds stay in the CSV."""
+    shown = table.copy()
+    for mean_column in [c for c in table.columns if c.endswith(" mean")]:
+        title = mean_column[: -len(" mean")]
+        _, low, high = interval_columns(title)
+        if low not in table.columns:
+            continue
+        texts = [Interval(m, lo, hi, 2, "t" if lo == lo else "none").text() if m == m else ""
+                 for m, lo, hi in zip(table[mean_column], table[low], table[high])]
+        shown.insert(shown.columns.get_loc(mean_column), title, texts)
+        shown = shown.drop(columns=[mean_column, low, high, f"{title} min", f"{title} max"], errors="ignore")
+    return shown
 
 
 def best_per_length(figures: "Figures") -> "pd.DataFrame":
@@ -113,15 +132,17 @@ def _comparison(figures: "Figures") -> "pd.DataFrame":
         return table
     keys = [c for c in table.columns if c in ["series"] + [axis_name(a) for a in figures.sweep.axes]]
     metric = figures.sets[0].primary_metric
-    values = [c for c in (f"{metric} mean", "train s", "train J") if c in table.columns]
+    titles = {f"{metric} mean": f"{metric} mean", "train s mean": "train s", "train J mean": "train J"}
+    values = [c for c in titles if c in table.columns]
     wide = table.pivot_table(index=keys, columns="source", values=values, observed=False, dropna=False)
     out = {key: wide.index.get_level_values(key) for key in keys}
     for value in values:
         a = wide[(value, first)].to_numpy(dtype=float)
         b = wide[(value, second)].to_numpy(dtype=float)
-        out[f"{value} {first}"], out[f"{value} {second}"] = a, b
+        title = titles[value]
+        out[f"{title} {first}"], out[f"{title} {second}"] = a, b
         with np.errstate(divide="ignore", invalid="ignore"):
-            out[f"{value} ratio"] = np.where((a != 0) & np.isfinite(a) & np.isfinite(b), b / a, np.nan)
+            out[f"{title} ratio"] = np.where((a != 0) & np.isfinite(a) & np.isfinite(b), b / a, np.nan)
     import pandas as pd
 
     return pd.DataFrame(out)
@@ -243,8 +264,15 @@ def blocks(figures: "Figures", images: list[Image], csv_names: dict[str, str], l
                       Text(f"Means over seeds; ratio = {second} / {first}."), _capped(comparison, csv_names["summary"])]
     table = results_table(figures)
     if not table.empty:
-        found += [Heading("Results", level), Text("Means over seeds, per configuration."),
-                  _capped(table, csv_names["summary"])]
+        found += [Heading("Results", level),
+                  Text("Means over seeds, per configuration, ± the 95% interval of the mean (the "
+                       "bootstrap with 10 to 99 seeds, Student's t otherwise, none with one seed; see docs/suites.md, "
+                       "\"Reading the intervals\")."),
+                  _capped(results_display(table), csv_names["summary"])]
+    compared = verdict_table(figures)
+    if not compared.empty:
+        found += [Heading("Verdicts", level), Text(verdict_note(len(figures.sets) == 2)),
+                  _capped(verdict_display(compared), csv_names.get("verdicts", csv_names["summary"]))]
     failures = _failures(figures)
     found.append(Heading("Failed points", level))
     found += [_capped(failures, csv_names["runs"])] if not failures.empty else [Text("None: every point succeeded.")]
@@ -253,6 +281,11 @@ def blocks(figures: "Figures", images: list[Image], csv_names: dict[str, str], l
         found += [Heading("Evaluation lengths a model could not handle", level), Table(length_failures)]
     found += [Heading("Runs", level), _capped(runs_frame(figures), csv_names["runs"])]
     return found
+
+
+def verdict_table(figures: "Figures") -> "pd.DataFrame":
+    """The comparisons of ``seqbench.report.compare.verdicts`` for this group."""
+    return verdicts(figures.sets, figures.sweep, figures.runs)
 
 
 def runs_frame(figures: "Figures") -> "pd.DataFrame":

@@ -1,0 +1,205 @@
+"""Statistics in the report: each configuration's mean with its 95% interval over seeds,
+and the verdict table, where configurations at the same setting are compared paired by
+seed (within one result set: model against model; with ``--compare``: the first set
+against the second, configuration by configuration). The statistics are
+``seqbench.stats``; this module picks what is compared with what."""
+
+from __future__ import annotations
+
+import itertools
+from typing import TYPE_CHECKING, Any, Iterator
+
+from seqbench import stats
+from seqbench.report.naming import axis_name
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    import pandas as pd
+
+    from seqbench.report.sets import ResultSet, Sweep
+
+__all__ = ["QUANTITIES", "quantities", "with_intervals", "verdicts", "verdict_display", "verdict_note",
+           "interval_columns", "printed_verdicts"]
+
+# The tidy runs' columns a verdict compares besides the primary metric, and which way
+# is better: lower, for time and energy alike. The primary metric's direction is the
+# task's own (Task.direction); a task declares no direction for its other metrics, so
+# they are not judged here.
+QUANTITIES = {"train_s": ("train s", "min"), "eval_s": ("eval s", "min"),
+              "train_energy_j": ("train J", "min"), "eval_energy_j": ("eval J", "min")}
+
+
+def quantities(sets: "list[ResultSet]", runs: "pd.DataFrame") -> list[tuple[str, str, str]]:
+    """(tidy column, title, direction) of every quantity measured in ``runs``: the primary
+    metric first."""
+    found = [("metric", sets[0].primary_metric or "metric", sets[0].direction)]
+    found += [(column, title, direction) for column, (title, direction) in QUANTITIES.items()
+              if column in runs.columns and runs[column].notna().any()]
+    return found
+
+
+def interval_columns(title: str) -> tuple[str, str, str]:
+    return f"{title} mean", f"{title} low", f"{title} high"
+
+
+def with_intervals(frame: "pd.DataFrame", by: list[str], value: str, title: str) -> "pd.DataFrame":
+    """Per group of ``by``: the mean of ``value`` over seeds and its 95% interval (NaN
+    with one seed), as ``<title> mean``, ``<title> low``, ``<title> high``."""
+    import pandas as pd
+
+    kept = frame.dropna(subset=[value])
+    rows = []
+    for key, group in kept.groupby(by, sort=True, dropna=False, observed=True):
+        found = stats.interval(group[value].to_numpy(dtype=float))
+        rows.append((*(key if isinstance(key, tuple) else (key,)), found.mean, found.low, found.high))
+    return pd.DataFrame(rows, columns=[*by, *interval_columns(title)])
+
+
+def _settings(sets: "list[ResultSet]", sweep: "Sweep", runs: "pd.DataFrame") -> tuple["pd.DataFrame", list[str]]:
+    """``runs`` with every swept setting that is not a model's own parameter (the axes,
+    and task or run settings named in the series), and those columns: runs compared
+    with each other must agree on all of them."""
+    import pandas as pd
+
+    others = [c for c in sweep.other if not c.startswith("model.")]
+    if others:
+        values = pd.concat([s.runs[["id", *[c for c in others if c in s.runs.columns]]] for s in sets],
+                           ignore_index=True)
+        runs = runs.merge(values.drop_duplicates("id"), on="id", how="left")
+    columns = [*sweep.axes, *others]
+    for column in columns:
+        # Pairs are matched on the value's text, so a missing value matches a missing one.
+        runs[column] = runs[column].map(lambda v: "" if v is None or v != v else v)
+    return runs, columns
+
+
+def _by_seed(group: "pd.DataFrame", key: str, columns: list[str]) -> dict[Any, "pd.DataFrame"]:
+    """Per value of ``key`` (a series or a result set): each quantity's mean per seed,
+    indexed by seed. One grouping per setting, however many pairs it holds."""
+    means = group.groupby([key, "seed"], observed=True, sort=False)[columns].mean()
+    return {name: frame.droplevel(0) for name, frame in means.groupby(level=0, sort=False, observed=True)}
+
+
+def _pairs(runs: "pd.DataFrame", settings: list[str], columns: list[str], across_sets: bool
+           ) -> Iterator[tuple[dict[str, Any], str, "pd.DataFrame", str, "pd.DataFrame"]]:
+    """(setting, label of A, A's means per seed, label of B, B's) for every comparison."""
+    if across_sets:
+        first, second = list(runs["source"].cat.categories)[:2]
+        for key, group in runs.groupby(["series", *settings], sort=False, observed=True):
+            key = key if isinstance(key, tuple) else (key,)
+            sides = _by_seed(group, "source", columns)
+            if first in sides and second in sides:
+                yield (dict(zip(settings, key[1:])), f"{key[0]} ({first})", sides[first],
+                       f"{key[0]} ({second})", sides[second])
+        return
+    oracle = dict(zip(runs["series"], runs["oracle"].astype(bool)))
+    for key, group in (runs.groupby(settings, sort=True, observed=True) if settings else [((), runs)]):
+        key = key if isinstance(key, tuple) else (key,)
+        series = _by_seed(group, "series", columns)  # in the suite's order
+        for name_a, name_b in itertools.combinations(series, 2):
+            # The oracle is the floor, not a contender: oracles are compared only with oracles.
+            if oracle[name_a] == oracle[name_b]:
+                yield dict(zip(settings, key)), name_a, series[name_a], name_b, series[name_b]
+
+
+def _compare(a: "pd.Series", b: "pd.Series", direction: str) -> tuple[stats.Comparison, str]:
+    """Paired by seed where the seeds match, else unpaired."""
+    a_values, b_values = a.dropna(), b.dropna()
+    shared = a_values.index.intersection(b_values.index)
+    chosen: stats.Direction = "min" if direction == "min" else "max"
+    if len(shared) >= 2 or (len(shared) == len(a_values) == len(b_values)):
+        found = stats.paired(a_values[shared].to_numpy(), b_values[shared].to_numpy(), chosen)
+        return found, f"{len(shared)} paired"
+    found = stats.unpaired(a_values.to_numpy(), b_values.to_numpy(), chosen)
+    return found, f"{len(a_values)}+{len(b_values)} unpaired"
+
+
+def verdicts(sets: "list[ResultSet]", sweep: "Sweep", runs: "pd.DataFrame") -> "pd.DataFrame":
+    """One row per comparison and quantity: the setting, A and B, the seeds used, both
+    means over seeds, the difference A - B with its 95% interval, the probability that
+    A is better, the effect size (d_av), the ratio of the means, and the verdict for A."""
+    import pandas as pd
+
+    if runs.empty:
+        return pd.DataFrame()
+    across_sets = len(sets) == 2
+    runs, settings = _settings(sets, sweep, runs.copy())
+    measured = quantities(sets, runs)
+    columns = [column for column, _, _ in measured]
+    rows = []
+    for setting, name_a, a, name_b, b in _pairs(runs, settings, columns, across_sets):
+        for column, title, direction in measured:
+            if a[column].isna().all() or b[column].isna().all():
+                continue
+            found, seeds = _compare(a[column], b[column], direction)
+            a_mean, b_mean = float(a[column].mean()), float(b[column].mean())
+            rows.append({
+                **{axis_name(c): v for c, v in setting.items()},
+                "A": name_a, "B": name_b, "quantity": title, "better": "lower" if direction == "min" else "higher",
+                "seeds": seeds, "A mean": a_mean, "B mean": b_mean,
+                "A - B": found.difference.mean, "A - B low": found.difference.low,
+                "A - B high": found.difference.high, "P(A better)": found.p_better,
+                "effect (d)": found.effect, "A / B": _ratio(a_mean, b_mean),
+                "verdict": found.verdict,
+            })
+    return pd.DataFrame(rows)
+
+
+def _ratio(a: float, b: float) -> float:
+    return float(a / b) if b and b == b else float("nan")
+
+
+def _signed(value: float) -> str:
+    return "" if value != value else f"{value:+.3g}"
+
+
+def verdict_display(table: "pd.DataFrame") -> "pd.DataFrame":
+    """The verdict table as it reads on a page: the interval in one column, shares as
+    percentages."""
+    if table.empty:
+        return table
+    shown = table.copy()
+    difference = [stats.Interval(m, lo, hi, 2, "t").text(3) if lo == lo else ("" if m != m else f"{m:.3g}")
+                  for m, lo, hi in zip(table["A - B"], table["A - B low"], table["A - B high"])]
+    shown.insert(shown.columns.get_loc("A - B"), "A - B (95% interval)", difference)
+    shown["P(A better)"] = [("" if p != p else f"{100 * p:.0f}%") for p in table["P(A better)"]]
+    shown["effect (d)"] = table["effect (d)"].map(_signed)
+    shown["A / B"] = [("" if r != r else f"{r:.3g}") for r in table["A / B"]]
+    return shown.drop(columns=["A - B", "A - B low", "A - B high", "better"])
+
+
+def verdict_note(across_sets: bool) -> str:
+    pairs = ("each configuration of the first set against the same configuration of the second"
+             if across_sets else "configurations at the same setting, model against model (oracles only with oracles)")
+    return (f"Compared: {pairs}, paired by seed (the same seed gives the same data), or unpaired "
+            "where the seeds differ. A - B is the mean per-seed difference with its 95% interval "
+            "(the bootstrap with 10 to 99 seeds, Student's t otherwise); the verdict is for A: better or worse "
+            "where the interval excludes zero, indistinguishable where it covers it, too few seeds "
+            "with one. P(A better): the probability that A's true mean is the better one. "
+            "Effect (d): the difference in average seed standard deviations; A / B: the ratio of the "
+            "means. Lower is better for time and energy; the task's direction decides for its metric. "
+            "See docs/suites.md, \"Reading the intervals\".")
+
+
+def printed_verdicts(store: "Path", suite: str | None, compare: str, fmt: str) -> str:
+    """What ``seqbench report --compare`` prints after the runs (``--format`` table or
+    markdown): a heading, the verdict table and how to read it."""
+    from seqbench.report.selection import select
+    from seqbench.report.sets import load_set, sweep_of, tidy
+    from seqbench.report.text import fixed_width_table, markdown_table
+
+    lines = []
+    for group in select(store, suite, compare):
+        sets = [load_set(ref.store, ref.suite, ref.label) for ref in group]
+        sweep = sweep_of(sets)
+        table = verdicts(sets, sweep, tidy(sets, sweep))
+        title = " vs ".join(s.label for s in sets)
+        if table.empty:
+            lines.append(f"\nVerdicts, {title}: nothing to compare (no configuration succeeded in both)")
+            continue
+        shown = verdict_display(table)
+        body = "\n".join(markdown_table(shown)) if fmt == "markdown" else fixed_width_table(shown)
+        lines += [f"\nVerdicts, {title} (A: {sets[0].label}, B: {sets[1].label})", body,
+                  verdict_note(across_sets=True)]
+    return "\n".join(lines)
