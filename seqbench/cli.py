@@ -183,10 +183,11 @@ def run(suites, store, resume, dry_run, executor, jobs, ray_address, device, smo
               help="How the table of runs is printed (not printed with --plot or --tensorboard "
                    "unless --format is given). csv, json and markdown carry every column: "
                    "parameters, every metric, timings, meters (docs/results-format.md).")
-@click.option("--per", type=click.Choice(["run", "position", "length", "epoch"]), default="run",
+@click.option("--per", type=click.Choice(["run", "config", "position", "length", "epoch"]), default="run",
               show_default=True,
-              help="One row per run, or per target position (per-position metrics), per "
-                   "evaluation length (run.eval_lengths) or per epoch (training curves).")
+              help="One row per run; per configuration (model and swept setting: means over "
+                   "seeds with their 95% intervals); or per target position (per-position "
+                   "metrics), per evaluation length (run.eval_lengths) or per epoch (training curves).")
 @click.option("--plot", is_flag=True,
               help="Write figures (PNG) and a summary page (report.md, report.html) to --out.")
 @click.option("--out", type=click.Path(path_type=Path, file_okay=False), default=None,

@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any, Iterator
 
 from seqbench import stats
 from seqbench.report.naming import axis_name
+from seqbench.report.sets import summarise
+from seqbench.stats import Interval
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -20,7 +22,7 @@ if TYPE_CHECKING:
     from seqbench.report.sets import ResultSet, Sweep
 
 __all__ = ["QUANTITIES", "quantities", "with_intervals", "verdicts", "verdict_display", "verdict_note",
-           "interval_columns", "printed_verdicts"]
+           "interval_columns", "printed_verdicts", "configuration_table", "configuration_display"]
 
 # The tidy runs' columns a verdict compares besides the primary metric, and which way
 # is better: lower, for time and energy alike. The primary metric's direction is the
@@ -54,6 +56,44 @@ def with_intervals(frame: "pd.DataFrame", by: list[str], value: str, title: str)
         found = stats.interval(group[value].to_numpy(dtype=float))
         rows.append((*(key if isinstance(key, tuple) else (key,)), found.mean, found.low, found.high))
     return pd.DataFrame(rows, columns=[*by, *interval_columns(title)])
+
+
+def configuration_table(sets: "list[ResultSet]", sweep: "Sweep", runs: "pd.DataFrame") -> "pd.DataFrame":
+    """Means over seeds per configuration, each with its 95% interval (low, high; empty
+    with one seed): the primary metric (with its min and max), time and energy — the
+    summary page's results table, and ``seqbench report --per config``."""
+    import pandas as pd
+
+    axes = sweep.axes
+    by = ["source", "series"] + axes
+    metric = sets[0].primary_metric or "metric"
+    table = summarise(runs, by, "metric").rename(columns={
+        "n": "seeds", "mean": f"{metric} mean", "min": f"{metric} min", "max": f"{metric} max",
+        "low": f"{metric} low", "high": f"{metric} high"})
+    for column, title in (("train_s", "train s"), ("eval_s", "eval s"),
+                          ("train_energy_j", "train J"), ("eval_energy_j", "eval J")):
+        if runs[column].notna().any():
+            table = table.merge(with_intervals(runs, by, column, title), on=by, how="left")
+    if len(sets) == 1:
+        table = table.drop(columns=["source"])
+    return table.rename(columns={a: axis_name(a) for a in axes}).reset_index(drop=True) \
+        if not table.empty else pd.DataFrame()
+
+
+def configuration_display(table: "pd.DataFrame") -> "pd.DataFrame":
+    """``configuration_table`` as the page and the terminal show it: each quantity's mean ± its interval in
+    one column (the mean alone with one seed); min, max and bounds stay in the CSV."""
+    shown = table.copy()
+    for mean_column in [c for c in table.columns if c.endswith(" mean")]:
+        title = mean_column[: -len(" mean")]
+        _, low, high = interval_columns(title)
+        if low not in table.columns:
+            continue
+        texts = [Interval(m, lo, hi, 2, "t" if lo == lo else "none").text() if m == m else ""
+                 for m, lo, hi in zip(table[mean_column], table[low], table[high])]
+        shown.insert(shown.columns.get_loc(mean_column), title, texts)
+        shown = shown.drop(columns=[mean_column, low, high, f"{title} min", f"{title} max"], errors="ignore")
+    return shown
 
 
 def _settings(sets: "list[ResultSet]", sweep: "Sweep", runs: "pd.DataFrame") -> tuple["pd.DataFrame", list[str]]:

@@ -51,6 +51,8 @@ def report_table(
     leading source column. Complete in the COMPLETE_FORMATS or with ``per``."""
     import pandas as pd
 
+    if per == "config":
+        return configuration_rows(store, suite, compare, fmt)
     complete = fmt in COMPLETE_FORMATS or per != "run"
     if compare is None:
         if not complete:
@@ -63,6 +65,34 @@ def report_table(
             frame = export_frame(ref.store, ref.suite, per) if complete else report_frame(ref.store, ref.suite)
             frame.insert(0, "source", ref.label)
             frames.append(frame)
+    return pd.concat(frames, ignore_index=True)
+
+
+def configuration_rows(store: Path, suite: str | None, compare: str | None, fmt: str) -> "pd.DataFrame":
+    """One row per configuration (suite, model, swept setting): the mean over seeds of
+    the primary metric, time and energy with their 95% intervals. Printed as ``mean ±
+    half-width`` in a table or Markdown; as separate mean, low and high columns in CSV
+    and JSON. A suite (or, with ``compare``, a pair of sets) at a time, as ``--plot``
+    groups them."""
+    import pandas as pd
+
+    from seqbench.report.compare import configuration_display, configuration_table
+    from seqbench.report.sets import load_set, sweep_of, tidy
+
+    frames = []
+    for group in select(store, suite, compare):
+        sets = [load_set(ref.store, ref.suite, ref.label) for ref in group]
+        sweep = sweep_of(sets)
+        table = configuration_table(sets, sweep, tidy(sets, sweep))
+        if table.empty:
+            continue
+        if fmt in ("table", "markdown"):
+            table = configuration_display(table)
+        if compare is None:
+            table.insert(0, "suite", group[0].suite)
+        frames.append(table.rename(columns={"series": "model"}))
+    if not frames:
+        raise UserError(f"{store}: no successful runs{f' of suite {suite!r}' if suite else ''} to summarise")
     return pd.concat(frames, ignore_index=True)
 
 

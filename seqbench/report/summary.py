@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from seqbench.plots.generalisation import EVAL_LENGTH, TRAIN_LENGTH, length_points
-from seqbench.report.compare import interval_columns, verdict_display, verdict_note, verdicts, with_intervals
+from seqbench.report.compare import (configuration_display, configuration_table, verdict_display, verdict_note,
+                                     verdicts)
 from seqbench.report.naming import axis_name
 from seqbench.report.page import Block, Bullets, Heading, Image, Table, Text
 from seqbench.report.runs import table_columns
@@ -57,38 +58,10 @@ def _configuration(frame: "pd.DataFrame", axes: list[str]) -> "pd.Series":
 def results_table(figures: "Figures") -> "pd.DataFrame":
     """Means over seeds per configuration, each with its 95% interval (low, high; empty
     with one seed): the primary metric (with its min and max), time and energy."""
-    import pandas as pd
-
-    runs, axes = figures.runs, figures.sweep.axes
-    by = ["source", "series"] + axes
-    metric = figures.sets[0].primary_metric or "metric"
-    table = summarise(runs, by, "metric").rename(columns={
-        "n": "seeds", "mean": f"{metric} mean", "min": f"{metric} min", "max": f"{metric} max",
-        "low": f"{metric} low", "high": f"{metric} high"})
-    for column, title in (("train_s", "train s"), ("eval_s", "eval s"),
-                          ("train_energy_j", "train J"), ("eval_energy_j", "eval J")):
-        if runs[column].notna().any():
-            table = table.merge(with_intervals(runs, by, column, title), on=by, how="left")
-    if len(figures.sets) == 1:
-        table = table.drop(columns=["source"])
-    return table.rename(columns={a: axis_name(a) for a in axes}).reset_index(drop=True) \
-        if not table.empty else pd.DataFrame()
+    return configuration_table(figures.sets, figures.sweep, figures.runs)
 
 
-def results_display(table: "pd.DataFrame") -> "pd.DataFrame":
-    """``results_table`` as the page shows it: each quantity's mean ± its interval in
-    one column (the mean alone with one seed); min, max and bounds stay in the CSV."""
-    shown = table.copy()
-    for mean_column in [c for c in table.columns if c.endswith(" mean")]:
-        title = mean_column[: -len(" mean")]
-        _, low, high = interval_columns(title)
-        if low not in table.columns:
-            continue
-        texts = [Interval(m, lo, hi, 2, "t" if lo == lo else "none").text() if m == m else ""
-                 for m, lo, hi in zip(table[mean_column], table[low], table[high])]
-        shown.insert(shown.columns.get_loc(mean_column), title, texts)
-        shown = shown.drop(columns=[mean_column, low, high, f"{title} min", f"{title} max"], errors="ignore")
-    return shown
+results_display = configuration_display  # the page's name for it
 
 
 def best_per_length(figures: "Figures") -> "pd.DataFrame":
