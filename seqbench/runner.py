@@ -14,6 +14,7 @@ from typing import Any, Iterable, Mapping, TextIO
 import click
 
 from seqbench import registry
+from seqbench.devices import visible_gpu_count
 from seqbench.errors import UserError
 from seqbench.executors.base import Executor, ProgressCallback
 from seqbench.paths import safe_name
@@ -46,8 +47,12 @@ class RunOptions:
 def run_suites(paths: list[Path], options: RunOptions, out: TextIO) -> int:
     """Run the suites at ``paths``; returns the exit code. Raises UserError before running
     anything if any suite, name or option is wrong."""
+    # The local executor runs points on this machine: every run.device is checked
+    # against its GPUs. Another executor's machines are not known here.
+    gpus = visible_gpu_count() if options.executor == "local" else None
     suites = [
-        load_suite(path, smoke=options.smoke, device=options.device, max_points=options.max_points)
+        load_suite(path, smoke=options.smoke, device=options.device, max_points=options.max_points,
+                   gpus=gpus)
         for path in paths
     ]
     try:
