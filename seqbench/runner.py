@@ -59,8 +59,11 @@ def run_suites(paths: list[Path], options: RunOptions, out: TextIO) -> int:
         executor_cls = registry.executors().get(options.executor)
     except UserError as error:
         raise UserError(f"--executor: {error}") from None
-    executor = executor_cls(jobs=options.jobs, **_executor_options(options))
-    executor.check([point for suite in suites for point in suite.points])
+    executors, name, settings = registry.executors(), options.executor, _executor_options(options)
+    # A third-party executor is plugin code: contained, its failure one line naming it.
+    executor = executors.call(name, f"{name}(...)", lambda: executor_cls(jobs=options.jobs, **settings))
+    points = [point for suite in suites for point in suite.points]
+    executors.call(name, "check()", lambda: executor.check(points))
     if options.dry_run:
         for suite in suites:
             _print_grid(suite, out)

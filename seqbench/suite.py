@@ -167,9 +167,13 @@ def _available(kind: str) -> str:
 
 def _lookup(where: str, key: str, reg: registry.Registry[Any], name: str) -> Any:
     try:
-        return reg.get(name)
+        cls = reg.get(name)
     except UserError as error:
         raise UserError(f"{where}: {key}: {error}") from None
+    # Its declared parameters are read from here on: a class that is not a dataclass, or
+    # whose annotations do not resolve, is the plugin's failure, named once here.
+    plugin_call(where, key, reg, name, "its parameters (dataclass fields)", lambda: param_specs(cls))
+    return cls
 
 
 def _suite_header(where: str, header: dict[str, Any], default_name: str) -> tuple[str, str, list[int]]:

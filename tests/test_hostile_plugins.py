@@ -165,3 +165,54 @@ def test_a_clash_is_refused_only_where_the_name_is_used(install_plugin, tmp_path
         invoke_run(str(clashing), "--store", str(store_path)), store_path,
         "[task] name: task 'copy-memory' is registered by both 'seqbench-tasks' and 'seqbench-copycat'",
         "SEQBENCH_DISABLE_PLUGINS=seqbench-copycat")
+
+
+BROKEN_EXECUTOR = '''
+from seqbench import hookimpl
+from seqbench.executors.base import Executor
+
+class Remote(Executor):
+    name = "remote"
+
+    def check(self, points):
+        raise ConnectionError("cluster unreachable")
+
+@hookimpl
+def register_executors(register):
+    register(Remote)
+'''
+
+
+def test_an_executor_that_fails_its_check_is_one_line(install_plugin, tmp_path, store_path):
+    install_plugin("seqbench-remote", BROKEN_EXECUTOR)
+    suite = tmp_path / "suite.toml"
+    suite.write_text(QUICK + '[task]\nname = "adding"\nseq_len = 10\n' + ORACLE)
+    assert_one_line_error(
+        invoke_run(str(suite), "--store", str(store_path), "--executor", "remote"), store_path,
+        "Error: executor 'remote' of plugin 'seqbench-remote' (seqbench-remote 0.0.1) is broken: "
+        "check() raised ConnectionError: cluster unreachable")
+
+
+NOT_A_DATACLASS = '''
+from seqbench import Task, hookimpl
+
+class Loose(Task):  # no @dataclass: seqbench cannot read its parameters
+    name = "loose"
+    primary_metric = "mse"
+
+@hookimpl
+def register_tasks(register):
+    register(Loose)
+'''
+
+
+def test_a_task_that_is_not_a_dataclass_is_one_line(install_plugin, tmp_path, store_path):
+    install_plugin("seqbench-loose", NOT_A_DATACLASS)
+    suite = tmp_path / "suite.toml"
+    suite.write_text(QUICK + '[task]\nname = "loose"\n' + ORACLE)
+    assert_one_line_error(
+        invoke_run(str(suite), "--store", str(store_path)), store_path,
+        f"{suite}: [task] name: task 'loose' of plugin 'seqbench-loose' (seqbench-loose 0.0.1) is broken: "
+        "its parameters (dataclass fields) raised TypeError: must be called with a dataclass type or instance")
+    listing = CliRunner().invoke(main, ["tasks"])
+    assert listing.exit_code == 0 and "loose  [seqbench-loose]  BROKEN\n" in listing.output
