@@ -47,6 +47,9 @@ class RunOptions:
 def run_suites(paths: list[Path], options: RunOptions, out: TextIO) -> int:
     """Run the suites at ``paths``; returns the exit code. Raises UserError before running
     anything if any suite, name or option is wrong."""
+    meters = registry.meters()
+    for clash in meters.conflicts():  # every point is measured by every meter: all use it
+        raise UserError(f"{meters.conflict(clash)}; every point would use both")
     # The local executor runs points on this machine: every run.device is checked
     # against its GPUs. Another executor's machines are not known here.
     gpus = visible_gpu_count() if options.executor == "local" else None

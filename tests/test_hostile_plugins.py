@@ -216,3 +216,23 @@ def test_a_task_that_is_not_a_dataclass_is_one_line(install_plugin, tmp_path, st
         "its parameters (dataclass fields) raised TypeError: must be called with a dataclass type or instance")
     listing = CliRunner().invoke(main, ["tasks"])
     assert listing.exit_code == 0 and "loose  [seqbench-loose]  BROKEN\n" in listing.output
+
+
+def test_a_meter_name_two_plugins_register_refuses_runs_up_front(install_plugin, tmp_path, store_path):
+    install_plugin("seqbench-meter-copy", '''
+from seqbench import hookimpl
+from seqbench.meters import Meter
+
+class Resources(Meter):
+    name = "resources"
+
+@hookimpl
+def register_meters(register):
+    register(Resources)
+''')
+    suite = tmp_path / "suite.toml"
+    suite.write_text(QUICK + '[task]\nname = "adding"\nseq_len = 10\n' + ORACLE)
+    assert_one_line_error(
+        invoke_run(str(suite), "--store", str(store_path)), store_path,
+        "Error: meter 'resources' is registered by both ", "'seqbench.default_plugins.resources'",
+        "'seqbench-meter-copy'", "every point would use both")
