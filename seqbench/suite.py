@@ -21,7 +21,7 @@ from seqbench.model import Model, unavailable_reason
 from seqbench.params import ParamError, coerce_params, coerce_value, param_specs
 from seqbench.point import Point
 from seqbench.settings import SMOKE_LIMITS, TARGET_KEYS, RunSettings, check_device
-from seqbench.suite_plugins import able_models, check_model, plugin_call
+from seqbench.suite_plugins import able_models, check_model, plugin_call, task_signature
 from seqbench.suite_input import NO_REPEAT, first_repeated, parse_toml, read_bytes, shown
 from seqbench.task import Task
 
@@ -107,8 +107,7 @@ def _load_suite(path: Path, smoke: bool, device: str | None, max_points: int | N
         task_params = _resolve_task(where, task_cls, task_values, chosen, smoke)
         task = plugin_call(where, "[task] name", registry.tasks(), task_name, f"{task_name}(...)",
                            lambda: task_cls(**task_params))
-        signature = plugin_call(where, "[task] name", registry.tasks(), task_name, "signature",
-                                lambda: task.signature)
+        signature = task_signature(where, task_name, task)
         run_values_resolved = _resolve_run(where, run_values, chosen, smoke, device, gpus)
         _check_eval_lengths(where, task_cls, task_params, run_values_resolved["eval_lengths"])
         target_key = "[sweep] run.target" if "run.target" in chosen else "[run] target"

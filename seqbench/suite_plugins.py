@@ -15,7 +15,7 @@ from seqbench.plugins import PluginFailure, Registry
 from seqbench.settings import RunSettings
 from seqbench.task import Signature, Task
 
-__all__ = ["plugin_call", "able_models", "check_model"]
+__all__ = ["plugin_call", "task_signature", "able_models", "check_model"]
 
 R = TypeVar("R")
 
@@ -29,6 +29,19 @@ def plugin_call(where: str, key: str, reg: Registry[Any], name: str, what: str,
         return reg.call(name, what, function, expected)
     except PluginFailure as error:
         raise UserError(f"{where}: {key}: {error}") from None
+
+
+def task_signature(where: str, name: str, task: Task) -> Signature:
+    """``task.signature``, contained, and a Signature (or the task is broken: the
+    models asked about it next must not be blamed for what it returned)."""
+
+    def read() -> Signature:
+        signature = task.signature
+        if not isinstance(signature, Signature):
+            raise TypeError(f"returned {type(signature).__name__}, not a seqbench.task.Signature")
+        return signature
+
+    return plugin_call(where, "[task] name", registry.tasks(), name, "signature", read)
 
 
 def able_models(signature: Signature) -> list[str]:

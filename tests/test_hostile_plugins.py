@@ -56,9 +56,18 @@ class NoSignature(Task):
     def signature(self):
         raise KeyError("input_length")
 
+@dataclass
+class NoneSignature(NoSignature):
+    name = "none-signature"
+
+    @property
+    def signature(self):
+        return None  # what the models are asked about next must be a Signature
+
 @hookimpl
 def register_tasks(register):
     register(NoSignature)
+    register(NoneSignature)
 '''
 
 # Registers a second "copy-memory": a clash no suite below uses but one.
@@ -140,14 +149,20 @@ def test_broken_models_do_not_stop_suites_that_do_not_use_them(install_plugin, t
     assert "bad:" not in refused.output and "Traceback" not in refused.output
 
 
-def test_a_task_whose_signature_raises_refuses_only_its_suites(install_plugin, tmp_path, store_path):
+@pytest.mark.parametrize(
+    "task, fragment",
+    [("no-signature", "signature raised KeyError: 'input_length'"),
+     ("none-signature", "signature raised TypeError: returned NoneType, not a seqbench.task.Signature")],
+)
+def test_a_task_whose_signature_is_broken_refuses_only_its_suites(install_plugin, tmp_path, store_path,
+                                                                   task, fragment):
     install_plugin("seqbench-badtask", BROKEN_TASK)
     suite = tmp_path / "suite.toml"
-    suite.write_text(QUICK + '[task]\nname = "no-signature"\n' + ORACLE)
+    suite.write_text(QUICK + f'[task]\nname = "{task}"\n' + ORACLE)
     assert_one_line_error(
         invoke_run(str(suite), "--store", str(store_path)), store_path,
-        f"{suite}: [task] name: task 'no-signature' of plugin 'seqbench-badtask' (seqbench-badtask 0.0.1) "
-        "is broken: signature raised KeyError: 'input_length'")
+        f"{suite}: [task] name: task '{task}' of plugin 'seqbench-badtask' (seqbench-badtask 0.0.1) "
+        f"is broken: {fragment}")
     assert CliRunner().invoke(main, ["tasks"]).exit_code == 0
     fine = tmp_path / "fine.toml"
     fine.write_text(QUICK + '[task]\nname = "adding"\nseq_len = 10\n' + ORACLE)
