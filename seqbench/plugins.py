@@ -178,7 +178,10 @@ def _warn(message: str) -> None:
 
 
 def _describe(error: BaseException) -> str:
-    return f"{type(error).__name__}: {error}".strip()
+    """A plugin's exception as one line: its message's newlines would split the one line
+    seqbench promises (and a traceback-like text would read as seqbench's own)."""
+    text = " ".join(f"{type(error).__name__}: {error}".split())
+    return text if len(text) <= 500 else text[:497] + "..."
 
 
 def _last_line(printed: str) -> str:
