@@ -27,7 +27,7 @@ class Raises(Model):
 
     @classmethod
     def unavailable(cls):
-        raise SystemExit("checked for a GPU driver\nand gave up")  # one line all the same
+        raise SystemExit("checked for a GPU driver\\nand gave up")  # one line all the same
 
 @dataclass
 class Plain(Model):
