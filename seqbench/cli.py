@@ -285,21 +285,17 @@ def export(suites, store, out, force) -> None:
 @main.command()
 def tasks() -> None:
     """List installed tasks with their parameters, defaults and metrics."""
-    from seqbench import registry
-    from seqbench.listing import describe_task
+    from seqbench.listing import describe_tasks
 
-    for _, task_cls in registry.tasks().items():
-        click.echo(describe_task(task_cls, registry.tasks().plugin_of(task_cls.name)))
+    click.echo(describe_tasks())
 
 
 @main.command()
 def models() -> None:
     """List installed models with their hyper-parameters and the tasks they serve."""
-    from seqbench import registry
-    from seqbench.listing import describe_model
+    from seqbench.listing import describe_models
 
-    for _, model_cls in registry.models().items():
-        click.echo(describe_model(model_cls, registry.models().plugin_of(model_cls.name)))
+    click.echo(describe_models())
 
 
 @main.command()

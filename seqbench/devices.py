@@ -1,5 +1,11 @@
-"""Where a built model runs, and what its arithmetic achieved there: the two facts the
-pipeline asks of a model after ``build`` (the meters need the first before they start).
+"""Where a point may run and where its built model runs, and what its arithmetic
+achieved there.
+
+Before anything starts, suite validation checks every ``run.device`` against this
+machine (``check_here``: ``cuda:3`` where no fourth GPU is visible is refused) and shows
+each model the device the point will get (``planned_device``). After ``build`` the
+pipeline asks the model where it runs (the meters need that before they start) and,
+after training, what its arithmetic achieved.
 """
 
 from __future__ import annotations
@@ -12,9 +18,43 @@ if TYPE_CHECKING:
     from seqbench.data import Split
     from seqbench.model import Model
 
-__all__ = ["point_device", "count_flops", "FLOPS_BATCH"]
+__all__ = ["point_device", "count_flops", "FLOPS_BATCH", "visible_gpu_count", "check_here",
+           "planned_device"]
 
 FLOPS_BATCH = 16  # examples in the batch FLOPs are counted on (per-example figures)
+
+
+def visible_gpu_count() -> int:
+    """GPUs a point started here may use: ``CUDA_VISIBLE_DEVICES``'s entries when it is
+    set, else every GPU NVML finds; none without an NVIDIA driver."""
+    from seqbench.executors.gpus import visible_gpus
+
+    return len(visible_gpus())
+
+
+def check_here(device: str, gpus: int) -> None:
+    """Refuse (ValueError, saying what is allowed) a ``run.device`` this machine, with
+    ``gpus`` visible GPUs, cannot give: ``cuda`` without a GPU, ``cuda:N`` without an
+    (N+1)th. ``device`` has passed ``settings.check_device``."""
+    if not device.startswith("cuda"):
+        return
+    index = int(device.partition(":")[2] or 0)
+    if index < gpus:
+        return
+    allowed = ", ".join(["auto", "cpu", *(["cuda"] if gpus else []), *(f"cuda:{i}" for i in range(gpus))])
+    seen = f"{gpus} visible GPU{'s' if gpus != 1 else ''}" if gpus else "no visible GPU"
+    raise ValueError(f"{device!r} is not on this machine ({seen}); allowed here: {allowed}")
+
+
+def planned_device(device: str, gpus: int | None) -> str:
+    """Where a point asking for ``device`` will run, as far as is known before it starts:
+    ``auto`` becomes ``cuda:0`` or ``cpu`` when the GPUs are known (``gpus``), and
+    stays ``auto`` when they are not (an executor that runs points elsewhere)."""
+    if device == "auto" and gpus is not None:
+        return "cuda:0" if gpus > 0 else "cpu"
+    if device == "cuda":
+        return "cuda:0"
+    return device
 
 
 def point_device(model: "Model", requested: str) -> str:

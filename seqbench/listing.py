@@ -2,13 +2,39 @@
 
 from __future__ import annotations
 
+from typing import Any, Callable
+
 from seqbench import registry
-from seqbench.model import Model
+from seqbench.model import Model, unavailable_reason
 from seqbench.params import param_specs
-from seqbench.plugins import plugin_infos
+from seqbench.plugins import PluginFailure, Registry, plugin_infos
 from seqbench.task import Task
 
-__all__ = ["describe_task", "describe_model", "describe_plugins"]
+__all__ = ["describe_task", "describe_model", "describe_plugins", "describe_tasks", "describe_models"]
+
+
+def describe_tasks() -> str:
+    """``seqbench tasks``: every task; a broken or clashing one marked, not fatal."""
+    return _describe_all(registry.tasks(), describe_task)
+
+
+def describe_models() -> str:
+    """``seqbench models``: every model; a broken or clashing one marked, not fatal."""
+    return _describe_all(registry.models(), describe_model)
+
+
+def _describe_all(reg: Registry[Any], describe: Callable[[Any, str], str]) -> str:
+    entries: list[tuple[str, str]] = []
+    for name, cls in reg.items():
+        plugin = reg.plugin_of(name)
+        try:
+            text = reg.call(name, "its description", lambda: describe(cls, plugin))
+        except PluginFailure as error:
+            text = f"{name}  [{plugin}]  BROKEN\n  {error}\n"
+        entries.append((name, text))
+    for name in reg.conflicts():
+        entries.append((name, f"{name}  CONFLICT\n  {reg.conflict(name)}\n"))
+    return "\n".join(text for _, text in sorted(entries))
 
 
 def _params(cls: type) -> list[str]:
@@ -35,7 +61,7 @@ def describe_task(task_cls: type[Task], plugin: str) -> str:
 
 
 def describe_model(model_cls: type[Model], plugin: str) -> str:
-    reason = model_cls.unavailable()
+    reason = registry.models().call(model_cls.name, "unavailable()", lambda: unavailable_reason(model_cls))
     lines = [
         f"{model_cls.name}  [{plugin}]" + ("  UNAVAILABLE" if reason else ""),
         *([f"  unavailable: {reason}"] if reason else []),
@@ -97,7 +123,15 @@ def _unavailable_models(names: list[str]) -> list[str]:
     models = registry.models()
     by_reason: dict[str, list[str]] = {}
     for name in names:
-        reason = models.get(name).unavailable()
+        if models.conflict(name):
+            continue  # registered by two plugins; `seqbench models` says so
+        model_cls = models.get(name)
+        try:
+            reason = models.call(name, "unavailable()", lambda: unavailable_reason(model_cls))
+        except PluginFailure as error:
+            by_reason.setdefault(f"BROKEN {name}: {error}", [])
+            continue
         if reason:
             by_reason.setdefault(reason, []).append(name)
-    return [f"    UNAVAILABLE {', '.join(unusable)}: {reason}" for reason, unusable in by_reason.items()]
+    return [f"    UNAVAILABLE {', '.join(unusable)}: {reason}" if unusable else f"    {reason}"
+            for reason, unusable in by_reason.items()]

@@ -8,18 +8,21 @@ every framework stops by the same rule), then asks it for NumPy predictions.
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, ClassVar
 
 import numpy as np
 
-from seqbench.settings import FitSettings
+from seqbench.params import ParamError
+from seqbench.settings import FitSettings, RunSettings, check_device
 from seqbench.task import Signature, Task
 
 if TYPE_CHECKING:
     from seqbench.data import Split
 
-__all__ = ["Model", "FitSettings", "EpochOutcome", "EpochCallback", "resolve_device"]
+__all__ = ["Model", "FitSettings", "EpochOutcome", "EpochCallback", "resolve_device",
+           "unavailable_reason"]
 
 
 @dataclass(frozen=True)
@@ -51,10 +54,11 @@ def resolve_device(requested: str, gpu_count: int, framework: str = "the framewo
         return "cuda:0" if gpu_count > 0 else "cpu"
     if requested == "cpu":
         return "cpu"
-    kind, _, index_text = requested.partition(":")
-    if kind != "cuda" or (index_text and not index_text.isdigit()):
-        raise ValueError(f"run.device is {requested!r}; expected auto, cpu, cuda or cuda:N")
-    index = int(index_text or 0)
+    try:
+        check_device(requested)
+    except ParamError:
+        raise ValueError(f"run.device is {requested!r}; expected auto, cpu, cuda or cuda:N") from None
+    index = int(requested.partition(":")[2] or 0)
     if gpu_count == 0:
         raise RuntimeError(f"run.device is {requested!r} but {framework} sees no CUDA device")
     if index >= gpu_count:
@@ -89,9 +93,25 @@ class Model:
         """None when the model can run here; else why not and how to fix it (the install
         command). Must answer without importing the framework: listings call it.
 
-        A classmethod when overridden too: ``seqbench models`` calls it on the class,
-        and the conformance kit refuses a plain method."""
+        A classmethod when overridden too: seqbench calls it on the class, before any
+        model exists, so a plain method is refused as a broken model (named in
+        ``seqbench models``, one line for a suite that uses it), as the conformance kit
+        refuses it."""
         return None
+
+    def validate(self, task: Task, run: RunSettings) -> None:
+        """Refuse a point this model cannot run, before anything runs: raise ValueError
+        saying what is wrong and what is allowed (``precision 'bf16' needs a CUDA
+        device; allowed on the CPU: fp32``). Optional; the default accepts every point.
+
+        Suite validation calls it for every point of the grid, on the model made from
+        the point's hyper-parameters (so ``__post_init__`` has run: constraints among
+        the model's own fields, like heads dividing the width, belong there), with the
+        point's task and run settings. ``run.device`` is where the point will run as
+        far as is known before it starts: ``auto`` is already ``cpu`` or ``cuda:0`` for
+        the local executor, and stays ``auto`` for one that runs points elsewhere (Ray).
+        Called up to once per point of a large grid: answer from the fields, quickly,
+        without importing the framework."""
 
     @classmethod
     def serves_text(cls) -> str:
@@ -132,3 +152,16 @@ class Model:
         multiply-add counting 2. Called once after training; it must not change the
         model. None (the default): not known."""
         return None
+
+
+def unavailable_reason(model_cls: type[Model]) -> str | None:
+    """``model_cls.unavailable()``, checked: a plain (instance) method or an answer
+    other than None or a string raises TypeError (the plugin's bug, which callers report
+    through ``Registry.call``)."""
+    if not isinstance(inspect.getattr_static(model_cls, "unavailable", None), (classmethod, staticmethod)):
+        raise TypeError("unavailable is a plain method; seqbench calls it on the class, so "
+                        "write it as @classmethod def unavailable(cls) -> str | None")
+    reason = model_cls.unavailable()
+    if reason is not None and not isinstance(reason, str):
+        raise TypeError(f"unavailable() returned {reason!r}; expected None or a reason (str)")
+    return reason or None

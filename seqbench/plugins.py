@@ -9,15 +9,23 @@ implementations, each wrapped so that the host knows whose code is running (ever
 registered knows its plugin) and so that an implementation that raises, a hook wrapper
 included, costs its plugin one warning, not the other plugins' registrations (pluggy
 itself stops a call at the first exception).
+
+Plugin code the host calls later (a model's ``unavailable()``, a task's ``signature``,
+a model's ``validate``) goes through ``Registry.call``: whatever it raises,
+``SystemExit`` included, becomes one ``PluginFailure`` line naming the item, what was
+called and the plugin's distribution. Everything that catches a plugin's failure
+catches ``PLUGIN_FAILURES``: ``Exception`` and ``SystemExit`` (a plugin that parses
+``sys.argv`` at import exits), never ``KeyboardInterrupt``.
 """
 
 from __future__ import annotations
 
 import functools
 import importlib
+import io
 import os
 import sys
-from contextlib import contextmanager
+from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from types import SimpleNamespace
@@ -29,7 +37,8 @@ from seqbench import hookspecs
 from seqbench.errors import UserError, did_you_mean
 
 __all__ = ["get_plugin_manager", "host", "reset", "load_plugins", "plugin_infos", "PluginHost",
-           "PluginInfo", "Registry", "DEFAULT_PLUGINS", "ENTRY_POINT_GROUP", "DISABLE_ENV"]
+           "PluginInfo", "Registry", "PluginFailure", "PLUGIN_FAILURES", "DEFAULT_PLUGINS",
+           "ENTRY_POINT_GROUP", "DISABLE_ENV"]
 
 PROJECT = "seqbench"
 ENTRY_POINT_GROUP = "seqbench"
@@ -47,6 +56,16 @@ DEFAULT_PLUGINS = (
 )
 
 T = TypeVar("T")
+R = TypeVar("R")
+
+# What a broken plugin may raise into the host: SystemExit too (sys.exit, argparse), but
+# not KeyboardInterrupt, which is the user's.
+PLUGIN_FAILURES: tuple[type[BaseException], ...] = (Exception, SystemExit)
+
+
+class PluginFailure(UserError):
+    """Plugin code failed where the host called it: one line naming the item, the call
+    and the plugin (exit 2 where a command needed the item)."""
 
 
 def get_plugin_manager() -> pluggy.PluginManager:
@@ -78,8 +97,9 @@ class Registry(Generic[T]):
     """The items of one kind (task, model, meter, executor) by name, with the plugin that
     registered each; duplicate names are kept aside and refused when names are used."""
 
-    def __init__(self, kind: str) -> None:
+    def __init__(self, kind: str, whose: Callable[[str], str] = repr) -> None:
         self.kind = kind
+        self._whose = whose  # a plugin's name -> how messages name it (with its distribution)
         self._entries: dict[str, Registered[T]] = {}
         self._conflicts: dict[str, list[str]] = {}
 
@@ -92,17 +112,25 @@ class Registry(Generic[T]):
             return
         self._entries[name] = Registered(item, plugin)
 
-    def check(self) -> None:
-        """Refuse duplicate names, naming every plugin that claimed them."""
-        for name, plugins in self._conflicts.items():
-            owners = " and ".join(repr(p) for p in plugins)
-            raise UserError(
-                f"{self.kind} {name!r} is registered by both {owners}; uninstall one, "
-                f"or disable it with {DISABLE_ENV}={plugins[-1]}"
-            )
+    def conflict(self, name: str) -> str | None:
+        """Why ``name`` cannot be used when more than one plugin registered it, else None."""
+        plugins = self._conflicts.get(name)
+        if plugins is None:
+            return None
+        owners = " and ".join(repr(p) for p in plugins)
+        return (f"{self.kind} {name!r} is registered by both {owners}; uninstall one, "
+                f"or disable it with {DISABLE_ENV}={plugins[-1]}")
+
+    def conflicts(self) -> list[str]:
+        """The names more than one plugin registered (refused when used)."""
+        return sorted(self._conflicts)
 
     def get(self, name: str) -> T:
-        self.check()
+        """The item called ``name``; a name two plugins registered is refused here, when
+        it is used, so a clash between two plugins a suite does not use costs it nothing."""
+        reason = self.conflict(name)
+        if reason is not None:
+            raise UserError(reason)
         if name not in self._entries:
             raise UserError(f"unknown {self.kind} {name!r}; {did_you_mean(name, self._entries)}")
         return self._entries[name].item
@@ -114,8 +142,27 @@ class Registry(Generic[T]):
         return sorted(self._entries)
 
     def items(self) -> list[tuple[str, T]]:
-        self.check()
-        return [(name, self._entries[name].item) for name in self.names()]
+        """Every usable item by name; names two plugins registered are left out (see
+        ``conflicts``)."""
+        return [(name, self._entries[name].item) for name in self.names() if name not in self._conflicts]
+
+    def call(self, name: str, what: str, function: Callable[[], R],
+             expected: tuple[type[BaseException], ...] = ()) -> R:
+        """``function()``, plugin code of item ``name`` (``what`` says which:
+        ``"unavailable()"``), contained: whatever it raises, SystemExit included,
+        is a PluginFailure naming the item, the call and its plugin's distribution.
+        ``expected`` exceptions (a ValueError saying the user's values are wrong) and a
+        UserError pass through unchanged, for the caller to word."""
+        passing: tuple[type[BaseException], ...] = (UserError, *expected)
+        try:
+            return function()
+        except passing:
+            raise
+        except PLUGIN_FAILURES as error:
+            owner = self._whose(self.plugin_of(name)) if name in self._entries else "its plugin"
+            raise PluginFailure(
+                f"{self.kind} {name!r} of {owner} is broken: {what} raised {_describe(error)}"
+            ) from None
 
     def __contains__(self, name: object) -> bool:
         return name in self._entries
@@ -131,7 +178,16 @@ def _warn(message: str) -> None:
 
 
 def _describe(error: BaseException) -> str:
-    return f"{type(error).__name__}: {error}".strip()
+    """A plugin's exception as one line: its message's newlines would split the one line
+    seqbench promises (and a traceback-like text would read as seqbench's own)."""
+    text = " ".join(f"{type(error).__name__}: {error}".split())
+    return text if len(text) <= 500 else text[:497] + "..."
+
+
+def _last_line(printed: str) -> str:
+    """What a failed import printed last (argparse's ``error: ...`` line), as a clause."""
+    lines = [line.strip() for line in printed.splitlines() if line.strip()]
+    return f" (it printed: {lines[-1][:200]})" if lines else ""
 
 
 class PluginHost:
@@ -170,15 +226,21 @@ class PluginHost:
             dist = entry_point.dist
             info = PluginInfo(entry_point.name, dist.name if dist else "?", dist.version if dist else "?")
             self._infos[info.name] = info
+            printed = io.StringIO()
             try:
-                self._register(entry_point.load(), info.name)
+                # What the import prints is held back: an import that parses sys.argv
+                # and exits prints argparse's usage, which is not seqbench's.
+                with redirect_stdout(printed), redirect_stderr(printed):
+                    plugin = entry_point.load()
+                self._register(plugin, info.name)
                 self.pm.check_pending()
-            except Exception as error:  # any import-time failure is the plugin's, not ours
+            except PLUGIN_FAILURES as error:  # any import-time failure is the plugin's, not ours
                 if self.pm.has_plugin(info.name):
                     self.pm.unregister(name=info.name)
-                info.error = _describe(error)
-                _warn(f"seqbench plugin {info.name!r} ({info.distribution} {info.version}) "
-                      f"failed to load: {info.error}")
+                info.error = _describe(error) + _last_line(printed.getvalue())
+                _warn(f"seqbench {self.describe_plugin(info.name)} failed to load: {info.error}")
+            else:
+                sys.stderr.write(printed.getvalue())  # a plugin's own import-time notes
 
     def add(self, plugin: object, name: str, distribution: str, version: str) -> None:
         """Register one plugin object (a module, say) under ``name``, before the registries
@@ -193,6 +255,13 @@ class PluginHost:
         self.load()
         return list(self._infos.values())
 
+    def describe_plugin(self, name: str) -> str:
+        """How a message names plugin ``name``: ``plugin 'x' (its-distribution 1.0)``."""
+        info = self._infos.get(name)
+        if info is None:
+            return f"plugin {name!r}"
+        return f"plugin {name!r} ({info.distribution} {info.version})"
+
     # Registries ----------------------------------------------------------------------
 
     def hook_names(self) -> list[str]:
@@ -206,7 +275,7 @@ class PluginHost:
             return self._registries[hook_name]
         self.load()
         kind = hook_name.removeprefix(REGISTRATION_PREFIX).removesuffix("s")
-        registry: Registry[Any] = Registry(kind)
+        registry: Registry[Any] = Registry(kind, self.describe_plugin)
 
         def register(item: object) -> None:
             if self._acting is None:
@@ -257,8 +326,8 @@ class PluginHost:
             with self._acting_as(plugin):
                 try:
                     return function(*args, **kwargs)
-                except Exception as error:  # a broken plugin must not take the others down
-                    _warn(f"seqbench plugin {plugin!r} failed in {hook_name}: {_describe(error)}")
+                except PLUGIN_FAILURES as error:  # a broken plugin must not take the others down
+                    _warn(f"seqbench {self.describe_plugin(plugin)} failed in {hook_name}: {_describe(error)}")
                     return None
 
         return contained
@@ -270,7 +339,7 @@ class PluginHost:
         warning, and the call goes on as if the wrapper were not there."""
 
         def failed(error: BaseException) -> None:
-            _warn(f"seqbench plugin {plugin!r} failed in {hook_name}: {_describe(error)}")
+            _warn(f"seqbench {self.describe_plugin(plugin)} failed in {hook_name}: {_describe(error)}")
 
         @functools.wraps(function)
         def stepped(*args: object, **kwargs: object) -> Generator[Any, Any, Any]:
@@ -281,7 +350,7 @@ class PluginHost:
                 except StopIteration:
                     failed(RuntimeError("the wrapper did not yield"))
                     return (yield)
-                except Exception as error:
+                except PLUGIN_FAILURES as error:
                     failed(error)
                     return (yield)
             try:
@@ -299,7 +368,7 @@ class PluginHost:
                     steps.send(outcome)
                 except StopIteration as stop:
                     return stop.value
-                except Exception as error:
+                except PLUGIN_FAILURES as error:
                     failed(error)
                     return outcome
                 steps.close()

@@ -15,6 +15,7 @@ import click
 
 from seqbench import registry
 from seqbench.claims import Claim, Claimant
+from seqbench.devices import visible_gpu_count
 from seqbench.errors import UserError
 from seqbench.executors.base import Executor, ProgressCallback
 from seqbench.paths import safe_name
@@ -48,16 +49,26 @@ class RunOptions:
 def run_suites(paths: list[Path], options: RunOptions, out: TextIO) -> int:
     """Run the suites at ``paths``; returns the exit code. Raises UserError before running
     anything if any suite, name or option is wrong."""
+    meters = registry.meters()
+    for clash in meters.conflicts():  # every point is measured by every meter: all use it
+        raise UserError(f"{meters.conflict(clash)}; every point would use both")
+    # The local executor runs points on this machine: every run.device is checked
+    # against its GPUs. Another executor's machines are not known here.
+    gpus = visible_gpu_count() if options.executor == "local" else None
     suites = [
-        load_suite(path, smoke=options.smoke, device=options.device, max_points=options.max_points)
+        load_suite(path, smoke=options.smoke, device=options.device, max_points=options.max_points,
+                   gpus=gpus)
         for path in paths
     ]
     try:
         executor_cls = registry.executors().get(options.executor)
     except UserError as error:
         raise UserError(f"--executor: {error}") from None
-    executor = executor_cls(jobs=options.jobs, **_executor_options(options))
-    executor.check([point for suite in suites for point in suite.points])
+    executors, name, settings = registry.executors(), options.executor, _executor_options(options)
+    # A third-party executor is plugin code: contained, its failure one line naming it.
+    executor = executors.call(name, f"{name}(...)", lambda: executor_cls(jobs=options.jobs, **settings))
+    points = [point for suite in suites for point in suite.points]
+    executors.call(name, "check()", lambda: executor.check(points))
     if options.dry_run:
         for suite in suites:
             _print_grid(suite, out)

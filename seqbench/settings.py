@@ -28,7 +28,9 @@ __all__ = [
     "LATER_SETTINGS",
 ]
 
-DEVICE_PATTERN = re.compile(r"^(auto|cpu|cuda|cuda:\d+)$")
+# ASCII digits only, no leading zero, matched whole: ``\d`` would take full-width digits
+# and ``$`` a trailing newline, which no framework reads as the same device.
+DEVICE_PATTERN = re.compile(r"auto|cpu|cuda|cuda:(?:0|[1-9][0-9]*)")
 
 TARGET_KEYS = ("metric", "value", "direction")
 
@@ -173,6 +175,9 @@ class RunSettings:
 
 
 def check_device(value: str) -> str:
-    if not DEVICE_PATTERN.match(value):
+    """``value`` if it is exactly ``auto``, ``cpu``, ``cuda`` or ``cuda:N`` (N in ASCII
+    digits, no sign or leading zero); else ParamError. Whether the GPU exists is
+    ``seqbench.devices.check_here``'s question."""
+    if not isinstance(value, str) or not DEVICE_PATTERN.fullmatch(value):
         raise ParamError("device", f"expected auto, cpu, cuda or cuda:N, got {value!r}")
     return value

@@ -5,6 +5,7 @@ Every problem is a UserError naming the file, the key and what is allowed.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import itertools
 import math
@@ -14,11 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from seqbench import registry
+from seqbench.devices import check_here, planned_device
 from seqbench.errors import UserError
-from seqbench.model import Model
+from seqbench.model import Model, unavailable_reason
 from seqbench.params import ParamError, coerce_params, coerce_value, param_specs
 from seqbench.point import Point
 from seqbench.settings import SMOKE_LIMITS, TARGET_KEYS, RunSettings, check_device
+from seqbench.suite_plugins import able_models, check_model, plugin_call, task_signature
 from seqbench.suite_input import NO_REPEAT, first_repeated, parse_toml, read_bytes, shown
 from seqbench.task import Task
 
@@ -47,19 +50,22 @@ class Suite:
 
 def load_suite(
     path: str | Path, *, smoke: bool = False, device: str | None = None,
-    max_points: int | None = DEFAULT_MAX_POINTS,
+    max_points: int | None = DEFAULT_MAX_POINTS, gpus: int | None = None,
 ) -> Suite:
     """Read, validate and expand a suite file into its points; a grid of more than
-    ``max_points`` points (None: no limit) is refused before it is expanded."""
+    ``max_points`` points (None: no limit) is refused before it is expanded. ``gpus``:
+    the GPUs the points will see (this machine's, for the local executor), against
+    which every ``run.device`` is checked; None: not known here, not checked."""
     path = Path(path)
     try:
-        return _load_suite(path, smoke, device, max_points)
+        return _load_suite(path, smoke, device, max_points, gpus)
     except RecursionError:
         # tomllib, flattening [sweep] and hashing a point all recurse into nested tables.
         raise UserError(f"{path}: tables or arrays nested too deeply to be a suite") from None
 
 
-def _load_suite(path: Path, smoke: bool, device: str | None, max_points: int | None) -> Suite:
+def _load_suite(path: Path, smoke: bool, device: str | None, max_points: int | None,
+                gpus: int | None) -> Suite:
     content = read_bytes(path)
     raw = parse_toml(path, content)
     where = str(path)
@@ -99,27 +105,29 @@ def _load_suite(path: Path, smoke: bool, device: str | None, max_points: int | N
     for combination in itertools.product(*(values for _, values in axes)):
         chosen = {key: value for (key, _), value in zip(axes, combination)}
         task_params = _resolve_task(where, task_cls, task_values, chosen, smoke)
-        task = task_cls(**task_params)
-        run_values_resolved = _resolve_run(where, run_values, chosen, smoke, device)
+        task = plugin_call(where, "[task] name", registry.tasks(), task_name, f"{task_name}(...)",
+                           lambda: task_cls(**task_params))
+        signature = task_signature(where, task_name, task)
+        run_values_resolved = _resolve_run(where, run_values, chosen, smoke, device, gpus)
         _check_eval_lengths(where, task_cls, task_params, run_values_resolved["eval_lengths"])
         target_key = "[sweep] run.target" if "run.target" in chosen else "[run] target"
         _check_target(f"{where}: {target_key}", task_cls, run_values_resolved["target"])
         # Built once, validated: the settings every step after this one reads.
         run = RunSettings.from_dict(run_values_resolved)
+        # What each model's validate() sees: the device the point will get, where known.
+        planned = dataclasses.replace(run, device=planned_device(run.device, gpus))
         for index, (model_name, model_cls, model_values) in enumerate(models):
             model_params = _resolve_model(
                 where, index, model_cls, model_values, chosen, smoke
             )
-            if not model_cls.supports(task.signature):
-                able = [
-                    n
-                    for n, cls in registry.models().items()
-                    if cls.supports(task.signature) and not cls.unavailable()
-                ]
+            key = f"[[model]] #{index + 1} {model_name!r}"
+            if not plugin_call(where, key, registry.models(), model_name, "supports()",
+                               lambda: model_cls.supports(signature)):
                 raise UserError(
                     f"{where}: [[model]] {model_name!r} cannot serve task {task_name!r} "
-                    f"({task.signature.describe()}); models that can: {', '.join(able) or 'none'}"
+                    f"({signature.describe()}); models that can: {', '.join(able_models(signature)) or 'none'}"
                 )
+            check_model(where, key, model_name, model_cls, model_params, task, planned, chosen)
             for seed in seeds:
                 point = Point(
                     suite=name,
@@ -158,9 +166,13 @@ def _available(kind: str) -> str:
 
 def _lookup(where: str, key: str, reg: registry.Registry[Any], name: str) -> Any:
     try:
-        return reg.get(name)
+        cls = reg.get(name)
     except UserError as error:
         raise UserError(f"{where}: {key}: {error}") from None
+    # Its declared parameters are read from here on: a class that is not a dataclass, or
+    # whose annotations do not resolve, is the plugin's failure, named once here.
+    plugin_call(where, key, reg, name, "its parameters (dataclass fields)", lambda: param_specs(cls))
+    return cls
 
 
 def _suite_header(where: str, header: dict[str, Any], default_name: str) -> tuple[str, str, list[int]]:
@@ -214,7 +226,8 @@ def _model_entries(where: str, raw_models: Any) -> list[ModelEntry]:
                 f"available: {_available('models')}"
             )
         cls = _lookup(where, f"[[model]] #{index} name", registry.models(), name)
-        reason = cls.unavailable()
+        reason = plugin_call(where, f"[[model]] #{index} name", registry.models(), name,
+                             "unavailable()", lambda: unavailable_reason(cls))
         if reason:
             raise UserError(f"{where}: [[model]] #{index} name: model {name!r} is unavailable: {reason}")
         entries.append((name, cls, values))
@@ -306,7 +319,8 @@ def _resolve_task(
         merged.update(task_cls.smoke)
     params = _set(_coerce(where, "[task]", "task", task_cls, merged, set(swept)))
     try:
-        task_cls(**params)
+        plugin_call(where, "[task] name", registry.tasks(), task_cls.name, f"{task_cls.name}(...)",
+                    lambda: task_cls(**params), (ValueError, TypeError))
     except (ValueError, TypeError) as error:
         raise UserError(f"{where}: [task] {task_cls.name}: {error}") from None
     return params
@@ -326,7 +340,8 @@ def _check_run_keys(where: str, values: dict[str, Any]) -> None:
 
 
 def _resolve_run(
-    where: str, values: dict[str, Any], chosen: dict[str, Any], smoke: bool, device: str | None
+    where: str, values: dict[str, Any], chosen: dict[str, Any], smoke: bool, device: str | None,
+    gpus: int | None,
 ) -> dict[str, Any]:
     """The run settings' values, complete, as ``RunSettings.from_dict`` takes them; the
     target is still the table as written (checked against the task by the caller)."""
@@ -346,6 +361,13 @@ def _resolve_run(
     # The file is validated as written; --device then wins over [run] and [sweep] alike.
     if device is not None:
         params["device"] = device
+    if gpus is not None:
+        try:
+            check_here(params["device"], gpus)
+        except ValueError as error:
+            source = "--device" if device is not None else (
+                f"{where}: [sweep] run.device" if "device" in swept else f"{where}: [run] device")
+            raise UserError(f"{source}: {error}") from None
     if smoke:
         for key, limit in SMOKE_LIMITS.items():
             params[key] = min(params[key], limit)
@@ -373,7 +395,8 @@ def _check_eval_lengths(
     for length in lengths:
         try:
             coerce_value(spec, length)
-            task_cls(**{**task_params, spec.name: length})
+            plugin_call(where, "[task] name", registry.tasks(), task_cls.name, f"{task_cls.name}(...)",
+                        lambda: task_cls(**{**task_params, spec.name: length}), (ValueError, TypeError))
         except (ValueError, TypeError) as error:
             raise UserError(f"{key}: length {length!r} is not valid for {task_cls.name!r}: {error}") from None
 

@@ -125,7 +125,7 @@ def test_an_implementation_that_raises_costs_one_warning_and_keeps_the_call_goin
     models = fresh_host(("broken", Broken())).registry("register_models")
     assert models.plugin_of("echo") == "broken" and "oracle" in models
     warnings = capsys.readouterr().err.strip().splitlines()
-    assert warnings == ["warning: seqbench plugin 'broken' failed in register_models: KeyError: 'oops'"]
+    assert warnings == ["warning: seqbench plugin 'broken' (tests 0) failed in register_models: KeyError: 'oops'"]
 
 
 def test_the_process_host_is_made_once_and_reset_forgets_it():
@@ -162,7 +162,7 @@ def test_a_wrapper_that_raises_or_never_yields_costs_one_warning_each(capsys):
     assert "oracle" in models and models.plugin_of("echo") == "after"
     warnings = sorted(capsys.readouterr().err.strip().splitlines())
     assert warnings == [
-        "warning: seqbench plugin 'after' failed in register_models: ValueError: after",
-        "warning: seqbench plugin 'first' failed in register_models: ValueError: before",
-        "warning: seqbench plugin 'never' failed in register_models: RuntimeError: the wrapper did not yield",
+        "warning: seqbench plugin 'after' (tests 0) failed in register_models: ValueError: after",
+        "warning: seqbench plugin 'first' (tests 0) failed in register_models: ValueError: before",
+        "warning: seqbench plugin 'never' (tests 0) failed in register_models: RuntimeError: the wrapper did not yield",
     ]

@@ -116,12 +116,12 @@ def test_duplicate_names_are_refused_naming_both_plugins(install_plugin):
     assert "SEQBENCH_DISABLE_PLUGINS=" in message
 
 
-def test_duplicate_names_make_listing_exit_2_with_one_line(install_plugin):
+def test_duplicate_names_are_listed_as_a_conflict_beside_the_other_tasks(install_plugin):
     install_plugin("seqbench-copycat", TOKEN_TASK)
     result = CliRunner().invoke(main, ["tasks"])
-    assert result.exit_code == 2
-    assert result.output.strip().count("\n") == 0
-    assert result.output.startswith("Error: task 'adding' is registered by both")
+    assert result.exit_code == 0
+    assert result.output.startswith("adding  CONFLICT\n  task 'adding' is registered by both")
+    assert "copy-memory  [seqbench-tasks]" in result.output
 
 
 def test_unknown_names_suggest_the_closest_and_list_what_is_installed():

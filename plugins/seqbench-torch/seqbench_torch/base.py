@@ -9,6 +9,7 @@ from typing import Any, Callable, ClassVar, Literal
 import numpy as np
 
 from seqbench import FitSettings, Model, param
+from seqbench.settings import RunSettings
 from seqbench.task import Task
 
 __all__ = ["TorchModel"]
@@ -42,6 +43,15 @@ class TorchModel(Model):
         "fp32", help="autocast precision; bf16 and fp16 need CUDA"
     )
     compile: bool = param(False, help="torch.compile the network")
+
+    def validate(self, task: Task, run: RunSettings) -> None:
+        """Refused before anything runs: reduced precision where the point runs on the
+        CPU (the loop would refuse it there, after the sweep had started)."""
+        if self.precision != "fp32" and run.device == "cpu":
+            raise ValueError(
+                f"precision {self.precision!r} needs a CUDA device, but this point runs on the CPU "
+                f"(run.device, or no GPU here for 'auto'); allowed on the CPU: precision = 'fp32'"
+            )
 
     def network_options(self) -> dict[str, Any]:
         """The architecture's own sizes, passed to its network's constructor."""

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from seqbench import param
+from seqbench.settings import RunSettings
+from seqbench.task import Task
 from seqbench_torch.base import TorchModel
 
 __all__ = ["TorchS4D", "TorchMamba", "TorchLinearAttention", "TorchHyena", "TorchCausalTransformer"]
@@ -35,6 +37,18 @@ class CausalArchitecture(TorchModel):
         help="answer at target_length slots after the input (end), or at the input's own last "
         "target_length positions (last: the synthetic tasks' answer slots)",
     )
+
+    def validate(self, task: Task, run: RunSettings) -> None:
+        """Also refused up front: reading more answers at the input's end than it has
+        positions (the network would refuse it when built, in every point)."""
+        super().validate(task, run)
+        signature = task.signature
+        if self.readout == "last" and (signature.target_length or 0) > signature.input_length:
+            raise ValueError(
+                f"readout 'last' reads the answer at the input's last positions, but task "
+                f"{task.name!r} has longer targets ({signature.target_length}) than inputs "
+                f"({signature.input_length}); allowed here: readout = 'end'"
+            )
 
 
 @dataclass
