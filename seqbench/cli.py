@@ -139,8 +139,14 @@ def run(suites, store, resume, dry_run, executor, jobs, ray_address, device, smo
                    "suite of this store.")
 @click.option("--tensorboard", "tensorboard_dir", type=click.Path(path_type=Path, file_okay=False),
               default=None, help="Write the per-epoch curves as TensorBoard event files under this folder.")
+@click.option("--smoke", is_flag=True,
+              help="Report smoke runs (`run --smoke`, stored as 'NAME [smoke]'): with --suite NAME, "
+                   "NAME's smoke runs; without, every suite's, smoke and full-size.")
+@click.option("--include-stale", is_flag=True,
+              help="With --suite: also the stored points its suite file no longer holds.")
 @click.pass_context
-def report(ctx, store, suite, fmt, plot, out, svg, compare, tensorboard_dir) -> None:
+def report(ctx, store, suite, fmt, plot, out, svg, compare, tensorboard_dir, smoke,
+           include_stale) -> None:
     """Print the runs in the results store; --plot writes figures and a summary page.
 
     Figures adapt to what the suite swept: the primary metric, wall time and GPU
@@ -149,29 +155,68 @@ def report(ctx, store, suite, fmt, plot, out, svg, compare, tensorboard_dir) -> 
     run.eval_lengths was used.
     """
     store = _store_path(store)
+    if include_stale and suite is None:
+        raise SeqbenchUsageError("--include-stale works with --suite (the suite whose file is compared)")
     with _store_damage(store):
-        _report(ctx, store, suite, fmt, plot, out, svg, compare, tensorboard_dir)
+        _report(ctx, store, suite, fmt, plot, out, svg, compare, tensorboard_dir, smoke, include_stale)
 
 
 def _report(ctx: click.Context, store: Path, suite: str | None, fmt: str, plot: bool, out: Path | None,
-            svg: bool, compare: str | None, tensorboard_dir: Path | None) -> None:
+            svg: bool, compare: str | None, tensorboard_dir: Path | None, smoke: bool = False,
+            include_stale: bool = False) -> None:
     from seqbench.report.runs import render, report_table
 
     if out is not None and not plot:
         raise SeqbenchUsageError("--out is where --plot writes; add --plot")
     if svg and not plot:
         raise SeqbenchUsageError("--svg changes what --plot writes; add --plot")
+    notes: list[str] = []  # what the report leaves out and how to see it: on stderr
     if not plot and tensorboard_dir is None:
-        click.echo(render(report_table(store, suite, compare), fmt).rstrip("\n"))
+        table = report_table(store, suite, compare, smoke, include_stale, notes)
+        click.echo(render(table, fmt).rstrip("\n"))
+        for note in notes:
+            click.echo(note, err=True)
         return
     if plot and out is None:
         out = store.parent / "report"
     from seqbench.report.files import prepare_files, write_files
 
-    groups = prepare_files(store, suite, compare, out, tensorboard_dir)
+    groups = prepare_files(store, suite, compare, out, tensorboard_dir, smoke, include_stale, notes)
+    for note in notes:
+        click.echo(note, err=True)
     if ctx.get_parameter_source("fmt") is not click.core.ParameterSource.DEFAULT:
-        click.echo(render(report_table(store, suite, compare), fmt).rstrip("\n"))
+        click.echo(render(report_table(store, suite, compare, smoke, include_stale), fmt).rstrip("\n"))
     write_files(groups, out, ["png", "svg"] if svg else ["png"], tensorboard_dir, click.echo)
+
+
+@main.command()
+@click.argument("suite_file", type=click.Path(path_type=Path))
+@_store_option
+@click.option("--dry-run", is_flag=True, help="List the stored points that would be deleted; delete nothing.")
+def prune(suite_file, store, dry_run) -> None:
+    """Delete the stored runs of SUITE_FILE's suite that the file no longer holds.
+
+    The file is read as it is now (it must validate); a stored point of its suite
+    (full-size or smoke) that it no longer makes is deleted with its curves and
+    metrics. There is no prompt: the command itself is the request, and --dry-run
+    lists what it would delete.
+    """
+    from seqbench.prune import prune as delete_stale, stale_in_store
+
+    store = _store_path(store)
+    with _store_damage(store):
+        found = stale_in_store(store, suite_file)
+        verb = "would delete" if dry_run else "deleting"
+        for staleness in found:
+            click.echo(f"suite {staleness.suite}: {len(staleness.stale)} of {staleness.stored} stored "
+                       f"points are no longer in {suite_file}")
+            for run in staleness.stale:
+                click.echo(f"  {verb} {run.point}  {run.label}")
+        if dry_run:
+            click.echo("dry run: nothing deleted")
+            return
+        deleted = delete_stale(store, found)
+        click.echo(f"deleted {deleted} runs from {store}")
 
 
 @main.command()

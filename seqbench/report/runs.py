@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from seqbench.errors import UserError
-from seqbench.report.selection import select
+from seqbench.report.selection import drop_rows, select, shown_suites
 from seqbench.report.text import fixed_width_table, markdown_table
 from seqbench.results import load
 
@@ -24,29 +24,31 @@ TRAILING = ["model", "seed", "status", "primary_metric", "primary_value",
 TABLE_RESULTS = ["time.epochs", "time.train_s", "time.total_s"]
 
 
-def report_frame(store: Path, suite: str | None = None) -> "pd.DataFrame":
-    """The runs to report: identity, whatever parameters vary, the headline results."""
+def report_frame(store: Path, suite: str | None = None, smoke: bool = False,
+                 include_stale: bool = False, notes: list[str] | None = None) -> "pd.DataFrame":
+    """The runs to report: identity, whatever parameters vary, the headline results.
+    Smoke runs and stale points are left out unless asked for (selection.shown_suites);
+    ``notes`` gets a line for each."""
     frame = load(store, results=TABLE_RESULTS)
     if frame.empty:
         raise UserError(f"{store}: the store has no runs yet; run a suite first")
-    if suite is not None:
-        suites = sorted(frame["suite"].unique())
-        if suite not in suites:
-            raise UserError(f"--suite: no runs of suite {suite!r} in {store}; suites: {', '.join(suites)}")
-        frame = frame[frame["suite"] == suite]
-    return table_columns(frame)
+    shown = shown_suites(store, suite, smoke, include_stale)
+    if notes is not None:
+        notes.extend(shown.notes)
+    return table_columns(drop_rows(frame, shown, smoke))
 
 
-def report_table(store: Path, suite: str | None, compare: str | None) -> "pd.DataFrame":
+def report_table(store: Path, suite: str | None, compare: str | None, smoke: bool = False,
+                 include_stale: bool = False, notes: list[str] | None = None) -> "pd.DataFrame":
     """The table of runs; with ``compare``, both result sets and a leading source column."""
     if compare is None:
-        return report_frame(store, suite)
+        return report_frame(store, suite, smoke, include_stale, notes)
     import pandas as pd
 
     frames = []
-    for group in select(store, suite, compare):
+    for group in select(store, suite, compare, smoke, include_stale):
         for ref in group:
-            frame = report_frame(ref.store, ref.suite)
+            frame = report_frame(ref.store, ref.suite, smoke=True)
             frame.insert(0, "source", ref.label)
             frames.append(frame)
     return pd.concat(frames, ignore_index=True)
