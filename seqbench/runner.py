@@ -15,6 +15,7 @@ import click
 
 from seqbench import registry
 from seqbench.errors import UserError
+from seqbench.eta import expected_seconds
 from seqbench.executors.base import Executor, ProgressCallback
 from seqbench.paths import safe_name
 from seqbench.point import Point
@@ -93,7 +94,9 @@ def _run_suite(suite: Suite, store: Store, executor: Executor, options: RunOptio
         return 0
     provenance = collect(suite.path, suite.file_hash)
     by_hash = {point.hash: point for point in todo}
-    progress = Progress(len(todo), out)
+    before = expected_seconds(store.connection, todo)  # for the ETA
+    progress = Progress(len(todo), out, {point.label(): before.get(point.hash) for point in todo},
+                        parallel=options.jobs or 1)
 
     def heard(point: Point, epoch: EpochProgress) -> None:
         progress.epoch(point.label(), epoch)

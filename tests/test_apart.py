@@ -1,0 +1,95 @@
+"""Smoke runs stay apart from a suite's full-size runs, --smoke never collapses a swept
+axis, and points a suite file no longer holds are flagged by report and deleted by prune.
+Real runs (oracle points, real subprocesses) into a real store."""
+
+from __future__ import annotations
+
+import json
+
+from click.testing import CliRunner
+
+from seqbench import results
+from seqbench.cli import main
+from seqbench.smoke_sizes import shrink_axis
+from seqbench.suite import load_suite
+
+REVERSE = """
+[task]
+name = "reverse"
+[sweep]
+task.length = [10, 50, 100]
+[[model]]
+name = "oracle"
+"""
+
+TINY = """
+[suite]
+name = "tiny"
+[task]
+name = "adding"
+[sweep]
+task.seq_len = {lengths}
+[[model]]
+name = "oracle"
+"""
+
+
+def invoke(*args: str):
+    return CliRunner().invoke(main, list(args))
+
+
+def test_shrunk_axes_keep_their_values_apart():
+    assert shrink_axis([10, 50, 100], 5, cap=False) == [5, 25, 50]
+    assert shrink_axis([256, 512, 1024], 64, cap=True) == [16, 32, 64]
+    assert shrink_axis([32, 64], 64, cap=True) == [32, 64]  # within the cap: as written
+    assert shrink_axis([100, 101], 5, cap=False) == [100, 101]  # would round together: as written
+    assert shrink_axis(["a", "b"], 5, cap=False) == ["a", "b"]
+
+
+def test_smoke_sizes_do_not_collapse_a_swept_length_or_batch_axis(write_suite):
+    # The plugin case of issue 20: reverse's smoke length is 5; its T sweep ran only at 5.
+    reverse = load_suite(write_suite(REVERSE), smoke=True)
+    assert sorted(p.task_params["length"] for p in reverse.points) == [5, 25, 50]
+    batches = write_suite(TINY.format(lengths="[10]").replace(
+        "task.seq_len = [10]", "run.batch_size = [128, 256, 512]"), name="batch.toml")
+    assert sorted(p.run.batch_size for p in load_suite(batches, smoke=True).points) == [16, 32, 64]
+    assert reverse.name.endswith(" [smoke]")
+
+
+def test_smoke_run_is_apart_and_absent_from_the_default_report(write_suite, store_path):
+    suite = write_suite(TINY.format(lengths="[10]"))
+    store = str(store_path)
+    assert invoke("run", str(suite), "--store", store).exit_code == 0
+    assert invoke("run", str(suite), "--smoke", "--store", store).exit_code == 0
+    assert sorted(results.suites(store_path)) == ["tiny", "tiny [smoke]"]
+
+    default = invoke("report", "--store", store, "--format", "json")
+    assert [row["suite"] for row in json.loads(default.stdout)] == ["tiny"]
+    assert default.stderr.strip() == "not shown: smoke runs (tiny [smoke]); add --smoke to see them"
+
+    smoke = invoke("report", "--store", store, "--suite", "tiny", "--smoke", "--format", "json")
+    assert [row["suite"] for row in json.loads(smoke.stdout)] == ["tiny [smoke]"]
+
+
+def test_stale_point_is_flagged_after_an_edit_and_removed_by_prune(write_suite, store_path):
+    suite = write_suite(TINY.format(lengths="[10, 20]"))
+    store = str(store_path)
+    assert invoke("run", str(suite), "--store", store).exit_code == 0
+    suite.write_text(TINY.format(lengths="[10]"))  # 20 taken out of the sweep
+
+    shown = invoke("report", "--store", store, "--suite", "tiny", "--format", "json")
+    (only,) = json.loads(shown.stdout)  # the 20 point is left out
+    assert only["status"] == "ok"
+    assert f"not shown: 1 stored point is no longer in {suite}" in shown.stderr
+    every = invoke("report", "--store", store, "--suite", "tiny", "--include-stale", "--format", "json")
+    assert len(json.loads(every.stdout)) == 2
+
+    dry = invoke("prune", str(suite), "--store", store, "--dry-run")
+    assert dry.exit_code == 0 and "would delete" in dry.stdout and "seq_len=20" in dry.stdout
+    assert len(results.load(store_path)) == 2  # a dry run deletes nothing
+
+    pruned = invoke("prune", str(suite), "--store", store)
+    assert pruned.exit_code == 0 and "deleted 1 runs" in pruned.stdout
+    left = results.load(store_path)
+    assert list(left["task.seq_len"]) == [10]
+    assert invoke("report", "--store", store, "--suite", "tiny").stderr == ""
