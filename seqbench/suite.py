@@ -452,7 +452,8 @@ def _resolve_model(
     chosen: dict[str, Any],
     smoke: bool,
 ) -> dict[str, Any]:
-    declared = {spec.name for spec in param_specs(model_cls)}
+    # A parameter the model ignores is not an axis of its points (Model.ignores).
+    declared = {spec.name for spec in param_specs(model_cls)} - model_cls.ignores
     swept = {k: v for k, v in _swept_values(chosen, "model").items() if k in declared}
     merged = {**values, **swept}
     if smoke:
