@@ -10,6 +10,8 @@ from click.testing import CliRunner
 
 from seqbench import results
 from seqbench.cli import main
+from seqbench.plots import SMOKE_MARK, figures
+from seqbench.report.sets import load_set
 from seqbench.smoke_sizes import shrink_axis
 from seqbench.suite import load_suite
 
@@ -69,6 +71,12 @@ def test_smoke_run_is_apart_and_absent_from_the_default_report(write_suite, stor
 
     smoke = invoke("report", "--store", store, "--suite", "tiny", "--smoke", "--format", "json")
     assert [row["suite"] for row in json.loads(smoke.stdout)] == ["tiny [smoke]"]
+
+    # Its figures say they are smoke, on the figure itself; the full-size ones do not.
+    marked = figures([load_set(store_path, "tiny [smoke]", "tiny [smoke]")]).plots
+    assert marked and all(plot.title.endswith(SMOKE_MARK) for plot in marked)
+    assert marked[0].draw().get_suptitle().endswith(SMOKE_MARK)
+    assert not any(SMOKE_MARK in p.title for p in figures([load_set(store_path, "tiny", "tiny")]).plots)
 
 
 def test_stale_point_is_flagged_after_an_edit_and_removed_by_prune(write_suite, store_path):
