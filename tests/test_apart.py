@@ -59,24 +59,27 @@ def test_smoke_sizes_do_not_collapse_a_swept_length_or_batch_axis(write_suite):
 
 
 def test_smoke_run_is_apart_and_absent_from_the_default_report(write_suite, store_path):
-    suite = write_suite(TINY.format(lengths="[10]"))
+    suite = write_suite(TINY.format(lengths="[10]") + '[[model]]\nname = "numpy:ridge"\n')
     store = str(store_path)
     assert invoke("run", str(suite), "--store", store).exit_code == 0
     assert invoke("run", str(suite), "--smoke", "--store", store).exit_code == 0
     assert sorted(results.suites(store_path)) == ["tiny", "tiny [smoke]"]
 
     default = invoke("report", "--store", store, "--format", "json")
-    assert [row["suite"] for row in json.loads(default.stdout)] == ["tiny"]
+    assert {row["suite"] for row in json.loads(default.stdout)} == {"tiny"}
     assert default.stderr.strip() == "not shown: smoke runs (tiny [smoke]); add --smoke to see them"
 
     smoke = invoke("report", "--store", store, "--suite", "tiny", "--smoke", "--format", "json")
-    assert [row["suite"] for row in json.loads(smoke.stdout)] == ["tiny [smoke]"]
+    assert {row["suite"] for row in json.loads(smoke.stdout)} == {"tiny [smoke]"}
 
     # Its figures say they are smoke, on the figure itself; the full-size ones do not.
     marked = figures([load_set(store_path, "tiny [smoke]", "tiny [smoke]")]).plots
     assert marked and all(plot.title.endswith(SMOKE_MARK) for plot in marked)
     assert marked[0].draw().get_suptitle().endswith(SMOKE_MARK)
-    assert not any(SMOKE_MARK in p.title for p in figures([load_set(store_path, "tiny", "tiny")]).plots)
+    full = figures([load_set(store_path, "tiny", "tiny")]).plots
+    assert not any(SMOKE_MARK in p.title for p in full)
+    # ridge trains in one pass (one epoch), the oracle not at all: no training-curve grid.
+    assert not any(p.name.startswith("curves") for p in full + marked)
 
 
 def test_stale_point_is_flagged_after_an_edit_and_removed_by_prune(write_suite, store_path):
