@@ -66,7 +66,10 @@ def test_smoke_run_is_apart_and_absent_from_the_default_report(write_suite, stor
     assert sorted(results.suites(store_path)) == ["tiny", "tiny [smoke]"]
 
     default = invoke("report", "--store", store, "--format", "json")
-    assert {row["suite"] for row in json.loads(default.stdout)} == {"tiny"}
+    rows = json.loads(default.stdout)
+    assert {row["suite"] for row in rows} == {"tiny"}
+    columns = list(rows[0])  # CPU seconds beside wall seconds
+    assert columns.index("time.train_cpu_s") == columns.index("time.train_s") + 1
     assert default.stderr.strip() == "not shown: smoke runs (tiny [smoke]); add --smoke to see them"
 
     smoke = invoke("report", "--store", store, "--suite", "tiny", "--smoke", "--format", "json")

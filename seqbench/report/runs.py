@@ -18,10 +18,12 @@ __all__ = ["FORMATS", "TABLE_RESULTS", "report_frame", "report_table", "table_co
 
 FORMATS = ("table", "csv", "json", "markdown")
 LEADING = ["suite", "task"]
+# CPU seconds sit beside the wall seconds: on a busy machine the two part (a point
+# waiting for cores has wall time its CPU seconds do not show).
 TRAILING = ["model", "seed", "status", "primary_metric", "primary_value",
-            "time.epochs", "time.train_s", "time.total_s", "error"]
+            "time.epochs", "time.train_s", "meter.resources.train.cpu_s", "time.total_s", "error"]
 # The only results the table shows: SQLite extracts them, the rest is never parsed.
-TABLE_RESULTS = ["time.epochs", "time.train_s", "time.total_s"]
+TABLE_RESULTS = ["time.epochs", "time.train_s", "meter.resources.train.cpu_s", "time.total_s"]
 
 
 def report_frame(store: Path, suite: str | None = None, smoke: bool = False,
@@ -66,7 +68,8 @@ def table_columns(frame: "pd.DataFrame") -> "pd.DataFrame":
     trailing = [c for c in TRAILING if c in frame.columns]
     columns = LEADING + varying + [c for c in trailing if not frame[c].isna().all()
                                    or c in ("primary_metric", "primary_value")]
-    shown = frame[columns].rename(columns={"primary_value": "value", "primary_metric": "metric"})
+    shown = frame[columns].rename(columns={"primary_value": "value", "primary_metric": "metric",
+                                           "meter.resources.train.cpu_s": "time.train_cpu_s"})
     return shown.reset_index(drop=True)
 
 
