@@ -50,7 +50,8 @@ def report_table(store: Path, suite: str | None, compare: str | None, smoke: boo
     frames = []
     for group in select(store, suite, compare, smoke, include_stale):
         for ref in group:
-            frame = report_frame(ref.store, ref.suite, smoke=True)
+            runs = load(ref.store, results=TABLE_RESULTS)  # the set select chose, as it is
+            frame = table_columns(runs[(runs["suite"] == ref.suite) & ~runs["point"].isin(ref.stale)])
             frame.insert(0, "source", ref.label)
             frames.append(frame)
     return pd.concat(frames, ignore_index=True)

@@ -124,15 +124,27 @@ def _suites(store: Path) -> list[str]:
     return names
 
 
-def _one_suite(store: Path, suite: str | None, option: str) -> str:
+def _visible(store: Path, smoke: bool) -> list[str]:
+    """The suites a report may choose by itself: smoke ones only with ``smoke``."""
+    names = _suites(store)
+    if smoke:
+        return names
+    hidden = _legacy_smoke(store)
+    return [n for n in names if not is_smoke_name(n) and n not in hidden] or names
+
+
+def _one_suite(store: Path, suite: str | None, option: str, smoke: bool = False) -> str:
     names = _suites(store)
     if suite is not None:
+        if smoke and not is_smoke_name(suite) and smoke_name(suite) in names:
+            return smoke_name(suite)
         if suite not in names:
             raise UserError(f"{option}: no runs of suite {suite!r} in {store}; suites: {', '.join(names)}")
         return suite
-    if len(names) > 1:
-        raise UserError(f"{option}: {store} holds suites {', '.join(names)}; choose one with --suite")
-    return names[0]
+    visible = _visible(store, smoke)
+    if len(visible) > 1:
+        raise UserError(f"{option}: {store} holds suites {', '.join(visible)}; choose one with --suite")
+    return visible[0]
 
 
 def select(store: Path, suite: str | None, compare: str | None, smoke: bool = False,
@@ -145,20 +157,20 @@ def select(store: Path, suite: str | None, compare: str | None, smoke: bool = Fa
         if notes is not None:
             notes.extend(shown.notes)
         return [[SetRef(store, name, name, shown.stale.get(name, frozenset()))] for name in shown.suites]
-    if suite is not None and suite not in names:
-        raise UserError(f"--suite: no runs of suite {suite!r} in {store}; suites: {', '.join(names)}")
+    if suite is not None:
+        suite = _one_suite(store, suite, "--suite", smoke)
     other = Path(compare)
     if other.is_file():
-        first = _one_suite(store, suite, "--suite")
+        first = _one_suite(store, suite, "--suite", smoke)
         other_names = _suites(other)
-        second = first if first in other_names else _one_suite(other, None, "--compare")
+        second = first if first in other_names else _one_suite(other, None, "--compare", smoke)
         if other.resolve() == store.resolve() and second == first:
             raise UserError(f"--compare: {compare} is the store being reported; name another store or suite")
         labels = (first, second) if first != second else (str(store), str(other))
         return [[SetRef(store, first, labels[0]), SetRef(other, second, labels[1])]]
     if compare in names:
         if suite is None:
-            rest = [name for name in names if name != compare]
+            rest = [name for name in _visible(store, smoke) if name != compare]
             if len(rest) != 1:
                 raise UserError(
                     f"--compare {compare}: {store} holds suites {', '.join(names)}; "
