@@ -11,6 +11,7 @@ from click.testing import CliRunner
 from seqbench import results
 from seqbench.cli import main
 from seqbench.plots import SMOKE_MARK, figures
+from seqbench.report.files import prepare_files
 from seqbench.report.sets import load_set
 from seqbench.smoke_sizes import shrink_axis
 from seqbench.suite import load_suite
@@ -97,6 +98,9 @@ def test_stale_point_is_flagged_after_an_edit_and_removed_by_prune(write_suite, 
     assert f"not shown: 1 stored point is no longer in {suite}" in shown.stderr
     every = invoke("report", "--store", store, "--suite", "tiny", "--include-stale", "--format", "json")
     assert len(json.loads(every.stdout)) == 2
+    # The figures and summary page leave it out too.
+    ((shown_set,),) = prepare_files(store_path, "tiny", None, None, None)
+    assert list(shown_set.runs["task.seq_len"]) == [10]
 
     dry = invoke("prune", str(suite), "--store", store, "--dry-run")
     assert dry.exit_code == 0 and "would delete" in dry.stdout and "seq_len=20" in dry.stdout
