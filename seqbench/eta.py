@@ -29,24 +29,37 @@ def _length_param(task: str) -> str | None:
 
 def _key(task: str, model: str, params: dict[str, Any], smoke: Any) -> Hashable:
     length = _length_param(task)
-    value = params.get(length) if length else None
+    value = params.get(length) if length and isinstance(params, dict) else None
     return (task, model, json.dumps(value), bool(smoke))
 
 
 def expected_seconds(connection: sqlite3.Connection, points: list[Point]) -> dict[str, float]:
     """Point hash -> the median wall seconds (``time.total_s``) of the store's succeeded
-    runs of similar points; points with none are left out."""
+    runs of similar points; points with none are left out. A store that cannot be read
+    gives none: an ETA is never worth stopping a sweep for (writing will say what is
+    wrong)."""
     wanted = {_key(p.task, p.model, p.task_params, p.run.smoke) for p in points}
     tasks = sorted({p.task for p in points})
-    rows = connection.execute(
-        "SELECT task, model, json_extract(config, '$.task.params'), json_extract(config, '$.run.smoke'), "
-        "json_extract(timings, '$.total_s') FROM runs WHERE status = 'ok' "
-        f"AND task IN ({', '.join('?' * len(tasks))})", tasks)
+    try:
+        # Parsed here, not by SQLite's JSON: Python's json wrote them, Infinity included.
+        rows = connection.execute(
+            "SELECT task, model, config, timings FROM runs WHERE status = 'ok' "
+            f"AND task IN ({', '.join('?' * len(tasks))})", tasks).fetchall()
+    except sqlite3.Error:
+        return {}
     seconds: dict[Hashable, list[float]] = {}
-    for task, model, params, smoke, total in rows:
-        if not isinstance(total, (int, float)):
+    for task, model, config_text, timings_text in rows:
+        try:
+            config, timings = json.loads(config_text), json.loads(timings_text)
+        except (TypeError, ValueError):
             continue
-        key = _key(task, model, json.loads(params or "{}"), smoke)
+        total = timings.get("total_s") if isinstance(timings, dict) else None
+        if not isinstance(total, (int, float)) or not isinstance(config, dict):
+            continue
+        run, task_config = config.get("run"), config.get("task")
+        if not isinstance(run, dict) or not isinstance(task_config, dict):
+            continue
+        key = _key(task, model, task_config.get("params", {}), run.get("smoke"))
         if key in wanted:
             seconds.setdefault(key, []).append(float(total))
     expected = {}

@@ -47,8 +47,11 @@ def _identity(config: dict[str, Any]) -> str:
 
 
 def _label(config: dict[str, Any], seed: Any) -> str:
-    task, model = config.get("task", {}), config.get("model", {})
-    params = " ".join(f"{k}={v}" for k, v in sorted(task.get("params", {}).items()))
+    task, model = config.get("task") or {}, config.get("model") or {}
+    params = task.get("params") if isinstance(task, dict) else None
+    params = " ".join(f"{k}={v}" for k, v in sorted(params.items())) if isinstance(params, dict) else ""
+    task = task if isinstance(task, dict) else {}
+    model = model if isinstance(model, dict) else {}
     return f"{task.get('name')} {params} {model.get('name')} seed={seed}".replace("  ", " ")
 
 
@@ -57,8 +60,18 @@ def _current(points: list[Point]) -> set[str]:
 
 
 def _stored(connection: Any, suite: str) -> list[tuple[int, str, dict[str, Any], Any]]:
+    """The suite's runs with their configuration; a run whose configuration cannot be
+    read as one (a hand-edited store) is left out: whether it is stale cannot be told."""
     rows = connection.execute("SELECT id, point, config, seed FROM runs WHERE suite = ?", (suite,))
-    return [(run_id, point, json.loads(config), seed) for run_id, point, config, seed in rows]
+    stored = []
+    for run_id, point, text, seed in rows:
+        try:
+            config = json.loads(text)
+        except (TypeError, ValueError):
+            continue
+        if isinstance(config, dict) and isinstance(config.get("run", {}), dict):
+            stored.append((run_id, point, config, seed))
+    return stored
 
 
 def _staleness(connection: Any, suite_file: Path, suite: str, points: list[Point]) -> Staleness:

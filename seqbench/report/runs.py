@@ -18,10 +18,13 @@ __all__ = ["FORMATS", "TABLE_RESULTS", "report_frame", "report_table", "table_co
 
 FORMATS = ("table", "csv", "json", "markdown")
 LEADING = ["suite", "task"]
-# CPU seconds sit beside the wall seconds: on a busy machine the two part (a point
-# waiting for cores has wall time its CPU seconds do not show).
+# CPU seconds sit beside the wall seconds where some run waited for cores (_waited): on
+# a busy machine the two part, and the wall seconds alone overstate the model's cost.
 TRAILING = ["model", "seed", "status", "primary_metric", "primary_value",
             "time.epochs", "time.train_s", "meter.resources.train.cpu_s", "time.total_s", "error"]
+CPU = "meter.resources.train.cpu_s"
+# A point "waited" when its training took this many times its CPU seconds, or more.
+WAITED = 1.5
 # The only results the table shows: SQLite extracts them, the rest is never parsed.
 TABLE_RESULTS = ["time.epochs", "time.train_s", "meter.resources.train.cpu_s", "time.total_s"]
 
@@ -66,12 +69,20 @@ def table_columns(frame: "pd.DataFrame") -> "pd.DataFrame":
         and "." in column
         and frame[column].astype(str).nunique() > 1
     ]
-    trailing = [c for c in TRAILING if c in frame.columns]
+    trailing = [c for c in TRAILING if c in frame.columns and (c != CPU or _waited(frame))]
     columns = LEADING + varying + [c for c in trailing if not frame[c].isna().all()
                                    or c in ("primary_metric", "primary_value")]
     shown = frame[columns].rename(columns={"primary_value": "value", "primary_metric": "metric",
                                            "meter.resources.train.cpu_s": "time.train_cpu_s"})
     return shown.reset_index(drop=True)
+
+
+def _waited(frame: "pd.DataFrame") -> bool:
+    """Whether some run's training waited for cores (wall seconds over WAITED times its CPU
+    seconds, over half a second): then the CPU seconds are shown beside the wall seconds,
+    so a figure from a busy machine is not read as the model's cost."""
+    wall, cpu = frame["time.train_s"], frame[CPU]
+    return bool(((wall >= 0.5) & (wall >= WAITED * cpu)).any())
 
 
 def render(frame: "pd.DataFrame", fmt: str) -> str:

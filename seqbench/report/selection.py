@@ -4,6 +4,7 @@ UserError before anything is written."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -43,14 +44,29 @@ class Shown:
 def _legacy_smoke(store: Path) -> set[str]:
     """Suites stored before smoke runs had a name of their own, every run of which is a
     smoke run (``run.smoke`` in its configuration)."""
+    import sqlite3
+
     from seqbench.results import _open
 
     connection = _open(store)
     try:
-        rows = connection.execute(
-            "SELECT suite FROM runs GROUP BY suite "
-            "HAVING MIN(COALESCE(json_extract(config, '$.run.smoke'), 0)) = 1")
-        return {name for (name,) in rows}
+        try:
+            rows = connection.execute(
+                "SELECT suite FROM runs GROUP BY suite "
+                "HAVING MIN(COALESCE(json_extract(config, '$.run.smoke'), 0)) = 1").fetchall()
+            return {name for (name,) in rows}
+        except sqlite3.OperationalError:
+            # A configuration SQLite's JSON cannot read (Infinity, written by Python's
+            # json): read them all in Python, as results.load does.
+            smoke: dict[str, bool] = {}
+            for name, text in connection.execute("SELECT suite, config FROM runs"):
+                try:
+                    run = json.loads(text).get("run")
+                except (TypeError, ValueError, AttributeError):
+                    run = None
+                flag = isinstance(run, dict) and bool(run.get("smoke"))
+                smoke[name] = smoke.get(name, True) and flag
+            return {name for name, every in smoke.items() if every}
     finally:
         connection.close()
 
