@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 import json
 import os
+import shlex
 import sqlite3
 import time
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from seqbench.eta import expected_seconds
 from seqbench.executors.base import Executor, ProgressCallback
 from seqbench.paths import safe_name
 from seqbench.point import Point
+from seqbench.smoke_sizes import SMOKE_SUFFIX, is_smoke_name
 from seqbench.progress import Progress
 from seqbench.provenance import collect
 from seqbench.record import EpochProgress, Record
@@ -112,10 +114,17 @@ def _run_suite(suite: Suite, store: Store, executor: Executor, options: RunOptio
     if progress.failed:
         click.echo(
             f"suite {suite.name}: {progress.failed} of {len(todo)} points failed "
-            f"(see `seqbench report --suite {suite.name}`)",
+            f"(see `seqbench report {_suite_option(suite.name)}`)",
             file=out,
         )
     return progress.failed
+
+
+def _suite_option(name: str) -> str:
+    """The report options that show suite ``name``, quoted for a shell."""
+    if is_smoke_name(name):
+        return f"--suite {shlex.quote(name[: -len(SMOKE_SUFFIX)])} --smoke"
+    return f"--suite {shlex.quote(name)}"
 
 
 WRITE_ATTEMPTS = 3

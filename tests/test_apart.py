@@ -125,3 +125,10 @@ def test_cpu_seconds_are_shown_beside_wall_seconds_where_a_run_waited_for_cores(
     busy = table(wall=20.0, cpu=6.5)  # the quick suite's T = 100 point on a loaded machine
     assert busy.index("time.train_cpu_s") == busy.index("time.train_s") + 1
     assert "time.train_cpu_s" not in table(wall=20.0, cpu=19.0)  # it had its cores
+
+
+def test_a_failed_smoke_run_points_to_the_report_options_that_show_it():
+    from seqbench.runner import _suite_option
+
+    assert _suite_option("quick [smoke]") == "--suite quick --smoke"
+    assert _suite_option("my suite") == "--suite 'my suite'"
