@@ -201,8 +201,14 @@ def run(suites, store, resume, dry_run, executor, jobs, ray_address, device, smo
 @click.option("--band", type=click.Choice(["ci", "minmax"]), default="ci", show_default=True,
               help="With --plot, the spread over seeds the figures draw: the mean's 95% interval, "
                    "or the lowest to the highest seed.")
+@click.option("--smoke", is_flag=True,
+              help="Report smoke runs (`run --smoke`, stored as 'NAME [smoke]'): with --suite NAME, "
+                   "NAME's smoke runs; without, every suite's, smoke and full-size.")
+@click.option("--include-stale", is_flag=True,
+              help="With --suite: also the stored points its suite file no longer holds.")
 @click.pass_context
-def report(ctx, store, suite, fmt, per, plot, out, svg, compare, tensorboard_dir, band) -> None:
+def report(ctx, store, suite, fmt, per, plot, out, svg, compare, tensorboard_dir, band, smoke,
+           include_stale) -> None:
     """Print the runs in the results store; --plot writes figures and a summary page.
 
     Figures adapt to what the suite swept: the primary metric, wall time and GPU
@@ -213,13 +219,16 @@ def report(ctx, store, suite, fmt, per, plot, out, svg, compare, tensorboard_dir
     intervals").
     """
     store = _store_path(store)
+    if include_stale and suite is None:
+        raise SeqbenchUsageError("--include-stale works with --suite (the suite whose file is compared)")
     with _store_damage(store):
-        _report(ctx, store, suite, fmt, per, plot, out, svg, compare, tensorboard_dir, band)
+        _report(ctx, store, suite, fmt, per, plot, out, svg, compare, tensorboard_dir, band, smoke,
+                include_stale)
 
 
 def _report(ctx: click.Context, store: Path, suite: str | None, fmt: str, per: str, plot: bool,
             out: Path | None, svg: bool, compare: str | None, tensorboard_dir: Path | None,
-            band: str = "ci") -> None:
+            band: str = "ci", smoke: bool = False, include_stale: bool = False) -> None:
     from seqbench.report.runs import render, report_table
 
     if out is not None and not plot:
@@ -228,18 +237,24 @@ def _report(ctx: click.Context, store: Path, suite: str | None, fmt: str, per: s
         raise SeqbenchUsageError("--svg changes what --plot writes; add --plot")
     if band != "ci" and not plot:
         raise SeqbenchUsageError("--band changes what --plot draws; add --plot")
+    notes: list[str] = []  # what the report leaves out and how to see it: on stderr
     if not plot and tensorboard_dir is None:
-        click.echo(render(report_table(store, suite, compare, fmt, per), fmt).rstrip("\n"))
-        _verdicts(store, suite, compare, fmt, per)
+        table = report_table(store, suite, compare, fmt, per, smoke, include_stale, notes)
+        click.echo(render(table, fmt).rstrip("\n"))
+        _verdicts(store, suite, compare, fmt, per, smoke, include_stale)
+        for note in notes:
+            click.echo(note, err=True)
         return
     if plot and out is None:
         out = store.parent / "report"
     from seqbench.report.files import prepare_files, write_files
 
-    groups = prepare_files(store, suite, compare, out, tensorboard_dir)
+    groups = prepare_files(store, suite, compare, out, tensorboard_dir, smoke, include_stale, notes)
+    for note in notes:
+        click.echo(note, err=True)
     if any(ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT for name in ("fmt", "per")):
-        click.echo(render(report_table(store, suite, compare, fmt, per), fmt).rstrip("\n"))
-        _verdicts(store, suite, compare, fmt, per)
+        click.echo(render(report_table(store, suite, compare, fmt, per, smoke, include_stale), fmt).rstrip("\n"))
+        _verdicts(store, suite, compare, fmt, per, smoke, include_stale)
     try:
         write_files(groups, out, ["png", "svg"] if svg else ["png"], tensorboard_dir, click.echo, band)
     except OSError as error:  # a folder that cannot be written, a full disk
@@ -249,13 +264,14 @@ def _report(ctx: click.Context, store: Path, suite: str | None, fmt: str, per: s
             f"{option}: cannot write {where} ({error.strerror or error})") from None
 
 
-def _verdicts(store: Path, suite: str | None, compare: str | None, fmt: str, per: str) -> None:
+def _verdicts(store: Path, suite: str | None, compare: str | None, fmt: str, per: str, smoke: bool,
+              include_stale: bool) -> None:
     """--compare's printed table and Markdown end with the verdict table (CSV and JSON
     stay one table each; the verdicts are in verdicts.csv beside --plot's page)."""
     if compare is not None and fmt in ("table", "markdown") and per == "run":
         from seqbench.report.compare import printed_verdicts
 
-        click.echo(printed_verdicts(store, suite, compare, fmt))
+        click.echo(printed_verdicts(store, suite, compare, fmt, smoke, include_stale))
 
 
 @main.command()
@@ -280,6 +296,36 @@ def export(suites, store, out, force) -> None:
         written = write_bundle(store, list(suites), out, force)
     click.echo(f"exported {written} runs of {', '.join(suites)} from {store} to {out} "
                f"(seqbench report --store {shlex.quote(str(out))})")
+
+
+@main.command()
+@click.argument("suite_file", type=click.Path(path_type=Path))
+@_store_option
+@click.option("--dry-run", is_flag=True, help="List the stored points that would be deleted; delete nothing.")
+def prune(suite_file, store, dry_run) -> None:
+    """Delete the stored runs of SUITE_FILE's suite that the file no longer holds.
+
+    The file is read as it is now (it must validate); a stored point of its suite
+    (full-size or smoke) that it no longer makes is deleted with its curves and
+    metrics. There is no prompt: the command itself is the request, and --dry-run
+    lists what it would delete.
+    """
+    from seqbench.prune import prune as delete_stale, stale_in_store
+
+    store = _store_path(store)
+    with _store_damage(store):
+        found = stale_in_store(store, suite_file)
+        verb = "would delete" if dry_run else "deleting"
+        for staleness in found:
+            click.echo(f"suite {staleness.suite}: {len(staleness.stale)} of {staleness.stored} stored "
+                       f"points are no longer in {suite_file}")
+            for run in staleness.stale:
+                click.echo(f"  {verb} {run.point}  {run.label}")
+        if dry_run:
+            click.echo("dry run: nothing deleted")
+            return
+        deleted = delete_stale(store, found)
+        click.echo(f"deleted {deleted} runs from {store}")
 
 
 @main.command()

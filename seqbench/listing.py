@@ -37,13 +37,18 @@ def _describe_all(reg: Registry[Any], describe: Callable[[Any, str], str]) -> st
     return "\n".join(text for _, text in sorted(entries))
 
 
-def _params(cls: type) -> list[str]:
+def _params(cls: type, length: str | None = None) -> list[str]:
+    """One line per parameter; ``length`` (a task's length parameter) is marked."""
     lines = []
+    ignored: frozenset[str] = getattr(cls, "ignores", frozenset())
     for spec in param_specs(cls):
+        if spec.name in ignored:
+            continue
         default = "(required)" if spec.required else f"= {spec.default!r}"
         allowed = spec.describe_allowed()
         help_text = f"  {spec.help}" if spec.help else ""
-        lines.append(f"    {spec.name}: {allowed} {default}{help_text}")
+        mark = "  [length]" if spec.name == length else ""
+        lines.append(f"    {spec.name}: {allowed} {default}{mark}{help_text}")
     return lines or ["    (no parameters)"]
 
 
@@ -54,10 +59,24 @@ def describe_task(task_cls: type[Task], plugin: str) -> str:
         f"{task_cls.name}  [{plugin}]",
         f"  {task_cls.description}",
         f"  primary metric: {task_cls.primary_metric} ({direction}); metrics: {metrics}",
+        *_kinds(task_cls),
         "  parameters:",
-        *_params(task_cls),
+        *_params(task_cls, task_cls.length_param),
     ]
     return "\n".join(lines) + "\n"
+
+
+def _kinds(task_cls: type[Task]) -> list[str]:
+    """The task's input and target kinds (from an instance at its defaults) and the
+    installed models that serve them, oracles aside."""
+    try:
+        signature = task_cls().signature
+    except Exception as error:  # a plugin's task that needs parameters, or is broken
+        return [f"  inputs -> targets: unknown at the defaults ({type(error).__name__}: {error})"]
+    served = [name for name, cls in registry.models().items()
+              if not cls.serves_every_task and cls.supports(signature)]
+    return [f"  inputs -> targets: {signature.describe()}",
+            f"  models: {', '.join(served) or 'none installed but the oracles'}"]
 
 
 def describe_model(model_cls: type[Model], plugin: str) -> str:

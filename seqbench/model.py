@@ -75,6 +75,9 @@ class Model:
       serves: the (input kind, target kind) pairs it can learn, see Signature;
         or serves_every_task = True.
       smoke: hyper-parameter overrides ``seqbench run --smoke`` applies.
+      ignores: inherited hyper-parameters it has no use for (an oracle's learning
+        rate): left out of ``seqbench models``, and a [sweep] of one does not multiply
+        the model's points. They keep their defaults, so its points keep their hashes.
     """
 
     name: ClassVar[str]
@@ -83,6 +86,7 @@ class Model:
     serves: ClassVar[frozenset[tuple[str, str]]] = frozenset()
     serves_every_task: ClassVar[bool] = False  # oracles: they ask the task for its answer
     smoke: ClassVar[dict[str, Any]] = {}
+    ignores: ClassVar[frozenset[str]] = frozenset()
 
     @classmethod
     def supports(cls, signature: Signature) -> bool:

@@ -17,9 +17,11 @@ import click
 
 from seqbench.printable import printable
 
-__all__ = ["Progress", "HEARTBEAT_SECONDS"]
+__all__ = ["Progress", "HEARTBEAT_SECONDS", "fit_bar"]
 
 BAR_WIDTH = 28
+MIN_BAR_WIDTH = 8
+MIN_LABEL = 12  # a label shorter than this says too little: the bar gives way first
 HEARTBEAT_SECONDS = 30.0
 
 
@@ -36,9 +38,49 @@ def describe_epoch(epoch: Mapping[str, Any]) -> str:
     return text
 
 
+def _shorten(text: str, width: int) -> str:
+    if len(text) <= width:
+        return text
+    return text[: max(width - 3, 0)] + "..." if width > 3 else ""
+
+
+def fit_bar(columns: int, done: int, total: int, eta: str, label: str | None, status: str | None) -> str:
+    """The live bar's line in ``columns - 1`` characters (one row, so a carriage return
+    redraws it). The epoch, metric and clock (``status``) stay whole: the running
+    point's label is shortened first (down to MIN_LABEL characters), then the bar
+    narrows and goes, then the label, then the counts and ETA."""
+    room = columns - 1
+    counts = f"{done}/{total}  eta {eta}"
+
+    def bar(width: int) -> str:
+        filled = int(width * done / total) if total else 0
+        return "[" + "#" * filled + "-" * (width - filled) + "] "
+
+    if status is None:
+        widths = range(BAR_WIDTH, MIN_BAR_WIDTH - 1, -1)
+        return next((bar(w) + counts for w in widths if len(bar(w) + counts) <= room), counts[:room])
+    label = label or ""
+    for width in (*range(BAR_WIDTH, MIN_BAR_WIDTH - 1, -1), 0):
+        head = (bar(width) if width else "") + counts + "  | "
+        space = room - len(head) - len(": ") - len(status)
+        # Beside the bar a label keeps MIN_LABEL characters; without it, a few will do.
+        if label and space >= min(len(label), MIN_LABEL if width else 6):
+            return head + _shorten(label, space) + ": " + status
+    for line in (counts + "  | " + status, status):
+        if len(line) <= room:
+            return line
+    return status[:room]
+
+
 class Progress:
-    def __init__(self, total: int, stream: TextIO | None = None) -> None:
+    def __init__(self, total: int, stream: TextIO | None = None,
+                 expected: Mapping[str, float | None] | None = None, parallel: int = 1) -> None:
+        """``expected``: each point's label -> the seconds similar points took before
+        (seqbench.eta), None where nothing similar is stored; ``parallel``: points run at
+        once."""
         self.total = total
+        self._expected = dict(expected or {})  # the points still to finish
+        self._parallel = max(parallel, 1)
         self.done = 0
         self.failed = 0
         self.started = time.monotonic()
@@ -53,7 +95,7 @@ class Progress:
         # The metric's name comes from a plugin: printed safely, as the label is.
         status = printable(f"{label}: {describe_epoch(epoch)}")
         if self.live:
-            self._latest = (label, status)
+            self._latest = (label, describe_epoch(epoch))
             self._clear()
             self._draw()
             return
@@ -69,6 +111,7 @@ class Progress:
         self.done += 1
         self.failed += 0 if ok else 1
         self._printed.pop(label or "", None)
+        self._expected.pop(label or "", None)
         if self._latest is not None and self._latest[0] == label:
             self._latest = None
         self._clear()
@@ -80,22 +123,24 @@ class Progress:
         self._clear()
 
     def _eta(self) -> str:
-        if not self.done:
+        """The stored seconds of the points still to run where known, the current mean
+        per point for the rest; ``--`` while some are unknown and none has finished."""
+        left = self.total - self.done
+        known = [s for s in self._expected.values() if s is not None][:left]
+        unknown = left - len(known)
+        if unknown and not self.done:
             return "--"
-        remaining = (time.monotonic() - self.started) / self.done * (self.total - self.done)
+        mean = (time.monotonic() - self.started) / self.done if self.done else 0.0
+        remaining = sum(known) / self._parallel + unknown * mean
         minutes, seconds = divmod(int(remaining), 60)
         return f"{minutes}:{seconds:02d}"
 
     def _draw(self) -> None:
         if not self.live or self.total == 0:
             return
-        filled = int(BAR_WIDTH * self.done / self.total)
-        bar = "#" * filled + "-" * (BAR_WIDTH - filled)
-        line = f"[{bar}] {self.done}/{self.total}  eta {self._eta()}"
-        if self._latest:
-            line += f"  | {self._latest[1]}"
-        # One terminal row, or the carriage return could not redraw it.
-        self.stream.write("\r" + line[: shutil.get_terminal_size().columns - 1])
+        label, status = self._latest if self._latest else (None, None)
+        line = fit_bar(shutil.get_terminal_size().columns, self.done, self.total, self._eta(), label, status)
+        self.stream.write("\r" + line)
         self.stream.flush()
 
     def _clear(self) -> None:

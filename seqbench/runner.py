@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 import json
 import os
+import shlex
 import sqlite3
 import time
 from dataclasses import dataclass
@@ -17,10 +18,12 @@ from seqbench import registry
 from seqbench.claims import Claim, Claimant
 from seqbench.devices import visible_gpu_count
 from seqbench.errors import UserError
+from seqbench.eta import expected_seconds
 from seqbench.executors.base import Executor, ProgressCallback
 from seqbench.paths import safe_name
 from seqbench.point import Point
 from seqbench.printable import printable
+from seqbench.smoke_sizes import SMOKE_SUFFIX, is_smoke_name
 from seqbench.progress import Progress
 from seqbench.provenance import collect
 from seqbench.record import EpochProgress, Record
@@ -116,7 +119,9 @@ def _run_suite(suite: Suite, store: Store, claimant: Claimant, executor: Executo
         return 0
     provenance = collect(suite.path, suite.file_hash)
     by_hash = {point.hash: point for point in todo}
-    progress = Progress(len(todo), out)
+    before = expected_seconds(store.connection, todo)  # for the ETA
+    progress = Progress(len(todo), out, {point.label(): before.get(point.hash) for point in todo},
+                        parallel=options.jobs or 1)
 
     def heard(point: Point, epoch: EpochProgress) -> None:
         progress.epoch(printable(point.label()), epoch)
@@ -132,7 +137,7 @@ def _run_suite(suite: Suite, store: Store, claimant: Claimant, executor: Executo
     if progress.failed:
         click.echo(
             f"suite {printable(suite.name)}: {progress.failed} of {len(todo)} points failed "
-            f"(see `seqbench report --suite {printable(suite.name)}`)",
+            f"(see `seqbench report {printable(_suite_option(suite.name))}`)",
             file=out,
         )
     return progress.failed
@@ -144,6 +149,13 @@ def _held_elsewhere(others: list[Claim]) -> str:
     owners = sorted({f"pid {c.pid} on host {printable(c.host)} since {c.started_at}" for c in others})
     return (f"{len(others)} being run by another run ({'; '.join(owners[:3])}"
             + ("; ..." if len(owners) > 3 else "") + "), skipped")
+
+
+def _suite_option(name: str) -> str:
+    """The report options that show suite ``name``, quoted for a shell."""
+    if is_smoke_name(name):
+        return f"--suite {shlex.quote(name[: -len(SMOKE_SUFFIX)])} --smoke"
+    return f"--suite {shlex.quote(name)}"
 
 
 WRITE_ATTEMPTS = 3

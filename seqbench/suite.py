@@ -22,6 +22,7 @@ from seqbench.params import ParamError, coerce_params, coerce_value, param_specs
 from seqbench.point import Point
 from seqbench.settings import SMOKE_LIMITS, TARGET_KEYS, RunSettings, check_device
 from seqbench.suite_plugins import able_models, check_model, plugin_call, task_signature
+from seqbench.smoke_sizes import shrink_axis, smoke_name
 from seqbench.suite_input import NO_REPEAT, first_repeated, parse_toml, read_bytes, shown
 from seqbench.task import Task
 
@@ -82,6 +83,9 @@ def _load_suite(path: Path, smoke: bool, device: str | None, max_points: int | N
     if smoke:
         # A smoke run checks that every point can run; more seeds add time, not coverage.
         seeds = seeds[:1]
+        # Stored apart from the suite's full-size runs: never reported, resumed or
+        # compared as them.
+        name = smoke_name(name)
     if device is not None:
         try:
             check_device(device)
@@ -99,6 +103,8 @@ def _load_suite(path: Path, smoke: bool, device: str | None, max_points: int | N
     models = _model_entries(where, raw.get("model"))
     sweep = _sweep_axes(where, raw.get("sweep", {}), task_cls, models)
     _check_size(where, sweep, models, seeds, max_points)
+    if smoke:
+        sweep = _smoke_sweep(sweep, task_cls, task_values)
 
     points: dict[str, Point] = {}
     axes = list(sweep.items())
@@ -316,7 +322,8 @@ def _resolve_task(
     swept = _swept_values(chosen, "task")
     merged = {**values, **swept}
     if smoke:
-        merged.update(task_cls.smoke)
+        # A swept parameter was shrunk as an axis (_smoke_sweep): never collapse it.
+        merged.update({k: v for k, v in task_cls.smoke.items() if k not in swept})
     params = _set(_coerce(where, "[task]", "task", task_cls, merged, set(swept)))
     try:
         plugin_call(where, "[task] name", registry.tasks(), task_cls.name, f"{task_cls.name}(...)",
@@ -324,6 +331,37 @@ def _resolve_task(
     except (ValueError, TypeError) as error:
         raise UserError(f"{where}: [task] {task_cls.name}: {error}") from None
     return params
+
+
+def _smoke_sweep(
+    sweep: dict[str, list[Any]], task_cls: type[Task], task_values: dict[str, Any]
+) -> dict[str, list[Any]]:
+    """The task and run axes as ``--smoke`` runs them: shrunk as a whole, never to one
+    value (seqbench.smoke_sizes). A task axis whose shrunk values do not all make a
+    valid task runs as written. Model axes take the model's smoke sizes (_resolve_model)."""
+    shrunk: dict[str, list[Any]] = {}
+    for key, values in sweep.items():
+        section, _, name = key.partition(".")
+        if section == "task" and name in task_cls.smoke:
+            candidate = shrink_axis(values, task_cls.smoke[name], cap=False)
+            if candidate != values and not _all_valid(task_cls, task_values, name, candidate):
+                candidate = values
+        elif section == "run" and name in SMOKE_LIMITS:
+            candidate = shrink_axis(values, SMOKE_LIMITS[name], cap=True)
+        else:
+            candidate = values
+        shrunk[key] = candidate
+    return shrunk
+
+
+def _all_valid(task_cls: type[Task], values: dict[str, Any], name: str, axis: list[Any]) -> bool:
+    base = {**values, **task_cls.smoke}
+    for value in axis:
+        try:
+            task_cls(**coerce_params(task_cls, {**base, name: value}))
+        except (ParamError, ValueError, TypeError):
+            return False
+    return True
 
 
 def _check_run_keys(where: str, values: dict[str, Any]) -> None:
@@ -370,7 +408,8 @@ def _resolve_run(
             raise UserError(f"{source}: {error}") from None
     if smoke:
         for key, limit in SMOKE_LIMITS.items():
-            params[key] = min(params[key], limit)
+            if key not in swept:  # a swept one was shrunk as an axis (_smoke_sweep)
+                params[key] = min(params[key], limit)
         params["smoke"] = True
     return params
 
@@ -436,10 +475,13 @@ def _resolve_model(
     chosen: dict[str, Any],
     smoke: bool,
 ) -> dict[str, Any]:
-    declared = {spec.name for spec in param_specs(model_cls)}
+    # A parameter the model ignores is not an axis of its points (Model.ignores).
+    declared = {spec.name for spec in param_specs(model_cls)} - model_cls.ignores
     swept = {k: v for k, v in _swept_values(chosen, "model").items() if k in declared}
     merged = {**values, **swept}
     if smoke:
+        # A model's smoke sizes are its sizes under --smoke, swept or not: a smoke run
+        # checks that each model runs at each length, not how it scales with its size.
         merged.update(model_cls.smoke)
     context = f"[[model]] #{index + 1} {model_cls.name!r}"
     return _set(_coerce(where, context, "model", model_cls, merged, set(swept)))

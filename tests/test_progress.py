@@ -125,7 +125,20 @@ def test_the_bar_fits_one_terminal_row_so_it_can_be_redrawn(monkeypatch):
     monkeypatch.setenv("COLUMNS", "50")
     out = Terminal()
     Progress(2, out).epoch("adding seq_len=300 torch:lstm", epoch_report(3, 4.0))
-    assert len(out.getvalue().rsplit("\r", 1)[-1]) == 49
+    assert len(out.getvalue().rsplit("\r", 1)[-1]) <= 49
+
+
+@pytest.mark.parametrize("columns", [80, 40])
+def test_a_narrow_terminal_shortens_the_label_never_the_epoch_metric_or_clock(monkeypatch, columns):
+    monkeypatch.setenv("COLUMNS", str(columns))
+    out = Terminal()
+    label = "adding seq_len=50 torch:attention seed=0"
+    Progress(9, out).epoch(label, epoch_report(3, 77.0))
+    line = out.getvalue().rsplit("\r", 1)[-1]
+    assert len(line) <= columns - 1
+    assert line.endswith("epoch 3/20  val mse=0.1688  1:17")
+    if columns == 80:  # room for the counts, the ETA and the start of the label
+        assert line.startswith("[") and "0/9  eta --  | adding se" in line and label not in line
 
 
 def test_run_point_reports_every_epoch_as_it_ends(epoch_point):
@@ -165,3 +178,38 @@ def test_the_worker_leaves_its_progress_beside_its_record(epoch_point, tmp_path:
     assert result.exists()
     progress = Path(f"{result}.progress").read_text()
     assert '"epoch": 2' in progress and '"epochs": 2' in progress
+
+
+def test_the_eta_adds_up_stored_timings_of_similar_points_and_the_mean_for_the_rest(clock, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")
+    out = Terminal()
+    expected = {"a oracle": 0.2, "a torch": 100.0, "b new": None}
+    progress = Progress(3, out, expected)
+    # An unknown point and none finished: nothing to go on yet.
+    assert "eta --" in out.getvalue().rsplit("\r", 1)[-1]
+    clock[0] += 10.0
+    progress.finished("ok     a oracle", ok=True, label="a oracle")
+    # 100 s stored for the torch point, the current mean (10 s) for the unknown one.
+    assert "eta 1:50" in out.getvalue().rsplit("\r", 1)[-1]
+    clock[0] += 10.0
+    progress.finished("ok     b new", ok=True, label="b new")
+    assert "eta 1:40" in out.getvalue().rsplit("\r", 1)[-1]
+
+
+def test_similar_points_are_the_same_task_model_and_length(store_path, write_suite):
+    import sqlite3
+
+    from click.testing import CliRunner
+
+    from seqbench.cli import main
+    from seqbench.eta import expected_seconds
+
+    suite = write_suite("[task]\nname='adding'\n[sweep]\ntask.seq_len=[5, 6]\n[[model]]\nname='oracle'\n")
+    assert CliRunner().invoke(main, ["run", str(suite), "--store", str(store_path)]).exit_code == 0
+    other = write_suite("[suite]\nname='x'\n[task]\nname='adding'\n[sweep]\ntask.seq_len=[6, 7]\n"
+                        "[[model]]\nname='oracle'\n", name="other.toml")
+    points = {p.task_params["seq_len"]: p for p in load_suite(other).points}
+    with sqlite3.connect(store_path) as connection:
+        expected = expected_seconds(connection, list(points.values()))
+    assert set(expected) == {points[6].hash}  # length 7 never ran
+    assert 0 < expected[points[6].hash] < 60

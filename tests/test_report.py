@@ -83,8 +83,8 @@ def test_suite_filter_keeps_only_that_suite(filled_store, write_suite, store_pat
     store_path.parent.mkdir(parents=True)
     shutil.copy(filled_store, store_path)
     CliRunner().invoke(main, ["run", str(other), "--smoke", "--store", str(store_path)])
-    records = json.loads(report(store_path, "--suite", "other", "--format", "json").output)
-    assert [r["suite"] for r in records] == ["other"]
+    records = json.loads(report(store_path, "--suite", "other", "--smoke", "--format", "json").output)
+    assert [r["suite"] for r in records] == ["other [smoke]"]
 
 
 def test_unknown_suite_is_a_usage_error_listing_the_suites(filled_store):

@@ -16,11 +16,13 @@ from seqbench.plots import cost, curves, flops, generalisation, metric, pareto, 
 from seqbench.plots.canvas import Palette, Plot, save
 from seqbench.plots.charts import line_grid, point_grid
 from seqbench.report.sets import ResultSet, Sweep, sweep_of, tidy
+from seqbench.smoke_sizes import is_smoke_name
 
 if TYPE_CHECKING:
     import pandas as pd
+    from matplotlib.figure import Figure
 
-__all__ = ["Figures", "figures", "save", "Plot", "ResultSet", "FAMILIES"]
+__all__ = ["Figures", "figures", "save", "Plot", "ResultSet", "FAMILIES", "SMOKE_MARK", "is_smoke_set"]
 
 FAMILIES = (metric, cost, flops, curves, pareto, generalisation, positions)
 
@@ -44,7 +46,33 @@ def figures(sets: list[ResultSet], band: str = "ci") -> Figures:
     runs = tidy(sets, sweep)
     palette = Palette(runs["series"].unique())
     plots = [_banded(plot, band) for family in FAMILIES for plot in family.plots(sets, sweep, runs, palette)]
+    if any(is_smoke_set(result_set) for result_set in sets):
+        plots = [smoke_marked(plot) for plot in plots]
     return Figures(sets=sets, sweep=sweep, runs=runs, palette=palette, plots=plots)
+
+
+SMOKE_MARK = " [smoke run: shrunk sizes, not results]"
+
+
+def is_smoke_set(result_set: ResultSet) -> bool:
+    """Smoke runs: stored under 'NAME [smoke]', or (stores made before that) every run
+    marked run.smoke."""
+    if is_smoke_name(result_set.suite):
+        return True
+    smoke = result_set.runs.get("run.smoke")
+    return smoke is not None and len(smoke) > 0 and bool(smoke.fillna(False).astype(bool).all())
+
+
+def smoke_marked(plot: Plot) -> Plot:
+    """``plot`` with its title, and the title drawn on its figure, marked as smoke."""
+    draw = plot.draw
+
+    def marked() -> "Figure":
+        figure = draw()
+        figure.suptitle(figure.get_suptitle() + SMOKE_MARK)
+        return figure
+
+    return replace(plot, title=plot.title + SMOKE_MARK, draw=marked)
 
 
 def _banded(plot: Plot, band: str) -> Plot:

@@ -1,5 +1,6 @@
 """Training curves: the training loss and the validation primary metric per epoch, a
-row of panels per swept sequence length or batch size (or pair of them)."""
+row of panels per swept sequence length or batch size (or pair of them). Only runs that
+trained for more than one epoch have a curve."""
 
 from __future__ import annotations
 
@@ -33,6 +34,10 @@ def curve_points(sets: list[ResultSet], sweep: Sweep, runs: "pd.DataFrame") -> "
     if not parts:
         return pd.DataFrame(columns=keep + ["epoch", "name", "value", "quantity"])
     points = pd.concat(parts, ignore_index=True)
+    # A run of one epoch (a closed-form or one-pass model: numpy:ridge) has no curve to
+    # draw, only a dot: left out, so such models get no grid of near-empty panels.
+    epochs = points.groupby("id")["epoch"].nunique()
+    points = points[points["id"].isin(epochs[epochs > 1].index)]
     metric = sets[0].primary_metric
     names = {"train_loss": "train loss", f"val_{metric}": f"validation {metric}"}
     points["quantity"] = points["name"].map(names)

@@ -11,7 +11,7 @@ from seqbench.errors import UserError
 from seqbench.paths import safe_name
 from seqbench.plots import Figures, figures, save
 from seqbench.report.page import Block, Heading, Image, Text, html_page, markdown
-from seqbench.report.selection import SetRef, select
+from seqbench.report.selection import SetRef, select, without_stale
 from seqbench.report.sets import ResultSet, load_set
 from seqbench.report.summary import blocks, results_table, runs_frame, verdict_table
 from seqbench.report.tensorboard import write_runs
@@ -20,11 +20,12 @@ __all__ = ["prepare_files", "write_files", "write_report", "check_out", "load_gr
 
 
 def prepare_files(
-    store: Path, suite: str | None, compare: str | None, out: Path | None, tensorboard: Path | None
+    store: Path, suite: str | None, compare: str | None, out: Path | None, tensorboard: Path | None,
+    smoke: bool = False, include_stale: bool = False, notes: list[str] | None = None,
 ) -> list[list[ResultSet]]:
     """Check every option and load the result sets: a mistake is a UserError before any
     file is written."""
-    groups = select(store, suite, compare)
+    groups = select(store, suite, compare, smoke, include_stale, notes)
     if out is not None:
         check_out(out)
     if tensorboard is not None:
@@ -55,7 +56,8 @@ def check_out(out: Path, option: str = "--out") -> None:
 
 
 def load_groups(groups: list[list[SetRef]]) -> list[list[ResultSet]]:
-    loaded = [[load_set(ref.store, ref.suite, ref.label) for ref in group] for group in groups]
+    loaded = [[without_stale(load_set(ref.store, ref.suite, ref.label), ref.stale) for ref in group]
+              for group in groups]
     for group in loaded:
         tasks = {result_set.task for result_set in group}
         if len(tasks) > 1:

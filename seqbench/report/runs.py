@@ -10,9 +10,10 @@ from typing import TYPE_CHECKING
 
 from seqbench.errors import UserError
 from seqbench.report.export import export_frame, to_csv, to_json
-from seqbench.report.selection import select
+from seqbench.report.selection import SetRef, drop_rows, select, shown_suites
 from seqbench.report.text import fixed_width_table, markdown_table
 from seqbench.results import load
+from seqbench.smoke_sizes import is_smoke_name
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -25,50 +26,77 @@ FORMATS = ("table", "csv", "json", "markdown")
 # for reading in a terminal and shows the headline columns only.
 COMPLETE_FORMATS = ("csv", "json", "markdown")
 LEADING = ["suite", "task"]
+# CPU seconds sit beside the wall seconds where some run waited for cores (_waited): on
+# a busy machine the two part, and the wall seconds alone overstate the model's cost.
 TRAILING = ["model", "seed", "status", "primary_metric", "primary_value",
-            "time.epochs", "time.train_s", "time.total_s", "error"]
+            "time.epochs", "time.train_s", "meter.resources.train.cpu_s", "time.total_s", "error"]
+CPU = "meter.resources.train.cpu_s"
+# A point "waited" when its training took this many times its CPU seconds, or more.
+WAITED = 1.5
 # The only results the table shows: SQLite extracts them, the rest is never parsed.
-TABLE_RESULTS = ["time.epochs", "time.train_s", "time.total_s"]
+TABLE_RESULTS = ["time.epochs", "time.train_s", "meter.resources.train.cpu_s", "time.total_s"]
 
 
-def report_frame(store: Path, suite: str | None = None) -> "pd.DataFrame":
-    """The runs to report: identity, whatever parameters vary, the headline results."""
+def report_frame(store: Path, suite: str | None = None, smoke: bool = False,
+                 include_stale: bool = False, notes: list[str] | None = None) -> "pd.DataFrame":
+    """The runs to report: identity, whatever parameters vary, the headline results.
+    Smoke runs and stale points are left out unless asked for (selection.shown_suites);
+    ``notes`` gets a line for each."""
     frame = load(store, results=TABLE_RESULTS)
     if frame.empty:
         raise UserError(f"{store}: the store has no runs yet; run a suite first")
-    if suite is not None:
-        suites = sorted(frame["suite"].unique())
-        if suite not in suites:
-            raise UserError(f"--suite: no runs of suite {suite!r} in {store}; suites: {', '.join(suites)}")
-        frame = frame[frame["suite"] == suite]
-    return table_columns(frame)
+    shown = shown_suites(store, suite, smoke, include_stale)
+    if notes is not None:
+        notes.extend(shown.notes)
+    return table_columns(drop_rows(frame, shown, smoke))
 
 
 def report_table(
-    store: Path, suite: str | None, compare: str | None, fmt: str = "table", per: str = "run"
+    store: Path, suite: str | None, compare: str | None, fmt: str = "table", per: str = "run",
+    smoke: bool = False, include_stale: bool = False, notes: list[str] | None = None,
 ) -> "pd.DataFrame":
     """The table of runs (or of ``per`` rows); with ``compare``, both result sets and a
-    leading source column. Complete in the COMPLETE_FORMATS or with ``per``."""
+    leading source column. Complete in the COMPLETE_FORMATS or with ``per``. Smoke runs
+    and stale points are left out unless asked for, in every format (``notes`` gets a
+    line for each)."""
     import pandas as pd
 
     if per == "config":
-        return configuration_rows(store, suite, compare, fmt)
+        return configuration_rows(store, suite, compare, fmt, smoke, include_stale, notes)
     complete = fmt in COMPLETE_FORMATS or per != "run"
-    if compare is None:
-        if not complete:
-            return report_frame(store, suite)
-        select(store, suite, None)  # the store and the suite exist
-        return export_frame(store, suite, per)
+    if compare is None and not complete:
+        return report_frame(store, suite, smoke, include_stale, notes)
     frames = []
-    for group in select(store, suite, compare):
+    for group in select(store, suite, compare, smoke, include_stale, notes):
         for ref in group:
-            frame = export_frame(ref.store, ref.suite, per) if complete else report_frame(ref.store, ref.suite)
-            frame.insert(0, "source", ref.label)
+            if complete:
+                frame = _complete_rows(ref, per, smoke)
+            else:
+                runs = load(ref.store, results=TABLE_RESULTS)  # the set select chose, as it is
+                frame = table_columns(runs[(runs["suite"] == ref.suite) & ~runs["point"].isin(ref.stale)])
+            if compare is not None:
+                frame.insert(0, "source", ref.label)
             frames.append(frame)
     return pd.concat(frames, ignore_index=True)
 
 
-def configuration_rows(store: Path, suite: str | None, compare: str | None, fmt: str) -> "pd.DataFrame":
+def _complete_rows(ref: SetRef, per: str, smoke: bool) -> "pd.DataFrame":
+    """Every column of the set's runs (or its ``per`` rows), without its stale points
+    nor, unless ``smoke``, smoke runs an earlier seqbench stored under the suite's own
+    name."""
+    runs = export_frame(ref.store, ref.suite, "run")
+    kept = ~runs["point"].isin(ref.stale)
+    if not smoke and "run.smoke" in runs.columns and not is_smoke_name(ref.suite):
+        kept &= ~runs["run.smoke"].fillna(False).astype(bool)
+    runs = runs[kept]
+    if per == "run":
+        return runs.reset_index(drop=True)
+    rows = export_frame(ref.store, ref.suite, per)
+    return rows[rows["id"].isin(set(runs["id"]))].reset_index(drop=True)
+
+
+def configuration_rows(store: Path, suite: str | None, compare: str | None, fmt: str, smoke: bool = False,
+                       include_stale: bool = False, notes: list[str] | None = None) -> "pd.DataFrame":
     """One row per configuration (suite, model, swept setting): the mean over seeds of
     the primary metric, time and energy with their 95% intervals. Printed as ``mean ±
     half-width`` in a table or Markdown; as separate mean, low and high columns in CSV
@@ -77,11 +105,12 @@ def configuration_rows(store: Path, suite: str | None, compare: str | None, fmt:
     import pandas as pd
 
     from seqbench.report.compare import configuration_display, configuration_table
+    from seqbench.report.selection import without_stale
     from seqbench.report.sets import load_set, sweep_of, tidy
 
     frames = []
-    for group in select(store, suite, compare):
-        sets = [load_set(ref.store, ref.suite, ref.label) for ref in group]
+    for group in select(store, suite, compare, smoke, include_stale, notes):
+        sets = [without_stale(load_set(ref.store, ref.suite, ref.label), ref.stale) for ref in group]
         sweep = sweep_of(sets)
         table = configuration_table(sets, sweep, tidy(sets, sweep))
         if table.empty:
@@ -105,11 +134,20 @@ def table_columns(frame: "pd.DataFrame") -> "pd.DataFrame":
         and "." in column
         and frame[column].astype(str).nunique() > 1
     ]
-    trailing = [c for c in TRAILING if c in frame.columns]
+    trailing = [c for c in TRAILING if c in frame.columns and (c != CPU or _waited(frame))]
     columns = LEADING + varying + [c for c in trailing if not frame[c].isna().all()
                                    or c in ("primary_metric", "primary_value")]
-    shown = frame[columns].rename(columns={"primary_value": "value", "primary_metric": "metric"})
+    shown = frame[columns].rename(columns={"primary_value": "value", "primary_metric": "metric",
+                                           "meter.resources.train.cpu_s": "time.train_cpu_s"})
     return shown.reset_index(drop=True)
+
+
+def _waited(frame: "pd.DataFrame") -> bool:
+    """Whether some run's training waited for cores (wall seconds over WAITED times its CPU
+    seconds, over half a second): then the CPU seconds are shown beside the wall seconds,
+    so a figure from a busy machine is not read as the model's cost."""
+    wall, cpu = frame["time.train_s"], frame[CPU]
+    return bool(((wall >= 0.5) & (wall >= WAITED * cpu)).any())
 
 
 def render(frame: "pd.DataFrame", fmt: str) -> str:

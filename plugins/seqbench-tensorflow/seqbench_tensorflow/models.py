@@ -60,3 +60,5 @@ class TFOracle(TFModel):
     )
     network = "oracle:TFOracle"
     serves_every_task = True
+    # Nothing is trained: the optimiser settings have nothing to act on.
+    ignores = frozenset({"lr", "optimizer", "weight_decay", "clip"})

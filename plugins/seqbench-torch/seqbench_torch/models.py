@@ -67,3 +67,5 @@ class TorchOracle(TorchModel):
     )
     network = "seqbench_torch.networks.oracle:TorchOracle"
     serves_every_task = True
+    # Nothing is trained: the optimiser settings have nothing to act on.
+    ignores = frozenset({"lr", "optimizer", "weight_decay", "clip"})

@@ -1,0 +1,160 @@
+"""Stored points a suite file no longer holds: found for ``report --suite`` (which leaves
+them out unless ``--include-stale``) and deleted by ``seqbench prune``.
+
+A stored run is *stale* when its suite file, read now, no longer makes its point: a
+length taken out of a sweep, a model removed, a parameter changed. Points are matched
+on their configuration without ``run.device``, since ``seqbench run --device`` changes
+where a point runs, not which point it is.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from seqbench.errors import UserError
+from seqbench.point import Point, config_hash
+from seqbench.smoke_sizes import is_smoke_name
+
+__all__ = ["StoredRun", "Staleness", "stale_in_store", "stale_for_report", "prune"]
+
+
+@dataclass(frozen=True)
+class StoredRun:
+    id: int
+    suite: str
+    point: str
+    label: str
+
+
+@dataclass(frozen=True)
+class Staleness:
+    """What a suite file holds now against what a store holds of it."""
+
+    suite_file: Path
+    suite: str
+    stale: list[StoredRun]
+    stored: int  # the suite's stored runs, stale ones included
+    not_run: int  # points of the file the store has no run of
+
+
+def _identity(config: dict[str, Any]) -> str:
+    run = {key: value for key, value in config.get("run", {}).items() if key != "device"}
+    return config_hash({**config, "run": run})
+
+
+def _label(config: dict[str, Any], seed: Any) -> str:
+    task, model = config.get("task") or {}, config.get("model") or {}
+    params = task.get("params") if isinstance(task, dict) else None
+    params = " ".join(f"{k}={v}" for k, v in sorted(params.items())) if isinstance(params, dict) else ""
+    task = task if isinstance(task, dict) else {}
+    model = model if isinstance(model, dict) else {}
+    return f"{task.get('name')} {params} {model.get('name')} seed={seed}".replace("  ", " ")
+
+
+def _current(points: list[Point]) -> set[str]:
+    return {_identity(point.config()) for point in points}
+
+
+def _stored(connection: Any, suite: str) -> list[tuple[int, str, dict[str, Any], Any]]:
+    """The suite's runs with their configuration; a run whose configuration cannot be
+    read as one (a hand-edited store) is left out: whether it is stale cannot be told."""
+    rows = connection.execute("SELECT id, point, config, seed FROM runs WHERE suite = ?", (suite,))
+    stored = []
+    for run_id, point, text, seed in rows:
+        try:
+            config = json.loads(text)
+        except (TypeError, ValueError):
+            continue
+        if isinstance(config, dict) and isinstance(config.get("run", {}), dict):
+            stored.append((run_id, point, config, seed))
+    return stored
+
+
+def _staleness(connection: Any, suite_file: Path, suite: str, points: list[Point]) -> Staleness:
+    current = _current(points)
+    stored = _stored(connection, suite)
+    held = {_identity(config) for _, _, config, _ in stored}
+    stale = [StoredRun(run_id, suite, point, _label(config, seed))
+             for run_id, point, config, seed in stored if _identity(config) not in current]
+    return Staleness(suite_file, suite, stale, len(stored), len(current - held))
+
+
+def stale_in_store(store: Path, suite_file: Path) -> list[Staleness]:
+    """The suite file's full-size and smoke runs in ``store`` against the file as it is
+    now. The file must validate (a UserError otherwise)."""
+    from seqbench.results import _open
+    from seqbench.suite import load_suite
+
+    suite = load_suite(suite_file, max_points=None)
+    smoke = load_suite(suite_file, smoke=True, max_points=None)
+    connection = _open(store)
+    try:
+        found = [_staleness(connection, suite_file, s.name, s.points) for s in (suite, smoke)]
+    finally:
+        connection.close()
+    if not any(found_one.stored for found_one in found):
+        raise UserError(
+            f"{store}: no runs of suite {suite.name!r} (from {suite_file}); nothing to prune")
+    return [found_one for found_one in found if found_one.stored]
+
+
+def _suite_file(store: Path, suite: str) -> Path | None:
+    """The suite file the suite's runs came from, as their provenance records it (the
+    one most runs name), when it is still at that path."""
+    from seqbench.results import load_provenance
+
+    named: Counter[str] = Counter()
+    for provenance, count in load_provenance(store, suite):
+        if isinstance(provenance.get("suite_file"), str):
+            named[provenance["suite_file"]] += count
+    if not named:
+        return None
+    path = Path(named.most_common(1)[0][0])
+    return path if path.is_file() else None
+
+
+def stale_for_report(store: Path, suite: str) -> Staleness | None:
+    """``suite``'s stale runs in ``store`` when its suite file is at hand and still makes
+    a suite of that name; None when it cannot be told (no file, or it no longer
+    validates: then every stored run is shown, as before)."""
+    from seqbench.results import _open
+    from seqbench.suite import load_suite
+
+    path = _suite_file(store, suite)
+    if path is None:
+        return None
+    try:
+        loaded = load_suite(path, smoke=is_smoke_name(suite), max_points=None)
+    except UserError:
+        return None
+    if loaded.name != suite:  # the file was renamed to another suite: not this one's file
+        return None
+    connection = _open(store)
+    try:
+        return _staleness(connection, path, suite, loaded.points)
+    finally:
+        connection.close()
+
+
+def prune(store: Path, found: list[Staleness]) -> int:
+    """Delete the stale runs (their curves and per-length and per-position metrics go
+    with them); returns how many runs were deleted."""
+    from seqbench.store import Store
+
+    ids = [run.id for staleness in found for run in staleness.stale]
+    if not ids:
+        return 0
+    with Store(store) as opened:
+        connection = opened.connection
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            connection.executemany("DELETE FROM runs WHERE id = ?", [(i,) for i in ids])
+            connection.execute("COMMIT")
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+    return len(ids)

@@ -1,0 +1,134 @@
+"""Smoke runs stay apart from a suite's full-size runs, --smoke never collapses a swept
+axis, and points a suite file no longer holds are flagged by report and deleted by prune.
+Real runs (oracle points, real subprocesses) into a real store."""
+
+from __future__ import annotations
+
+import json
+
+from click.testing import CliRunner
+
+from seqbench import results
+from seqbench.cli import main
+from seqbench.plots import SMOKE_MARK, figures
+from seqbench.report.files import prepare_files
+from seqbench.report.sets import load_set
+from seqbench.smoke_sizes import shrink_axis
+from seqbench.suite import load_suite
+
+REVERSE = """
+[task]
+name = "reverse"
+[sweep]
+task.length = [10, 50, 100]
+[[model]]
+name = "oracle"
+"""
+
+TINY = """
+[suite]
+name = "tiny"
+[task]
+name = "adding"
+[sweep]
+task.seq_len = {lengths}
+[[model]]
+name = "oracle"
+"""
+
+
+def invoke(*args: str):
+    return CliRunner().invoke(main, list(args))
+
+
+def test_shrunk_axes_keep_their_values_apart():
+    assert shrink_axis([10, 50, 100], 5, cap=False) == [5, 25, 50]
+    assert shrink_axis([256, 512, 1024], 64, cap=True) == [16, 32, 64]
+    assert shrink_axis([32, 64], 64, cap=True) == [32, 64]  # within the cap: as written
+    assert shrink_axis([100, 101], 5, cap=False) == [100, 101]  # would round together: as written
+    assert shrink_axis(["a", "b"], 5, cap=False) == ["a", "b"]
+
+
+def test_smoke_sizes_do_not_collapse_a_swept_length_or_batch_axis(write_suite):
+    # The plugin case of issue 20: reverse's smoke length is 5; its T sweep ran only at 5.
+    reverse = load_suite(write_suite(REVERSE), smoke=True)
+    assert sorted(p.task_params["length"] for p in reverse.points) == [5, 25, 50]
+    batches = write_suite(TINY.format(lengths="[10]").replace(
+        "task.seq_len = [10]", "run.batch_size = [128, 256, 512]"), name="batch.toml")
+    assert sorted(p.run.batch_size for p in load_suite(batches, smoke=True).points) == [16, 32, 64]
+    assert reverse.name.endswith(" [smoke]")
+
+
+def test_smoke_run_is_apart_and_absent_from_the_default_report(write_suite, store_path):
+    suite = write_suite(TINY.format(lengths="[10]") + '[[model]]\nname = "numpy:ridge"\n')
+    store = str(store_path)
+    assert invoke("run", str(suite), "--store", store).exit_code == 0
+    assert invoke("run", str(suite), "--smoke", "--store", store).exit_code == 0
+    assert sorted(results.suites(store_path)) == ["tiny", "tiny [smoke]"]
+
+    default = invoke("report", "--store", store, "--format", "json")
+    assert {row["suite"] for row in json.loads(default.stdout)} == {"tiny"}
+    assert default.stderr.strip() == "not shown: smoke runs (tiny [smoke]); add --smoke to see them"
+
+    smoke = invoke("report", "--store", store, "--suite", "tiny", "--smoke", "--format", "json")
+    assert {row["suite"] for row in json.loads(smoke.stdout)} == {"tiny [smoke]"}
+
+    # Its figures say they are smoke, on the figure itself; the full-size ones do not.
+    marked = figures([load_set(store_path, "tiny [smoke]", "tiny [smoke]")]).plots
+    assert marked and all(plot.title.endswith(SMOKE_MARK) for plot in marked)
+    assert marked[0].draw().get_suptitle().endswith(SMOKE_MARK)
+    full = figures([load_set(store_path, "tiny", "tiny")]).plots
+    assert not any(SMOKE_MARK in p.title for p in full)
+    # ridge trains in one pass (one epoch), the oracle not at all: no training-curve grid.
+    assert not any(p.name.startswith("curves") for p in full + marked)
+
+
+def test_stale_point_is_flagged_after_an_edit_and_removed_by_prune(write_suite, store_path):
+    suite = write_suite(TINY.format(lengths="[10, 20]"))
+    store = str(store_path)
+    assert invoke("run", str(suite), "--store", store).exit_code == 0
+    suite.write_text(TINY.format(lengths="[10]"))  # 20 taken out of the sweep
+
+    shown = invoke("report", "--store", store, "--suite", "tiny", "--format", "json")
+    (only,) = json.loads(shown.stdout)  # the 20 point is left out
+    assert only["status"] == "ok"
+    assert f"not shown: 1 stored point is no longer in {suite}" in shown.stderr
+    every = invoke("report", "--store", store, "--suite", "tiny", "--include-stale", "--format", "json")
+    assert len(json.loads(every.stdout)) == 2
+    # The figures and summary page leave it out too.
+    ((shown_set,),) = prepare_files(store_path, "tiny", None, None, None)
+    assert list(shown_set.runs["task.seq_len"]) == [10]
+
+    dry = invoke("prune", str(suite), "--store", store, "--dry-run")
+    assert dry.exit_code == 0 and "would delete" in dry.stdout and "seq_len=20" in dry.stdout
+    assert len(results.load(store_path)) == 2  # a dry run deletes nothing
+
+    pruned = invoke("prune", str(suite), "--store", store)
+    assert pruned.exit_code == 0 and "deleted 1 runs" in pruned.stdout
+    left = results.load(store_path)
+    assert list(left["task.seq_len"]) == [10]
+    assert invoke("report", "--store", store, "--suite", "tiny").stderr == ""
+
+
+def test_cpu_seconds_are_shown_beside_wall_seconds_where_a_run_waited_for_cores():
+    import pandas as pd
+
+    from seqbench.report.runs import table_columns
+
+    def table(wall: float, cpu: float) -> list[str]:
+        frame = pd.DataFrame([{
+            "suite": "s", "task": "adding", "model": "torch:lstm", "seed": 0, "status": "ok",
+            "primary_metric": "mse", "primary_value": 0.1, "time.train_s": wall,
+            "meter.resources.train.cpu_s": cpu, "time.total_s": wall + 1}])
+        return list(table_columns(frame).columns)
+
+    busy = table(wall=20.0, cpu=6.5)  # the quick suite's T = 100 point on a loaded machine
+    assert busy.index("time.train_cpu_s") == busy.index("time.train_s") + 1
+    assert "time.train_cpu_s" not in table(wall=20.0, cpu=19.0)  # it had its cores
+
+
+def test_a_failed_smoke_run_points_to_the_report_options_that_show_it():
+    from seqbench.runner import _suite_option
+
+    assert _suite_option("quick [smoke]") == "--suite quick --smoke"
+    assert _suite_option("my suite") == "--suite 'my suite'"
