@@ -17,6 +17,7 @@ from typing import Mapping
 
 from seqbench.meters.nvml import Unavailable, start_nvml, text, visible_ids
 from seqbench.point import Point
+from seqbench.settings import DEVICE_PATTERN
 
 __all__ = ["visible_gpus", "device_of", "needs_gpu", "pinned_index", "GpuPool"]
 
@@ -69,8 +70,9 @@ def needs_gpu(point: Point) -> bool:
 
 def pinned_index(point: Point) -> int | None:
     """N for a point whose ``run.device`` is ``cuda:N``, else None."""
+    # The suite's own pattern (ASCII digits only): str.isdigit would take "cuda:²".
     device = device_of(point)
-    if device.startswith("cuda:") and device[5:].isdigit():
+    if DEVICE_PATTERN.fullmatch(device) and device.startswith("cuda:"):
         return int(device[5:])
     return None
 
