@@ -127,7 +127,8 @@ def test_an_unwritable_out_is_one_line(tmp_path):
     assert result.exit_code == 2, result.output
     assert "Traceback" not in result.output
     assert result.stderr.strip().splitlines() == [
-        "Error: --out: cannot write /proc/self/seqbench-report (No such file or directory)"]
+        "Error: --out: cannot write /proc/self/seqbench-report (/proc/self is not writable)"]
+    assert "writing the report" not in result.stdout  # refused before it is announced
 
 
 def test_a_data_file_error_names_the_line_without_quoting_the_file(tmp_path, store_path):

@@ -4,6 +4,7 @@ CSV tables; or the runs' curves as TensorBoard event files."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -39,6 +40,9 @@ def write_files(
 ) -> None:
     """``--plot`` (figures and the summary page under ``out``) and ``--tensorboard``."""
     if out is not None:
+        # A folder that cannot be made fails here (OSError: one line from the CLI), not
+        # after the report has been announced.
+        out.mkdir(parents=True, exist_ok=True)
         echo(f"writing the report to {out}")
         write_report(groups, out, formats, echo, band)
     if tensorboard is not None:
@@ -52,6 +56,10 @@ def check_out(out: Path, option: str = "--out") -> None:
         if parent.exists():
             if not parent.is_dir():
                 raise UserError(f"{option}: {parent} is a file, not a folder")
+            # The nearest folder that exists must let us write (make the rest, or files):
+            # said now, not after the report has been computed and announced.
+            if not os.access(parent, os.W_OK | os.X_OK):
+                raise UserError(f"{option}: cannot write {out} ({parent} is not writable)")
             return
 
 
