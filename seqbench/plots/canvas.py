@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import math
+import textwrap
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +25,7 @@ import numpy as np
 import seaborn as sns
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator, NullLocator
+from matplotlib.ticker import FuncFormatter, MaxNLocator, NullLocator
 
 from seqbench.report.naming import is_oracle
 from seqbench.paths import safe_name
@@ -118,7 +119,10 @@ def panels(rows: int, cols: int, title: str, note: str = "", sharey: Sharing = "
     axes = figure.subplots(rows, cols, squeeze=False, sharey=sharey, sharex=sharex)
     figure.suptitle(title)
     if note:
-        figure.supxlabel(note, fontsize="small", color="dimgrey")
+        # Wrapped to the figure's width (about 14 small characters an inch): a long note
+        # would otherwise run off both edges of a one-panel figure.
+        width = int((PANEL_WIDTH * cols + LEGEND_WIDTH) * 14)
+        figure.supxlabel(textwrap.fill(note, width=max(40, width)), fontsize="small", color="dimgrey")
     return figure, axes
 
 
@@ -129,6 +133,21 @@ def spans_decades(values: Iterable[float]) -> bool:
     if not finite or min(finite) <= 0:
         return False
     return max(finite) / min(finite) >= DECADE
+
+
+_SUPERSCRIPT = str.maketrans("-0123456789", "\u207b\u2070\u00b9\u00b2\u00b3\u2074\u2075\u2076\u2077\u2078\u2079")
+
+
+def decade_label(value: float, position: object = None) -> str:
+    """A log axis's tick label as plain text: ``10⁻³`` at a decade, the number
+    elsewhere. matplotlib's own log labels are mathtext, which ``theme`` turns off
+    (names from the store may hold ``$``), so they would print as ``$\\mathdefault…$``."""
+    if not math.isfinite(value) or value <= 0:
+        return ""
+    exponent = math.log10(value)
+    if abs(exponent - round(exponent)) > 1e-9:
+        return f"{value:g}"
+    return "10" + str(int(round(exponent))).translate(_SUPERSCRIPT)
 
 
 def set_scales(
@@ -142,6 +161,7 @@ def set_scales(
         if logarithmic:
             ax.set_xscale("log")
             ax.xaxis.set_minor_locator(NullLocator())
+            ax.xaxis.set_major_formatter(FuncFormatter(decade_label))
         if ticks and 0 < len(xs) <= MAX_TICKS:
             ax.set_xticks(xs, [f"{x:g}" for x in xs])
             ax.minorticks_off()
@@ -149,6 +169,7 @@ def set_scales(
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     if spans_decades(ys):
         ax.set_yscale("log", nonpositive="clip")
+        ax.yaxis.set_major_formatter(FuncFormatter(decade_label))
         # Minor ticks of log axes cost most of a many-panel figure's drawing time and,
         # unlabelled, say little; the major ticks mark every decade.
         ax.yaxis.set_minor_locator(NullLocator())
