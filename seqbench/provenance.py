@@ -107,6 +107,9 @@ def collect(suite_path: Path, suite_hash: str) -> dict[str, Any]:
         "cpu_count": os.cpu_count(),
         "host": socket.gethostname(),
         "suite_file": str(suite_path),
+        # The same file wherever a report is later run from (suite_file is as typed,
+        # often relative to the folder the run started in).
+        "suite_path": str(suite_path.resolve()),
         "suite_hash": suite_hash,
         "git_commit": _git_commit(suite_path.resolve().parent),
         **gpu_provenance(),

@@ -104,13 +104,16 @@ def stale_in_store(store: Path, suite_file: Path) -> list[Staleness]:
 
 def _suite_file(store: Path, suite: str) -> Path | None:
     """The suite file the suite's runs came from, as their provenance records it (the
-    one most runs name), when it is still at that path."""
+    one most runs name), when it is still at that path: the absolute ``suite_path``
+    where recorded, else ``suite_file`` as typed (stores before suite_path existed;
+    relative to where the report runs)."""
     from seqbench.results import load_provenance
 
     named: Counter[str] = Counter()
     for provenance, count in load_provenance(store, suite):
-        if isinstance(provenance.get("suite_file"), str):
-            named[provenance["suite_file"]] += count
+        path = provenance.get("suite_path") or provenance.get("suite_file")
+        if isinstance(path, str):
+            named[path] += count
     if not named:
         return None
     path = Path(named.most_common(1)[0][0])

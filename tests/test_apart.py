@@ -132,3 +132,18 @@ def test_a_failed_smoke_run_points_to_the_report_options_that_show_it():
 
     assert _suite_option("quick [smoke]") == "--suite quick --smoke"
     assert _suite_option("my suite") == "--suite 'my suite'"
+
+
+def test_a_report_from_another_folder_still_finds_the_suite_file(write_suite, store_path, tmp_path, monkeypatch):
+    suite = write_suite(TINY.format(lengths="[10, 20]"))
+    monkeypatch.chdir(suite.parent)
+    assert invoke("run", suite.name, "--store", str(store_path)).exit_code == 0  # a relative path
+    suite.write_text(TINY.format(lengths="[10]"))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+
+    shown = invoke("report", "--store", str(store_path), "--suite", "tiny", "--format", "json")
+
+    assert len(json.loads(shown.stdout)) == 1
+    assert f"not shown: 1 stored point is no longer in {suite.resolve()}" in shown.stderr
