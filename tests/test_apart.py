@@ -147,3 +147,19 @@ def test_a_report_from_another_folder_still_finds_the_suite_file(write_suite, st
 
     assert len(json.loads(shown.stdout)) == 1
     assert f"not shown: 1 stored point is no longer in {suite.resolve()}" in shown.stderr
+
+
+def test_compare_leaves_out_each_sides_stale_points(write_suite, store_path):
+    first = write_suite(TINY.format(lengths="[10, 20]"), name="first.toml")
+    second = write_suite(TINY.replace('"tiny"', '"other"').format(lengths="[10, 20]"), name="second.toml")
+    store = str(store_path)
+    for suite in (first, second):
+        assert invoke("run", str(suite), "--store", store).exit_code == 0
+    second.write_text(TINY.replace('"tiny"', '"other"').format(lengths="[10]"))
+
+    shown = invoke("report", "--store", store, "--suite", "tiny", "--compare", "other", "--format", "json")
+
+    rows = json.loads(shown.stdout)
+    assert sorted((row["source"], row["task.seq_len"]) for row in rows) == [
+        ("other", 10), ("tiny", 10), ("tiny", 20)]
+    assert f"other: not shown: 1 stored point is no longer in {second}" in shown.stderr

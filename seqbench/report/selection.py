@@ -183,7 +183,8 @@ def select(store: Path, suite: str | None, compare: str | None, smoke: bool = Fa
         if other.resolve() == store.resolve() and second == first:
             raise UserError(f"--compare: {compare} is the store being reported; name another store or suite")
         labels = (first, second) if first != second else (str(store), str(other))
-        return [[SetRef(store, first, labels[0]), SetRef(other, second, labels[1])]]
+        return [[_compared(store, first, labels[0], include_stale, notes),
+                 _compared(other, second, labels[1], include_stale, notes)]]
     if compare in names:
         if suite is None:
             rest = [name for name in _visible(store, smoke) if name != compare]
@@ -194,10 +195,21 @@ def select(store: Path, suite: str | None, compare: str | None, smoke: bool = Fa
             suite = rest[0]
         if suite == compare:
             raise UserError(f"--compare: {compare!r} is the suite being reported; name another")
-        return [[SetRef(store, suite, suite), SetRef(store, compare, compare)]]
+        return [[_compared(store, suite, suite, include_stale, notes),
+                 _compared(store, compare, compare, include_stale, notes)]]
     raise UserError(
         f"--compare: {compare!r} is neither a results store (no such file) nor a suite in {store}; "
         f"suites: {', '.join(names)}")
+
+
+def _compared(store: Path, suite: str, label: str, include_stale: bool, notes: list[str] | None) -> SetRef:
+    """One side of ``--compare``: its stale points left out as for ``--suite`` (each
+    side's own suite file), said in ``notes``."""
+    said: list[str] = []
+    stale = _stale(store, suite, include_stale, said).get(suite, frozenset())
+    if notes is not None:
+        notes.extend(f"{label}: {line}" for line in said)
+    return SetRef(store, suite, label, stale)
 
 
 def without_stale(result_set: "ResultSet", points: frozenset[str]) -> "ResultSet":
