@@ -163,3 +163,21 @@ def test_compare_leaves_out_each_sides_stale_points(write_suite, store_path):
     assert sorted((row["source"], row["task.seq_len"]) for row in rows) == [
         ("other", 10), ("tiny", 10), ("tiny", 20)]
     assert f"other: not shown: 1 stored point is no longer in {second}" in shown.stderr
+
+
+def test_smoke_rows_an_earlier_seqbench_stored_under_the_suites_name_stay_out_of_figures(
+        write_suite, store_path):
+    import sqlite3
+
+    suite = write_suite(TINY.format(lengths="[10, 20]"))
+    store = str(store_path)
+    assert invoke("run", str(suite), "--store", store).exit_code == 0
+    assert invoke("run", str(suite), "--store", store, "--smoke").exit_code == 0
+    with sqlite3.connect(store) as connection:  # as an earlier seqbench stored them
+        connection.execute("UPDATE runs SET suite = 'tiny' WHERE suite = 'tiny [smoke]'")
+
+    table = json.loads(invoke("report", "--store", store, "--suite", "tiny", "--format", "json").stdout)
+    ((shown_set,),) = prepare_files(store_path, "tiny", None, None, None)
+
+    assert len(table) == 2 and not any(row["run.smoke"] for row in table)
+    assert sorted(shown_set.runs["point"]) == sorted(row["point"] for row in table)

@@ -226,13 +226,13 @@ def printed_verdicts(store: "Path", suite: str | None, compare: str, fmt: str, s
                      include_stale: bool = False) -> str:
     """What ``seqbench report --compare`` prints after the runs (``--format`` table or
     markdown): a heading, the verdict table and how to read it."""
-    from seqbench.report.selection import select, without_stale
-    from seqbench.report.sets import load_set, sweep_of, tidy
+    from seqbench.report.selection import load_shown, select
+    from seqbench.report.sets import sweep_of, tidy
     from seqbench.report.text import fixed_width_table, markdown_table
 
     lines = []
     for group in select(store, suite, compare, smoke, include_stale):
-        sets = [without_stale(load_set(ref.store, ref.suite, ref.label), ref.stale) for ref in group]
+        sets = [load_shown(ref, smoke) for ref in group]
         sweep = sweep_of(sets)
         table = verdicts(sets, sweep, tidy(sets, sweep))
         title = " vs ".join(s.label for s in sets)

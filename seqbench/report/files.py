@@ -12,8 +12,8 @@ from seqbench.errors import UserError
 from seqbench.paths import safe_name
 from seqbench.plots import Figures, figures, save
 from seqbench.report.page import Block, Heading, Image, Text, html_page, markdown
-from seqbench.report.selection import SetRef, select, without_stale
-from seqbench.report.sets import ResultSet, load_set
+from seqbench.report.selection import SetRef, load_shown, select
+from seqbench.report.sets import ResultSet
 from seqbench.report.summary import blocks, results_table, runs_frame, verdict_table
 from seqbench.report.tensorboard import write_runs
 
@@ -31,7 +31,7 @@ def prepare_files(
         check_out(out)
     if tensorboard is not None:
         check_out(tensorboard, "--tensorboard")
-    return load_groups(groups)
+    return load_groups(groups, smoke)
 
 
 def write_files(
@@ -63,9 +63,8 @@ def check_out(out: Path, option: str = "--out") -> None:
             return
 
 
-def load_groups(groups: list[list[SetRef]]) -> list[list[ResultSet]]:
-    loaded = [[without_stale(load_set(ref.store, ref.suite, ref.label), ref.stale) for ref in group]
-              for group in groups]
+def load_groups(groups: list[list[SetRef]], smoke: bool = False) -> list[list[ResultSet]]:
+    loaded = [[load_shown(ref, smoke) for ref in group] for group in groups]
     for group in loaded:
         tasks = {result_set.task for result_set in group}
         if len(tasks) > 1:

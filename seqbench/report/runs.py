@@ -105,12 +105,12 @@ def configuration_rows(store: Path, suite: str | None, compare: str | None, fmt:
     import pandas as pd
 
     from seqbench.report.compare import configuration_display, configuration_table
-    from seqbench.report.selection import without_stale
-    from seqbench.report.sets import load_set, sweep_of, tidy
+    from seqbench.report.selection import load_shown
+    from seqbench.report.sets import sweep_of, tidy
 
     frames = []
     for group in select(store, suite, compare, smoke, include_stale, notes):
-        sets = [without_stale(load_set(ref.store, ref.suite, ref.label), ref.stale) for ref in group]
+        sets = [load_shown(ref, smoke) for ref in group]
         sweep = sweep_of(sets)
         table = configuration_table(sets, sweep, tidy(sets, sweep))
         if table.empty:

@@ -212,6 +212,22 @@ def _compared(store: Path, suite: str, label: str, include_stale: bool, notes: l
     return SetRef(store, suite, label, stale)
 
 
+def load_shown(ref: SetRef, smoke: bool = False) -> "ResultSet":
+    """The result set ``ref`` names, as reports show it: without its stale points and,
+    unless ``smoke``, without smoke runs an earlier seqbench stored under the suite's
+    own name (the rows ``drop_rows`` leaves out of the table)."""
+    from seqbench.report.sets import load_set
+
+    result_set = without_stale(load_set(ref.store, ref.suite, ref.label), ref.stale)
+    flags = result_set.runs.get("run.smoke")
+    if smoke or flags is None or is_smoke_name(ref.suite):
+        return result_set
+    marked = flags.fillna(False).astype(bool)
+    if not marked.any() or marked.all():  # all smoke: a smoke suite of its own, kept whole
+        return result_set
+    return without_stale(result_set, frozenset(result_set.runs.loc[marked, "point"]))
+
+
 def without_stale(result_set: "ResultSet", points: frozenset[str]) -> "ResultSet":
     """``result_set`` without the runs of ``points``, nor their curves and metrics."""
     if not points:
