@@ -9,8 +9,9 @@ import shlex
 import sqlite3
 import time
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import Any, Iterable, Mapping, TextIO
+from typing import Any, Callable, Iterable, Iterator, Mapping, TextIO
 
 import click
 
@@ -21,12 +22,13 @@ from seqbench.errors import UserError
 from seqbench.eta import expected_seconds
 from seqbench.executors.base import Executor, ProgressCallback
 from seqbench.paths import safe_name
+from seqbench.plugins import PluginFailure
 from seqbench.point import Point
 from seqbench.printable import printable
-from seqbench.smoke_sizes import SMOKE_SUFFIX, is_smoke_name
 from seqbench.progress import Progress
 from seqbench.provenance import collect
 from seqbench.record import EpochProgress, Record
+from seqbench.smoke_sizes import SMOKE_SUFFIX, is_smoke_name
 from seqbench.store import Store
 from seqbench.suite import DEFAULT_MAX_POINTS, Suite, load_suite
 
@@ -82,7 +84,8 @@ def run_suites(paths: list[Path], options: RunOptions, out: TextIO) -> int:
         claimant = Claimant(store.connection, store.path)
         try:
             for suite in suites:
-                failed += _run_suite(suite, store, claimant, executor, options, out)
+                failed += _run_suite(suite, store, claimant, executor, options, out,
+                                     partial(executors.call, name))
         finally:
             claimant.close()
     click.echo(f"results: {options.store}", file=out)
@@ -100,7 +103,10 @@ def _executor_options(options: RunOptions) -> dict[str, Any]:
 
 
 def _run_suite(suite: Suite, store: Store, claimant: Claimant, executor: Executor,
-               options: RunOptions, out: TextIO) -> int:
+               options: RunOptions, out: TextIO, contained: Callable[[str, Callable[[], Any]], Any]) -> int:
+    """Run the suite's unfinished points and store each record as it comes;
+    ``contained(what, call)`` runs executor code (plugin code) so that whatever it
+    raises is one line naming the executor's plugin."""
     done = store.completed(suite.name) if options.resume else set()
     unfinished = [point for point in suite.points if point.hash not in done]
     # Another run of this suite on this store may be running some of them right now.
@@ -126,8 +132,9 @@ def _run_suite(suite: Suite, store: Store, claimant: Claimant, executor: Executo
     def heard(point: Point, epoch: EpochProgress) -> None:
         progress.epoch(printable(point.label()), epoch)
 
+    records = contained("run()", lambda: iter(_records(executor, todo, heard)))
     try:
-        for yielded in _records(executor, todo, heard):
+        while (yielded := _next_record(records, contained)) is not _END:
             record = Record.coerce(yielded)
             stored = _store(store, record, provenance)
             point = by_hash[record.point]
@@ -192,6 +199,19 @@ def _store(store: Store, record: Record, provenance: dict[str, Any]) -> bool:
         err=True,
     )
     return False
+
+
+_END = object()
+
+
+def _next_record(records: Iterator[Any], contained: Callable[[str, Callable[[], Any]], Any]) -> Any:
+    """The executor's next record, or _END. An executor that fails mid-sweep is one
+    line that says the records before it are kept (each was stored as it came)."""
+    try:
+        return contained("run()", lambda: next(records, _END))
+    except PluginFailure as failure:
+        raise PluginFailure(f"{failure}; the points finished before it are stored, "
+                            "run again to resume") from None
 
 
 def _records(

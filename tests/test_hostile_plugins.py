@@ -208,6 +208,42 @@ def test_an_executor_that_fails_its_check_is_one_line(install_plugin, tmp_path, 
         "check() raised ConnectionError: cluster unreachable")
 
 
+FAILS_MID_SWEEP = '''
+from seqbench import hookimpl
+from seqbench.executors.local import LocalExecutor
+
+class Flaky(LocalExecutor):
+    name = "flaky"
+
+    def run(self, points, on_progress=None):
+        records = super().run(points, on_progress=on_progress)
+        yield next(iter(records))
+        raise ConnectionError("lost the cluster")
+
+@hookimpl
+def register_executors(register):
+    register(Flaky)
+'''
+
+
+def test_an_executor_that_fails_mid_sweep_is_one_line_and_keeps_what_finished(install_plugin, tmp_path,
+                                                                              store_path):
+    from seqbench.results import load
+
+    install_plugin("seqbench-flaky", FAILS_MID_SWEEP)
+    suite = tmp_path / "suite.toml"
+    suite.write_text(QUICK + '[suite]\nseeds = [0, 1, 2]\n[task]\nname = "adding"\nseq_len = 10\n' + ORACLE)
+
+    result = invoke_run(str(suite), "--store", str(store_path), "--executor", "flaky")
+
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert result.stderr.strip().splitlines() == [
+        "Error: executor 'flaky' of plugin 'seqbench-flaky' (seqbench-flaky 0.0.1) is broken: "
+        "run() raised ConnectionError: lost the cluster; the points finished before it are stored, "
+        "run again to resume"]
+    assert list(load(store_path)["status"]) == ["ok"]
+
+
 NOT_A_DATACLASS = '''
 from seqbench import Task, hookimpl
 
