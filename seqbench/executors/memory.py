@@ -6,6 +6,11 @@ why; all the parent sees is the signal. Two things tell it apart: the memory cgr
 while the worker ran, or the worker's peak resident memory (``ru_maxrss``, exact, from
 ``wait4``) came near the memory it could have (the cgroup's limit, or the machine's
 memory where there is none).
+
+``ru_maxrss`` from ``wait4`` is never below the RSS the parent had when it spawned the
+worker (Linux keeps it across fork and exec). ``seqbench run``'s own is tens of MiB, so
+the figure is the worker's; a large process that drives seqbench as a library can
+overstate it.
 """
 
 from __future__ import annotations
