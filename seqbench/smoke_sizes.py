@@ -18,9 +18,15 @@ ratio that rounds two values together), the axis runs at its values as written.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
-__all__ = ["shrink_axis", "SMOKE_SUFFIX", "smoke_name", "is_smoke_name"]
+from seqbench.params import ParamError, coerce_params
+from seqbench.settings import SMOKE_LIMITS
+
+if TYPE_CHECKING:
+    from seqbench.task import Task
+
+__all__ = ["shrink_axis", "smoke_sweep", "SMOKE_SUFFIX", "smoke_name", "is_smoke_name"]
 
 # Smoke runs are stored under the suite's name with this suffix, so they are never
 # mistaken for (or resumed as) the suite's full-size runs.
@@ -55,3 +61,34 @@ def shrink_axis(values: Sequence[Any], size: Any, *, cap: bool) -> list[Any]:
     if len(set(shrunk)) != len(set(values)):
         return values
     return shrunk
+
+
+def smoke_sweep(
+    sweep: dict[str, list[Any]], task_cls: type[Task], task_values: dict[str, Any]
+) -> dict[str, list[Any]]:
+    """The task and run axes as ``--smoke`` runs them: shrunk as a whole, never to one
+    value (seqbench.smoke_sizes). A task axis whose shrunk values do not all make a
+    valid task runs as written. Model axes take the model's smoke sizes (_resolve_model)."""
+    shrunk: dict[str, list[Any]] = {}
+    for key, values in sweep.items():
+        section, _, name = key.partition(".")
+        if section == "task" and name in task_cls.smoke:
+            candidate = shrink_axis(values, task_cls.smoke[name], cap=False)
+            if candidate != values and not _all_valid(task_cls, task_values, name, candidate):
+                candidate = values
+        elif section == "run" and name in SMOKE_LIMITS:
+            candidate = shrink_axis(values, SMOKE_LIMITS[name], cap=True)
+        else:
+            candidate = values
+        shrunk[key] = candidate
+    return shrunk
+
+
+def _all_valid(task_cls: type[Task], values: dict[str, Any], name: str, axis: list[Any]) -> bool:
+    base = {**values, **task_cls.smoke}
+    for value in axis:
+        try:
+            task_cls(**coerce_params(task_cls, {**base, name: value}))
+        except (ParamError, ValueError, TypeError):
+            return False
+    return True

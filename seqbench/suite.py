@@ -18,12 +18,13 @@ from seqbench import registry
 from seqbench.devices import check_here, planned_device
 from seqbench.errors import UserError
 from seqbench.model import Model, unavailable_reason
-from seqbench.params import ParamError, coerce_params, coerce_value, param_specs
+from seqbench.params import ParamError, coerce_params, param_specs
 from seqbench.point import Point
-from seqbench.settings import SMOKE_LIMITS, TARGET_KEYS, RunSettings, check_device
+from seqbench.settings import SMOKE_LIMITS, RunSettings, check_device
+from seqbench.smoke_sizes import smoke_name, smoke_sweep
 from seqbench.suite_plugins import able_models, check_model, plugin_call, task_signature
-from seqbench.smoke_sizes import shrink_axis, smoke_name
 from seqbench.suite_input import NO_REPEAT, first_repeated, parse_toml, read_bytes, shown
+from seqbench.suite_run import RUN_KEYS, check_eval_lengths, check_run_keys, check_target
 from seqbench.task import Task
 
 __all__ = ["Suite", "load_suite", "SECTIONS"]
@@ -36,7 +37,6 @@ SWEEPABLE = ("task", "run", "model")
 DEFAULT_MAX_POINTS = 100_000
 MAX_SEED = 2**63 - 1
 # ``smoke`` is a run setting only the --smoke option sets.
-RUN_KEYS = tuple(spec.name for spec in param_specs(RunSettings) if spec.name != "smoke")
 
 
 @dataclass
@@ -92,7 +92,7 @@ def _load_suite(path: Path, smoke: bool, device: str | None, max_points: int | N
         except ParamError as error:
             raise UserError(f"--device: {error.message}") from None
     run_values = dict(raw.get("run", {}))
-    _check_run_keys(where, run_values)
+    check_run_keys(where, run_values)
     task_values = dict(raw.get("task", {}))
     if "name" not in task_values:
         raise UserError(f"{where}: [task] name is required; available: {_available('tasks')}")
@@ -104,7 +104,7 @@ def _load_suite(path: Path, smoke: bool, device: str | None, max_points: int | N
     sweep = _sweep_axes(where, raw.get("sweep", {}), task_cls, models)
     _check_size(where, sweep, models, seeds, max_points)
     if smoke:
-        sweep = _smoke_sweep(sweep, task_cls, task_values)
+        sweep = smoke_sweep(sweep, task_cls, task_values)
 
     points: dict[str, Point] = {}
     axes = list(sweep.items())
@@ -115,9 +115,9 @@ def _load_suite(path: Path, smoke: bool, device: str | None, max_points: int | N
                            lambda: task_cls(**task_params))
         signature = task_signature(where, task_name, task)
         run_values_resolved = _resolve_run(where, run_values, chosen, smoke, device, gpus)
-        _check_eval_lengths(where, task_cls, task_params, run_values_resolved["eval_lengths"])
+        check_eval_lengths(where, task_cls, task_params, run_values_resolved["eval_lengths"])
         target_key = "[sweep] run.target" if "run.target" in chosen else "[run] target"
-        _check_target(f"{where}: {target_key}", task_cls, run_values_resolved["target"])
+        check_target(f"{where}: {target_key}", task_cls, run_values_resolved["target"])
         # Built once, validated: the settings every step after this one reads.
         run = RunSettings.from_dict(run_values_resolved)
         # What each model's validate() sees: the device the point will get, where known.
@@ -322,7 +322,7 @@ def _resolve_task(
     swept = _swept_values(chosen, "task")
     merged = {**values, **swept}
     if smoke:
-        # A swept parameter was shrunk as an axis (_smoke_sweep): never collapse it.
+        # A swept parameter was shrunk as an axis (smoke_sizes.smoke_sweep): never collapse it.
         merged.update({k: v for k, v in task_cls.smoke.items() if k not in swept})
     params = _set(_coerce(where, "[task]", "task", task_cls, merged, set(swept)))
     try:
@@ -331,50 +331,6 @@ def _resolve_task(
     except (ValueError, TypeError) as error:
         raise UserError(f"{where}: [task] {task_cls.name}: {error}") from None
     return params
-
-
-def _smoke_sweep(
-    sweep: dict[str, list[Any]], task_cls: type[Task], task_values: dict[str, Any]
-) -> dict[str, list[Any]]:
-    """The task and run axes as ``--smoke`` runs them: shrunk as a whole, never to one
-    value (seqbench.smoke_sizes). A task axis whose shrunk values do not all make a
-    valid task runs as written. Model axes take the model's smoke sizes (_resolve_model)."""
-    shrunk: dict[str, list[Any]] = {}
-    for key, values in sweep.items():
-        section, _, name = key.partition(".")
-        if section == "task" and name in task_cls.smoke:
-            candidate = shrink_axis(values, task_cls.smoke[name], cap=False)
-            if candidate != values and not _all_valid(task_cls, task_values, name, candidate):
-                candidate = values
-        elif section == "run" and name in SMOKE_LIMITS:
-            candidate = shrink_axis(values, SMOKE_LIMITS[name], cap=True)
-        else:
-            candidate = values
-        shrunk[key] = candidate
-    return shrunk
-
-
-def _all_valid(task_cls: type[Task], values: dict[str, Any], name: str, axis: list[Any]) -> bool:
-    base = {**values, **task_cls.smoke}
-    for value in axis:
-        try:
-            task_cls(**coerce_params(task_cls, {**base, name: value}))
-        except (ParamError, ValueError, TypeError):
-            return False
-    return True
-
-
-def _check_run_keys(where: str, values: dict[str, Any]) -> None:
-    if "smoke" in values:
-        raise UserError(f"{where}: [run] smoke: set by the --smoke option, not in the file")
-    unknown = sorted(set(values) - set(RUN_KEYS))
-    if unknown:
-        raise UserError(f"{where}: [run] {unknown[0]}: unknown setting; allowed: {', '.join(RUN_KEYS)}")
-    if "target" in values and not isinstance(values["target"], dict):
-        raise UserError(
-            f"{where}: [run] target: expected a table like {{metric = \"mse\", value = 1e-3}}, "
-            f"got {values['target']!r}"
-        )
 
 
 def _resolve_run(
@@ -408,63 +364,10 @@ def _resolve_run(
             raise UserError(f"{source}: {error}") from None
     if smoke:
         for key, limit in SMOKE_LIMITS.items():
-            if key not in swept:  # a swept one was shrunk as an axis (_smoke_sweep)
+            if key not in swept:  # a swept one was shrunk as an axis (smoke_sweep)
                 params[key] = min(params[key], limit)
         params["smoke"] = True
     return params
-
-
-def _check_eval_lengths(
-    where: str, task_cls: type[Task], task_params: dict[str, Any], lengths: list[int] | None
-) -> None:
-    """Every evaluation length must make a valid task: same parameters, another length."""
-    if lengths is None:
-        return
-    key = f"{where}: [run] eval_lengths"
-    if task_cls.length_param is None:
-        raise UserError(f"{key}: task {task_cls.name!r} has no length parameter to vary")
-    if not lengths:
-        raise UserError(f"{key}: expected a non-empty list of lengths")
-    repeated = first_repeated(list(lengths))
-    if repeated is not NO_REPEAT:
-        # Each length is a row of the store's length_metrics, keyed by length: a repeat
-        # would fail the write after the point had run.
-        raise UserError(f"{key}: repeated length {repeated!r} in {shown(list(lengths))}")
-    spec = next(s for s in param_specs(task_cls) if s.name == task_cls.length_param)
-    for length in lengths:
-        try:
-            coerce_value(spec, length)
-            plugin_call(where, "[task] name", registry.tasks(), task_cls.name, f"{task_cls.name}(...)",
-                        lambda: task_cls(**{**task_params, spec.name: length}), (ValueError, TypeError))
-        except (ValueError, TypeError) as error:
-            raise UserError(f"{key}: length {length!r} is not valid for {task_cls.name!r}: {error}") from None
-
-
-def _check_target(key: str, task_cls: type[Task], target: dict[str, Any] | None) -> None:
-    """``{metric, value[, direction]}``: a metric the task scores and a finite number."""
-    if target is None:
-        return
-    metrics = tuple(task_cls.metrics) or (task_cls.primary_metric,)
-    allowed = ", ".join(metrics)
-    unknown = sorted(set(target) - set(TARGET_KEYS))
-    if unknown:
-        raise UserError(f"{key}: unknown key {unknown[0]!r}; allowed: {', '.join(TARGET_KEYS)}")
-    if "metric" not in target:
-        raise UserError(f"{key}: metric is required (one of {allowed})")
-    metric = target["metric"]
-    if metric not in metrics:
-        raise UserError(
-            f"{key}: metric {metric!r} is not a metric of task {task_cls.name!r}; allowed: {allowed}"
-        )
-    if "value" not in target:
-        raise UserError(f"{key}: value is required (the {metric} to reach)")
-    value = target["value"]
-    is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
-    if not is_number or not math.isfinite(value):
-        raise UserError(f"{key}: value: expected a finite number, got {value!r}")
-    direction = target.get("direction", task_cls.direction)
-    if direction not in ("min", "max"):
-        raise UserError(f"{key}: direction: expected 'min' or 'max', got {direction!r}")
 
 
 def _resolve_model(

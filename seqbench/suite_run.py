@@ -1,0 +1,87 @@
+"""A suite's [run] section, the checks that need more than a value's type: the keys
+allowed, ``eval_lengths`` against the task (each length a valid task, none repeated)
+and ``target`` against the task's metrics. Each problem is a UserError naming the file
+and key (seqbench.suite calls them while it validates a suite)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from seqbench import registry
+from seqbench.errors import UserError
+from seqbench.params import coerce_value, param_specs
+from seqbench.settings import TARGET_KEYS, RunSettings
+from seqbench.suite_input import NO_REPEAT, first_repeated, shown
+from seqbench.suite_plugins import plugin_call
+from seqbench.task import Task
+
+__all__ = ["RUN_KEYS", "check_run_keys", "check_eval_lengths", "check_target"]
+
+RUN_KEYS = tuple(spec.name for spec in param_specs(RunSettings) if spec.name != "smoke")
+
+
+def check_run_keys(where: str, values: dict[str, Any]) -> None:
+    if "smoke" in values:
+        raise UserError(f"{where}: [run] smoke: set by the --smoke option, not in the file")
+    unknown = sorted(set(values) - set(RUN_KEYS))
+    if unknown:
+        raise UserError(f"{where}: [run] {unknown[0]}: unknown setting; allowed: {', '.join(RUN_KEYS)}")
+    if "target" in values and not isinstance(values["target"], dict):
+        raise UserError(
+            f"{where}: [run] target: expected a table like {{metric = \"mse\", value = 1e-3}}, "
+            f"got {values['target']!r}"
+        )
+
+
+def check_eval_lengths(
+    where: str, task_cls: type[Task], task_params: dict[str, Any], lengths: list[int] | None
+) -> None:
+    """Every evaluation length must make a valid task: same parameters, another length."""
+    if lengths is None:
+        return
+    key = f"{where}: [run] eval_lengths"
+    if task_cls.length_param is None:
+        raise UserError(f"{key}: task {task_cls.name!r} has no length parameter to vary")
+    if not lengths:
+        raise UserError(f"{key}: expected a non-empty list of lengths")
+    repeated = first_repeated(list(lengths))
+    if repeated is not NO_REPEAT:
+        # Each length is a row of the store's length_metrics, keyed by length: a repeat
+        # would fail the write after the point had run.
+        raise UserError(f"{key}: repeated length {repeated!r} in {shown(list(lengths))}")
+    spec = next(s for s in param_specs(task_cls) if s.name == task_cls.length_param)
+    for length in lengths:
+        try:
+            coerce_value(spec, length)
+            plugin_call(where, "[task] name", registry.tasks(), task_cls.name, f"{task_cls.name}(...)",
+                        lambda: task_cls(**{**task_params, spec.name: length}), (ValueError, TypeError))
+        except (ValueError, TypeError) as error:
+            raise UserError(f"{key}: length {length!r} is not valid for {task_cls.name!r}: {error}") from None
+
+
+def check_target(key: str, task_cls: type[Task], target: dict[str, Any] | None) -> None:
+    """``{metric, value[, direction]}``: a metric the task scores and a finite number."""
+    if target is None:
+        return
+    metrics = tuple(task_cls.metrics) or (task_cls.primary_metric,)
+    allowed = ", ".join(metrics)
+    unknown = sorted(set(target) - set(TARGET_KEYS))
+    if unknown:
+        raise UserError(f"{key}: unknown key {unknown[0]!r}; allowed: {', '.join(TARGET_KEYS)}")
+    if "metric" not in target:
+        raise UserError(f"{key}: metric is required (one of {allowed})")
+    metric = target["metric"]
+    if metric not in metrics:
+        raise UserError(
+            f"{key}: metric {metric!r} is not a metric of task {task_cls.name!r}; allowed: {allowed}"
+        )
+    if "value" not in target:
+        raise UserError(f"{key}: value is required (the {metric} to reach)")
+    value = target["value"]
+    is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if not is_number or not math.isfinite(value):
+        raise UserError(f"{key}: value: expected a finite number, got {value!r}")
+    direction = target.get("direction", task_cls.direction)
+    if direction not in ("min", "max"):
+        raise UserError(f"{key}: direction: expected 'min' or 'max', got {direction!r}")
