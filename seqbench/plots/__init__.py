@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from seqbench.plots import cost, curves, flops, generalisation, metric, pareto, positions
 from seqbench.plots.canvas import Palette, Plot, save
 from seqbench.plots.charts import line_grid, point_grid
-from seqbench.report.sets import ResultSet, Sweep, sweep_of, tidy
+from seqbench.report.sets import ResultSet, Sweep, smoke_flags, sweep_of, tidy
 from seqbench.smoke_sizes import is_smoke_name
 
 if TYPE_CHECKING:
@@ -59,8 +59,8 @@ def is_smoke_set(result_set: ResultSet) -> bool:
     marked run.smoke."""
     if is_smoke_name(result_set.suite):
         return True
-    smoke = result_set.runs.get("run.smoke")
-    return smoke is not None and len(smoke) > 0 and bool(smoke.fillna(False).astype(bool).all())
+    flags = smoke_flags(result_set.runs)
+    return len(flags) > 0 and bool(flags.all())
 
 
 def smoke_marked(plot: Plot) -> Plot:

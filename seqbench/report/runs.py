@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from seqbench.errors import UserError
 from seqbench.report.export import export_frame, to_csv, to_json
 from seqbench.report.selection import SetRef, drop_rows, select, shown_suites
+from seqbench.report.sets import smoke_flags
 from seqbench.report.text import fixed_width_table, markdown_table
 from seqbench.results import load
 from seqbench.smoke_sizes import is_smoke_name
@@ -86,8 +87,8 @@ def _complete_rows(ref: SetRef, per: str, smoke: bool) -> "pd.DataFrame":
     name."""
     runs = export_frame(ref.store, ref.suite, "run")
     kept = ~runs["point"].isin(ref.stale)
-    if not smoke and "run.smoke" in runs.columns and not is_smoke_name(ref.suite):
-        kept &= ~runs["run.smoke"].fillna(False).astype(bool)
+    if not smoke and not is_smoke_name(ref.suite):
+        kept &= ~smoke_flags(runs)
     runs = runs[kept]
     if per == "run":
         return runs.reset_index(drop=True)

@@ -128,8 +128,10 @@ def drop_rows(frame: "pd.DataFrame", shown: Shown, smoke: bool) -> "pd.DataFrame
     kept = frame["suite"].isin(shown.suites)
     for suite, points in shown.stale.items():
         kept &= ~((frame["suite"] == suite) & frame["point"].isin(points))
-    if not smoke and "run.smoke" in frame.columns:
-        kept &= ~(frame["run.smoke"].fillna(False).astype(bool) & ~frame["suite"].map(is_smoke_name))
+    if not smoke:
+        from seqbench.report.sets import smoke_flags
+
+        kept &= ~(smoke_flags(frame) & ~frame["suite"].map(is_smoke_name))
     return frame[kept]
 
 
@@ -216,13 +218,12 @@ def load_shown(ref: SetRef, smoke: bool = False) -> "ResultSet":
     """The result set ``ref`` names, as reports show it: without its stale points and,
     unless ``smoke``, without smoke runs an earlier seqbench stored under the suite's
     own name (the rows ``drop_rows`` leaves out of the table)."""
-    from seqbench.report.sets import load_set
+    from seqbench.report.sets import load_set, smoke_flags
 
     result_set = without_stale(load_set(ref.store, ref.suite, ref.label), ref.stale)
-    flags = result_set.runs.get("run.smoke")
-    if smoke or flags is None or is_smoke_name(ref.suite):
+    if smoke or is_smoke_name(ref.suite):
         return result_set
-    marked = flags.fillna(False).astype(bool)
+    marked = smoke_flags(result_set.runs)
     if not marked.any() or marked.all():  # all smoke: a smoke suite of its own, kept whole
         return result_set
     return without_stale(result_set, frozenset(result_set.runs.loc[marked, "point"]))

@@ -70,6 +70,16 @@ class ResultSet:
         return self._curves
 
 
+def smoke_flags(runs: "pd.DataFrame") -> "pd.Series":
+    """Per run, whether its configuration marks it a smoke run (``run.smoke``); all
+    False for runs stored without that column."""
+    import pandas as pd
+
+    if "run.smoke" not in runs.columns:
+        return pd.Series(False, index=runs.index)
+    return runs["run.smoke"].fillna(False).astype(bool)
+
+
 def load_set(store: Path, suite: str, label: str) -> ResultSet:
     runs = results.load(store, suite, results=RESULTS)
     return ResultSet(

@@ -13,7 +13,7 @@ from seqbench.report.compare import (configuration_display, configuration_table,
 from seqbench.report.naming import axis_name
 from seqbench.report.page import Block, Bullets, Heading, Image, Table, Text
 from seqbench.report.runs import table_columns
-from seqbench.report.sets import summarise, tidy
+from seqbench.report.sets import smoke_flags, summarise, tidy
 from seqbench.stats import Interval
 
 if TYPE_CHECKING:
@@ -142,7 +142,7 @@ def _suite_blocks(figures: "Figures") -> list[Block]:
                  and runs[c].map(repr).nunique() == 1]
         if fixed:
             items.append("fixed: " + "; ".join(fixed))
-        if runs.get("run.smoke", None) is not None and runs["run.smoke"].fillna(False).astype(bool).any():
+        if smoke_flags(runs).any():
             items.append("smoke runs (seqbench run --smoke): sizes and epochs shrunk; not full-size results")
         if runs["meter.nvml.train.energy_j"].isna().all():
             reasons = sorted(runs["meter.nvml.unavailable"].dropna().unique().tolist())
