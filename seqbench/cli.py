@@ -229,8 +229,6 @@ def report(ctx, store, suite, fmt, per, plot, out, svg, compare, tensorboard_dir
 def _report(ctx: click.Context, store: Path, suite: str | None, fmt: str, per: str, plot: bool,
             out: Path | None, svg: bool, compare: str | None, tensorboard_dir: Path | None,
             band: str = "ci", smoke: bool = False, include_stale: bool = False) -> None:
-    from seqbench.report.runs import render, report_table
-
     if out is not None and not plot:
         raise SeqbenchUsageError("--out is where --plot writes; add --plot")
     if svg and not plot:
@@ -239,9 +237,7 @@ def _report(ctx: click.Context, store: Path, suite: str | None, fmt: str, per: s
         raise SeqbenchUsageError("--band changes what --plot draws; add --plot")
     notes: list[str] = []  # what the report leaves out and how to see it: on stderr
     if not plot and tensorboard_dir is None:
-        table = report_table(store, suite, compare, fmt, per, smoke, include_stale, notes)
-        click.echo(render(table, fmt).rstrip("\n"))
-        _verdicts(store, suite, compare, fmt, per, smoke, include_stale)
+        _print_table(store, suite, compare, fmt, per, smoke, include_stale, notes)
         for note in notes:
             click.echo(note, err=True)
         return
@@ -253,8 +249,7 @@ def _report(ctx: click.Context, store: Path, suite: str | None, fmt: str, per: s
     for note in notes:
         click.echo(note, err=True)
     if any(ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT for name in ("fmt", "per")):
-        click.echo(render(report_table(store, suite, compare, fmt, per, smoke, include_stale), fmt).rstrip("\n"))
-        _verdicts(store, suite, compare, fmt, per, smoke, include_stale)
+        _print_table(store, suite, compare, fmt, per, smoke, include_stale)
     try:
         write_files(groups, out, ["png", "svg"] if svg else ["png"], tensorboard_dir, click.echo, band)
     except OSError as error:  # a folder that cannot be written, a full disk
@@ -264,10 +259,14 @@ def _report(ctx: click.Context, store: Path, suite: str | None, fmt: str, per: s
             f"{option}: cannot write {where} ({error.strerror or error})") from None
 
 
-def _verdicts(store: Path, suite: str | None, compare: str | None, fmt: str, per: str, smoke: bool,
-              include_stale: bool) -> None:
-    """--compare's printed table and Markdown end with the verdict table (CSV and JSON
-    stay one table each; the verdicts are in verdicts.csv beside --plot's page)."""
+def _print_table(store: Path, suite: str | None, compare: str | None, fmt: str, per: str, smoke: bool,
+                 include_stale: bool, notes: list[str] | None = None) -> None:
+    """The table ``--format`` and ``--per`` ask for; with ``--compare`` in a table or
+    Markdown, then the verdict table (CSV and JSON stay one table each; the verdicts
+    are in verdicts.csv beside --plot's page). ``notes`` gets what was left out."""
+    from seqbench.report.runs import render, report_table
+
+    click.echo(render(report_table(store, suite, compare, fmt, per, smoke, include_stale, notes), fmt).rstrip("\n"))
     if compare is not None and fmt in ("table", "markdown") and per == "run":
         from seqbench.report.compare import printed_verdicts
 
