@@ -28,9 +28,10 @@ from __future__ import annotations
 import json
 import math
 import os
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Mapping, MutableMapping
+from typing import Any, Callable, Mapping, MutableMapping
 
 __all__ = [
     "ThreadBudget",
@@ -138,11 +139,16 @@ def _v1_quota(quota_file: Path, period_file: Path) -> float | None:
     return quota / period if quota > 0 and period > 0 else None
 
 
-def _affinity() -> int:
+def _affinity_set() -> set[int] | None:
     try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):  # not Linux
-        return os.cpu_count() or 1
+        return set(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return None
+
+
+def _affinity() -> int:
+    cpus = _affinity_set()
+    return len(cpus) if cpus is not None else (os.cpu_count() or 1)  # not Linux: the host's count
 
 
 def usable_cores(affinity: int | None = None, quota: float | None = None) -> int:
@@ -184,23 +190,14 @@ def _cpu_ticks(stat: Path, cpus: set[int] | None) -> dict[int, tuple[int, int]] 
     return ticks or None
 
 
-def _affinity_set() -> set[int] | None:
-    try:
-        return set(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return None
-
-
 def idle_cores(seconds: float = PROBE_SECONDS, stat: Path = PROC_STAT, cpus: set[int] | None = None,
-               sleep: Any = None) -> float | None:
+               sleep: Callable[[float], None] = time.sleep) -> float | None:
     """How many of this process's CPUs other processes left idle over the next
     ``seconds`` (2.0: two whole cores free), or None where /proc/stat cannot tell (not
     Linux, or no tick passed). The caller sleeps meanwhile, so it does not count itself."""
-    import time
-
     cpus = _affinity_set() if cpus is None else cpus
     before = _cpu_ticks(stat, cpus)
-    (sleep or time.sleep)(seconds)
+    sleep(seconds)
     after = _cpu_ticks(stat, cpus)
     if before is None or after is None:
         return None
@@ -238,7 +235,7 @@ class ThreadBudget:
 
 def resolve(setting: Any, environ: Mapping[str, str] | None = None, *, affinity: int | None = None,
             quota: float | None = None, quota_known: bool = False,
-            idle: Any = idle_cores) -> ThreadBudget:
+            idle: Callable[[], float | None] = idle_cores) -> ThreadBudget:
     """The budget ``run.threads = setting`` gives a point started with ``environ``.
     ``idle`` is called (no arguments) for the cores other processes leave free, only
     when "auto" would give more than one thread."""
