@@ -459,6 +459,24 @@ class Broken(Mean):
     assert "not a running total" in message
 
 
+@pytest.mark.parametrize("body, expected", [
+    ("raise ValueError('batch_size must be a power of two')",
+     "validate() refused the kit's own point (cpu, its smoke size): batch_size must be a power of two"),
+    ("return run.nonexistent", "validate() raised AttributeError"),
+])
+def test_model_trains_and_predicts_validate_accepts_the_kits_point_and_refuses_only_with_value_error(
+        install_plugin, body, expected):
+    cls = install_model(install_plugin, f'''
+@dataclass
+class Broken(Mean):
+    name = "numpy:broken"
+    def validate(self, task, run):
+        {body}
+''')
+    message = violation(model_rules.check_model_trains_and_predicts, cls, tiny_task("sum"))
+    assert message.startswith(f"[trains-and-predicts] model 'numpy:broken' on task 'sum': {expected}")
+
+
 def test_model_declaration_unavailable_must_be_a_classmethod(install_plugin):
     cls = install_model(install_plugin, '''
 @dataclass

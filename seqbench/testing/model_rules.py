@@ -12,6 +12,7 @@ import numpy as np
 from seqbench.data import Split
 from seqbench.model import Model
 from seqbench.params import param_specs
+from seqbench.settings import RunSettings
 from seqbench.task import Task
 from seqbench.testing.build import TINY_EXAMPLES, EpochLog, fit, tiny_model, tiny_settings
 from seqbench.testing.child import ChildError, OtherProcess
@@ -24,6 +25,7 @@ __all__ = [
     "check_model_trains_and_predicts",
     "check_model_stops_when_told",
     "check_model_pickling",
+    "check_model_accepts",
 ]
 
 TEST_EXAMPLES = 32
@@ -94,13 +96,37 @@ def check_model_declaration(cls: type[Model]) -> None:
         ) from None
 
 
+def check_model_accepts(model: Model, task: Task, epochs: int, batch_size: int) -> None:
+    """``Model.validate`` — which a suite calls for every point before anything runs —
+    accepts the point this kit trains (the CPU, fp32 defaults, tiny sizes), and refuses
+    points only with ValueError (any other exception is a crash at suite load)."""
+    run = RunSettings(epochs=epochs, train_size=TINY_EXAMPLES, eval_size=TEST_EXAMPLES,
+                      batch_size=batch_size, device="cpu")
+    subject = _subject(model, task)
+    try:
+        model.validate(task, run)
+    except ValueError as error:
+        raise ContractViolation(
+            "trains-and-predicts", subject,
+            f"validate() refused the kit's own point (cpu, its smoke size): {error}",
+            "refuse in validate() only points the model cannot run; the kit trains it here",
+        ) from None
+    except Exception as error:
+        raise ContractViolation(
+            "trains-and-predicts", subject,
+            f"validate() raised {type(error).__name__}: {error}",
+            "refuse a point by raising ValueError saying what is allowed; anything else is a crash",
+        ) from None
+
+
 def check_model_trains_and_predicts(model_cls: type, task: Task) -> None:
-    """Built for ``task`` at tiny size, the model trains (reporting epochs 1, 2, ... with a
+    """Built for ``task`` at tiny size (after ``validate`` accepted that point), the model trains (reporting epochs 1, 2, ... with a
     finite loss and the examples each epoch used, never more than ``epochs``), then predicts arrays of the declared
     shape and dtype that the task can score."""
     model = tiny_model(model_cls)
     subject, rule = _subject(model, task), "trains-and-predicts"
     settings = tiny_settings(epochs=2)
+    check_model_accepts(model, task, settings.epochs, settings.batch_size)
     with calling(f"{model_cls.__name__}.build / fit"):
         log = fit(model, task, settings)
     for index, (epoch, loss, seen) in enumerate(log.calls, start=1):
