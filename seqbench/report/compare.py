@@ -143,16 +143,25 @@ def _pairs(runs: "pd.DataFrame", settings: list[str], columns: list[str], across
                 yield dict(zip(settings, key)), name_a, series[name_a], name_b, series[name_b]
 
 
-def _compare(a: "pd.Series", b: "pd.Series", direction: str) -> tuple[stats.Comparison, str]:
-    """Paired by seed where the seeds match, else unpaired."""
+def _compare(a: "pd.Series", b: "pd.Series", direction: str) -> tuple[stats.Comparison, str, float, float]:
+    """Paired by seed where the seeds match, else unpaired; with the seeds column's text
+    and A's and B's means over the values compared (so that A mean - B mean is A - B:
+    seeds only one side has are left out of a paired comparison, and named)."""
     a_values, b_values = a.dropna(), b.dropna()
     shared = a_values.index.intersection(b_values.index)
     chosen: stats.Direction = "min" if direction == "min" else "max"
     if len(shared) >= 2 or (len(shared) == len(a_values) == len(b_values)):
-        found = stats.paired(a_values[shared].to_numpy(), b_values[shared].to_numpy(), chosen)
-        return found, f"{len(shared)} paired"
-    found = stats.unpaired(a_values.to_numpy(), b_values.to_numpy(), chosen)
-    return found, f"{len(a_values)}+{len(b_values)} unpaired"
+        a_used, b_used = a_values[shared].to_numpy(), b_values[shared].to_numpy()
+        found = stats.paired(a_used, b_used, chosen)
+        unmatched = [f"{side}'s seed{'s' if len(seeds) > 1 else ''} {', '.join(str(s) for s in seeds)}"
+                     for side, values in (("A", a_values), ("B", b_values))
+                     if len(seeds := sorted(values.index.difference(shared).tolist()))]
+        text = f"{len(shared)} paired" + (f" (left out: {'; '.join(unmatched)})" if unmatched else "")
+    else:
+        a_used, b_used = a_values.to_numpy(), b_values.to_numpy()
+        found = stats.unpaired(a_used, b_used, chosen)
+        text = f"{len(a_values)}+{len(b_values)} unpaired"
+    return found, text, stats.interval(a_used).mean, stats.interval(b_used).mean
 
 
 def verdicts(sets: "list[ResultSet]", sweep: "Sweep", runs: "pd.DataFrame") -> "pd.DataFrame":
@@ -172,8 +181,7 @@ def verdicts(sets: "list[ResultSet]", sweep: "Sweep", runs: "pd.DataFrame") -> "
         for column, title, direction in measured:
             if a[column].isna().all() or b[column].isna().all():
                 continue
-            found, seeds = _compare(a[column], b[column], direction)
-            a_mean, b_mean = float(a[column].mean()), float(b[column].mean())
+            found, seeds, a_mean, b_mean = _compare(a[column], b[column], direction)
             rows.append({
                 **{axis_name(c): v for c, v in setting.items()},
                 "A": name_a, "B": name_b, "quantity": title, "better": "lower" if direction == "min" else "higher",
