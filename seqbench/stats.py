@@ -78,7 +78,8 @@ class Interval:
         if self.method == "none" or math.isnan(self.low):
             return f"{self.mean:.{digits}g}"
         below, above = self.mean - self.low, self.high - self.mean
-        if math.isclose(below, above, rel_tol=1e-6, abs_tol=1e-300):
+        # Up to rounding: at a mean of 1e9, mean - low and high - mean differ in ulps of 1e9.
+        if math.isclose(below, above, rel_tol=1e-6, abs_tol=max(1e-300, 8 * math.ulp(self.mean))):
             return f"{self.mean:.{digits}g} ± {above:.{max(digits - 2, 2)}g}"
         return f"{self.mean:.{digits}g} [{self.low:.{digits}g}, {self.high:.{digits}g}]"
 
@@ -402,7 +403,10 @@ def unpaired(a: Sequence[float] | np.ndarray, b: Sequence[float] | np.ndarray,
     if not (uses_bootstrap(len(x)) and uses_bootstrap(len(y))):
         va, vb = _sd(x) ** 2 / len(x), _sd(y) ** 2 / len(y)
         standard_error = math.sqrt(va + vb)
-        df = (va + vb) ** 2 / ((va ** 2 / (len(x) - 1)) + (vb ** 2 / (len(y) - 1))) if standard_error else 1.0
+        # Welch-Satterthwaite, from the two shares of the variance (squares of tiny
+        # variances would underflow to 0 / 0).
+        share_a = va / (va + vb) if standard_error else 0.5
+        df = 1.0 / (share_a ** 2 / (len(x) - 1) + (1.0 - share_a) ** 2 / (len(y) - 1))
         half = t_quantile(0.5 + level / 2.0, df) * standard_error
         difference = Interval(mean, mean - half, mean + half, n, "t")
         p_lower = _t_probability_lower(mean, standard_error, df)

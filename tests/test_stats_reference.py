@@ -151,3 +151,11 @@ def test_the_report_table_gives_the_same_intervals_as_stats_at_any_magnitude():
     for g, values in groups.items():
         expected = stats.interval(values)
         assert (table.loc[g, "low"], table.loc[g, "high"]) == pytest.approx((expected.low, expected.high), rel=1e-9)
+
+
+@pytest.mark.parametrize("p, shown", [(0.996, ">99%"), (0.004, "<1%"), (1.0, "100%"), (0.0, "0%"),
+                                      (0.5, "50%"), (0.985, "98%"), (math.nan, "")])
+def test_the_shown_probability_never_rounds_to_certainty(p, shown):
+    from seqbench.report.compare import _percent
+
+    assert _percent(p) == shown

@@ -198,6 +198,16 @@ def _ratio(a: float, b: float) -> float:
     return float(a / b) if b and b == b else float("nan")
 
 
+def _percent(p: float) -> str:
+    """A probability as a whole percentage that never rounds to a certainty it is not:
+    0.996 is ">99%", not "100%" (only a difference without any spread gives 100%)."""
+    if p != p:
+        return ""
+    if 0.0 < p < 0.01 or 0.99 < p < 1.0:
+        return "<1%" if p < 0.5 else ">99%"
+    return f"{100 * p:.0f}%"
+
+
 def _signed(value: float) -> str:
     return "" if value != value else f"{value:+.3g}"
 
@@ -211,7 +221,7 @@ def verdict_display(table: "pd.DataFrame") -> "pd.DataFrame":
     difference = [stats.Interval(m, lo, hi, 2, "t").text(3) if lo == lo else ("" if m != m else f"{m:.3g}")
                   for m, lo, hi in zip(table["A - B"], table["A - B low"], table["A - B high"])]
     shown.insert(shown.columns.get_loc("A - B"), "A - B (95% interval)", difference)
-    shown["P(A better)"] = [("" if p != p else f"{100 * p:.0f}%") for p in table["P(A better)"]]
+    shown["P(A better)"] = [_percent(p) for p in table["P(A better)"]]
     shown["effect (d)"] = table["effect (d)"].map(_signed)
     shown["A / B"] = [("" if r != r else f"{r:.3g}") for r in table["A / B"]]
     return shown.drop(columns=["A - B", "A - B low", "A - B high", "better"])
