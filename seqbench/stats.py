@@ -25,9 +25,10 @@ A comparison of A with B pairs their runs by seed (every model of a point settin
 the same data for the same seed), so seed-to-seed variation common to both cancels: the
 interval is the one above, of the per-seed differences A - B. "Probability A is better"
 is the t distribution's probability that the true mean difference favours A where the
-interval is a t interval (it excludes zero exactly when that probability is above
-97.5% or below 2.5%), or the share of bootstrap resamples of the mean difference that
-favour A where it is a bootstrap (it agrees with the interval up to the expansion). The effect size is the mean difference over the average of the two
+interval is a t interval, or the share of bootstrap resamples of the mean difference
+that favour A, carried through the same expansion as the interval, where it is a
+bootstrap: either way the interval excludes zero exactly when that probability is
+above 97.5% or below 2.5%. The effect size is the mean difference over the average of the two
 standard deviations (Cohen's d for paired designs, "d_av"), so it reads the same
 whether or not the runs were paired.
 """
@@ -351,8 +352,22 @@ def _t_probability_lower(mean: float, standard_error: float, df: float) -> float
     return t_cdf(-mean / standard_error, df)
 
 
-def _bootstrap_probability_lower(resampled: np.ndarray) -> float:
-    return float(np.mean(resampled < 0.0) + 0.5 * np.mean(resampled == 0.0))
+def _bootstrap_probability_lower(resampled: np.ndarray, n: int) -> float:
+    """P(true difference < 0) as the expanded bootstrap reads it: the share of resamples
+    below zero (ties: half), carried back through the expansion (``_expanded_level``):
+    the t probability whose quantile, stretched by sqrt(n/(n-1)), is the share's normal
+    quantile. So the interval excludes zero exactly when this is above 97.5% or below
+    2.5% (up to the resamples' granularity), as with the t interval; the plain share
+    would read 98% for a difference the expanded interval does not separate from zero.
+    A share of 0 or 1 counts as half a resample from it (4,000 resamples show no
+    more), unless every resample is the same (no spread: the sign decides, as for t)."""
+    if np.all(resampled == resampled[0]):
+        return _t_probability_lower(float(resampled[0]), 0.0, n - 1)
+    share = float(np.mean(resampled < 0.0) + 0.5 * np.mean(resampled == 0.0))
+    half = 0.5 / len(resampled)
+    share = min(max(share, half), 1.0 - half)
+    z = _normal_quantile(share) if share >= 0.5 else -_normal_quantile(1.0 - share)
+    return t_cdf(z * math.sqrt((n - 1) / n), n - 1)
 
 
 def paired(a: Sequence[float] | np.ndarray, b: Sequence[float] | np.ndarray,
@@ -376,7 +391,7 @@ def paired(a: Sequence[float] | np.ndarray, b: Sequence[float] | np.ndarray,
         resampled = _bootstrap_means([d])[0]
         low, high = _percentiles(resampled, _expanded_level(level, n))
         difference = Interval(_mean(d), low, high, n, "bootstrap")
-        p_lower = _bootstrap_probability_lower(resampled)
+        p_lower = _bootstrap_probability_lower(resampled, n)
     else:
         difference = _t_interval(d, level)
         p_lower = _t_probability_lower(difference.mean, _sd(d) / math.sqrt(n), n - 1)
@@ -415,7 +430,7 @@ def unpaired(a: Sequence[float] | np.ndarray, b: Sequence[float] | np.ndarray,
         spread = _minus(resampled[0], resampled[1])
         low, high = _percentiles(spread, _expanded_level(level, n))
         difference = Interval(mean, low, high, n, "bootstrap")
-        p_lower = _bootstrap_probability_lower(spread)
+        p_lower = _bootstrap_probability_lower(spread, n)
     return Comparison(
         difference=_scaled(difference, scale, left_out), p_better=_oriented(p_lower, direction),
         effect=_effect(mean, x, y), relative=_relative(mean, y), verdict=_verdict(difference, direction),

@@ -159,3 +159,18 @@ def test_the_shown_probability_never_rounds_to_certainty(p, shown):
     from seqbench.report.compare import _percent
 
     assert _percent(p) == shown
+
+
+@pytest.mark.parametrize("n", [3, 12, 40])
+def test_the_probability_and_the_verdict_agree_at_every_size(n):
+    """P(A better) above 97.5% or below 2.5% exactly where the interval excludes zero,
+    for the bootstrap's expanded interval as for the t interval (the plain share of
+    resamples read 98% where the expanded interval still covered zero)."""
+    rng = np.random.default_rng(n)
+    for shift in np.linspace(0.0, 1.5, 40):
+        d = rng.normal(shift, 1.0, size=n)
+        found = stats.paired(d, np.zeros(n), direction="max")
+        if abs(found.p_better - 0.975) < 2e-3 or abs(found.p_better - 0.025) < 2e-3:
+            continue  # at the edge the resamples' granularity decides
+        separated = found.p_better > 0.975 or found.p_better < 0.025
+        assert separated == (found.verdict != "indistinguishable"), (shift, found)
