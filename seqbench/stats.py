@@ -25,9 +25,10 @@ A comparison of A with B pairs their runs by seed (every model of a point settin
 the same data for the same seed), so seed-to-seed variation common to both cancels: the
 interval is the one above, of the per-seed differences A - B. "Probability A is better"
 is the t distribution's probability that the true mean difference favours A where the
-interval is a t interval (it excludes zero exactly when that probability is above
-97.5% or below 2.5%), or the share of bootstrap resamples of the mean difference that
-favour A where it is a bootstrap (it agrees with the interval up to the expansion). The effect size is the mean difference over the average of the two
+interval is a t interval, or the share of bootstrap resamples of the mean difference
+that favour A, carried through the same expansion as the interval, where it is a
+bootstrap: either way the interval excludes zero exactly when that probability is
+above 97.5% or below 2.5%. The effect size is the mean difference over the average of the two
 standard deviations (Cohen's d for paired designs, "d_av"), so it reads the same
 whether or not the runs were paired.
 """
@@ -40,6 +41,8 @@ from functools import lru_cache
 from typing import Literal, Sequence
 
 import numpy as np
+
+from seqbench.student_t import normal_quantile, t_cdf, t_quantile
 
 __all__ = ["Interval", "Comparison", "interval", "percentile_bootstrap", "paired", "unpaired", "t_quantile", "t_cdf",
            "Direction", "LEVEL", "BOOTSTRAP_FROM", "BOOTSTRAP_BELOW", "uses_bootstrap", "RESAMPLES", "RESAMPLE_SEED", "VERDICTS"]
@@ -58,13 +61,16 @@ Method = Literal["t", "bootstrap", "none"]
 @dataclass(frozen=True)
 class Interval:
     """A mean over ``n`` values and its interval at ``LEVEL``; low and high are NaN with
-    fewer than two values (``method`` "none")."""
+    fewer than two values (``method`` "none"). ``left_out``: the values (or pairs) that
+    were NaN or infinite and so not among the ``n`` (a diverged seed is not averaged
+    in, but it is counted)."""
 
     mean: float
     low: float
     high: float
     n: int
     method: Method
+    left_out: int = 0
 
     @property
     def covers_zero(self) -> bool:
@@ -75,7 +81,8 @@ class Interval:
         if self.method == "none" or math.isnan(self.low):
             return f"{self.mean:.{digits}g}"
         below, above = self.mean - self.low, self.high - self.mean
-        if math.isclose(below, above, rel_tol=1e-6, abs_tol=1e-300):
+        # Up to rounding: at a mean of 1e9, mean - low and high - mean differ in ulps of 1e9.
+        if math.isclose(below, above, rel_tol=1e-6, abs_tol=max(1e-300, 8 * math.ulp(self.mean))):
             return f"{self.mean:.{digits}g} ± {above:.{max(digits - 2, 2)}g}"
         return f"{self.mean:.{digits}g} [{self.low:.{digits}g}, {self.high:.{digits}g}]"
 
@@ -95,87 +102,57 @@ class Comparison:
     paired: bool
 
 
-def _values(values: Sequence[float] | np.ndarray) -> np.ndarray:
+def _values(values: Sequence[float] | np.ndarray) -> tuple[np.ndarray, int]:
+    """The finite values, and how many were left out (NaN or infinite)."""
     array = np.asarray(values, dtype=float).ravel()
-    return array[np.isfinite(array)]
+    finite = array[np.isfinite(array)]
+    return finite, len(array) - len(finite)
 
 
-# --- Student's t, from the regularised incomplete beta function (no SciPy) ------------
+# --- arithmetic that neither overflows nor mistakes rounding for a difference --------
+#
+# Every statistic below is computed on values divided by a power of two (exact) that
+# brings the largest to [1, 2): squares of 1e300 would overflow and squares of 1e-200
+# underflow to a spread of zero. Deviations are taken from the first value, not from
+# a computed mean, so equal values have a spread of exactly zero (0.1 three times has
+# a float64 mean of 0.10000000000000002 and a standard deviation of 4e-17 otherwise),
+# and two values that differ only by float64 rounding (0.3 and 0.1 + 0.2) count as
+# equal: a difference that small is the order of arithmetic, not a model.
 
-def _beta_fraction(a: float, b: float, x: float) -> float:
-    """The continued fraction of the incomplete beta function (modified Lentz)."""
-    tiny, h = 1e-300, 1.0
-    c, d = 1.0, 1.0 - (a + b) * x / (a + 1.0)
-    d = 1.0 / (d if abs(d) > tiny else tiny)
-    h = d
-    for m in range(1, 300):
-        for numerator in (m * (b - m) * x / ((a + 2 * m - 1) * (a + 2 * m)),
-                          -(a + m) * (a + b + m) * x / ((a + 2 * m) * (a + 2 * m + 1))):
-            d = 1.0 + numerator * d
-            d = 1.0 / (d if abs(d) > tiny else tiny)
-            c = 1.0 + numerator / c
-            c = c if abs(c) > tiny else tiny
-            h *= d * c
-        if abs(d * c - 1.0) < 1e-15:
-            break
-    return h
+TIE = 4 * float(np.finfo(float).eps)  # relative: closer values are equal (float64 rounding)
 
 
-def _incomplete_beta(a: float, b: float, x: float) -> float:
-    if x <= 0.0:
-        return 0.0
-    if x >= 1.0:
+def _scale(*arrays: np.ndarray) -> float:
+    """A power of two that brings the largest magnitude in ``arrays`` to [1, 2)."""
+    largest = max((float(np.max(np.abs(a))) for a in arrays if len(a)), default=0.0)
+    if largest == 0.0 or not math.isfinite(largest):
         return 1.0
-    front = math.exp(math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b)
-                     + a * math.log(x) + b * math.log1p(-x))
-    if x < (a + 1.0) / (a + b + 2.0):
-        return front * _beta_fraction(a, b, x) / a
-    return 1.0 - front * _beta_fraction(b, a, 1.0 - x) / b
+    return math.ldexp(1.0, math.frexp(largest)[1] - 1)
 
 
-def t_cdf(t: float, df: float) -> float:
-    """P(T <= t) for Student's t with ``df`` degrees of freedom."""
-    if math.isinf(t):
-        return 1.0 if t > 0 else 0.0
-    tail = 0.5 * _incomplete_beta(df / 2.0, 0.5, df / (df + t * t))
-    return 1.0 - tail if t > 0 else tail
+def _minus(a: np.ndarray | float, b: np.ndarray | float) -> np.ndarray:
+    """``a - b``, zero where the two are equal up to float64 rounding (``TIE``)."""
+    a_, b_ = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    difference = np.atleast_1d(a_ - b_)
+    tied = np.atleast_1d(np.abs(difference) <= TIE * np.maximum(np.abs(a_), np.abs(b_)))
+    difference[tied] = 0.0
+    return difference
 
 
-def _normal_quantile(p: float) -> float:
-    """The ``p`` quantile of the standard normal, by bisection on ``math.erf``."""
-    low, high = 0.0, 10.0
-    for _ in range(100):
-        middle = (low + high) / 2.0
-        if 0.5 * (1.0 + math.erf(middle / math.sqrt(2.0))) < p:
-            low = middle
-        else:
-            high = middle
-    return (low + high) / 2.0
+def _deviations(x: np.ndarray) -> tuple[float, np.ndarray]:
+    """(x[0], the deviations x - x[0] with rounding ties at zero): mean = x[0] +
+    mean(deviations), exactly x[0] when all values are equal."""
+    return float(x[0]), _minus(x, x[0])
 
 
-@lru_cache(maxsize=1024)
-def t_quantile(p: float, df: float) -> float:
-    """The ``p`` quantile of Student's t (``p`` > 0.5): by bisection on ``t_cdf`` below
-    30 degrees of freedom; from 30, the Cornish-Fisher expansion around the normal
-    quantile (within 1e-6 of the bisection there, and a report's many group sizes
-    would otherwise each cost a bisection)."""
-    if df >= 30:
-        z = _normal_quantile(p)
-        return (z + (z**3 + z) / (4 * df) + (5 * z**5 + 16 * z**3 + 3 * z) / (96 * df**2)
-                + (3 * z**7 + 19 * z**5 + 17 * z**3 - 15 * z) / (384 * df**3)
-                + (79 * z**9 + 776 * z**7 + 1482 * z**5 - 1920 * z**3 - 945 * z) / (92160 * df**4))
-    low, high = 0.0, 1.0
-    while t_cdf(high, df) < p:
-        high *= 2.0
-    for _ in range(200):
-        middle = (low + high) / 2.0
-        if t_cdf(middle, df) < p:
-            low = middle
-        else:
-            high = middle
-        if high - low < 1e-12 * high:
-            break
-    return (low + high) / 2.0
+def _sd(x: np.ndarray) -> float:
+    """The sample standard deviation (ddof 1) of scaled values; equal values give 0."""
+    return float(_deviations(x)[1].std(ddof=1)) if len(x) > 1 else math.nan
+
+
+def _mean(x: np.ndarray) -> float:
+    origin, deviations = _deviations(x)
+    return origin + float(deviations.mean())
 
 
 # --- intervals ---------------------------------------------------------------------
@@ -195,8 +172,13 @@ def _picks(n: int, stream: int) -> np.ndarray:
 
 
 def _bootstrap_means(samples: list[np.ndarray]) -> np.ndarray:
-    """The mean of each of ``RESAMPLES`` resamples (with replacement) of every sample."""
-    return np.stack([sample[_picks(len(sample), stream)].mean(axis=1) for stream, sample in enumerate(samples)])
+    """The mean of each of ``RESAMPLES`` resamples (with replacement) of every (scaled)
+    sample, each resampled as its first value plus its deviations from it."""
+    means = []
+    for stream, sample in enumerate(samples):
+        origin, deviations = _deviations(sample)
+        means.append(origin + deviations[_picks(len(sample), stream)].mean(axis=1))
+    return np.stack(means)
 
 
 def _percentiles(resampled: np.ndarray, level: float) -> tuple[float, float]:
@@ -205,19 +187,33 @@ def _percentiles(resampled: np.ndarray, level: float) -> tuple[float, float]:
     return float(low), float(high)
 
 
+def _scaled(found: Interval, scale: float, left_out: int) -> Interval:
+    return Interval(found.mean * scale, found.low * scale, found.high * scale, found.n, found.method, left_out)
+
+
+def _t_interval(y: np.ndarray, level: float) -> Interval:
+    """Student's t interval of the mean of scaled values (two or more)."""
+    n, mean = len(y), _mean(y)
+    half = t_quantile(0.5 + level / 2.0, n - 1) * _sd(y) / math.sqrt(n)
+    return Interval(mean, mean - half, mean + half, n, "t")
+
+
 def interval(values: Sequence[float] | np.ndarray, level: float = LEVEL) -> Interval:
-    """The mean of the finite ``values`` and its interval (see the module's docstring)."""
-    x = _values(values)
+    """The mean of the finite ``values`` and its interval (see the module's docstring);
+    NaN and infinite values are left out and counted (``Interval.left_out``)."""
+    x, left_out = _values(values)
     n = len(x)
     if n == 0:
-        return Interval(math.nan, math.nan, math.nan, 0, "none")
-    mean = float(x.mean())
+        return Interval(math.nan, math.nan, math.nan, 0, "none", left_out)
+    scale = _scale(x)
+    y = x / scale
     if n == 1:
-        return Interval(mean, math.nan, math.nan, 1, "none")
-    if not uses_bootstrap(n):
-        half = t_quantile(0.5 + level / 2.0, n - 1) * float(x.std(ddof=1)) / math.sqrt(n)
-        return Interval(mean, mean - half, mean + half, n, "t")
-    return percentile_bootstrap(x, _expanded_level(level, n))
+        found = Interval(float(y[0]), math.nan, math.nan, 1, "none")
+    elif not uses_bootstrap(n):
+        found = _t_interval(y, level)
+    else:
+        found = _bootstrap_interval(y, _expanded_level(level, n))
+    return _scaled(found, scale, left_out)
 
 
 def _expanded_level(level: float, n: int) -> float:
@@ -228,15 +224,20 @@ def _expanded_level(level: float, n: int) -> float:
     return math.erf(stretched / math.sqrt(2.0))
 
 
+def _bootstrap_interval(y: np.ndarray, level: float) -> Interval:
+    low, high = _percentiles(_bootstrap_means([y])[0], level)
+    return Interval(_mean(y), low, high, len(y), "bootstrap")
+
+
 def percentile_bootstrap(values: Sequence[float] | np.ndarray, level: float = LEVEL) -> Interval:
     """The plain percentile bootstrap interval of the mean, whatever the number of values
     (``interval`` uses it, at an expanded level, from ``BOOTSTRAP_FROM`` values to
     ``BOOTSTRAP_BELOW``)."""
-    x = _values(values)
+    x, left_out = _values(values)
     if len(x) < 2:
-        return Interval(float(x.mean()) if len(x) else math.nan, math.nan, math.nan, len(x), "none")
-    low, high = _percentiles(_bootstrap_means([x])[0], level)
-    return Interval(float(x.mean()), low, high, len(x), "bootstrap")
+        return Interval(float(x[0]) if len(x) else math.nan, math.nan, math.nan, len(x), "none", left_out)
+    scale = _scale(x)
+    return _scaled(_bootstrap_interval(x / scale, level), scale, left_out)
 
 
 # --- comparisons -------------------------------------------------------------------
@@ -251,14 +252,15 @@ def _verdict(difference: Interval, direction: Direction) -> str:
 
 
 def _effect(mean_difference: float, a: np.ndarray, b: np.ndarray) -> float:
-    spread = (float(a.std(ddof=1)) + float(b.std(ddof=1))) / 2.0 if min(len(a), len(b)) > 1 else math.nan
+    """d_av of scaled values (a and b scaled alike): NaN where neither side varies."""
+    spread = (_sd(a) + _sd(b)) / 2.0 if min(len(a), len(b)) > 1 else math.nan
     if not spread or math.isnan(spread):
         return math.nan
     return mean_difference / spread
 
 
 def _relative(mean_difference: float, b: np.ndarray) -> float:
-    base = float(b.mean()) if len(b) else math.nan
+    base = _mean(b) if len(b) else math.nan
     return mean_difference / abs(base) if base else math.nan
 
 
@@ -267,38 +269,58 @@ def _oriented(p_a_lower: float, direction: Direction) -> float:
 
 
 def _t_probability_lower(mean: float, standard_error: float, df: float) -> float:
-    """P(true difference < 0) under the t model of the difference."""
+    """P(true difference < 0) under the t model of the difference; with no spread at
+    all, the sign of the difference decides (a tie: one half)."""
     if standard_error == 0.0 or math.isnan(standard_error):
         return 1.0 if mean < 0 else 0.0 if mean > 0 else 0.5
     return t_cdf(-mean / standard_error, df)
 
 
-def _bootstrap_probability_lower(resampled: np.ndarray) -> float:
-    return float(np.mean(resampled < 0.0) + 0.5 * np.mean(resampled == 0.0))
+def _bootstrap_probability_lower(resampled: np.ndarray, n: int) -> float:
+    """P(true difference < 0) as the expanded bootstrap reads it: the share of resamples
+    below zero (ties: half), carried back through the expansion (``_expanded_level``):
+    the t probability whose quantile, stretched by sqrt(n/(n-1)), is the share's normal
+    quantile. So the interval excludes zero exactly when this is above 97.5% or below
+    2.5% (up to the resamples' granularity), as with the t interval; the plain share
+    would read 98% for a difference the expanded interval does not separate from zero.
+    A share of 0 or 1 counts as half a resample from it (4,000 resamples show no
+    more), unless every resample is the same (no spread: the sign decides, as for t)."""
+    if np.all(resampled == resampled[0]):
+        return _t_probability_lower(float(resampled[0]), 0.0, n - 1)
+    share = float(np.mean(resampled < 0.0) + 0.5 * np.mean(resampled == 0.0))
+    half = 0.5 / len(resampled)
+    share = min(max(share, half), 1.0 - half)
+    z = normal_quantile(share) if share >= 0.5 else -normal_quantile(1.0 - share)
+    return t_cdf(z * math.sqrt((n - 1) / n), n - 1)
 
 
 def paired(a: Sequence[float] | np.ndarray, b: Sequence[float] | np.ndarray,
            direction: Direction = "min", level: float = LEVEL) -> Comparison:
-    """A against B, ``a[i]`` and ``b[i]`` from the same seed; pairs with a missing value
-    are left out."""
+    """A against B, ``a[i]`` and ``b[i]`` from the same seed; pairs with a missing
+    (NaN) or infinite value are left out and counted (``difference.left_out``)."""
     a_all, b_all = np.asarray(a, dtype=float).ravel(), np.asarray(b, dtype=float).ravel()
     if a_all.shape != b_all.shape:
         raise ValueError(f"paired: {len(a_all)} values of A but {len(b_all)} of B")
     both = np.isfinite(a_all) & np.isfinite(b_all)
-    a_kept, b_kept = a_all[both], b_all[both]
-    d = a_kept - b_kept
+    left_out = int(len(both) - both.sum())
+    scale = _scale(a_all[both], b_all[both])
+    a_kept, b_kept = a_all[both] / scale, b_all[both] / scale
+    d = _minus(a_kept, b_kept) if len(a_kept) else a_kept
     n = len(d)
-    if uses_bootstrap(n):
+    if n == 0:
+        difference, p_lower = Interval(math.nan, math.nan, math.nan, 0, "none"), math.nan
+    elif n == 1:
+        difference, p_lower = Interval(float(d[0]), math.nan, math.nan, 1, "none"), math.nan
+    elif uses_bootstrap(n):
         resampled = _bootstrap_means([d])[0]
         low, high = _percentiles(resampled, _expanded_level(level, n))
-        difference = Interval(float(d.mean()), low, high, n, "bootstrap")
-        p_lower = _bootstrap_probability_lower(resampled)
+        difference = Interval(_mean(d), low, high, n, "bootstrap")
+        p_lower = _bootstrap_probability_lower(resampled, n)
     else:
-        difference = interval(d, level)
-        p_lower = (math.nan if n < 2 else
-                   _t_probability_lower(difference.mean, float(d.std(ddof=1)) / math.sqrt(n), n - 1))
+        difference = _t_interval(d, level)
+        p_lower = _t_probability_lower(difference.mean, _sd(d) / math.sqrt(n), n - 1)
     return Comparison(
-        difference=difference, p_better=_oriented(p_lower, direction),
+        difference=_scaled(difference, scale, left_out), p_better=_oriented(p_lower, direction),
         effect=_effect(difference.mean, a_kept, b_kept), relative=_relative(difference.mean, b_kept),
         verdict=_verdict(difference, direction), paired=True)
 
@@ -307,26 +329,33 @@ def unpaired(a: Sequence[float] | np.ndarray, b: Sequence[float] | np.ndarray,
              direction: Direction = "min", level: float = LEVEL) -> Comparison:
     """A against B as independent samples (their seeds differ, or are not known to match):
     the bootstrap of each side where both have a bootstrap's number of values
-    (``uses_bootstrap``), else Welch's t interval of the difference of means."""
-    x, y = _values(a), _values(b)
-    if min(len(x), len(y)) < 2:
-        mean = float(x.mean() - y.mean()) if len(x) and len(y) else math.nan
-        none = Interval(mean, math.nan, math.nan, min(len(x), len(y)), "none")
+    (``uses_bootstrap``), else Welch's t interval of the difference of means. NaN and
+    infinite values are left out and counted (``difference.left_out``)."""
+    (x, left_a), (y, left_b) = _values(a), _values(b)
+    left_out, n = left_a + left_b, min(len(x), len(y))
+    scale = _scale(x, y)
+    x, y = x / scale, y / scale
+    mean = float(_minus(_mean(x), _mean(y))[0]) if len(x) and len(y) else math.nan
+    if n < 2:
+        none = Interval(mean * scale, math.nan, math.nan, n, "none", left_out)
         return Comparison(none, math.nan, math.nan, _relative(mean, y), "too few seeds", paired=False)
-    mean = float(x.mean() - y.mean())
     if not (uses_bootstrap(len(x)) and uses_bootstrap(len(y))):
-        va, vb = x.var(ddof=1) / len(x), y.var(ddof=1) / len(y)
+        va, vb = _sd(x) ** 2 / len(x), _sd(y) ** 2 / len(y)
         standard_error = math.sqrt(va + vb)
-        df = (va + vb) ** 2 / ((va ** 2 / (len(x) - 1)) + (vb ** 2 / (len(y) - 1))) if standard_error else 1.0
+        # Welch-Satterthwaite, from the two shares of the variance (squares of tiny
+        # variances would underflow to 0 / 0).
+        share_a = va / (va + vb) if standard_error else 0.5
+        df = 1.0 / (share_a ** 2 / (len(x) - 1) + (1.0 - share_a) ** 2 / (len(y) - 1))
         half = t_quantile(0.5 + level / 2.0, df) * standard_error
-        difference = Interval(mean, mean - half, mean + half, min(len(x), len(y)), "t")
+        difference = Interval(mean, mean - half, mean + half, n, "t")
         p_lower = _t_probability_lower(mean, standard_error, df)
     else:
         resampled = _bootstrap_means([x, y])
-        spread = resampled[0] - resampled[1]
-        low, high = _percentiles(spread, _expanded_level(level, min(len(x), len(y))))
-        difference = Interval(mean, low, high, min(len(x), len(y)), "bootstrap")
-        p_lower = _bootstrap_probability_lower(spread)
+        spread = _minus(resampled[0], resampled[1])
+        low, high = _percentiles(spread, _expanded_level(level, n))
+        difference = Interval(mean, low, high, n, "bootstrap")
+        p_lower = _bootstrap_probability_lower(spread, n)
     return Comparison(
-        difference=difference, p_better=_oriented(p_lower, direction), effect=_effect(mean, x, y),
-        relative=_relative(mean, y), verdict=_verdict(difference, direction), paired=False)
+        difference=_scaled(difference, scale, left_out), p_better=_oriented(p_lower, direction),
+        effect=_effect(mean, x, y), relative=_relative(mean, y), verdict=_verdict(difference, direction),
+        paired=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import numpy as np
 import pytest
 from click.testing import CliRunner
@@ -94,15 +95,30 @@ def test_halves_placement_puts_one_marker_uniformly_in_each_half():
     assert np.allclose(np.bincount(later - 5, minlength=5) / len(later), 0.2, atol=0.015)
 
 
-def test_hochreiter_placement_puts_the_first_marker_in_ten_steps_and_both_early():
-    # T = 40: the first marker among steps 0..9, the second among the first T/2 - 1 = 19.
-    earlier, later = marker_positions(Adding(seq_len=40, placement="hochreiter"))
-    both = np.concatenate([earlier, later])
-    assert both.max() == 18 and earlier.max() <= 9
-    # The first marker is uniform over 0..9; the second uniform over the other 18 of 0..18.
-    counts = np.bincount(both, minlength=19) / len(earlier)
-    assert np.allclose(counts[10:], 1 / 18, atol=0.01)
-    assert np.allclose(counts[:10], 0.1 + 0.9 / 18, atol=0.01)
+@pytest.mark.parametrize("length", [40, 41, 12])
+def test_hochreiter_placement_is_the_first_of_ten_steps_then_one_of_the_first_t_2_minus_1_unmarked(length):
+    """Hochreiter & Schmidhuber: "one of the first ten pairs, then one of the first
+    T/2 - 1 still unmarked pairs". At T = 40 the second is one of 19 steps: 0..19 less
+    the first marker's (the rule was read as 0..18 before, 18 choices). Each (first,
+    second) pair's probability is 1/10 * 1/19; counts within 5 standard errors."""
+    task = Adding(seq_len=length, placement="hochreiter")
+    rows, columns = np.nonzero(task.generate(60_000, np.random.default_rng(5)).inputs[..., 1])
+    both = columns.reshape(-1, 2)
+    first_span, unmarked = min(10, length), length // 2 - 1
+    allowed = {(f, s) for f in range(first_span)
+               for s in [step for step in range(length) if step != f][:unmarked]}
+    # The inputs do not say which marker was first: count unordered pairs.
+    expected = {}
+    for f, s in allowed:
+        key = (min(f, s), max(f, s))
+        expected[key] = expected.get(key, 0.0) + 1 / (first_span * unmarked)
+    seen = {}
+    for low, high in both.tolist():
+        seen[(low, high)] = seen.get((low, high), 0) + 1
+    assert set(seen) <= set(expected)
+    n = len(both)
+    for key, p in expected.items():
+        assert abs(seen.get(key, 0) - n * p) <= 5 * math.sqrt(n * p * (1 - p)) + 1, (key, seen.get(key), n * p)
 
 
 @pytest.mark.parametrize(

@@ -143,16 +143,25 @@ def _pairs(runs: "pd.DataFrame", settings: list[str], columns: list[str], across
                 yield dict(zip(settings, key)), name_a, series[name_a], name_b, series[name_b]
 
 
-def _compare(a: "pd.Series", b: "pd.Series", direction: str) -> tuple[stats.Comparison, str]:
-    """Paired by seed where the seeds match, else unpaired."""
+def _compare(a: "pd.Series", b: "pd.Series", direction: str) -> tuple[stats.Comparison, str, float, float]:
+    """Paired by seed where the seeds match, else unpaired; with the seeds column's text
+    and A's and B's means over the values compared (so that A mean - B mean is A - B:
+    seeds only one side has are left out of a paired comparison, and named)."""
     a_values, b_values = a.dropna(), b.dropna()
     shared = a_values.index.intersection(b_values.index)
     chosen: stats.Direction = "min" if direction == "min" else "max"
     if len(shared) >= 2 or (len(shared) == len(a_values) == len(b_values)):
-        found = stats.paired(a_values[shared].to_numpy(), b_values[shared].to_numpy(), chosen)
-        return found, f"{len(shared)} paired"
-    found = stats.unpaired(a_values.to_numpy(), b_values.to_numpy(), chosen)
-    return found, f"{len(a_values)}+{len(b_values)} unpaired"
+        a_used, b_used = a_values[shared].to_numpy(), b_values[shared].to_numpy()
+        found = stats.paired(a_used, b_used, chosen)
+        unmatched = [f"{side}'s seed{'s' if len(seeds) > 1 else ''} {', '.join(str(s) for s in seeds)}"
+                     for side, values in (("A", a_values), ("B", b_values))
+                     if len(seeds := sorted(values.index.difference(shared).tolist()))]
+        text = f"{len(shared)} paired" + (f" (left out: {'; '.join(unmatched)})" if unmatched else "")
+    else:
+        a_used, b_used = a_values.to_numpy(), b_values.to_numpy()
+        found = stats.unpaired(a_used, b_used, chosen)
+        text = f"{len(a_values)}+{len(b_values)} unpaired"
+    return found, text, stats.interval(a_used).mean, stats.interval(b_used).mean
 
 
 def verdicts(sets: "list[ResultSet]", sweep: "Sweep", runs: "pd.DataFrame") -> "pd.DataFrame":
@@ -172,8 +181,7 @@ def verdicts(sets: "list[ResultSet]", sweep: "Sweep", runs: "pd.DataFrame") -> "
         for column, title, direction in measured:
             if a[column].isna().all() or b[column].isna().all():
                 continue
-            found, seeds = _compare(a[column], b[column], direction)
-            a_mean, b_mean = float(a[column].mean()), float(b[column].mean())
+            found, seeds, a_mean, b_mean = _compare(a[column], b[column], direction)
             rows.append({
                 **{axis_name(c): v for c, v in setting.items()},
                 "A": name_a, "B": name_b, "quantity": title, "better": "lower" if direction == "min" else "higher",
@@ -190,6 +198,16 @@ def _ratio(a: float, b: float) -> float:
     return float(a / b) if b and b == b else float("nan")
 
 
+def _percent(p: float) -> str:
+    """A probability as a whole percentage that never rounds to a certainty it is not:
+    0.996 is ">99%", not "100%" (only a difference without any spread gives 100%)."""
+    if p != p:
+        return ""
+    if 0.0 < p < 0.01 or 0.99 < p < 1.0:
+        return "<1%" if p < 0.5 else ">99%"
+    return f"{100 * p:.0f}%"
+
+
 def _signed(value: float) -> str:
     return "" if value != value else f"{value:+.3g}"
 
@@ -203,7 +221,7 @@ def verdict_display(table: "pd.DataFrame") -> "pd.DataFrame":
     difference = [stats.Interval(m, lo, hi, 2, "t").text(3) if lo == lo else ("" if m != m else f"{m:.3g}")
                   for m, lo, hi in zip(table["A - B"], table["A - B low"], table["A - B high"])]
     shown.insert(shown.columns.get_loc("A - B"), "A - B (95% interval)", difference)
-    shown["P(A better)"] = [("" if p != p else f"{100 * p:.0f}%") for p in table["P(A better)"]]
+    shown["P(A better)"] = [_percent(p) for p in table["P(A better)"]]
     shown["effect (d)"] = table["effect (d)"].map(_signed)
     shown["A / B"] = [("" if r != r else f"{r:.3g}") for r in table["A / B"]]
     return shown.drop(columns=["A - B", "A - B low", "A - B high", "better"])

@@ -216,9 +216,9 @@ def summarise(frame: "pd.DataFrame", by: list[str], value: str) -> "pd.DataFrame
 
 
 def add_intervals(summary: "pd.DataFrame", grouped: Any) -> "pd.DataFrame":
-    """``low`` and ``high`` for ``summarise``: Student's t for every group at once, the
-    bootstrap (one call per group) only where a group has a bootstrap's number of
-    values (``stats.uses_bootstrap``)."""
+    """``low`` and ``high`` for ``summarise``: Student's t for every group at once,
+    ``stats.interval`` (one call per group) only where a group has a bootstrap's number
+    of values (``stats.uses_bootstrap``) or values of extreme magnitude."""
     import numpy as np
 
     from seqbench import stats
@@ -227,7 +227,12 @@ def add_intervals(summary: "pd.DataFrame", grouped: Any) -> "pd.DataFrame":
     quantile = np.array([stats.t_quantile(0.5 + stats.LEVEL / 2, k - 1) if k >= 2 else np.nan for k in n])
     half = quantile * summary.pop("std").to_numpy(dtype=float) / np.sqrt(n)
     summary["low"], summary["high"] = summary["mean"] - half, summary["mean"] + half
-    many = np.flatnonzero([stats.uses_bootstrap(int(k)) for k in n])
+    # stats.interval itself where the bootstrap is due, and where squares of the values
+    # would overflow or underflow (|values| beyond 1e150 or within 1e-150): pandas'
+    # standard deviation gives infinite or zero spreads there.
+    largest = np.maximum(np.abs(summary["min"].to_numpy(dtype=float)), np.abs(summary["max"].to_numpy(dtype=float)))
+    extreme = (n >= 2) & ((largest > 1e150) | ((largest < 1e-150) & (largest > 0)))
+    many = np.flatnonzero(np.array([stats.uses_bootstrap(int(k)) for k in n], dtype=bool) | extreme)
     if len(many):
         values = [group.to_numpy(dtype=float) for _, group in grouped]
         for row in many:

@@ -11,10 +11,13 @@ memory the task needs:
     the LSTM experiment ("two random instances").
   * "halves": one uniform in the first half (0..T/2-1), one in the second
     (T/2..T-1), as e.g. the unitary-RNN paper (Arjovsky et al. 2016) states it.
-  * "hochreiter": Hochreiter & Schmidhuber's (1997, experiment 4) rule: the first
-    marker among the first ten steps, the second among the first T/2 - 1 steps (other
-    than the first). Only the rule is theirs: their values lie in [-1, 1] and their
-    end steps carry a -1 marker; here values stay in [0, 1) and no step is -1.
+  * "hochreiter": Hochreiter & Schmidhuber's (1997, experiment 4) rule: "mark one of
+    the first ten pairs, then one of the first T/2 - 1 still unmarked pairs": the
+    first marker uniform over steps 0..9, the second uniform over the first T/2 - 1
+    steps other than the first marker's (steps 0..T/2-1 less that one, where the first
+    lies among them). Only the rule is theirs: their values lie in [-1, 1], their
+    length varies in T..1.1T and their end steps carry a -1 marker; here values stay
+    in [0, 1), the length is T and no step is -1.
 """
 
 from __future__ import annotations
@@ -41,7 +44,8 @@ class Adding(Task):
     placement: Literal["uniform", "halves", "hochreiter"] | None = param(
         None,
         help="where the two markers go: uniform (unset): anywhere; halves: one in each "
-        "half; hochreiter: the first in steps 0..9, the second in the first T/2 - 1",
+        "half; hochreiter: the first in steps 0..9, the second in the first T/2 - 1 steps "
+        "still unmarked",
     )
 
     def __post_init__(self) -> None:
@@ -51,7 +55,8 @@ class Adding(Task):
             )
         if self.placement == "hochreiter" and self.seq_len < 6:
             raise ValueError(
-                f"placement 'hochreiter' needs seq_len >= 6 (two of the first T/2 - 1 steps), "
+                f"placement 'hochreiter' needs seq_len >= 6 (the second marker's first T/2 - 1 "
+                "unmarked steps), "
                 f"got {self.seq_len}"
             )
 
@@ -78,14 +83,17 @@ class Adding(Task):
         if self.placement == "halves":
             half = length // 2
             return rng.integers(0, half, size=count), rng.integers(half, length, size=count)
-        # The first marker within `span` steps, the second uniform over the other
-        # positions of `window`: an offset in 1..window-1 from the first, wrapped.
-        span, window = length, length
         if self.placement == "hochreiter":
-            window = length // 2 - 1
-            span = min(10, window)
-        first = rng.integers(0, span, size=count)
-        second = (first + rng.integers(1, window, size=count)) % window
+            # The second is the rank-th of the steps still unmarked (rank below T/2 - 1):
+            # the steps from the first marker's on move up one. The rule counts T/2 - 1
+            # unmarked steps, so it reaches step T/2 - 1 whenever the first lies before.
+            first = rng.integers(0, min(10, length), size=count)
+            rank = rng.integers(0, length // 2 - 1, size=count)
+            return first, rank + (rank >= first)
+        # Anywhere: the second uniform over the other positions, an offset in 1..T-1
+        # from the first, wrapped.
+        first = rng.integers(0, length, size=count)
+        second = (first + rng.integers(1, length, size=count)) % length
         return first, second
 
     def solve(self, inputs: np.ndarray) -> np.ndarray:
