@@ -12,7 +12,7 @@ here runs so that it sees, and counts rightly, all of them:
   one by one. This replaced a hand count filed against the counter's per-module
   figures, which its module tracker misfiles in the backward (a decoder GRU's
   gradients landed under the embedding before it), so torch:gru-seq2seq's training
-  step was counted 19% high;
+  step was counted 19-32% high;
 - the CPU's flash attention (what scaled_dot_product_attention dispatches for
   (batch, heads, T, d) inputs on the CPU): the same algorithm as the CUDA flash kernel,
   so it takes torch's formulas for that kernel (its backward recomputes the scores:
