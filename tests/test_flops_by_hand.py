@@ -25,7 +25,7 @@ from seqbench.data import Split
 
 torch = pytest.importorskip("torch")
 
-from seqbench_torch.flops import counting_kernels  # noqa: E402
+from seqbench_torch.flops import counting_kernels, flop_counter  # noqa: E402
 
 SETTINGS = FitSettings(epochs=1, batch_size=4, device="cpu", seed=0, patience=None)
 BATCH = 4
@@ -243,3 +243,24 @@ def test_counting_turns_fused_kernels_off_and_back_on_even_after_an_error():
         raise RuntimeError("a network that fails while counted")
     after = (torch.backends.mkldnn.enabled, torch.backends.cudnn.enabled, torch.backends.mha.get_fastpath_enabled())
     assert after == before
+
+
+@pytest.mark.parametrize(
+    "product, hand",
+    [
+        # matrix @ vector dispatches mv: (4 x 5) @ (5) forward 2*4*5; its backward, the
+        # vector's gradient (5 x 4) @ (4), 2*4*5 (the matrix's is an outer product).
+        (lambda: torch.randn(4, 5, requires_grad=True) @ torch.randn(5, requires_grad=True), 3 * 2 * 4 * 5 - 2 * 4 * 5),
+        # dot: 2*5 forward; each gradient is a vector times a scalar (elementwise).
+        (lambda: torch.dot(torch.randn(5, requires_grad=True), torch.randn(5)), 2 * 5),
+        # addbmm: 3 (4 x 5) @ (5 x 6) products summed: 2*3*4*5*6, and as much per gradient.
+        (lambda: torch.addbmm(torch.zeros(4, 6), torch.randn(3, 4, 5, requires_grad=True),
+                              torch.randn(3, 5, 6, requires_grad=True)), 3 * 2 * 3 * 4 * 5 * 6),
+    ],
+    ids=["matrix-vector", "dot", "addbmm"],
+)
+def test_products_torch_has_no_formula_for_are_counted(product, hand):
+    with flop_counter() as counter:
+        product().sum().backward()
+
+    assert counter.get_total_flops() == hand

@@ -19,6 +19,8 @@ here runs so that it sees, and counts rightly, all of them:
   five T x T products to the forward's two);
 - nn.MultiheadAttention's and nn.TransformerEncoderLayer's fused inference "fast path":
   it does the same products as the ordinary path, so counting runs with it off;
+- matrix-vector and vector-vector products (``matrix @ vector``, ``dot``) and
+  ``addbmm``, which torch's counter has no formula for;
 - a grouped convolution's weight gradient, which torch's formula counts ``groups``
   times over (see ``_conv_backward``).
 
@@ -69,13 +71,39 @@ def _conv_backward(
     return int(forward * (int(output_mask[0]) + int(output_mask[1])))
 
 
+def _matrix_vector(matrix: Any, vector: Any, *args: Any, out_shape: Any = None, **kwargs: Any) -> int:
+    """``mv``: ``matrix @ vector`` (what ``@`` dispatches for a vector on the right)."""
+    rows, columns = matrix
+    return 2 * rows * columns
+
+
+def _added_matrix_vector(bias: Any, matrix: Any, vector: Any, *args: Any, out_shape: Any = None, **kwargs: Any) -> int:
+    return _matrix_vector(matrix, vector)
+
+
+def _dot(first: Any, second: Any, *args: Any, out_shape: Any = None, **kwargs: Any) -> int:
+    return 2 * int(first[0])
+
+
+def _added_batch_sum(bias: Any, first: Any, second: Any, *args: Any, out_shape: Any = None, **kwargs: Any) -> int:
+    """``addbmm``: the sum over the batch of (m x k) @ (k x n) products."""
+    batch, rows, inner = first
+    return 2 * batch * rows * inner * int(second[-1])
+
+
 _aten = torch.ops.aten
 # Formulas for kernels torch's counter does not know (the CPU flash attention takes
-# those torch gives the CUDA flash kernel), and one it gets wrong (the counter hands
-# formulas shapes, not tensors).
+# those torch gives the CUDA flash kernel; matrix-vector and vector-vector products,
+# and addbmm's summed batch), and one it gets wrong (the counter hands formulas shapes,
+# not tensors).
 EXTRA_FORMULAS = {
     _aten._scaled_dot_product_flash_attention_for_cpu: _flash_forward,
     _aten._scaled_dot_product_flash_attention_for_cpu_backward: _flash_backward,
+    _aten.mv: _matrix_vector,
+    _aten.addmv: _added_matrix_vector,
+    _aten.dot: _dot,
+    _aten.vdot: _dot,
+    _aten.addbmm: _added_batch_sum,
     _aten.convolution_backward: _conv_backward,
 }
 
