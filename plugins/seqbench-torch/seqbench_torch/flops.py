@@ -77,7 +77,9 @@ def _matrix_vector(matrix: Any, vector: Any, *args: Any, out_shape: Any = None, 
     return 2 * rows * columns
 
 
-def _added_matrix_vector(bias: Any, matrix: Any, vector: Any, *args: Any, out_shape: Any = None, **kwargs: Any) -> int:
+def _added_matrix_vector(
+    bias: Any, matrix: Any, vector: Any, *args: Any, out_shape: Any = None, **kwargs: Any
+) -> int:
     return _matrix_vector(matrix, vector)
 
 
@@ -85,7 +87,9 @@ def _dot(first: Any, second: Any, *args: Any, out_shape: Any = None, **kwargs: A
     return 2 * int(first[0])
 
 
-def _added_batch_sum(bias: Any, first: Any, second: Any, *args: Any, out_shape: Any = None, **kwargs: Any) -> int:
+def _added_batch_sum(
+    bias: Any, first: Any, second: Any, *args: Any, out_shape: Any = None, **kwargs: Any
+) -> int:
     """``addbmm``: the sum over the batch of (m x k) @ (k x n) products."""
     batch, rows, inner = first
     return 2 * batch * rows * inner * int(second[-1])
@@ -109,7 +113,7 @@ EXTRA_FORMULAS = {
 
 
 def flop_counter() -> FlopCounterMode:
-    """torch's counter, knowing the CPU flash-attention kernels too."""
+    """torch's counter with EXTRA_FORMULAS: the products it misses or miscounts."""
     return FlopCounterMode(display=False, custom_mapping=EXTRA_FORMULAS)
 
 
