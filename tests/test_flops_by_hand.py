@@ -9,7 +9,8 @@ train is one step's forward and backward. The backward repeats each product twic
 needs none: data, and a recurrence's constant zero initial state. Attention's T x T
 products are counted whole even when causal; in training, (batch, heads, T, d)
 attention runs the flash kernel, whose backward recomputes the scores (5 products to
-the forward's 2), while 3-D single-head attention runs plain matmuls (4 to 2).
+the forward's 2), while 3-D single-head attention (and, on the CPU, attention with
+dropout) runs plain matmuls (4 to 2).
 Elementwise work, cumulative sums and FFTs are not counted.
 
 Each case is one batch of 4 (``counted``), so a product computed once per batch (a
@@ -51,7 +52,7 @@ def attention(queries: int, keys: int, width: int) -> int:
     return 2 * 2 * queries * keys * width
 
 
-# --- torch:lstm: 4 gates each multiply [x_t; h_{t-1}] by a (4H x (x + H)) weight.
+# --- torch:lstm: the 4 gates multiply [x_t; h_{t-1}] by a (4H x (F + H)) weight per step.
 # adding, T = 5, 2 features, H = 8: the input is data (no gradient), and h_0 = 0 is a
 # constant (no gradient at the first step).
 T, F, H = 5, 2, 8
