@@ -1,13 +1,11 @@
-"""Model FLOPs: per-example counts for every torch architecture (hand counts for the
-LSTM and the attention model), FLOP/s per phase, utilisation against the peak table,
-and the report's figure."""
+"""Model FLOPs: FLOP/s per phase, utilisation against the peak table, and the report's
+figure. The per-example counts of every torch architecture are checked against hand
+counts in test_flops_by_hand.py."""
 
 from __future__ import annotations
 
 import pytest
 
-from seqbench import FitSettings, registry
-from seqbench.data import Split
 from seqbench.flops import TERA, peak_for, phase_rates
 from seqbench.pipeline import run_point
 from seqbench.plots import figures
@@ -16,72 +14,6 @@ from seqbench.store import Store
 from seqbench.suite import load_suite
 
 torch = pytest.importorskip("torch")
-
-from seqbench_torch.flops import recurrent_forward_flops  # noqa: E402
-
-SETTINGS = FitSettings(epochs=1, batch_size=4, device="cpu", seed=0, patience=None)
-
-
-def counted(model_name: str, task_name: str, task_params: dict, **params) -> dict:
-    task = registry.tasks().get(task_name)(**task_params)
-    model = registry.models().get(model_name)(**params)
-    model.build(task, SETTINGS)
-    split = Split(task, "train", 4, 0)
-    split.prepare()
-    batch = next(iter(split.batches(4)))
-    return model.flops(batch.inputs, batch.targets)
-
-
-def test_lstm_flops_are_its_four_gates_by_hand():
-    # adding: 2 input features, T = 5; hidden 8. Each step, the 4 gates multiply
-    # [x; h] (2 + 8) by (4 x 8) weights: 2 x 4 x 8 x 10 = 640 FLOPs, x 5 steps; the head
-    # is 2 x 8. Training is the forward and a backward twice its size.
-    forward = 5 * 2 * 4 * 8 * (2 + 8) + 2 * 8
-
-    counts = counted("torch:lstm", "adding", {"seq_len": 5}, hidden=8, layers=1)
-
-    assert counts["predict_per_example"] == forward == 3216
-    assert counts["train_per_example"] == 3 * forward
-    assert counts["method"] == "FlopCounterMode + recurrent hand count"
-
-
-def test_attention_flops_by_hand():
-    # T = 5, 2 features, d_model 8, head hidden 6: embed 2*2*8 per position, q, k, v
-    # 3 x 2*8*8 per position, scores and weighted sum 2 x 2*T*T*8, the head on the last
-    # position 2*8*6 + 2*6.
-    t, f, d, h = 5, 2, 8, 6
-    embed, qkv = 2 * f * d * t, 3 * 2 * d * d * t
-    forward = embed + qkv + 4 * t * t * d + 2 * d * h + 2 * h
-
-    counts = counted("torch:attention", "adding", {"seq_len": 5}, d_model=d, hidden=h)
-
-    assert counts["predict_per_example"] == forward == 2988
-    # The backward pass needs no gradient for the data itself: the embedding's input
-    # gradient is the one matmul it skips.
-    assert counts["train_per_example"] == 3 * forward - embed
-
-
-def test_gru_hand_count_per_step_row_and_layer():
-    gru = torch.nn.GRU(4, 8, num_layers=2)
-    # Layer 1: 3 gates x 8 x (4 + 8); layer 2: 3 gates x 8 x (8 + 8); 2 FLOPs a multiply-add.
-    assert recurrent_forward_flops(gru, rows=10) == 10 * 2 * 3 * 8 * ((4 + 8) + (8 + 8))
-
-
-@pytest.mark.parametrize(
-    "model, task, task_params",
-    [
-        ("torch:gru-seq2seq", "subsequence", {"length": 6, "max_start": 1}),
-        ("torch:transformer", "subsequence", {"length": 6, "max_start": 1}),
-        ("torch:gp-attention", "gp-pairs", {"length": 6, "context": 2}),
-    ],
-)
-def test_every_other_torch_architecture_counts_its_flops(model, task, task_params):
-    smoke = registry.models().get(model).smoke
-    counts = counted(model, task, task_params, **smoke)
-
-    assert 0 < counts["predict_per_example"] < counts["train_per_example"]
-    if model == "torch:gru-seq2seq":  # its GRUs are counted by hand, the rest by the counter
-        assert counts["method"] == "FlopCounterMode + recurrent hand count"
 
 
 @pytest.mark.parametrize(

@@ -77,7 +77,7 @@ class TorchModel(Model):
     def devices(self) -> list[str]:
         return [self._trainer.device_name()]
 
-    def flops(self, inputs: np.ndarray, targets: np.ndarray) -> dict[str, Any]:
+    def flops(self, inputs: np.ndarray, targets: np.ndarray) -> dict[str, Any] | None:
         from seqbench_torch.flops import count_flops
 
         return count_flops(self._trainer, inputs, targets)

@@ -1,112 +1,169 @@
 """Model FLOPs of a seqbench-torch network, per training example and per prediction.
 
 PyTorch's ``FlopCounterMode`` counts matmuls, convolutions and attention as they are
-dispatched (a multiply-add is 2 FLOPs; a backward pass is counted as it runs). It
-cannot see inside fused recurrent kernels (cuDNN's RNN on a GPU; oneDNN's on some CPU
-builds), so nn.LSTM and nn.GRU are counted by hand from the shapes they are called
-with — 2 x gates x hidden x (input + hidden) per step, row and layer, the forward, and
-twice that for the backward — and whatever the counter itself attributed to them is
-replaced by that count, so no recurrence is counted twice or not at all.
+dispatched (a multiply-add is 2 FLOPs; a backward pass is counted as it runs, so a
+matmul whose input is data, needing no gradient, costs its weight gradient only).
+Some kernels do matmul work it has no formula for, and one formula is wrong; counting
+here runs so that it sees, and counts rightly, all of them:
 
-Elementwise work (activations, gate nonlinearities, norms, the optimiser step) is not
-counted, as in the counter and in published model-FLOPs-utilisation figures.
+- fused recurrences (oneDNN's LSTM on the CPU, cuDNN's RNNs on a GPU): counting turns
+  oneDNN and cuDNN off, so nn.LSTM, nn.GRU and nn.RNN run torch's own recurrence, whose
+  matmuls (input and state projections per step, their gradients) the counter sees
+  one by one. This replaced a hand count filed against the counter's per-module
+  figures, which its module tracker misfiles in the backward (a decoder GRU's
+  gradients landed under the embedding before it), so torch:gru-seq2seq's training
+  step was counted 19-32% high;
+- the CPU's flash attention (what scaled_dot_product_attention dispatches for
+  (batch, heads, T, d) inputs on the CPU): the same algorithm as the CUDA flash kernel,
+  so it takes torch's formulas for that kernel (its backward recomputes the scores:
+  five T x T products to the forward's two);
+- nn.MultiheadAttention's and nn.TransformerEncoderLayer's fused inference "fast path":
+  it does the same products as the ordinary path, so counting runs with it off;
+- matrix-vector and vector-vector products (``matrix @ vector``, ``dot``) and
+  ``addbmm``, which torch's counter has no formula for;
+- a grouped convolution's weight gradient, which torch's formula counts ``groups``
+  times over (see ``_conv_backward``).
+
+Elementwise work (activations, gate nonlinearities, norms, the optimiser step) and FFTs
+are not counted, as in the counter and in published model-FLOPs-utilisation figures.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import contextlib
+from typing import TYPE_CHECKING, Any, Iterator
 
 import numpy as np
 import torch
-from torch import nn
-from torch.nn.utils.rnn import PackedSequence
-from torch.utils.flop_counter import FlopCounterMode
+from torch.utils.flop_counter import (
+    FlopCounterMode,
+    conv_flop_count,
+    sdpa_backward_flop_count,
+    sdpa_flop_count,
+)
 
 if TYPE_CHECKING:
     from seqbench_torch.loop import Trainer
 
-__all__ = ["count_flops", "recurrent_forward_flops"]
-
-GATES = {"LSTM": 4, "GRU": 3, "RNN_TANH": 1, "RNN_RELU": 1}
+__all__ = ["count_flops", "counting_kernels", "flop_counter"]
 
 
-def recurrent_forward_flops(module: nn.RNNBase, rows: int) -> int:
-    """Forward matmul FLOPs of ``module`` over ``rows`` (example, step) pairs."""
-    gates = GATES[module.mode]
-    directions = 2 if module.bidirectional else 1
-    hidden = module.hidden_size
-    total = 0
-    for layer in range(module.num_layers):
-        inputs = module.input_size if layer == 0 else hidden * directions
-        total += directions * 2 * gates * hidden * (inputs + hidden)
-    return rows * total
+def _flash_forward(query: Any, key: Any, value: Any, *args: Any, out_shape: Any = None, **kwargs: Any) -> int:
+    return int(sdpa_flop_count(query, key, value))
 
 
-class _RecurrentTally:
-    """Forward hooks on every recurrent module: the hand count of their forward FLOPs
-    and their qualified names (to take the counter's own figures for them out)."""
-
-    def __init__(self, network: nn.Module) -> None:
-        self.forward_flops = 0
-        self.names: list[str] = []
-        self._hooks = []
-        prefix = type(network).__name__
-        for name, module in network.named_modules():
-            if isinstance(module, nn.RNNBase):
-                self.names.append(f"{prefix}.{name}")
-                self._hooks.append(module.register_forward_hook(self._hook))
-
-    def _hook(self, module: nn.RNNBase, args: tuple[Any, ...], output: Any) -> None:
-        data = args[0]
-        if isinstance(data, PackedSequence):
-            rows = int(data.batch_sizes.sum())
-        elif data.dim() == 3:
-            rows = data.shape[0] * data.shape[1]
-        else:  # unbatched (T, features)
-            rows = data.shape[0]
-        self.forward_flops += recurrent_forward_flops(module, rows)
-
-    def remove(self) -> None:
-        for hook in self._hooks:
-            hook.remove()
+def _flash_backward(
+    grad_out: Any, query: Any, key: Any, value: Any, *args: Any, out_shape: Any = None, **kwargs: Any
+) -> int:
+    return int(sdpa_backward_flop_count(grad_out, query, key, value))
 
 
-def _counted(counter: FlopCounterMode, tally: _RecurrentTally) -> int:
-    """The counter's total less what it attributed to recurrent modules."""
-    per_module = counter.get_flop_counts()
-    seen = sum(sum(per_module.get(name, {}).values()) for name in tally.names)
-    return counter.get_total_flops() - seen
+def _conv_backward(
+    grad_out: Any, x: Any, weight: Any, bias: Any, stride: Any, padding: Any, dilation: Any,
+    transposed: bool, output_padding: Any, groups: int, output_mask: list[bool], out_shape: Any = None,
+    **kwargs: Any,
+) -> int:
+    """Each gradient asked for (input, weight) takes as many products as the forward.
+    torch's own formula counts the weight gradient as an ungrouped convolution, ``groups``
+    times too many: 24x for Hyena's depthwise short convolution at d_model 8, which
+    doubled torch:hyena's training count."""
+    forward = conv_flop_count(x, weight, grad_out, transposed)
+    return int(forward * (int(output_mask[0]) + int(output_mask[1])))
+
+
+def _matrix_vector(matrix: Any, vector: Any, *args: Any, out_shape: Any = None, **kwargs: Any) -> int:
+    """``mv``: ``matrix @ vector`` (what ``@`` dispatches for a vector on the right)."""
+    rows, columns = matrix
+    return 2 * rows * columns
+
+
+def _added_matrix_vector(
+    bias: Any, matrix: Any, vector: Any, *args: Any, out_shape: Any = None, **kwargs: Any
+) -> int:
+    return _matrix_vector(matrix, vector)
+
+
+def _dot(first: Any, second: Any, *args: Any, out_shape: Any = None, **kwargs: Any) -> int:
+    return 2 * int(first[0])
+
+
+def _added_batch_sum(
+    bias: Any, first: Any, second: Any, *args: Any, out_shape: Any = None, **kwargs: Any
+) -> int:
+    """``addbmm``: the sum over the batch of (m x k) @ (k x n) products."""
+    batch, rows, inner = first
+    return 2 * batch * rows * inner * int(second[-1])
+
+
+_aten = torch.ops.aten
+# Formulas for kernels torch's counter does not know (the CPU flash attention takes
+# those torch gives the CUDA flash kernel; matrix-vector and vector-vector products,
+# and addbmm's summed batch), and one it gets wrong (the counter hands formulas shapes,
+# not tensors).
+EXTRA_FORMULAS = {
+    _aten._scaled_dot_product_flash_attention_for_cpu: _flash_forward,
+    _aten._scaled_dot_product_flash_attention_for_cpu_backward: _flash_backward,
+    _aten.mv: _matrix_vector,
+    _aten.addmv: _added_matrix_vector,
+    _aten.dot: _dot,
+    _aten.vdot: _dot,
+    _aten.addbmm: _added_batch_sum,
+    _aten.convolution_backward: _conv_backward,
+}
+
+
+def flop_counter() -> FlopCounterMode:
+    """torch's counter with EXTRA_FORMULAS: the products it misses or miscounts."""
+    return FlopCounterMode(display=False, custom_mapping=EXTRA_FORMULAS)
+
+
+@contextlib.contextmanager
+def counting_kernels() -> Iterator[None]:
+    """Within: the kernels whose products the counter can see. oneDNN and cuDNN off
+    (their fused recurrences are opaque to it; torch's own recurrence does the same
+    products one by one), and the attention modules' fused inference fast path off
+    (the ordinary path does the same products)."""
+    backends = (torch.backends.mkldnn, torch.backends.cudnn)
+    enabled = [backend.enabled for backend in backends]
+    fast_path = torch.backends.mha.get_fastpath_enabled()
+    for backend in backends:
+        setattr(backend, "enabled", False)  # not torch's flags(): it warns about TF32 each time
+    torch.backends.mha.set_fastpath_enabled(False)
+    try:
+        yield
+    finally:
+        for backend, was in zip(backends, enabled):
+            setattr(backend, "enabled", was)
+        torch.backends.mha.set_fastpath_enabled(fast_path)
 
 
 def count_flops(trainer: "Trainer", inputs: np.ndarray, targets: np.ndarray) -> dict[str, Any]:
     """Per-example FLOPs of one training step's forward and backward, and of one
     prediction, measured on this batch. Weights are not changed (no optimiser step;
-    the gradients are dropped)."""
+    the gradients are dropped). A network with nothing to train takes no training
+    step (the loop skips it), so its training FLOPs are 0."""
     network = trainer.network
     x, y = trainer.inputs(inputs), trainer.targets(targets)
-    examples = len(x)
     was_training = network.training
-    tally = _RecurrentTally(network)
+    train = predict = 0
     try:
-        network.train()
-        with FlopCounterMode(display=False) as counter:
-            with trainer._autocast():
-                loss = trainer.objective.loss(network(x, y), y)
-            loss.backward()
-        train = _counted(counter, tally) + 3 * tally.forward_flops
-        network.zero_grad(set_to_none=True)
-
-        tally.forward_flops = 0
-        network.eval()
-        with FlopCounterMode(display=False) as counter, torch.inference_mode(), trainer._autocast():
-            network.predict(x)
-        predict = _counted(counter, tally) + tally.forward_flops
+        with counting_kernels():
+            if trainer.trainable:
+                network.train()
+                with flop_counter() as counter:
+                    with trainer._autocast():
+                        loss = trainer.objective.loss(network(x, y), y)
+                    loss.backward()
+                train = counter.get_total_flops()
+                network.zero_grad(set_to_none=True)
+            network.eval()
+            with flop_counter() as counter, torch.inference_mode(), trainer._autocast():
+                network.predict(x)
+            predict = counter.get_total_flops()
     finally:
-        tally.remove()
         network.train(was_training)
-    method = "FlopCounterMode" + (" + recurrent hand count" if tally.names else "")
     return {
-        "train_per_example": train / examples,
-        "predict_per_example": predict / examples,
-        "method": method,
+        "train_per_example": train / len(x),
+        "predict_per_example": predict / len(x),
+        "method": "FlopCounterMode (fused kernels off)",
     }
