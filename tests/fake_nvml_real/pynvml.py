@@ -20,7 +20,8 @@ Configured by ``NVML_SIM`` (JSON), read when the library is loaded:
                "watts": board power (its own idle plus any other process's load),
                "counter": true, "counter_interval_s": 0.02, "power": true,
                "instant": true, "instant_type": "uint" | "ull" | "double",
-               "reset_at": s after t0 the counter restarts from 0, "lost_at": s after
+               "reset_at": s after t0 the counter restarts from 0 (or, with "back_mj",
+               steps back by that much), "lost_at": s after
                t0 the GPU falls off the bus, "mig": ["MIG-...", ...] (MIG mode on)}]}
 
 GPUs are listed in NVML's index order, which need not be PCI bus order. Time is
@@ -226,8 +227,11 @@ class _Device:
             t = (t // interval) * interval
         reset = self.spec.get("reset_at")
         start = float(self.spec.get("start_mj", 5e9))
-        if reset is not None and t >= reset:
+        back = self.spec.get("back_mj")
+        if reset is not None and t >= reset and back is None:
             t, start = t - reset, 0.0
+        elif reset is not None and t >= reset:
+            start -= float(back)  # a step back by back_mj, then on as before
         return int(start + float(self.spec["watts"]) * t * 1000)
 
 
