@@ -21,6 +21,7 @@ from flaky_plugin import overlapping_pairs, attempts
 from seqbench.cli import main
 from seqbench.executors.gpus import visible_gpus
 from seqbench.meters.base import MeterSet
+from seqbench.meters.idle import measure_idle
 from seqbench.meters.nvml import NvmlMeter
 from seqbench.pipeline import run_point
 from seqbench.results import load
@@ -85,7 +86,9 @@ def released(nvml) -> bool:
 def test_cuda_visible_devices_is_read_by_cudas_rules_and_each_gpu_billed_its_own(
     sim, monkeypatch, visible, cuda
 ):
-    nvml = sim(*GPUS[:2], {**GPUS[2], "mig": [MIG]})
+    # A fourth GPU, first on the bus, that this process may not open (another
+    # container's): CUDA cannot see it, so it must not shift the numbering.
+    nvml = sim(*GPUS[:2], {**GPUS[2], "mig": [MIG]}, {"uuid": "GPU-d", "bus": 0, "watts": 1, "access": False})
     if visible is not None:
         monkeypatch.setenv("CUDA_VISIBLE_DEVICES", visible)
 
@@ -128,6 +131,7 @@ def test_cuda_visible_devices_is_read_by_cudas_rules_and_each_gpu_billed_its_own
         ({}, {"init": "NO_PERMISSION"}, "cuda", "no permission to use NVML"),
         ({}, {}, "/job:localhost/replica:0/task:0/device:CPU:0", "point ran on cpu"),
         ({}, {}, "mps", "point ran on mps, not on an NVIDIA GPU"),
+        ({}, {"missing": ["nvmlDeviceGetCount_v2"]}, "cuda", "NVML: NVMLError_FunctionNotFound: Function Not Found"),
     ],
 )
 def test_a_reading_the_gpu_lacks_is_fallen_back_from_and_said(sim, gpu, top, device, expect):
@@ -248,3 +252,27 @@ def test_with_two_jobs_and_two_gpus_each_point_is_billed_its_own_gpu(
     for row in on_gpus:
         assert row["meter.nvml.train.mean_power_w"] == pytest.approx(WATTS[row["meter.nvml.train.gpus"]], rel=0.05)
     assert [row["meter.nvml.unavailable"] for row in rows if row not in on_gpus] == ["point ran on cpu"] * 3
+
+
+class SteppingCounter:
+    """A GPU idling at 100 W whose counter steps back by 1 MJ (a driver reload) 0.1 s
+    into the idle window."""
+
+    uuid, has_counter, has_power, power_source = "GPU-s", True, False, "none"
+
+    def __init__(self) -> None:
+        self.started = time.monotonic()
+
+    def counter_mj(self) -> int:
+        elapsed = time.monotonic() - self.started
+        return int(5e9 + 100_000 * elapsed - (1e9 if elapsed > 0.1 else 0))
+
+    def power_w(self) -> None:
+        return None
+
+
+def test_idle_power_is_measured_after_a_counter_step_back_not_across_it():
+    (figure,) = measure_idle([SteppingCounter()], 0.25)
+
+    assert figure.method == "counter_rate"
+    assert figure.power_w == pytest.approx(100.0, rel=0.02)

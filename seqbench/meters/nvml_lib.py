@@ -85,13 +85,23 @@ def parse_visible(visible: str) -> list[int | str]:
     return entries
 
 
-def _pci_order(nvml: ModuleType) -> list[str]:
-    """The UUIDs of every GPU NVML finds, in PCI bus order (domain, bus, device): the
-    order CUDA numbers them in with ``CUDA_DEVICE_ORDER=PCI_BUS_ID``, which NVML's own
-    index order need not follow."""
-    found = []
+def _handles(nvml: ModuleType) -> list[tuple[int, Any]]:
+    """(NVML index, handle) of every GPU NVML finds and this process may open."""
+    handles = []
     for index in range(nvml.nvmlDeviceGetCount()):
-        handle = nvml.nvmlDeviceGetHandleByIndex(index)
+        try:
+            handles.append((index, nvml.nvmlDeviceGetHandleByIndex(index)))
+        except nvml.NVMLError_NoPermission:
+            continue  # a GPU outside this container's cgroup: CUDA cannot open it either
+    return handles
+
+
+def _pci_order(nvml: ModuleType) -> list[str]:
+    """The UUIDs of every GPU NVML finds and this process may open, in PCI bus order
+    (domain, bus, device): the order CUDA numbers them in with
+    ``CUDA_DEVICE_ORDER=PCI_BUS_ID``, which NVML's own index order need not follow."""
+    found = []
+    for index, handle in _handles(nvml):
         try:
             pci = nvml.nvmlDeviceGetPciInfo(handle)
             key: tuple[int, ...] = (int(pci.domain), int(pci.bus), int(pci.device), index)
@@ -107,8 +117,7 @@ def _mig_uuids(nvml: ModuleType) -> list[str]:
     or nvidia-ml-py has no MIG)."""
     uuids = []
     try:
-        for index in range(nvml.nvmlDeviceGetCount()):
-            handle = nvml.nvmlDeviceGetHandleByIndex(index)
+        for _, handle in _handles(nvml):
             try:
                 if nvml.nvmlDeviceGetMigMode(handle)[0] != getattr(nvml, "NVML_DEVICE_MIG_ENABLE", 1):
                     continue

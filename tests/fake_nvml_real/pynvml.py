@@ -22,7 +22,8 @@ Configured by ``NVML_SIM`` (JSON), read when the library is loaded:
                "instant": true, "instant_type": "uint" | "ull" | "double",
                "reset_at": s after t0 the counter restarts from 0 (or, with "back_mj",
                steps back by that much), "lost_at": s after
-               t0 the GPU falls off the bus, "mig": ["MIG-...", ...] (MIG mode on)}]}
+               t0 the GPU falls off the bus, "mig": ["MIG-...", ...] (MIG mode on),
+               "access": false (counted, but opening it is NoPermission)}]}
 
 GPUs are listed in NVML's index order, which need not be PCI bus order. Time is
 ``time.time()`` (shared by worker processes). ``_sim_event(uuid, key=value)`` (test
@@ -305,6 +306,8 @@ class _SimLibrary:
             return NVML_ERROR_UNINITIALIZED
         if not 0 <= index.value < len(self.devices):
             return NVML_ERROR_INVALID_ARGUMENT
+        if not self.devices[index.value].spec.get("access", True):
+            return NVML_ERROR_NO_PERMISSION  # counted, but outside this container's cgroup
         self._point(out, self.devices[index.value])
         return NVML_SUCCESS
 
