@@ -121,6 +121,7 @@ def test_cuda_visible_devices_is_read_by_cudas_rules_and_each_gpu_billed_its_own
          "cuda", {"energy_method": "integrated", "power_source": "average",
                   "fallbacks": "energy counter: Function Not Found; GPU {uuid}: instant power: Function Not Found"}),
         ({"instant_type": "double"}, {}, "cuda", {"energy_method": "counter", "power_source": "instant"}),
+        ({}, {"bytes_api": True}, "cuda", {"energy_method": "counter", "power_source": "instant"}),
         ({"instant_type": "ull"}, {}, "cuda", {"energy_method": "counter", "power_source": "instant"}),
         ({"counter": False, "power": False}, {}, "cuda",
          "GPU {uuid} (NVIDIA A100-SXM4-80GB) reports neither energy nor power (energy counter: "
@@ -143,6 +144,7 @@ def test_a_reading_the_gpu_lacks_is_fallen_back_from_and_said(sim, gpu, top, dev
         assert figures == {"unavailable": expect.format(uuid=A)}
     else:
         train = figures["train"]
+        assert (train["gpus"], train["gpu_names"]) == (A, "NVIDIA A100-SXM4-80GB")
         assert {key: train[key] for key in ("energy_method", "power_source")} == {
             key: expect[key] for key in ("energy_method", "power_source")}
         assert train["fallbacks"] == (f"GPU {A}: " + expect["fallbacks"].format(uuid=A) if "fallbacks" in expect else None)

@@ -15,6 +15,7 @@ Configured by ``NVML_SIM`` (JSON), read when the library is loaded:
 
     {"init": "ok" | "LIBRARY_NOT_FOUND" | "DRIVER_NOT_LOADED" | "NO_PERMISSION",
      "missing": ["nvmlDeviceGetFieldValues", ...],    # C functions this driver lacks
+     "bytes_api": true,   # strings as nvidia-ml-py before 11.5: bytes only, both ways
      "t0": time.time() of the simulation's start,
      "gpus": [{"uuid": "GPU-...", "name": "...", "bus": PCI bus number,
                "watts": board power (its own idle plus any other process's load),
@@ -426,6 +427,8 @@ class _SimLibrary:
 def convertStrBytes(func):
     @wraps(func)
     def wrapper(*args, **kwargs):
+        if json.loads(os.environ.get("NVML_SIM") or "{}").get("bytes_api"):
+            return func(*args, **kwargs)  # nvidia-ml-py before 11.5: bytes in, bytes out
         args = [arg.encode() if isinstance(arg, str) else arg for arg in args]
         res = func(*args, **kwargs)
         if isinstance(res, bytes):
