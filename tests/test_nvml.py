@@ -337,37 +337,37 @@ def test_no_sampler_thread_is_left_when_training_raises(
 
 
 @pytest.mark.parametrize(
-    "device, visible, count, expected",
+    "device, count, expected",
     [
-        ("cuda:1", None, 2, [1]),
-        ("cuda", None, 2, [0]),
-        ("auto", None, 3, [0]),
-        ("auto", "1,0", 2, [1]),  # CUDA's default device, not every visible GPU
-        ("cuda:0,cuda:1", "1,0", 2, [1, 0]),
-        ("cuda:1", "2,3", 4, [3]),
-        ("cuda", "GPU-8f3c", 1, ["GPU-8f3c"]),
-        ("auto", "3,bad,1", 4, [3]),
-        ("cpu,cuda:1", "0,2", 4, [2]),
+        ("cuda:1", 2, ["G1"]),
+        ("cuda", 2, ["G0"]),
+        ("auto", 3, ["G0"]),  # CUDA's default device, not every visible GPU
+        ("cuda:1,cuda:0", 2, ["G1", "G0"]),
+        ("cpu,cuda:1", 4, ["G1"]),
+        ("/job:localhost/replica:0/task:0/device:GPU:1", 2, ["G1"]),
     ],
 )
-def test_run_device_selects_the_gpus_cuda_would_use(device, visible, count, expected):
-    assert select_gpus(device, visible, count) == expected
+def test_run_device_selects_the_gpus_cuda_would_use(device, count, expected):
+    # CUDA_VISIBLE_DEVICES's own rules: tests/test_nvml_real_api.py.
+    assert select_gpus(device, [f"G{i}" for i in range(count)], None) == expected
 
 
 @pytest.mark.parametrize(
     "device, visible, count, reason",
     [
         ("cpu", None, 2, "point ran on cpu"),
+        ("/device:CPU:0", None, 2, "point ran on cpu"),
+        ("mps", None, 2, "point ran on mps, not on an NVIDIA GPU"),
         ("auto", None, 0, "NVML finds no GPU"),
         ("cuda:2", None, 2, "device cuda:2 but NVML finds 2 GPU(s)"),
-        ("cuda:1", "0", 2, "device cuda:1 but CUDA_VISIBLE_DEVICES lists 1 GPU(s)"),
-        ("auto", "-1", 2, "CUDA_VISIBLE_DEVICES='-1' hides every GPU"),
-        ("cuda", "", 2, "CUDA_VISIBLE_DEVICES='' hides every GPU"),
+        ("cuda:1", "0", 1, "device cuda:1 but CUDA_VISIBLE_DEVICES='0' gives CUDA 1 GPU(s)"),
+        ("auto", "-1", 0, "CUDA_VISIBLE_DEVICES='-1' hides every GPU"),
+        ("cuda", "", 0, "CUDA_VISIBLE_DEVICES='' hides every GPU"),
     ],
 )
 def test_a_device_with_no_gpu_to_measure_says_why(device, visible, count, reason):
     with pytest.raises(Unavailable, match=f"^{re.escape(reason)}$"):
-        select_gpus(device, visible, count)
+        select_gpus(device, [f"G{i}" for i in range(count)], visible)
 
 
 TWO_GPUS = ({"idle_w": 100.0, "uuid": "GPU-aaaa"}, {"idle_w": 300.0, "uuid": "GPU-bbbb"})
@@ -404,10 +404,13 @@ def test_cpu_device_makes_the_meter_unavailable_even_with_a_gpu(fake_gpu):
 
 
 def test_a_gpu_with_neither_energy_nor_power_is_unavailable_naming_it(fake_gpu):
-    fake_gpu({"name": "NVIDIA Fake MIG", "energy_counter": False, "power": False})
+    fake_gpu({"name": "NVIDIA Fake", "uuid": "GPU-f", "energy_counter": False, "power": False})
     meter = NvmlMeter("cuda")
 
-    assert meter.unavailable() == "GPU 0 (NVIDIA Fake MIG) reports neither energy nor power"
+    assert meter.unavailable() == (
+        "GPU GPU-f (NVIDIA Fake) reports neither energy nor power (energy counter: Not Supported; "
+        "instant power: Not Supported; average power: Not Supported)"
+    )
     meter.close()
 
 

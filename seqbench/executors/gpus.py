@@ -12,10 +12,9 @@ does, for indices that reach them some other way.
 from __future__ import annotations
 
 import os
-from types import ModuleType
 from typing import Mapping
 
-from seqbench.meters.nvml import Unavailable, start_nvml, text, visible_ids
+from seqbench.meters.nvml_lib import cuda_gpus, parse_visible, start_nvml
 from seqbench.point import Point
 from seqbench.settings import DEVICE_PATTERN
 
@@ -23,30 +22,25 @@ __all__ = ["visible_gpus", "device_of", "needs_gpu", "pinned_index", "GpuPool"]
 
 
 def visible_gpus(environ: Mapping[str, str] | None = None) -> list[str]:
-    """The GPUs this process may use, as UUIDs for ``CUDA_VISIBLE_DEVICES``.
+    """The GPUs this process may use, as full UUIDs for ``CUDA_VISIBLE_DEVICES``, each
+    once, in CUDA's (PCI bus) order.
 
-    ``CUDA_VISIBLE_DEVICES``'s own entries when it is set (read by CUDA's rule: the
-    list ends at the first entry CUDA cannot parse; an empty value hides every GPU),
-    an index taken in PCI bus order (NVML's); else every GPU NVML finds; else none (no
-    NVIDIA driver). Without NVML, entries are kept as they were written.
+    ``CUDA_VISIBLE_DEVICES`` read by CUDA's rules against the GPUs NVML finds
+    (seqbench.meters.nvml_lib.cuda_gpus: indices in PCI order, unique UUID prefixes,
+    the list ending at the first entry that matches no GPU or repeats one; empty or
+    ``-1`` hides every GPU); every GPU NVML finds when it is unset; none without an
+    NVIDIA driver. Without NVML, the entries CUDA could parse are kept as written, each
+    once.
     """
     environ = os.environ if environ is None else environ
     visible = environ.get("CUDA_VISIBLE_DEVICES")
-    entries: list[int | str] | None = None
-    if visible is not None:
-        try:
-            entries = visible_ids(visible, 0)
-        except Unavailable:
-            return []
     nvml, _ = start_nvml()
     if nvml is None:
-        return [str(entry) for entry in entries or []]
+        return _as_written(visible)
     try:
-        if entries is None:
-            entries = list(range(nvml.nvmlDeviceGetCount()))
-        return [_uuid(nvml, entry) for entry in entries]
+        return cuda_gpus(nvml, visible)
     except nvml.NVMLError:
-        return [str(entry) for entry in entries or []]
+        return _as_written(visible)
     finally:
         try:
             nvml.nvmlShutdown()
@@ -54,10 +48,13 @@ def visible_gpus(environ: Mapping[str, str] | None = None) -> list[str]:
             pass
 
 
-def _uuid(nvml: ModuleType, entry: int | str) -> str:
-    if isinstance(entry, str):
-        return entry  # already a UUID (GPU-... or MIG-...)
-    return text(nvml.nvmlDeviceGetUUID(nvml.nvmlDeviceGetHandleByIndex(entry)))
+def _as_written(visible: str | None) -> list[str]:
+    written: list[str] = []
+    for entry in parse_visible(visible or ""):
+        if str(entry) in written:
+            break  # CUDA ends the list at a repeated entry
+        written.append(str(entry))
+    return written
 
 
 def device_of(point: Point) -> str:

@@ -66,9 +66,11 @@ def _interval(changes: list[tuple[float, int]]) -> float | None:
 
 
 def measure_idle(gpus: Sequence[IdleGpu], seconds: float, clock: Callable[[], float] = time.monotonic) -> list[IdleFigure]:
-    """Watch ``gpus`` together for ``seconds`` with no work of ours on them."""
+    """Watch ``gpus`` together for ``seconds`` with no work of ours on them. A counter
+    that steps back during the window is measured from the step on."""
     started = clock()
     first = [gpu.counter_mj() for gpu in gpus]
+    since = [started for _ in gpus]  # when each counter's usable stretch began
     changes: list[list[tuple[float, int]]] = [[] for _ in gpus]
     last = list(first)
     powers: list[list[tuple[float, float]]] = [[] for _ in gpus]
@@ -78,9 +80,14 @@ def measure_idle(gpus: Sequence[IdleGpu], seconds: float, clock: Callable[[], fl
         now = clock()
         for index, gpu in enumerate(gpus):
             value = gpu.counter_mj() if gpu.has_counter else None
-            if value is not None and value != last[index]:
+            previous = last[index]
+            if value is not None and previous is not None and value < previous:
+                # The counter went backwards (a driver reload, a wrap): only what
+                # follows the step can be used.
+                first[index], since[index], changes[index] = value, now, []
+            elif value is not None and value != previous:
                 changes[index].append((now, value))
-                last[index] = value
+            last[index] = value if value is not None else previous
         if now >= next_power:
             for index, gpu in enumerate(gpus):
                 if gpu.has_power:
@@ -98,9 +105,9 @@ def measure_idle(gpus: Sequence[IdleGpu], seconds: float, clock: Callable[[], fl
         if gpu.has_counter and len(seen) >= 2:
             (t0, j0), (t1, j1) = seen[0], seen[-1]
             power, method = (j1 - j0) / 1000.0 / (t1 - t0), "counter_rate"
-        elif gpu.has_counter and start is not None and end is not None:
+        elif gpu.has_counter and start is not None and end is not None and now > since[index]:
             # Fewer than two updates in the window: the coarse difference is all there is.
-            power, method = (end - start) / 1000.0 / window, "counter_rate"
+            power, method = (end - start) / 1000.0 / (now - since[index]), "counter_rate"
         else:
             samples = powers[index]
             span = samples[-1][0] - samples[0][0] if len(samples) > 1 else 0.0

@@ -29,7 +29,8 @@ from typing import Any, Callable, Mapping
 
 from seqbench.meters.base import Meter
 from seqbench.meters.idle import IdleCache, IdleFigure, measure_idle
-from seqbench.meters.nvml_lib import CPU_REASON, Unavailable, select_gpus, start_nvml, text, visible_ids
+from seqbench.meters.nvml_lib import (CPU_REASON, Unavailable, cuda_gpus, gpu_numbers, handle_by_uuid,
+                                      parse_visible, select_gpus, start_nvml, text)
 from seqbench.meters.sampler import Sample, Sampler, trapezoid
 
 __all__ = [
@@ -37,7 +38,10 @@ __all__ = [
     "Unavailable",
     "start_nvml",
     "select_gpus",
-    "visible_ids",
+    "cuda_gpus",
+    "gpu_numbers",
+    "parse_visible",
+    "GpuError",
     "CPU_REASON",
     "text",
     "DEFAULT_SAMPLE_HZ",
@@ -59,63 +63,117 @@ class Reading:
     utilization_gpu: float | None
     utilization_memory: float | None
     memory_used: int | None
+    counter_mj: int | None = None
+
+
+class GpuError(Exception):
+    """An NVML call on one GPU failed at run time (a lost GPU, a driver error); the
+    message names the GPU and NVML's error."""
+
+
+# The member of NVML's value union that each field value type is read from.
+_VALUE_MEMBERS = {0: "dVal", 1: "uiVal", 2: "ulVal", 3: "ullVal", 4: "sllVal", 5: "siVal", 6: "usVal"}
 
 
 class _Gpu:
-    """One NVML device: its handle and UUID, and which readings it supports."""
+    """One NVML device: its handle and UUID, and which readings it supports.
+
+    A reading the GPU or driver does not offer (``NotSupported``, ``FunctionNotFound``,
+    ``NoPermission``, or a function this nvidia-ml-py lacks) is left out, and why is
+    kept in ``unsupported``; any other NVML error at run time is a GpuError naming the
+    GPU.
+    """
 
     def __init__(self, nvml: ModuleType, ident: int | str) -> None:
         self.nvml = nvml
+        self.label = str(ident)
         try:
             if isinstance(ident, int):
                 self.handle = nvml.nvmlDeviceGetHandleByIndex(ident)
             else:
-                self.handle = nvml.nvmlDeviceGetHandleByUUID(ident)
+                self.handle = handle_by_uuid(nvml, ident)
         except nvml.NVMLError as error:
             raise Unavailable(f"cannot open GPU {ident}: {error}") from None
-        self.name = text(nvml.nvmlDeviceGetName(self.handle))
-        self.uuid = text(nvml.nvmlDeviceGetUUID(self.handle))
+        self.name = text(self._call(nvml.nvmlDeviceGetName, self.handle))
+        self.uuid = text(self._call(nvml.nvmlDeviceGetUUID, self.handle))
         self.label = self.uuid
-        self._unsupported: set[str] = set()
+        self._refuse_mig()
+        self.unsupported: dict[str, str] = {}
         self._instant_field = getattr(nvml, "NVML_FI_DEV_POWER_INSTANT", None)
-        self.has_counter = self._optional("energy", self._counter_mj) is not None
+        self.has_counter = self._optional("energy counter", self._counter_mj) is not None
         self.has_instant = self._instant_power_w() is not None
-        self.has_power = self.has_instant or self._optional("power", self._average_power_w) is not None
+        self.has_power = self.has_instant or self._optional("average power", self._average_power_w) is not None
         self.power_source = "instant" if self.has_instant else "average" if self.has_power else "none"
         if not (self.has_counter or self.has_power):
-            raise Unavailable(f"GPU {ident} ({self.name}) reports neither energy nor power")
+            why = "; ".join(f"{name}: {reason}" for name, reason in self.unsupported.items())
+            raise Unavailable(f"GPU {ident} ({self.name}) reports neither energy nor power ({why})")
+
+    def _refuse_mig(self) -> None:
+        """NVML reports energy and power only for a whole GPU: a MIG instance, or a GPU
+        in MIG mode (whose instances other processes may be using), cannot be billed."""
+        shared = "NVML measures energy and power only for the whole GPU, which its MIG instances share"
+        if self.uuid.startswith("MIG-"):
+            raise Unavailable(f"GPU {self.uuid} is a MIG instance: {shared}")
+        nvml = self.nvml
+        try:
+            mode = nvml.nvmlDeviceGetMigMode(self.handle)[0]
+        except (nvml.NVMLError_NotSupported, nvml.NVMLError_FunctionNotFound, AttributeError):
+            return  # a GPU, or driver, without MIG
+        except nvml.NVMLError as error:
+            raise GpuError(f"GPU {self.uuid}: {type(error).__name__}: {error}") from None
+        if mode == getattr(nvml, "NVML_DEVICE_MIG_ENABLE", 1):
+            raise Unavailable(f"GPU {self.uuid} ({self.name}) is in MIG mode: {shared}")
+
+    def _call(self, function: Callable[..., Any], *args: Any) -> Any:
+        """``function(*args)``; an NVML error other than "not offered" (which _optional
+        handles) becomes a GpuError naming this GPU."""
+        nvml = self.nvml
+        try:
+            return function(*args)
+        except (nvml.NVMLError_NotSupported, nvml.NVMLError_FunctionNotFound, nvml.NVMLError_NoPermission):
+            raise
+        except nvml.NVMLError as error:
+            raise GpuError(f"GPU {self.label}: {type(error).__name__}: {error}") from None
 
     def _optional(self, quantity: str, read: Callable[[], Any]) -> Any:
-        """``read()``, or None once the GPU has said it does not support ``quantity``."""
-        if quantity in self._unsupported:
+        """``read()``, or None once the GPU has said it does not offer ``quantity``."""
+        if quantity in self.unsupported:
             return None
         nvml = self.nvml
         try:
             return read()
-        except (nvml.NVMLError_NotSupported, nvml.NVMLError_FunctionNotFound):
-            self._unsupported.add(quantity)
-            return None
+        except (nvml.NVMLError_NotSupported, nvml.NVMLError_FunctionNotFound, nvml.NVMLError_NoPermission) as error:
+            self.unsupported[quantity] = str(error)
+        except AttributeError as error:  # an nvidia-ml-py without the function
+            self.unsupported[quantity] = f"nvidia-ml-py lacks it ({error})"
+        return None
 
     def _counter_mj(self) -> int:
-        return int(self.nvml.nvmlDeviceGetTotalEnergyConsumption(self.handle))
+        return int(self._call(self.nvml.nvmlDeviceGetTotalEnergyConsumption, self.handle))
 
     def _average_power_w(self) -> float:
-        return float(self.nvml.nvmlDeviceGetPowerUsage(self.handle)) / 1000.0
+        return float(self._call(self.nvml.nvmlDeviceGetPowerUsage, self.handle)) / 1000.0
 
     def _instant_power_w(self) -> float | None:
         """Instantaneous power from the field-values call (drivers 535 and later on
-        recent GPUs), or None where the driver does not support the field."""
+        recent GPUs, the GPU's own scope), or None where the driver does not offer it."""
+        nvml = self.nvml
         if self._instant_field is None:
+            self.unsupported.setdefault("instant power", "nvidia-ml-py has no NVML_FI_DEV_POWER_INSTANT")
             return None
         values = self._optional(
-            "instant", lambda: self.nvml.nvmlDeviceGetFieldValues(self.handle, [self._instant_field])
+            "instant power", lambda: self._call(nvml.nvmlDeviceGetFieldValues, self.handle, [self._instant_field])
         )
-        if not values or values[0].nvmlReturn != self.nvml.NVML_SUCCESS:
+        if values is None:
             return None
         value = values[0]
-        if value.valueType == getattr(self.nvml, "NVML_VALUE_TYPE_DOUBLE", 0):
-            return float(value.value.dVal) / 1000.0
-        return float(value.value.uiVal) / 1000.0
+        if value.nvmlReturn != nvml.NVML_SUCCESS:
+            if value.nvmlReturn == getattr(nvml, "NVML_ERROR_GPU_IS_LOST", 15):
+                raise GpuError(f"GPU {self.label}: {nvml.NVMLError(value.nvmlReturn)}")
+            self.unsupported.setdefault("instant power", str(nvml.NVMLError(value.nvmlReturn)))
+            return None
+        member = _VALUE_MEMBERS.get(int(value.valueType), "uiVal")
+        return float(getattr(value.value, member)) / 1000.0
 
     def power_w(self) -> float | None:
         if self.has_instant:
@@ -127,14 +185,15 @@ class _Gpu:
 
     def read(self) -> Reading:
         utilization = self._optional(
-            "utilization", lambda: self.nvml.nvmlDeviceGetUtilizationRates(self.handle)
+            "utilization", lambda: self._call(self.nvml.nvmlDeviceGetUtilizationRates, self.handle)
         )
-        memory = self._optional("memory", lambda: self.nvml.nvmlDeviceGetMemoryInfo(self.handle))
+        memory = self._optional("memory", lambda: self._call(self.nvml.nvmlDeviceGetMemoryInfo, self.handle))
         return Reading(
             power_w=self.power_w(),
             utilization_gpu=float(utilization.gpu) if utilization is not None else None,
             utilization_memory=float(utilization.memory) if utilization is not None else None,
             memory_used=int(memory.used) if memory is not None else None,
+            counter_mj=self.counter_mj(),
         )
 
 
@@ -208,31 +267,38 @@ class NvmlMeter(Meter):
         if nvml is None:
             return
         try:
-            ids = visible_ids(os.environ.get("CUDA_VISIBLE_DEVICES"), nvml.nvmlDeviceGetCount())
-            _idle_figures(cls.idle_seconds, [_Gpu(nvml, ident) for ident in ids])
-        except (Unavailable, nvml.NVMLError):
-            pass  # the meter itself will say why, when it is opened
+            gpus = []
+            for uuid in cuda_gpus(nvml, os.environ.get("CUDA_VISIBLE_DEVICES")):
+                try:
+                    gpus.append(_Gpu(nvml, uuid))
+                except (Unavailable, GpuError, nvml.NVMLError):
+                    continue  # the meter itself will say why, if a point uses this one
+            _idle_figures(cls.idle_seconds, gpus)
+        except (GpuError, nvml.NVMLError):
+            pass  # likewise
         finally:
             _shutdown(nvml)
 
     def unavailable(self) -> str | None:
         try:
-            select_gpus(self.device, None, 1)  # a point on the CPU needs no NVML at all
+            gpu_numbers(self.device)  # a point on the CPU needs no NVML at all
         except Unavailable as why:
-            if str(why) == CPU_REASON:
-                return CPU_REASON
+            return str(why)
         nvml, reason = start_nvml()
         if nvml is None:
             return reason
         self._nvml = nvml
         try:
             visible = os.environ.get("CUDA_VISIBLE_DEVICES")
-            idents = select_gpus(self.device, visible, nvml.nvmlDeviceGetCount())
-            self._gpus = [_Gpu(nvml, ident) for ident in idents]
-        except Unavailable as why:
+            uuids = select_gpus(self.device, cuda_gpus(nvml, visible), visible)
+            self._gpus = [_Gpu(nvml, uuid) for uuid in uuids]
+        except (Unavailable, GpuError) as why:
             return str(why)
         except nvml.NVMLError as error:
-            return f"NVML: {error}"
+            return f"NVML: {type(error).__name__}: {error}"
+        except BaseException:
+            self.close()  # whoever records this error will not close a meter it never got
+            raise
         return None
 
     def start(self, phase: str) -> None:
@@ -248,7 +314,7 @@ class NvmlMeter(Meter):
             return {}
         window.sampler.sample_now()
         counters = [gpu.counter_mj() for gpu in self._gpus]
-        return self._figures(window, window.sampler.samples(), time.monotonic(), counters)
+        return self._figures(window, window.sampler.samples(), time.monotonic(), counters, {})
 
     def stop(self, phase: str) -> dict[str, Any]:
         window, self._window = self._window, None
@@ -258,11 +324,18 @@ class NvmlMeter(Meter):
         assert self._nvml is not None  # a window is open only while NVML is
         try:
             window.sampler.stop()
-        except self._nvml.NVMLError as error:  # the last sample; the thread is joined
+        except (GpuError, self._nvml.NVMLError) as error:  # the last sample; the thread is joined
             problems.append(f"last sample: {error}")
         ended = time.monotonic()
-        counters = [gpu.counter_mj() for gpu in self._gpus]
-        figures = self._figures(window, window.sampler.samples(), ended, counters)
+        counters: list[int | None] = []
+        failed: dict[int, str] = {}  # GPUs whose end reading failed: their energy is unknown
+        for index, gpu in enumerate(self._gpus):
+            try:
+                counters.append(gpu.counter_mj())
+            except (GpuError, self._nvml.NVMLError) as error:
+                counters.append(None)
+                failed[index] = str(error)
+        figures = self._figures(window, window.sampler.samples(), ended, counters, failed)
         stopped_by = window.sampler.error
         if stopped_by is not None:
             problems.insert(0, f"sampler stopped: {type(stopped_by).__name__}: {stopped_by}")
@@ -297,20 +370,27 @@ class NvmlMeter(Meter):
         return tuple(gpu.read() for gpu in self._gpus)
 
     def _energy(
-        self, index: int, window: _Window, samples: Samples, counter_end: int | None
-    ) -> tuple[float, str, float | None]:
-        """(joules, method, integrated joules or None) of one GPU over the window."""
+        self, index: int, window: _Window, samples: Samples, counter_end: int | None, failed: bool
+    ) -> tuple[float | None, str | None, float | None, str | None]:
+        """(joules or None, method, integrated joules or None, why it fell back) of one
+        GPU over the window."""
         gpu = self._gpus[index]
-        integrated = None
-        if gpu.has_power:
-            integrated = trapezoid(_power_series(samples, index))
+        integrated = trapezoid(_power_series(samples, index)) if gpu.has_power else None
+        if failed:
+            return None, None, integrated, None
         start = window.counters[index]
-        # A counter that went backwards was reset (driver reload): fall back to samples.
-        if start is not None and counter_end is not None and counter_end >= start:
-            return (counter_end - start) / 1000.0, "counter", integrated
+        if start is None or counter_end is None:
+            return integrated, "integrated", integrated, None
+        # Read at every sample too: a counter that steps back anywhere in the phase was
+        # reset (driver reload) or wrapped, and its end-minus-start would be short.
+        readings = [start, *(s.value[index].counter_mj for s in samples if s.t >= window.started), counter_end]
+        steps = [b - a for a, b in zip(readings, readings[1:]) if a is not None and b is not None]
+        if all(step >= 0 for step in steps):
+            return (counter_end - start) / 1000.0, "counter", integrated, None
+        why = f"GPU {gpu.uuid}: energy counter went backwards during the phase (reset)"
         if integrated is None:
-            raise Unavailable(f"GPU {gpu.label}: energy counter reset and no power readings")
-        return integrated, "integrated", integrated
+            return None, None, None, why + "; no power readings to integrate"
+        return integrated, "integrated", integrated, why + "; power samples integrated instead"
 
     def _resolution(self, seconds: float, methods: set[str]) -> dict[str, Any]:
         """How many counter updates the phase spans, and whether that is too few."""
@@ -326,13 +406,16 @@ class NvmlMeter(Meter):
         }
 
     def _figures(
-        self, window: _Window, samples: Samples, ended: float, counters: list[int | None]
+        self, window: _Window, samples: Samples, ended: float, counters: list[int | None], failed: dict[int, str]
     ) -> dict[str, Any]:
         seconds = ended - window.started
-        per_gpu = [self._energy(i, window, samples, counters[i]) for i in range(len(self._gpus))]
-        energy = sum(joules for joules, _, _ in per_gpu)
-        methods = {method for _, method, _ in per_gpu}
-        integrated = [joules for _, _, joules in per_gpu]
+        per_gpu = [self._energy(i, window, samples, counters[i], i in failed) for i in range(len(self._gpus))]
+        parts = [joules for joules, _, _, _ in per_gpu]
+        energy = sum(j for j in parts if j is not None) if None not in parts else None
+        methods = {method for _, method, _, _ in per_gpu if method is not None}
+        integrated = [joules for _, _, joules, _ in per_gpu]
+        fallbacks = [f"GPU {gpu.uuid}: {quantity}: {why}" for gpu in self._gpus for quantity, why in gpu.unsupported.items()]
+        fallbacks += [why for _, _, _, why in per_gpu if why]
         power = _series(samples, lambda r: r.power_w, sum)
         utilization = _series(samples, lambda r: r.utilization_gpu, _mean)
         utilization_memory = _series(samples, lambda r: r.utilization_memory, _mean)
@@ -345,21 +428,24 @@ class NvmlMeter(Meter):
             "gpu_names": ",".join(gpu.name for gpu in self._gpus),
             "seconds": seconds,
             "energy_j": energy,
-            "energy_method": methods.pop() if len(methods) == 1 else "counter+integrated",
-            **self._resolution(seconds, {m for _, m, _ in per_gpu}),
+            "energy_method": (None if energy is None else next(iter(methods)) if len(methods) == 1
+                              else "counter+integrated"),
+            **self._resolution(seconds, methods),
             "integrated_energy_j": sum(integrated) if None not in integrated else None,
             "power_source": sources.pop() if len(sources) == 1 else "+".join(sorted(sources)),
             "idle_power_w": idle,
             "idle_method": ",".join(sorted({f.method for f in idle_figures})) or None,
             "idle_window_s": min((f.window_s for f in idle_figures), default=None),
-            "energy_above_idle_j": energy - idle * seconds if idle is not None else None,
-            "mean_power_w": energy / seconds if seconds > 0 else None,
+            "energy_above_idle_j": energy - idle * seconds if idle is not None and energy is not None else None,
+            "mean_power_w": energy / seconds if seconds > 0 and energy is not None else None,
             "peak_power_w": max(value for _, value in power) if power else None,
             "utilization_gpu_mean_pct": _time_mean(utilization),
             "utilization_gpu_peak_pct": max(v for _, v in utilization) if utilization else None,
             "utilization_memory_mean_pct": _time_mean(utilization_memory),
             "memory_peak_bytes": max(value for _, value in memory) if memory else None,
             "samples": len(samples),
+            "fallbacks": "; ".join(fallbacks) or None,
+            **({"gpu_error": "; ".join(failed.values())} if failed else {}),
         }
 
 
