@@ -61,6 +61,7 @@ def gpu_provenance() -> dict[str, Any]:
     load (milliseconds).
     """
     from seqbench.meters.nvml import start_nvml, text
+    from seqbench.meters.nvml_lib import cuda_gpus, handle_by_uuid
 
     found: dict[str, Any] = {
         "gpus": None, "gpu_driver": None, "cuda_driver": None, "gpu_unavailable": None
@@ -71,9 +72,11 @@ def gpu_provenance() -> dict[str, Any]:
         return found
     try:
         count = nvml.nvmlDeviceGetCount()
+        # In CUDA's numbering (PCI bus order, as workers set CUDA_DEVICE_ORDER), not
+        # NVML's index order: gpus[N] is the GPU a point on cuda:N ran on when
+        # CUDA_VISIBLE_DEVICES is unset.
         found["gpus"] = [
-            text(nvml.nvmlDeviceGetName(nvml.nvmlDeviceGetHandleByIndex(index)))
-            for index in range(count)
+            text(nvml.nvmlDeviceGetName(handle_by_uuid(nvml, uuid))) for uuid in cuda_gpus(nvml, None)
         ]
         found["gpu_driver"] = text(nvml.nvmlSystemGetDriverVersion())
         found["cuda_driver"] = _cuda_version(nvml.nvmlSystemGetCudaDriverVersion())

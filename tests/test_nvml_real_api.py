@@ -278,3 +278,13 @@ def test_idle_power_is_measured_after_a_counter_step_back_not_across_it():
 
     assert figure.method == "counter_rate"
     assert figure.power_w == pytest.approx(100.0, rel=0.02)
+
+
+def test_provenance_lists_the_gpus_in_cudas_numbering_not_nvmls(sim):
+    from seqbench.provenance import gpu_provenance
+
+    nvml = sim(*GPUS)
+
+    # NVML's index order is H100, A100, L4; CUDA (PCI bus order) numbers A100 first.
+    assert gpu_provenance()["gpus"] == ["NVIDIA A100-SXM4-80GB", "NVIDIA H100 80GB HBM3", "NVIDIA L4"]
+    assert released(nvml)
