@@ -67,7 +67,7 @@ def _stored(connection: Any, suite: str) -> list[tuple[int, str, dict[str, Any],
     for run_id, point, text, seed in rows:
         try:
             config = json.loads(text)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, RecursionError):
             continue
         if isinstance(config, dict) and isinstance(config.get("run", {}), dict):
             stored.append((run_id, point, config, seed))

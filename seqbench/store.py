@@ -19,6 +19,7 @@ from typing import Any, Mapping
 
 from seqbench.errors import UserError
 from seqbench.record import Record
+from seqbench.store_check import check_structure, harden
 
 __all__ = ["Store", "default_store_path", "check_identity", "STORE_ENV", "SCHEMA_VERSION",
            "APPLICATION_ID"]
@@ -104,6 +105,7 @@ def connect(path: Path) -> sqlite3.Connection:
     connection = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
     connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     connection.execute("PRAGMA foreign_keys = ON")
+    harden(connection)
     return connection
 
 
@@ -162,11 +164,19 @@ def check_identity(connection: sqlite3.Connection, path: Path) -> bool:
     try:
         number = int(version)
     except (TypeError, ValueError):
-        raise UserError(f"{path}: not a seqbench results store (schema version {version!r})") from None
+        raise UserError(f"{path}: not a seqbench results store (schema version {str(version)[:40]!r})") from None
     if number > SCHEMA_VERSION:
         raise UserError(
             f"{path}: written by a newer seqbench (store schema {number}; this version knows "
             f"{SCHEMA_VERSION}); upgrade seqbench to use it")
+    if number < 1:  # no seqbench ever wrote it
+        raise UserError(f"{path}: not a seqbench results store (schema version {str(version)[:40]!r})")
+    try:
+        # Its tables as seqbench makes them, and nothing in it that runs (triggers,
+        # views): before any write, and before any read.
+        check_structure(connection, path, SCHEMA)
+    except sqlite3.DatabaseError as error:
+        raise UserError(f"{path}: not a seqbench results store ({error})") from None
     return False
 
 

@@ -28,7 +28,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator, NullLocator
 
 from seqbench.report.naming import is_oracle
-from seqbench.paths import safe_name
+from seqbench.paths import own_file, safe_name
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -45,6 +45,8 @@ ORACLE_COLOR = "black"
 DECADE = 10.0
 PANEL_WIDTH, PANEL_HEIGHT, LEGEND_WIDTH = 4.2, 3.0, 3.0
 MAX_TICKS = 12
+# The longest line of text a figure draws (a wrapped note is one line a panel's width).
+MAX_LINE = 400
 BAND_NOTE = "line: mean over seeds; band: min to max"
 
 
@@ -66,6 +68,8 @@ def theme() -> Iterator[None]:
         with matplotlib.rc_context({"text.parse_math": False}), sns.axes_style("whitegrid"), \
                 sns.plotting_context("notebook"), warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=r"Glyph \d+ .*missing from", category=UserWarning)
+            # Said when long names crowd the panels out; the figure is still written.
+            warnings.filterwarnings("ignore", message="constrained_layout not applied", category=UserWarning)
             yield
     finally:
         fonts.setLevel(level)
@@ -100,11 +104,25 @@ def save(plot: Plot, out: Path, formats: Sequence[str]) -> list[Path]:
     paths = []
     with theme():
         figure = plot.draw()
+        _shorten_texts(figure)
         for fmt in formats:
             path = out / f"{safe_name(plot.name)}.{fmt}"
-            figure.savefig(path, format=fmt, dpi=110 if fmt == "png" else None)
+            figure.savefig(own_file(path), format=fmt, dpi=110 if fmt == "png" else None)
             paths.append(path)
     return paths
+
+
+def _shorten_texts(figure: "Figure") -> None:
+    """Cut every line of text in ``figure`` (titles, legends, tick labels: names and
+    values from the store) to MAX_LINE characters. A suite or model name of 100,000
+    characters would otherwise take minutes to lay out, then overflow the rasteriser."""
+    from matplotlib.text import Text
+
+    for text in figure.findobj(Text):
+        value = text.get_text()
+        if len(value) > MAX_LINE:
+            text.set_text("\n".join(line if len(line) <= MAX_LINE else line[:MAX_LINE - 1] + "\u2026"
+                                     for line in value.split("\n")))
 
 
 def panels(rows: int, cols: int, title: str, note: str = "", sharey: Sharing = "row",

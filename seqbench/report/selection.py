@@ -62,7 +62,7 @@ def _legacy_smoke(store: Path) -> set[str]:
             for name, text in connection.execute("SELECT suite, config FROM runs"):
                 try:
                     run = json.loads(text).get("run")
-                except (TypeError, ValueError, AttributeError):
+                except (TypeError, ValueError, AttributeError, RecursionError):
                     run = None
                 flag = isinstance(run, dict) and bool(run.get("smoke"))
                 smoke[name] = smoke.get(name, True) and flag

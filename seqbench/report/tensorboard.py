@@ -15,7 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable, Iterator
 
-from seqbench.paths import safe_name
+from seqbench.paths import own_file, own_folders, safe_name
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -174,15 +174,14 @@ def write_runs(sets: list["ResultSet"], directory: Path) -> int:
         curves = dict(tuple(results.load_curves(result_set.store, result_set.suite, identity=False).groupby("id")))
         lengths = dict(tuple(result_set.length_metrics.groupby("id")))
         metric = result_set.primary_metric
-        root = directory / safe_name(result_set.label)
         for _, run in result_set.runs.iterrows():
             if run["status"] != "ok":
                 continue
-            folder = root / _run_folder(run, varied)
-            folder.mkdir(parents=True, exist_ok=True)
+            directory.mkdir(parents=True, exist_ok=True)
+            folder = own_folders(directory, safe_name(result_set.label) / _run_folder(run, varied))
             # Named after the point, so a second export replaces the first instead of
             # doubling every curve.
             path = folder / f"events.out.tfevents.0.seqbench-{safe_name(run['point'])}"
-            path.write_bytes(_run_events(run, curves.get(run["id"]), lengths.get(run["id"]), metric))
+            own_file(path).write_bytes(_run_events(run, curves.get(run["id"]), lengths.get(run["id"]), metric))
             written += 1
     return written
