@@ -115,11 +115,13 @@ def show(text: str, err: bool = False, data: bool = False) -> None:
     """Print ``text``, which holds names and values from suites and stores: each line
     made printable (seqbench.printable: no escape sequence reaches the terminal), except
     ``data`` (CSV) sent to a file or a pipe, which must stay exactly what the store holds."""
-    if not data or _is_terminal(err):
+    exact = data and not _is_terminal(err)
+    if not exact:
         from seqbench.printable import printable
 
         text = "\n".join(printable(line) for line in text.split("\n"))
-    click.echo(text, err=err)
+    # color=True: click would otherwise strip what looks like a colour code from data.
+    click.echo(text, err=err, color=True if exact else None)
 
 
 def _say(line: str) -> None:

@@ -158,3 +158,132 @@ def test_a_new_store_is_marked_as_seqbench(tmp_path):
     assert connection.execute("PRAGMA application_id").fetchone() == (0x5371426E,)
     connection.close()
     Store(path).close()  # and opened again
+
+
+# Issue: hostile stores and bundles. Each class of defect is one test below.
+
+
+def seqbench_store(path: Path) -> Path:
+    """A small store of seqbench's own making: two runs with curves, one with metrics
+    per evaluation length and per position."""
+    with Store(path) as store:
+        first = record("p1", epochs=2)
+        first["length_metrics"] = [{"length": 5, "metrics": {"mse": 0.5}}]
+        first["position_metrics"] = [{"name": "mse", "position": 0, "value": 0.25}]
+        store.write(first, {"suite_file": "s.toml"})
+        store.write(record("p2", epochs=2), {"suite_file": "s.toml"})
+    connection = sqlite3.connect(path)  # one file, as a bundle handed on would be
+    connection.execute("PRAGMA journal_mode = DELETE")
+    connection.close()
+    return path
+
+
+def altered(path: Path, *statements: str) -> Path:
+    connection = sqlite3.connect(path, isolation_level=None)
+    for statement in statements:
+        connection.execute(statement)
+    connection.close()
+    return path
+
+
+@pytest.mark.parametrize("statements, fragment", [
+    # Code kept in the file, which SQLite runs inside seqbench's own writes or reads.
+    (["CREATE TRIGGER rewrite AFTER INSERT ON runs BEGIN UPDATE runs SET primary_value = 1e9; END"],
+     "trigger 'rewrite'"),
+    (["CREATE TABLE other (id INTEGER)",
+      "CREATE TRIGGER wipe AFTER DELETE ON other BEGIN DELETE FROM runs; END"], "trigger 'wipe'"),
+    (["CREATE VIEW best AS SELECT * FROM runs WHERE primary_value < 1"], "view 'best'"),
+    (["CREATE INDEX heavy ON curves (name) WHERE length(zeroblob(100000000)) > 0"], "index 'heavy'"),
+    (["CREATE INDEX computed ON runs (lower(model))"], "index 'computed'"),
+    # seqbench's tables defined otherwise than seqbench defines them.
+    (["ALTER TABLE runs ADD COLUMN extra TEXT DEFAULT 'x'"], "table 'runs' is defined otherwise"),
+    (["DROP TABLE curves", "CREATE TABLE curves (run_id, epoch, name, value)"],
+     "table 'curves' is defined otherwise"),
+    (["CREATE TABLE loot (run_id INTEGER REFERENCES runs(id) ON DELETE RESTRICT)"], "foreign key into runs"),
+    (["UPDATE meta SET value = '0' WHERE key = 'schema_version'"], "schema version '0'"),
+])
+def test_a_store_holding_code_or_another_schema_is_refused_untouched(tmp_path, statements, fragment):
+    path = altered(seqbench_store(tmp_path / "store.sqlite"), *statements)
+
+    refused_untouched(tmp_path, path, fragment)
+    one_error_line(["export", "s", "--store", str(path), "--out", str(tmp_path / "b.sqlite")], fragment)
+    assert not (tmp_path / "b.sqlite").exists()
+
+
+@pytest.mark.parametrize("statement, read_by, fragment", [
+    ("UPDATE runs SET primary_value = 'abc' WHERE point = 'p2'", [], "primary_value is text 'abc'"),
+    ("UPDATE runs SET seed = '../../seed' WHERE point = 'p2'", [], "seed is text"),
+    ("UPDATE runs SET config = '[1, 2]' WHERE point = 'p2'", [], "config is text '[1, 2]'"),
+    ("UPDATE runs SET metrics = '{\"mse\": 0.5' WHERE point = 'p2'", ["--format", "json"], "metrics is not JSON"),
+    ("UPDATE runs SET metrics = '{\"a\":' || replace(hex(zeroblob(20000)), '00', '[') || 1 ||"
+     " replace(hex(zeroblob(20000)), '00', ']') || '}' WHERE point = 'p2'",
+     ["--format", "json"], "metrics is nested too deeply"),
+    ("UPDATE curves SET value = x'00ff' WHERE epoch = 2", ["--per", "epoch"], "curves row"),
+    ("UPDATE length_metrics SET length = 2.5", ["--per", "length"], "length is the number 2.5"),
+    ("UPDATE position_metrics SET name = x'01'", ["--per", "position"], "name is a blob of 1 bytes"),
+])
+def test_a_value_seqbench_never_writes_is_one_line(tmp_path, statement, read_by, fragment):
+    path = altered(seqbench_store(tmp_path / "store.sqlite"), statement)
+    before = digest(path), sorted(tmp_path.iterdir())
+
+    one_error_line(["report", "--store", str(path), *read_by], str(path), fragment)
+    if "JSON" not in fragment and "nested" not in fragment:
+        # A bundle is a copy: JSON text is copied as it is, and refused where it is read.
+        one_error_line(["export", "s", "--store", str(path), "--out", str(tmp_path / "b.sqlite")], fragment)
+
+    assert (digest(path), sorted(tmp_path.iterdir())) == before
+
+
+def test_a_folder_given_as_a_store_or_a_bundle_is_one_line(tmp_path):
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    store = seqbench_store(tmp_path / "store.sqlite")
+    suite = tmp_path / "good.toml"
+    suite.write_text(GOOD)
+
+    for args in (["report", "--store", str(folder)], ["run", str(suite), "--store", str(folder)],
+                 ["prune", str(suite), "--store", str(folder)],
+                 ["export", "s", "--store", str(store), "--out", str(folder)]):
+        one_error_line(args, str(folder), "folder" if args[0] == "export" else "directory")
+    assert list(folder.iterdir()) == []
+
+
+def test_store_text_reaches_a_terminal_escaped_and_a_csv_file_exact(tmp_path, monkeypatch):
+    escape = "\x1b]0;pwned\x07\x1b[2J\u202e"
+    path = altered(seqbench_store(tmp_path / "store.sqlite"),
+                   f"UPDATE runs SET model = 'm{escape}', config = json_set(config, '$.task.name', 't{escape}')")
+    suite = tmp_path / "s.toml"
+    suite.write_text(GOOD.replace('name = "good"', 'name = "s"'))
+
+    pruned = CliRunner().invoke(main, ["prune", str(suite), "--store", str(path), "--dry-run"])
+    exact = CliRunner().invoke(main, ["report", "--store", str(path), "--format", "csv"])
+    monkeypatch.setattr("seqbench.cli._is_terminal", lambda err=False: True)
+    shown = CliRunner().invoke(main, ["report", "--store", str(path), "--format", "csv"])
+
+    assert pruned.exit_code == 0 and "would delete" in pruned.output
+    assert "\\x1b]0;pwned\\x07" in pruned.output and "\x1b" not in pruned.output + shown.output
+    assert shown.exit_code == 0 and f"m\\x1b]0;pwned\\x07\\x1b[2J\\u202e" in shown.output
+    assert exact.exit_code == 0 and f"m{escape}" in exact.output  # a file keeps what the store holds
+
+
+def test_links_in_the_output_folders_are_replaced_not_followed(tmp_path):
+    path = altered(seqbench_store(tmp_path / "store.sqlite"),
+                   f"UPDATE runs SET model = '{'m' * 100_000}' WHERE point = 'p1'")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    victim = outside / "victim.md"
+    victim.write_text("mine\n")
+    out, board = tmp_path / "out", tmp_path / "board"
+    out.mkdir()
+    board.mkdir()
+    (out / "report.md").symlink_to(victim)
+    (out / "runs.csv").symlink_to(outside / "made.csv")
+    (board / "s").symlink_to(outside)  # the suite's folder of event files
+
+    result = CliRunner().invoke(main, ["report", "--store", str(path), "--plot", "--out", str(out),
+                                       "--tensorboard", str(board)])
+
+    assert result.exit_code == 0, (result.output, result.exception)
+    assert victim.read_text() == "mine\n" and sorted(p.name for p in outside.iterdir()) == ["victim.md"]
+    assert not (out / "report.md").is_symlink() and "m" * 300 in (out / "report.md").read_text()
+    assert not (board / "s").is_symlink() and list((board / "s").rglob("events.out.tfevents.*"))

@@ -15,7 +15,7 @@ import textwrap
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterable, Literal, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Literal, Sequence
 
 from contextlib import contextmanager
 from typing import Iterator
@@ -25,7 +25,7 @@ import numpy as np
 import seaborn as sns
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter, MaxNLocator, NullLocator
+from matplotlib.ticker import Formatter, FuncFormatter, MaxNLocator, NullLocator
 
 from seqbench.report.naming import is_oracle
 from seqbench.paths import own_file, safe_name
@@ -47,6 +47,7 @@ PANEL_WIDTH, PANEL_HEIGHT, LEGEND_WIDTH = 4.2, 3.0, 3.0
 MAX_TICKS = 12
 # The longest line of text a figure draws (a wrapped note is one line a panel's width).
 MAX_LINE = 400
+MAX_TICK = 60  # and of a tick label (a model's name on a categorical axis)
 BAND_NOTE = "line: mean over seeds; band: min to max"
 
 
@@ -112,17 +113,47 @@ def save(plot: Plot, out: Path, formats: Sequence[str]) -> list[Path]:
     return paths
 
 
+def _cut(text: str, limit: int = MAX_LINE) -> str:
+    return "\n".join(line if len(line) <= limit else line[:limit - 1] + "\u2026" for line in text.split("\n"))
+
+
+class _CutLabels(Formatter):
+    """An axis's own formatter, its labels cut (tick labels are made while drawing,
+    after ``_shorten_texts`` has run: categories such as model names are tick labels)."""
+
+    def __init__(self, inner: Formatter) -> None:
+        self.inner = inner
+
+    def __call__(self, x: float, pos: int | None = None) -> str:
+        return _cut(str(self.inner(x, pos)), MAX_TICK)
+
+    def format_ticks(self, values: Any) -> list[str]:
+        return [_cut(str(label), MAX_TICK) for label in self.inner.format_ticks(values)]
+
+    def set_locs(self, locs: Any) -> None:
+        self.inner.set_locs(locs)
+
+    def get_offset(self) -> str:
+        return _cut(str(self.inner.get_offset()), MAX_TICK)
+
+
 def _shorten_texts(figure: "Figure") -> None:
     """Cut every line of text in ``figure`` (titles, legends, tick labels: names and
     values from the store) to MAX_LINE characters. A suite or model name of 100,000
-    characters would otherwise take minutes to lay out, then overflow the rasteriser."""
+    characters would otherwise take seconds a figure to draw, or overflow the
+    rasteriser."""
     from matplotlib.text import Text
 
     for text in figure.findobj(Text):
         value = text.get_text()
         if len(value) > MAX_LINE:
-            text.set_text("\n".join(line if len(line) <= MAX_LINE else line[:MAX_LINE - 1] + "\u2026"
-                                     for line in value.split("\n")))
+            text.set_text(_cut(value))
+    for axes in figure.axes:
+        for axis in (axes.xaxis, axes.yaxis):
+            for formatter, setter in ((axis.get_major_formatter(), axis.set_major_formatter),
+                                      (axis.get_minor_formatter(), axis.set_minor_formatter)):
+                if not isinstance(formatter, _CutLabels):
+                    setter(_CutLabels(formatter))
 
 
 def panels(rows: int, cols: int, title: str, note: str = "", sharey: Sharing = "row",
