@@ -39,6 +39,8 @@ def _open(path: str | Path, tables: Sequence[str] = ("runs",)) -> sqlite3.Connec
     path = Path(path)
     if path.is_dir():
         raise UserError(f"{path}: is a directory; --store takes a results store file")
+    if path.exists() and not path.is_file():  # a device, a FIFO, a socket
+        raise UserError(f"{path}: not a regular file; --store takes a results store file")
     if not path.is_file():
         raise UserError(f"{path}: no results store here; run a suite first (seqbench run SUITE.toml)")
     # as_uri() percent-encodes '#', '?' and '%', which SQLite would otherwise read as

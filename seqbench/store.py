@@ -187,6 +187,8 @@ class Store:
         self.path = Path(path)
         if self.path.is_dir():
             raise UserError(f"{self.path}: is a directory; --store takes a file path")
+        if self.path.exists() and not self.path.is_file():  # a device, a FIFO, a socket
+            raise UserError(f"{self.path}: not a regular file; --store takes a results store file")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             connection = connect(self.path)

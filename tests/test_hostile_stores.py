@@ -234,17 +234,22 @@ def test_a_value_seqbench_never_writes_is_one_line(tmp_path, statement, read_by,
     assert (digest(path), sorted(tmp_path.iterdir())) == before
 
 
-def test_a_folder_given_as_a_store_or_a_bundle_is_one_line(tmp_path):
+def test_a_folder_or_a_device_given_as_a_store_or_a_bundle_is_one_line(tmp_path):
     folder = tmp_path / "folder"
     folder.mkdir()
     store = seqbench_store(tmp_path / "store.sqlite")
     suite = tmp_path / "good.toml"
     suite.write_text(GOOD)
 
-    for args in (["report", "--store", str(folder)], ["run", str(suite), "--store", str(folder)],
-                 ["prune", str(suite), "--store", str(folder)],
-                 ["export", "s", "--store", str(store), "--out", str(folder)]):
-        one_error_line(args, str(folder), "folder" if args[0] == "export" else "directory")
+    for args, fragment in (
+        (["report", "--store", str(folder)], "is a directory"), (["run", str(suite), "--store", str(folder)],
+                                                                 "is a directory"),
+        (["prune", str(suite), "--store", str(folder)], "is a directory"),
+        (["export", "s", "--store", str(store), "--out", str(folder)], "is a folder"),
+        (["report", "--store", "/dev/null"], "/dev/null: not a regular file"),
+        (["run", str(suite), "--store", "/dev/null"], "/dev/null: not a regular file"),
+    ):
+        one_error_line(args, fragment)
     assert list(folder.iterdir()) == []
 
 
