@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Sequence
 from seqbench.errors import UserError
 from seqbench.record import LengthResult, PositionValue, Record
 from seqbench.store import check_identity
-from seqbench.store_check import RULES, check_values, document, harden
+from seqbench.store_check import READ_TABLES, check_values, document, harden
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -30,7 +30,7 @@ IDENTITY = ("id", "suite", "point", "status", "task", "model", "seed", "primary_
 # sharing one text (every seed of a point, every point of a model) are parsed once.
 PARAMETERS = (("task", "$.task.params"), ("model", "$.model.params"), ("run", "$.run"))
 RESULT_COLUMNS = {"metric": "metrics", "time": "timings", "meter": "measurements"}
-VALUE_TABLES = tuple(RULES)  # every table whose values a store must have typed as seqbench writes them
+VALUE_TABLES = READ_TABLES  # every table a reader may read, its values typed as seqbench writes them
 
 
 def _open(path: str | Path, tables: Sequence[str] = ("runs",)) -> sqlite3.Connection:

@@ -19,7 +19,7 @@ from typing import Any, Mapping
 
 from seqbench.errors import UserError
 from seqbench.record import Record
-from seqbench.store_check import check_structure, harden
+from seqbench.store_check import check_structure, check_values, harden
 
 __all__ = ["Store", "default_store_path", "check_identity", "STORE_ENV", "SCHEMA_VERSION",
            "APPLICATION_ID"]
@@ -195,7 +195,11 @@ class Store:
         except (OSError, sqlite3.Error) as error:
             raise UserError(f"{self.path}: cannot open the results store ({error})") from None
         try:
-            check_identity(connection, self.path)
+            if not check_identity(connection, self.path):
+                check_values(connection, self.path, ("claims",))  # the one table a run reads besides points
+        except sqlite3.DatabaseError as error:
+            connection.close()
+            raise UserError(f"{self.path}: the results store is damaged or unreadable ({error})") from None
         except UserError:
             connection.close()
             raise

@@ -32,7 +32,7 @@ from typing import Any, Iterable
 from seqbench.errors import UserError
 from seqbench.printable import printable
 
-__all__ = ["harden", "check_structure", "check_values", "document", "OPTIONAL_TABLES"]
+__all__ = ["harden", "check_structure", "check_values", "document", "OPTIONAL_TABLES", "READ_TABLES"]
 
 # Tables later versions added (IF NOT EXISTS makes them on the first write).
 OPTIONAL_TABLES = frozenset({"curves", "length_metrics", "position_metrics", "claims"})
@@ -67,7 +67,12 @@ RULES: dict[str, list[tuple[str, str, str]]] = {
                        ("error", TEXT_OR_NULL, "text or nothing")],
     "position_metrics": [("run_id", INTEGER, "an integer"), ("name", TEXT, "text"),
                          ("position", INTEGER, "an integer"), ("value", NUMBER_OR_NULL, "a number or nothing")],
+    # Read by ``seqbench run`` (seqbench.claims), never by a report.
+    "claims": [("suite", TEXT, "text"), ("point", TEXT, "text"), ("owner", TEXT, "text"),
+               ("pid", INTEGER, "an integer"), ("host", TEXT, "text"), ("started_at", TEXT, "text"),
+               ("lease_until", "typeof({c}) IN ('real', 'integer')", "a number")],
 }
+READ_TABLES = ("runs", "curves", "length_metrics", "position_metrics")  # what reading a store reads
 
 
 def harden(connection: sqlite3.Connection) -> None:
@@ -162,7 +167,7 @@ def _version(path: Path) -> tuple[Any, ...]:
     return tuple(signature)
 
 
-def check_values(connection: sqlite3.Connection, path: Path, tables: Iterable[str] = tuple(RULES)) -> None:
+def check_values(connection: sqlite3.Connection, path: Path, tables: Iterable[str] = READ_TABLES) -> None:
     """Refuse a store holding, in ``tables``, a value of a type seqbench never writes
     (module docstring). One scan per table, skipped for a table that passed in a file
     unchanged since."""

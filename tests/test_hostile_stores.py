@@ -221,13 +221,20 @@ def test_a_store_holding_code_or_another_schema_is_refused_untouched(tmp_path, s
     ("UPDATE curves SET value = x'00ff' WHERE epoch = 2", ["--per", "epoch"], "curves row"),
     ("UPDATE length_metrics SET length = 2.5", ["--per", "length"], "length is the number 2.5"),
     ("UPDATE position_metrics SET name = x'01'", ["--per", "position"], "name is a blob of 1 bytes"),
+    # Read by `seqbench run` only: a claim on a point (seqbench.claims).
+    ("INSERT INTO claims VALUES ('s', 'p', 'o', 'x', 'h', 'now', 1.0)", None, "claims row 1: pid is text 'x'"),
 ])
 def test_a_value_seqbench_never_writes_is_one_line(tmp_path, statement, read_by, fragment):
     path = altered(seqbench_store(tmp_path / "store.sqlite"), statement)
+    suite = tmp_path / "good.toml"
+    suite.write_text(GOOD)
     before = digest(path), sorted(tmp_path.iterdir())
 
-    one_error_line(["report", "--store", str(path), *read_by], str(path), fragment)
-    if "JSON" not in fragment and "nested" not in fragment:
+    if read_by is None:
+        one_error_line(["run", str(suite), "--store", str(path)], str(path), fragment)
+    else:
+        one_error_line(["report", "--store", str(path), *read_by], str(path), fragment)
+    if read_by is not None and "JSON" not in fragment and "nested" not in fragment:
         # A bundle is a copy: JSON text is copied as it is, and refused where it is read.
         one_error_line(["export", "s", "--store", str(path), "--out", str(tmp_path / "b.sqlite")], fragment)
 
