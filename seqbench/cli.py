@@ -263,6 +263,10 @@ def _report(ctx: click.Context, store: Path, suite: str | None, fmt: str, per: s
         return
     if plot and out is None:
         out = store.parent / "report"
+        if out.is_symlink():
+            # The folder beside a store came with it (a bundle's folder): a link there
+            # was not named by the user, and is not followed.
+            raise SeqbenchUsageError(f"--out: the default, {out}, is a symbolic link; name --out")
     from seqbench.report.files import prepare_files, write_files
 
     groups = prepare_files(store, suite, compare, out, tensorboard_dir, smoke, include_stale, notes)

@@ -299,3 +299,7 @@ def test_links_in_the_output_folders_are_replaced_not_followed(tmp_path):
     assert victim.read_text() == "mine\n" and sorted(p.name for p in outside.iterdir()) == ["victim.md"]
     assert not (out / "report.md").is_symlink() and "m" * 300 in (out / "report.md").read_text()
     assert not (board / "s").is_symlink() and list((board / "s").rglob("events.out.tfevents.*"))
+    # The default --out, report/ beside the store, came with the store's folder.
+    (tmp_path / "report").symlink_to(outside)
+    one_error_line(["report", "--store", str(path), "--plot"], "default", "symbolic link")
+    assert sorted(p.name for p in outside.iterdir()) == ["victim.md"]
