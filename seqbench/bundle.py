@@ -20,6 +20,7 @@ from typing import Sequence
 
 from seqbench import __version__
 from seqbench.errors import UserError
+from seqbench.paths import own_file
 from seqbench.results import connect_read_only, suites as suites_of
 from seqbench.store import Store
 
@@ -94,7 +95,8 @@ def write_bundle(store: Path, suites: Sequence[str], out: Path, force: bool = Fa
     suites = list(dict.fromkeys(suites))
     _check(store, suites, out, force)
     out.parent.mkdir(parents=True, exist_ok=True)
-    temporary = out.with_name(f".{out.name}.{os.getpid()}.partial")
+    # A link planted at that name would have the bundle written into its target.
+    temporary = own_file(out.with_name(f".{out.name}.{os.getpid()}.partial"))
     try:
         source = connect_read_only(store)
         try:
