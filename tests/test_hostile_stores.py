@@ -303,3 +303,13 @@ def test_links_in_the_output_folders_are_replaced_not_followed(tmp_path):
     (tmp_path / "report").symlink_to(outside)
     one_error_line(["report", "--store", str(path), "--plot"], "default", "symbolic link")
     assert sorted(p.name for p in outside.iterdir()) == ["victim.md"]
+
+
+def test_a_suite_whose_every_stored_point_is_stale_is_one_line(tmp_path, monkeypatch):
+    path = seqbench_store(tmp_path / "store.sqlite")  # its provenance names s.toml
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "s.toml").write_text(GOOD.replace('name = "good"', 'name = "s"'))  # other points
+
+    for args in (["--per", "config"], ["--plot", "--out", str(tmp_path / "out")]):
+        one_error_line(["report", "--store", str(path), "--suite", "s", *args], "every stored point")
+    assert not (tmp_path / "out").exists()

@@ -221,6 +221,9 @@ def load_shown(ref: SetRef, smoke: bool = False) -> "ResultSet":
     from seqbench.report.sets import load_set, smoke_flags
 
     result_set = without_stale(load_set(ref.store, ref.suite, ref.label), ref.stale)
+    if result_set.runs.empty:  # every stored point stale: nothing to draw or summarise
+        raise UserError(f"{ref.label}: every stored point of suite {ref.suite!r} is no longer in its suite "
+                        "file; --include-stale reports them, `seqbench prune` deletes them")
     if smoke or is_smoke_name(ref.suite):
         return result_set
     marked = smoke_flags(result_set.runs)
