@@ -21,6 +21,7 @@ from typing import Sequence
 from seqbench import __version__
 from seqbench.errors import UserError
 from seqbench.paths import own_file
+from seqbench.printable import listed
 from seqbench.results import connect_read_only, suites as suites_of
 from seqbench.store import Store
 
@@ -36,7 +37,7 @@ def _check(store: Path, suites: Sequence[str], out: Path, force: bool) -> None:
     names = suites_of(store)
     missing = [name for name in suites if name not in names]
     if missing:
-        raise UserError(f"export: no runs of suite {missing[0]!r} in {store}; suites: {', '.join(names) or 'none'}")
+        raise UserError(f"export: no runs of suite {missing[0]!r} in {store}; suites: {listed(names) or 'none'}")
     if out.exists() or out.is_symlink():
         if out.resolve() == store.resolve():
             raise UserError(f"--out: {out} is the store being exported; name another file")

@@ -313,3 +313,16 @@ def test_a_suite_whose_every_stored_point_is_stale_is_one_line(tmp_path, monkeyp
     for args in (["--per", "config"], ["--plot", "--out", str(tmp_path / "out")]):
         one_error_line(["report", "--store", str(path), "--suite", "s", *args], "every stored point")
     assert not (tmp_path / "out").exists()
+
+
+def test_a_message_listing_a_stores_suites_stays_short(tmp_path):
+    path = tmp_path / "store.sqlite"
+    with Store(path) as store:
+        for index in range(12):
+            store.write(record(f"p{index}", suite=("x" * 100_000 if index == 0 else f"s{index}")), {})
+
+    line = one_error_line(["report", "--store", str(path), "--suite", "nope"], "(12 in all)")
+    exported = one_error_line(["export", "nope", "--store", str(path), "--out", str(tmp_path / "b")],
+                              "(12 in all)")
+
+    assert len(line) < 1500 and len(exported) < 1500
