@@ -278,9 +278,12 @@ def test_store_text_reaches_a_terminal_escaped_and_a_csv_file_exact(tmp_path, mo
     assert exact.exit_code == 0 and f"m{escape}" in exact.output  # a file keeps what the store holds
 
 
-def test_links_in_the_output_folders_are_replaced_not_followed(tmp_path):
+def test_links_in_the_output_folders_are_replaced_not_followed_and_odd_values_draw(tmp_path):
+    # Values a store may hold that figures and event files must cope with: a name of
+    # 100,000 characters, numbers near the float range (float32 event files, bars).
     path = altered(seqbench_store(tmp_path / "store.sqlite"),
-                   f"UPDATE runs SET model = '{'m' * 100_000}' WHERE point = 'p1'")
+                   f"UPDATE runs SET model = '{'m' * 100_000}' WHERE point = 'p1'",
+                   "UPDATE runs SET primary_value = -1e300 WHERE point = 'p2'", "UPDATE curves SET value = 1e300")
     outside = tmp_path / "outside"
     outside.mkdir()
     victim = outside / "victim.md"
@@ -296,6 +299,7 @@ def test_links_in_the_output_folders_are_replaced_not_followed(tmp_path):
                                        "--tensorboard", str(board)])
 
     assert result.exit_code == 0, (result.output, result.exception)
+    assert result.stderr == ""
     assert victim.read_text() == "mine\n" and sorted(p.name for p in outside.iterdir()) == ["victim.md"]
     assert not (out / "report.md").is_symlink() and "m" * 300 in (out / "report.md").read_text()
     assert not (board / "s").is_symlink() and list((board / "s").rglob("events.out.tfevents.*"))

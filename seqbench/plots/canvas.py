@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 Sharing = Literal["none", "all", "row", "col"] | bool
 
 __all__ = ["Plot", "Palette", "save", "theme", "panels", "set_scales", "draw_series", "draw_floor",
-           "zero_position", "spans_decades", "figure_legend", "ORACLE_COLOR", "BAND_NOTE"]
+           "zero_position", "spans_decades", "figure_legend", "bar_lengths", "ORACLE_COLOR", "BAND_NOTE"]
 
 ORACLE_COLOR = "black"
 DECADE = 10.0
@@ -66,8 +66,10 @@ def theme() -> Iterator[None]:
         # Labels, titles and legends hold names and values from the store: a ``$`` in
         # them is text, never mathtext (which fails on ``$\frac{$`` or draws ``$x$``
         # as maths). No label of seqbench's own relies on mathtext.
+        # NumPy's warnings about values near the float range (a store may hold 1e300)
+        # would print on stderr from inside matplotlib; the figure is drawn regardless.
         with matplotlib.rc_context({"text.parse_math": False}), sns.axes_style("whitegrid"), \
-                sns.plotting_context("notebook"), warnings.catch_warnings():
+                sns.plotting_context("notebook"), warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.filterwarnings("ignore", message=r"Glyph \d+ .*missing from", category=UserWarning)
             # Said when long names crowd the panels out; the figure is still written.
             warnings.filterwarnings("ignore", message="constrained_layout not applied", category=UserWarning)
@@ -231,8 +233,16 @@ def draw_series(ax: "Axes", x, mean, low, high, label: str, colour, marker: str 
     if len(x) > 1:
         ax.fill_between(x, low, high, color=colour, alpha=0.2, linewidth=0)
     else:
-        ax.errorbar(x, mean, yerr=[np.subtract(mean, low), np.subtract(high, mean)],
-                    color=colour, capsize=3, linewidth=1)
+        ax.errorbar(x, mean, yerr=bar_lengths(mean, low, high), color=colour, capsize=3, linewidth=1)
+
+
+def bar_lengths(mean, low, high) -> list[np.ndarray]:
+    """Error bars' lengths below and above ``mean``, as matplotlib takes them: never
+    negative (values near the largest float, as a store may hold, round the interval
+    past its mean: matplotlib refuses the whole figure then)."""
+    mean, low, high = (np.asarray(v, dtype=float) for v in (mean, low, high))
+    with np.errstate(invalid="ignore", over="ignore"):
+        return [np.maximum(mean - low, 0.0), np.maximum(high - mean, 0.0)]
 
 
 def zero_position(values: Iterable[float]) -> float | None:

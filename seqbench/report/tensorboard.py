@@ -10,6 +10,7 @@ with tensorboard's own ``EventAccumulator``.
 
 from __future__ import annotations
 
+import math
 import struct
 from datetime import datetime
 from pathlib import Path
@@ -105,11 +106,20 @@ def event(wall_time: float, step: int, scalars: dict[str, float] | None = None,
         out += _bytes(3, file_version)
     if scalars:
         values = b"".join(
-            _bytes(1, _bytes(1, tag.encode()) + _field(2, 5) + struct.pack("<f", value))
+            _bytes(1, _bytes(1, tag.encode()) + _field(2, 5) + struct.pack("<f", _float32(value)))
             for tag, value in scalars.items()
         )
         out += _bytes(5, values)
     return out
+
+
+FLOAT32_MAX = 3.4028234663852886e38
+
+
+def _float32(value: float) -> float:
+    """``value`` as a float32 can hold it: past its range, an infinity of that sign (a
+    store's 1e300 would otherwise fail the whole export: struct refuses it)."""
+    return value if abs(value) <= FLOAT32_MAX or value != value else math.copysign(math.inf, value)
 
 
 def tag_of(name: str) -> str:
