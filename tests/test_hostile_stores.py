@@ -330,3 +330,15 @@ def test_a_message_listing_a_stores_suites_stays_short(tmp_path):
                               "(12 in all)")
 
     assert len(line) < 1500 and len(exported) < 1500
+
+
+def test_a_suite_file_a_store_names_is_not_expanded_past_the_usual_limit(tmp_path, monkeypatch):
+    from seqbench.prune import stale_for_report
+
+    path = seqbench_store(tmp_path / "store.sqlite")  # its provenance names s.toml
+    monkeypatch.chdir(tmp_path)
+    seeds = ", ".join(map(str, range(100_001)))  # one point more than --max-points' default
+    (tmp_path / "s.toml").write_text(
+        GOOD.replace('name = "good"', 'name = "s"').replace("seeds = [0]", f"seeds = [{seeds}]"))
+
+    assert stale_for_report(path, "s") is None  # cannot be told: every stored run is shown
