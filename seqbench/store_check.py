@@ -111,7 +111,7 @@ def check_structure(connection: sqlite3.Connection, path: Path, schema: str) -> 
     ours = {name for name, (kind, _) in reference.items() if kind == "table"}
     rows = connection.execute("SELECT type, name, tbl_name, sql FROM sqlite_master").fetchall()
     for kind, name, table, sql in rows:
-        what = f"{kind} {printable(name)!r}"
+        what = f"{kind} {_shown_name(name)}"
         if kind in ("trigger", "view"):
             raise UserError(f"{path}: not a seqbench results store as seqbench writes it: it holds a {what} "
                             "(seqbench stores hold none; it would run inside seqbench's reads or writes); "
@@ -130,11 +130,16 @@ def check_structure(connection: sqlite3.Connection, path: Path, schema: str) -> 
             for foreign in connection.execute(f"PRAGMA foreign_key_list({_quoted(name)})"):
                 if foreign[2] in ours:
                     raise UserError(f"{path}: not a seqbench results store as seqbench writes it: its table "
-                                    f"{printable(name)!r} has a foreign key into {foreign[2]}; left untouched")
+                                    f"{_shown_name(name)} has a foreign key into {foreign[2]}; left untouched")
     present = {name for kind, name, _, _ in rows if kind == "table"}
     for name in sorted(ours - OPTIONAL_TABLES - present):
         raise UserError(f"{path}: not a seqbench results store as seqbench writes it: no table {name}; "
                         "left untouched")
+
+
+def _shown_name(name: str) -> str:
+    """A name from the file, for a message: quoted, escaped, at most _SHOWN characters."""
+    return printable(repr(name[:_SHOWN]) + ("..." if len(name) > _SHOWN else ""))
 
 
 def _quoted(name: str) -> str:
@@ -148,7 +153,7 @@ def _check_index(connection: sqlite3.Connection, path: Path, name: str, table: s
     expression = any(row[1] == -2 for row in connection.execute(f"PRAGMA index_xinfo({_quoted(name)})"))
     if partial or expression:
         raise UserError(f"{path}: not a seqbench results store as seqbench writes it: its index "
-                        f"{printable(name)!r} on {table} computes an expression; left untouched")
+                        f"{_shown_name(name)} on {table} computes an expression; left untouched")
 
 
 # (resolved path, the file's and its WAL's size, time and inode, table) of tables whose
