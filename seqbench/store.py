@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from seqbench.errors import UserError
+from seqbench.printable import listed
 from seqbench.record import Record
 from seqbench.store_check import check_structure, check_values, harden
 
@@ -162,7 +163,7 @@ def check_identity(connection: sqlite3.Connection, path: Path) -> bool:
     if not tables and application_id in (0, APPLICATION_ID):
         return True
     if application_id not in (0, APPLICATION_ID) or version is None:
-        shown = ", ".join(sorted(tables)[:5]) + (", ..." if len(tables) > 5 else "")
+        shown = listed(sorted(tables), most=5)
         raise UserError(
             f"{path}: not a seqbench results store (an SQLite database of another application, "
             f"tables: {shown or 'none'}); left untouched, give another --store")
