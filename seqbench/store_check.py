@@ -11,9 +11,11 @@ expressions), and its columns hold any type whatever their declaration. So, besi
   anywhere, no index on its tables that computes anything, and no other table whose
   foreign key points into them. Checked on every open, to read or to write, before
   anything else is done; the schema table is small.
-- ``check_values``: every value of seqbench's tables has the type seqbench writes
-  (text names, integer seeds and epochs, numbers or nothing for values, ``ok`` or
-  ``failed``), by one SQL scan per table, once per version of the file in a process.
+- ``check_values``: every value of the tables a command reads has the type seqbench
+  writes (text names, integer seeds and epochs, numbers or nothing for values, ``ok``
+  or ``failed``, JSON objects), by one SQL scan per table, once per version of the file
+  in a process: ``results`` before reading (runs, curves, per-length and per-position
+  metrics), ``Store`` before writing (claims, which ``seqbench run`` reads).
 - ``document``: a JSON column parsed as the object it must be, however malformed,
   deep or mis-shaped the text is.
 
@@ -107,7 +109,9 @@ _REFERENCES: dict[str, dict[str, tuple[str, str]]] = {}
 def check_structure(connection: sqlite3.Connection, path: Path, schema: str) -> None:
     """Refuse a seqbench store whose schema is not seqbench's ``schema`` (module
     docstring); reads the schema table only."""
-    reference = _REFERENCES.setdefault(schema, _reference(schema))
+    if schema not in _REFERENCES:
+        _REFERENCES[schema] = _reference(schema)
+    reference = _REFERENCES[schema]
     ours = {name for name, (kind, _) in reference.items() if kind == "table"}
     rows = connection.execute("SELECT type, name, tbl_name, sql FROM sqlite_master").fetchall()
     for kind, name, table, sql in rows:
