@@ -241,7 +241,11 @@ def report(ctx, store, suite, fmt, per, plot, out, svg, compare, tensorboard_dir
     store = _store_path(store)
     if include_stale and suite is None:
         raise SeqbenchUsageError("--include-stale works with --suite (the suite whose file is compared)")
-    with _store_damage(store):
+    import numpy as np
+
+    # NumPy's floating-point warnings (a store's 1e300 overflows a variance) would print
+    # on stderr mid-report; the figures say what is infinite or missing.
+    with _store_damage(store), np.errstate(all="ignore"):
         _report(ctx, store, suite, fmt, per, plot, out, svg, compare, tensorboard_dir, band, smoke,
                 include_stale)
 
