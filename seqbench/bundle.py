@@ -20,6 +20,8 @@ from typing import Sequence
 
 from seqbench import __version__
 from seqbench.errors import UserError
+from seqbench.paths import own_file
+from seqbench.printable import listed
 from seqbench.results import connect_read_only, suites as suites_of
 from seqbench.store import Store
 
@@ -35,7 +37,7 @@ def _check(store: Path, suites: Sequence[str], out: Path, force: bool) -> None:
     names = suites_of(store)
     missing = [name for name in suites if name not in names]
     if missing:
-        raise UserError(f"export: no runs of suite {missing[0]!r} in {store}; suites: {', '.join(names) or 'none'}")
+        raise UserError(f"export: no runs of suite {missing[0]!r} in {store}; suites: {listed(names) or 'none'}")
     if out.exists() or out.is_symlink():
         if out.resolve() == store.resolve():
             raise UserError(f"--out: {out} is the store being exported; name another file")
@@ -94,7 +96,8 @@ def write_bundle(store: Path, suites: Sequence[str], out: Path, force: bool = Fa
     suites = list(dict.fromkeys(suites))
     _check(store, suites, out, force)
     out.parent.mkdir(parents=True, exist_ok=True)
-    temporary = out.with_name(f".{out.name}.{os.getpid()}.partial")
+    # A link planted at that name would have the bundle written into its target.
+    temporary = own_file(out.with_name(f".{out.name}.{os.getpid()}.partial"))
     try:
         source = connect_read_only(store)
         try:

@@ -51,7 +51,9 @@ def main() -> None:
 def _store_option(function):
     return click.option(
         "--store",
-        type=click.Path(path_type=Path, dir_okay=False),
+        # A folder is refused by the store itself, in one line (click's own check
+        # prints a usage block).
+        type=click.Path(path_type=Path),
         default=None,
         help="Results store (SQLite). Default: $SEQBENCH_STORE or results/seqbench.sqlite.",
     )(function)
@@ -102,6 +104,24 @@ def _stopped_by_signals() -> Iterator[None]:
     finally:
         for number, handler in previous.items():
             signal.signal(number, handler)
+
+
+def _is_terminal(err: bool = False) -> bool:
+    stream = sys.stderr if err else sys.stdout
+    return bool(getattr(stream, "isatty", lambda: False)())
+
+
+def show(text: str, err: bool = False, data: bool = False) -> None:
+    """Print ``text``, which holds names and values from suites and stores: each line
+    made printable (seqbench.printable: no escape sequence reaches the terminal), except
+    ``data`` (CSV) sent to a file or a pipe, which must stay exactly what the store holds."""
+    exact = data and not _is_terminal(err)
+    if not exact:
+        from seqbench.printable import printable
+
+        text = "\n".join(printable(line) for line in text.split("\n"))
+    # color=True: click would otherwise strip what looks like a colour code from data.
+    click.echo(text, err=err, color=True if exact else None)
 
 
 def _say(line: str) -> None:
@@ -221,7 +241,11 @@ def report(ctx, store, suite, fmt, per, plot, out, svg, compare, tensorboard_dir
     store = _store_path(store)
     if include_stale and suite is None:
         raise SeqbenchUsageError("--include-stale works with --suite (the suite whose file is compared)")
-    with _store_damage(store):
+    import numpy as np
+
+    # NumPy's floating-point warnings (a store's 1e300 overflows a variance) would print
+    # on stderr mid-report; the figures say what is infinite or missing.
+    with _store_damage(store), np.errstate(all="ignore"):
         _report(ctx, store, suite, fmt, per, plot, out, svg, compare, tensorboard_dir, band, smoke,
                 include_stale)
 
@@ -239,19 +263,23 @@ def _report(ctx: click.Context, store: Path, suite: str | None, fmt: str, per: s
     if not plot and tensorboard_dir is None:
         _print_table(store, suite, compare, fmt, per, smoke, include_stale, notes)
         for note in notes:
-            click.echo(note, err=True)
+            show(note, err=True)
         return
     if plot and out is None:
         out = store.parent / "report"
+        if out.is_symlink():
+            # The folder beside a store came with it (a bundle's folder): a link there
+            # was not named by the user, and is not followed.
+            raise SeqbenchUsageError(f"--out: the default, {out}, is a symbolic link; name --out")
     from seqbench.report.files import prepare_files, write_files
 
     groups = prepare_files(store, suite, compare, out, tensorboard_dir, smoke, include_stale, notes)
     for note in notes:
-        click.echo(note, err=True)
+        show(note, err=True)
     if any(ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT for name in ("fmt", "per")):
         _print_table(store, suite, compare, fmt, per, smoke, include_stale)
     try:
-        write_files(groups, out, ["png", "svg"] if svg else ["png"], tensorboard_dir, click.echo, band)
+        write_files(groups, out, ["png", "svg"] if svg else ["png"], tensorboard_dir, show, band)
     except OSError as error:  # a folder that cannot be written, a full disk
         where = error.filename or out or tensorboard_dir
         option = "--tensorboard" if tensorboard_dir and Path(str(where)).is_relative_to(tensorboard_dir) else "--out"
@@ -266,17 +294,18 @@ def _print_table(store: Path, suite: str | None, compare: str | None, fmt: str, 
     are in verdicts.csv beside --plot's page). ``notes`` gets what was left out."""
     from seqbench.report.runs import render, report_table
 
-    click.echo(render(report_table(store, suite, compare, fmt, per, smoke, include_stale, notes), fmt).rstrip("\n"))
+    show(render(report_table(store, suite, compare, fmt, per, smoke, include_stale, notes), fmt).rstrip("\n"),
+         data=fmt == "csv")
     if compare is not None and fmt in ("table", "markdown") and per == "run":
         from seqbench.report.compare import printed_verdicts
 
-        click.echo(printed_verdicts(store, suite, compare, fmt, smoke, include_stale))
+        show(printed_verdicts(store, suite, compare, fmt, smoke, include_stale))
 
 
 @main.command()
 @click.argument("suites", nargs=-1, required=True)
 @_store_option
-@click.option("--out", type=click.Path(path_type=Path, dir_okay=False), required=True,
+@click.option("--out", type=click.Path(path_type=Path), required=True,
               help="The bundle to write: a standalone results store (SQLite) of these suites.")
 @click.option("--force", is_flag=True, help="Replace --out if it exists.")
 def export(suites, store, out, force) -> None:
@@ -293,7 +322,7 @@ def export(suites, store, out, force) -> None:
     store = _store_path(store)
     with _store_damage(store):
         written = write_bundle(store, list(suites), out, force)
-    click.echo(f"exported {written} runs of {', '.join(suites)} from {store} to {out} "
+    show(f"exported {written} runs of {', '.join(suites)} from {store} to {out} "
                f"(seqbench report --store {shlex.quote(str(out))})")
 
 
@@ -316,15 +345,15 @@ def prune(suite_file, store, dry_run) -> None:
         found = stale_in_store(store, suite_file)
         verb = "would delete" if dry_run else "deleting"
         for staleness in found:
-            click.echo(f"suite {staleness.suite}: {len(staleness.stale)} of {staleness.stored} stored "
+            show(f"suite {staleness.suite}: {len(staleness.stale)} of {staleness.stored} stored "
                        f"points are no longer in {suite_file}")
             for run in staleness.stale:
-                click.echo(f"  {verb} {run.point}  {run.label}")
+                show(f"  {verb} {run.point}  {run.label}")
         if dry_run:
             click.echo("dry run: nothing deleted")
             return
         deleted = delete_stale(store, found)
-        click.echo(f"deleted {deleted} runs from {store}")
+        show(f"deleted {deleted} runs from {store}")
 
 
 @main.command()

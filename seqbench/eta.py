@@ -51,7 +51,7 @@ def expected_seconds(connection: sqlite3.Connection, points: list[Point]) -> dic
     for task, model, config_text, timings_text in rows:
         try:
             config, timings = json.loads(config_text), json.loads(timings_text)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, RecursionError):
             continue
         total = timings.get("total_s") if isinstance(timings, dict) else None
         if not isinstance(total, (int, float)) or not isinstance(config, dict):

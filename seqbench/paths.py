@@ -2,14 +2,17 @@
 point hashes read from a store. A store or a suite file is input like any other, so a
 name taken from one must never leave the folder it is written under (``../x``, an
 absolute path), nor fail the write (``/``, NUL, a name longer than the file system
-allows). Every path seqbench derives from data goes through ``safe_name``."""
+allows). Every path seqbench derives from data goes through ``safe_name``; every
+file and folder a report writes under its output folder, through ``own_file`` and
+``own_folders`` (a symbolic link already there is replaced, not followed)."""
 
 from __future__ import annotations
 
 import hashlib
 import re
+from pathlib import Path
 
-__all__ = ["safe_name", "MAX_NAME_BYTES"]
+__all__ = ["safe_name", "MAX_NAME_BYTES", "own_file", "own_folders"]
 
 # File systems allow 255 bytes a name; callers add a prefix or suffix of their own
 # (``.png``, ``events.out.tfevents.0.seqbench-``), so names are kept well below that.
@@ -32,3 +35,23 @@ def safe_name(text: object) -> str:
         head = encoded[: MAX_NAME_BYTES - len(digest) - 1].decode("utf-8", "ignore")
         name = f"{head}-{digest}"
     return name
+
+
+def own_file(path: Path) -> Path:
+    """``path``, about to be written, with a symbolic link there removed first: a link
+    planted in an output folder (``report.md -> ~/.bashrc``) is replaced by the file,
+    never followed out of the folder the user named."""
+    if path.is_symlink():
+        path.unlink()
+    return path
+
+
+def own_folders(root: Path, relative: Path | str) -> Path:
+    """``root / relative`` made folder by folder, each a folder of its own: a symbolic
+    link in the way (``out/suite -> /etc``) is removed first, so nothing is written
+    through it. ``root`` itself, the folder the user named, is taken as it is."""
+    folder = root
+    for part in Path(relative).parts:
+        folder = own_file(folder / part)
+        folder.mkdir(exist_ok=True)
+    return folder

@@ -12,8 +12,9 @@ exactly what the data held.
 from __future__ import annotations
 
 import unicodedata
+from typing import Iterable
 
-__all__ = ["printable"]
+__all__ = ["printable", "listed"]
 
 # Control characters (C0, DEL, C1: Cc), format characters such as the bidirectional
 # overrides (Cf), line and paragraph separators (Zl, Zp), unassigned code points and
@@ -41,3 +42,17 @@ def printable(text: object) -> str:
     if value.isprintable():  # the common case: nothing to escape
         return value
     return "".join(_shown(character) for character in value)
+
+
+MOST_LISTED = 10
+LISTED_WIDTH = 80
+
+
+def listed(names: Iterable[object], most: int = MOST_LISTED) -> str:
+    """``a, b, c`` for a message: at most ``most`` names, each cut to LISTED_WIDTH
+    characters, then ``... (N in all)``. Names come from stores and suite files, where
+    there may be a hundred thousand of them, each a hundred thousand characters long."""
+    texts = [str(name) for name in names]
+    shown = [text if len(text) <= LISTED_WIDTH else text[:LISTED_WIDTH - 1] + "\u2026" for text in texts[:most]]
+    more = f", ... ({len(texts)} in all)" if len(texts) > most else ""
+    return ", ".join(shown) + more

@@ -67,7 +67,7 @@ def _stored(connection: Any, suite: str) -> list[tuple[int, str, dict[str, Any],
     for run_id, point, text, seed in rows:
         try:
             config = json.loads(text)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, RecursionError):
             continue
         if isinstance(config, dict) and isinstance(config.get("run", {}), dict):
             stored.append((run_id, point, config, seed))
@@ -131,7 +131,9 @@ def stale_for_report(store: Path, suite: str) -> Staleness | None:
     if path is None:
         return None
     try:
-        loaded = load_suite(path, smoke=is_smoke_name(suite), max_points=None)
+        # The file is one the store names, not one the user did: a grid past the usual
+        # limit is not expanded for a note (it cannot be told then).
+        loaded = load_suite(path, smoke=is_smoke_name(suite))
     except UserError:
         return None
     if loaded.name != suite:  # the file was renamed to another suite: not this one's file

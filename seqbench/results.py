@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Sequence
 from seqbench.errors import UserError
 from seqbench.record import LengthResult, PositionValue, Record
 from seqbench.store import check_identity
+from seqbench.store_check import READ_TABLES, check_values, document, harden
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -29,16 +30,23 @@ IDENTITY = ("id", "suite", "point", "status", "task", "model", "seed", "primary_
 # sharing one text (every seed of a point, every point of a model) are parsed once.
 PARAMETERS = (("task", "$.task.params"), ("model", "$.model.params"), ("run", "$.run"))
 RESULT_COLUMNS = {"metric": "metrics", "time": "timings", "meter": "measurements"}
+VALUE_TABLES = READ_TABLES  # every table a reader may read, its values typed as seqbench writes them
 
 
-def _open(path: str | Path) -> sqlite3.Connection:
+def _open(path: str | Path, tables: Sequence[str] = ("runs",)) -> sqlite3.Connection:
+    """A read-only connection to the store at ``path``: its identity and structure
+    checked, and the values of ``tables`` (those the caller reads)."""
     path = Path(path)
+    if path.is_dir():
+        raise UserError(f"{path}: is a directory; --store takes a results store file")
+    if path.exists() and not path.is_file():  # a device, a FIFO, a socket
+        raise UserError(f"{path}: not a regular file; --store takes a results store file")
     if not path.is_file():
         raise UserError(f"{path}: no results store here; run a suite first (seqbench run SUITE.toml)")
     # as_uri() percent-encodes '#', '?' and '%', which SQLite would otherwise read as
     # URI syntax, opening (and creating) some other file.
     uri = path.resolve().as_uri()
-    connection = sqlite3.connect(f"{uri}?mode=ro", uri=True)
+    connection = _connect(f"{uri}?mode=ro")
     try:
         try:
             if check_identity(connection, path):
@@ -49,19 +57,30 @@ def _open(path: str | Path) -> sqlite3.Connection:
             # Reading a WAL store needs its -shm file, which a read-only folder cannot
             # hold; nobody can write the store there either, so it is read as immutable.
             connection.close()
-            connection = sqlite3.connect(f"{uri}?immutable=1", uri=True)
+            connection = _connect(f"{uri}?immutable=1")
             if check_identity(connection, path):
                 raise UserError(f"{path}: an empty database, not a seqbench results store") from None
+        try:
+            check_values(connection, path, tables)
+        except sqlite3.DatabaseError as error:
+            raise UserError(f"{path}: the results store is damaged or unreadable ({error})") from None
     except UserError:
         connection.close()
         raise
     return connection
 
 
+def _connect(uri: str) -> sqlite3.Connection:
+    connection = sqlite3.connect(uri, uri=True)
+    harden(connection)
+    return connection
+
+
 def connect_read_only(path: str | Path) -> sqlite3.Connection:
     """A read-only connection to the store at ``path``, its identity checked (a missing
-    file, another application's database: a UserError). The caller closes it."""
-    return _open(path)
+    file, another application's database, a damaged value in any table: a UserError).
+    The caller closes it."""
+    return _open(path, VALUE_TABLES)
 
 
 def _in_read_only_folder(path: Path) -> bool:
@@ -78,13 +97,15 @@ def _flatten(prefix: str, value: dict[str, Any], into: dict[str, Any]) -> dict[s
     return into
 
 
-def _parsed_columns(prefix: str, texts: list[str | None]) -> "pd.DataFrame":
+def _parsed_columns(path: str | Path, prefix: str, where: str, texts: list[Any]) -> "pd.DataFrame":
     """JSON objects, one per row, as flattened ``prefix.key`` columns; each distinct
-    text is parsed once."""
+    text is parsed once (``where``: the part of ``config`` they are, for a refusal)."""
     import pandas as pd
 
     codes, uniques = pd.factorize(pd.Series(texts, dtype=object), use_na_sentinel=False)
-    parsed = [_flatten(prefix, json.loads(text), {}) if text else {} for text in uniques]
+    # No such part (None, or NaN where pandas stands in for None): no columns.
+    parsed = [{} if text is None or text != text or text == "" else
+              _flatten(prefix, document(text, path, "runs", None, f"config {where}"), {}) for text in uniques]
     frame = pd.DataFrame.from_records(parsed, index=range(len(parsed)))
     return frame.take(codes).reset_index(drop=True)
 
@@ -130,18 +151,19 @@ def load(
             # A store written before non-finite values were refused may hold JSON
             # ``Infinity``/``NaN``, which SQLite's JSON functions reject; Python's parser
             # reads it, so the same columns are extracted here instead.
-            rows = _extracted_in_python(connection, condition, parameters, extracted, results is None)
+            rows = _extracted_in_python(path, connection, condition, parameters, extracted, results is None)
     finally:
         connection.close()
     columns = list(zip(*rows)) if rows else [()] * len(selected)
     parts = [pd.DataFrame({name: columns[i] for i, name in enumerate(IDENTITY)})]
     position = len(IDENTITY)
-    for prefix, _ in PARAMETERS:
-        parts.append(_parsed_columns(prefix, list(columns[position])))
+    for prefix, where in PARAMETERS:
+        parts.append(_parsed_columns(path, prefix, where, list(columns[position])))
         position += 1
     if results is None:
-        for prefix in RESULT_COLUMNS:
-            flat = [_flatten(prefix, json.loads(text), {}) for text in columns[position]]
+        for prefix, column in RESULT_COLUMNS.items():
+            flat = [_flatten(prefix, document(text, path, "runs", run_id, column), {})
+                    for run_id, text in zip(columns[0], columns[position])]
             parts.append(pd.DataFrame.from_records(flat, index=range(len(flat))))
             position += 1
         parts.append(pd.DataFrame({"provenance": columns[position]}))
@@ -159,7 +181,7 @@ def load(
 
 
 def _extracted_in_python(
-    connection: sqlite3.Connection, condition: str, parameters: tuple[str, ...],
+    path: str | Path, connection: sqlite3.Connection, condition: str, parameters: tuple[str, ...],
     extracted: list[tuple[str, str]], whole: bool,
 ) -> list[tuple[Any, ...]]:
     """``load``'s rows, with what it asks ``json_extract`` for taken out by Python."""
@@ -171,7 +193,7 @@ def _extracted_in_python(
     for row in connection.execute(query, parameters):
         identity, texts, rest = row[:len(IDENTITY)], row[len(IDENTITY):len(IDENTITY) + len(sources)], \
             row[len(IDENTITY) + len(sources):]
-        documents = [json.loads(text) if text else None for text in texts]
+        documents = [document(text, path, "runs", identity[0], source) for text, source in zip(texts, sources)]
         config, results = documents[0], documents[1:]
         values = [_as_extracted(_at(config, where)) for _, where in PARAMETERS]
         values += [_as_extracted(_at(document, where)) for document, (_, where) in zip(results, extracted)]
@@ -218,7 +240,7 @@ def load_provenance(path: str | Path, suite: str | None = None) -> list[tuple[di
     finally:
         connection.close()
     counts: Counter[str] = Counter(dict(rows))
-    return [(json.loads(text), count) for text, count in counts.most_common()]
+    return [(document(text, path, "runs", None, "provenance"), count) for text, count in counts.most_common()]
 
 
 def _per_run(
@@ -249,7 +271,7 @@ def _per_run(
     if where:
         query += " WHERE " + " AND ".join(where)
     query += " ORDER BY " + ", ".join(f"{table}.{c}" for c in ["run_id", *(order or columns[:1])])
-    connection = _open(path)
+    connection = _open(path, ("runs", table))
     try:
         # Read-only: a store made before the table existed is not given it here.
         known = connection.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (table,))
@@ -327,7 +349,7 @@ def load_records(
         where.append("status = ?")
         parameters.append(status)
     condition = f" WHERE {' AND '.join(where)}" if where else ""
-    connection = _open(path)
+    connection = _open(path, VALUE_TABLES if details else ("runs",))
     try:
         rows = connection.execute(
             f"SELECT {', '.join(RECORD_COLUMNS)} FROM runs{condition} ORDER BY id", parameters
@@ -339,7 +361,7 @@ def load_records(
     for row in rows:
         values = dict(zip(RECORD_COLUMNS, row))
         for name in JSON_COLUMNS:
-            values[name] = json.loads(values[name])
+            values[name] = document(values[name], path, "runs", values["id"], name)
         run_id, provenance, recorded_at = values.pop("id"), values.pop("provenance"), values.pop("recorded_at")
         values.update(tables.get(run_id, {}))
         stored.append(StoredRecord(run_id, Record.from_dict(values), provenance, recorded_at))

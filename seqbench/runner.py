@@ -153,7 +153,7 @@ def _run_suite(suite: Suite, store: Store, claimant: Claimant, executor: Executo
 def _held_elsewhere(others: list[Claim]) -> str:
     """``2 being run by another run (pid 41 on host h since 2026-12-07T03:00:00+00:00),
     skipped``."""
-    owners = sorted({f"pid {c.pid} on host {printable(c.host)} since {c.started_at}" for c in others})
+    owners = sorted({printable(f"pid {c.pid} on host {c.host} since {c.started_at}") for c in others})
     return (f"{len(others)} being run by another run ({'; '.join(owners[:3])}"
             + ("; ..." if len(owners) > 3 else "") + "), skipped")
 

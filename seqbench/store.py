@@ -18,7 +18,9 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from seqbench.errors import UserError
+from seqbench.printable import listed
 from seqbench.record import Record
+from seqbench.store_check import check_structure, check_values, harden
 
 __all__ = ["Store", "default_store_path", "check_identity", "STORE_ENV", "SCHEMA_VERSION",
            "APPLICATION_ID"]
@@ -104,6 +106,7 @@ def connect(path: Path) -> sqlite3.Connection:
     connection = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
     connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     connection.execute("PRAGMA foreign_keys = ON")
+    harden(connection)
     return connection
 
 
@@ -149,24 +152,37 @@ def check_identity(connection: sqlite3.Connection, path: Path) -> bool:
             row = connection.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
             version = row[0] if row else None
     except sqlite3.OperationalError as error:  # locked past the busy timeout, unreadable
+        if "readonly" in str(error) and Path(f"{path}-journal").exists():
+            # A read-only reader cannot roll back a write that stopped half-way.
+            raise UserError(f"{path}: a write to the store stopped half-way ({path}-journal is beside it); "
+                            f"opening it to write (`sqlite3 {path} 'PRAGMA integrity_check'`) rolls it "
+                            "back") from None
         raise UserError(f"{path}: cannot open the results store ({error})") from None
     except sqlite3.DatabaseError as error:  # not SQLite, or damaged
         raise UserError(f"{path}: not a seqbench results store ({error})") from None
     if not tables and application_id in (0, APPLICATION_ID):
         return True
     if application_id not in (0, APPLICATION_ID) or version is None:
-        shown = ", ".join(sorted(tables)[:5]) + (", ..." if len(tables) > 5 else "")
+        shown = listed(sorted(tables), most=5)
         raise UserError(
             f"{path}: not a seqbench results store (an SQLite database of another application, "
             f"tables: {shown or 'none'}); left untouched, give another --store")
     try:
         number = int(version)
     except (TypeError, ValueError):
-        raise UserError(f"{path}: not a seqbench results store (schema version {version!r})") from None
+        raise UserError(f"{path}: not a seqbench results store (schema version {str(version)[:40]!r})") from None
     if number > SCHEMA_VERSION:
         raise UserError(
             f"{path}: written by a newer seqbench (store schema {number}; this version knows "
             f"{SCHEMA_VERSION}); upgrade seqbench to use it")
+    if number < 1:  # no seqbench ever wrote it
+        raise UserError(f"{path}: not a seqbench results store (schema version {str(version)[:40]!r})")
+    try:
+        # Its tables as seqbench makes them, and nothing in it that runs (triggers,
+        # views): before any write, and before any read.
+        check_structure(connection, path, SCHEMA)
+    except sqlite3.DatabaseError as error:
+        raise UserError(f"{path}: not a seqbench results store ({error})") from None
     return False
 
 
@@ -177,13 +193,19 @@ class Store:
         self.path = Path(path)
         if self.path.is_dir():
             raise UserError(f"{self.path}: is a directory; --store takes a file path")
+        if self.path.exists() and not self.path.is_file():  # a device, a FIFO, a socket
+            raise UserError(f"{self.path}: not a regular file; --store takes a results store file")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             connection = connect(self.path)
         except (OSError, sqlite3.Error) as error:
             raise UserError(f"{self.path}: cannot open the results store ({error})") from None
         try:
-            check_identity(connection, self.path)
+            if not check_identity(connection, self.path):
+                check_values(connection, self.path, ("claims",))  # the one table a run reads besides points
+        except sqlite3.DatabaseError as error:
+            connection.close()
+            raise UserError(f"{self.path}: the results store is damaged or unreadable ({error})") from None
         except UserError:
             connection.close()
             raise

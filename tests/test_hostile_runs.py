@@ -44,17 +44,21 @@ def test_a_record_the_store_refuses_is_kept_beside_it_and_the_sweep_goes_on(tmp_
     from click.testing import CliRunner
 
     from seqbench import runner
+    from seqbench import store as store_module
     from seqbench.cli import main
-    from seqbench.store import Store
 
     monkeypatch.setattr(runner, "WRITE_RETRY_SECONDS", (0.0, 0.0))
     store_path = tmp_path / "store.sqlite"
-    Store(store_path).close()
-    connection = sqlite3.connect(store_path)
-    # A real failure of the real store, for one point only: SQLite aborts its insert.
-    connection.execute("CREATE TRIGGER refuse BEFORE INSERT ON runs WHEN NEW.seed = 1"
-                       " BEGIN SELECT RAISE(ABORT, 'simulated: disk full'); END")
-    connection.close()
+    real_prepare = store_module._prepare
+
+    def prepare_then_fail_one_point(connection: sqlite3.Connection) -> None:
+        # A real failure of the real store, for one point only: SQLite aborts its insert.
+        # Made once the run has opened the store: a store holding a trigger is refused.
+        real_prepare(connection)
+        connection.execute("CREATE TRIGGER IF NOT EXISTS refuse BEFORE INSERT ON runs WHEN NEW.seed = 1"
+                           " BEGIN SELECT RAISE(ABORT, 'simulated: disk full'); END")
+
+    monkeypatch.setattr(store_module, "_prepare", prepare_then_fail_one_point)
     suite = tmp_path / "suite.toml"
     suite.write_text("[suite]\nname = \"s\"\nseeds = [0, 1, 2]\n[run]\nepochs = 1\ntrain_size = 32\n"
                      "eval_size = 16\nbatch_size = 16\ndevice = \"cpu\"\n" + TASK + ORACLE)

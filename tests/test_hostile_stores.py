@@ -158,3 +158,187 @@ def test_a_new_store_is_marked_as_seqbench(tmp_path):
     assert connection.execute("PRAGMA application_id").fetchone() == (0x5371426E,)
     connection.close()
     Store(path).close()  # and opened again
+
+
+# Issue: hostile stores and bundles. Each class of defect is one test below.
+
+
+def seqbench_store(path: Path) -> Path:
+    """A small store of seqbench's own making: two runs with curves, one with metrics
+    per evaluation length and per position."""
+    with Store(path) as store:
+        first = record("p1", epochs=2)
+        first["length_metrics"] = [{"length": 5, "metrics": {"mse": 0.5}}]
+        first["position_metrics"] = [{"name": "mse", "position": 0, "value": 0.25}]
+        store.write(first, {"suite_file": "s.toml"})
+        store.write(record("p2", epochs=2), {"suite_file": "s.toml"})
+    connection = sqlite3.connect(path)  # one file, as a bundle handed on would be
+    connection.execute("PRAGMA journal_mode = DELETE")
+    connection.close()
+    return path
+
+
+def altered(path: Path, *statements: str) -> Path:
+    connection = sqlite3.connect(path, isolation_level=None)
+    for statement in statements:
+        connection.execute(statement)
+    connection.close()
+    return path
+
+
+@pytest.mark.parametrize("statements, fragment", [
+    # Code kept in the file, which SQLite runs inside seqbench's own writes or reads.
+    (["CREATE TRIGGER rewrite AFTER INSERT ON runs BEGIN UPDATE runs SET primary_value = 1e9; END"],
+     "trigger 'rewrite'"),
+    (["CREATE TABLE other (id INTEGER)",
+      "CREATE TRIGGER wipe AFTER DELETE ON other BEGIN DELETE FROM runs; END"], "trigger 'wipe'"),
+    (["CREATE VIEW best AS SELECT * FROM runs WHERE primary_value < 1"], "view 'best'"),
+    (["CREATE INDEX heavy ON curves (name) WHERE length(zeroblob(100000000)) > 0"], "index 'heavy'"),
+    (["CREATE INDEX computed ON runs (lower(model))"], "index 'computed'"),
+    # seqbench's tables defined otherwise than seqbench defines them.
+    (["ALTER TABLE runs ADD COLUMN extra TEXT DEFAULT 'x'"], "table 'runs' is defined otherwise"),
+    (["DROP TABLE curves", "CREATE TABLE curves (run_id, epoch, name, value)"],
+     "table 'curves' is defined otherwise"),
+    (["CREATE TABLE loot (run_id INTEGER REFERENCES runs(id) ON DELETE RESTRICT)"], "foreign key into runs"),
+    (["UPDATE meta SET value = '0' WHERE key = 'schema_version'"], "schema version '0'"),
+])
+def test_a_store_holding_code_or_another_schema_is_refused_untouched(tmp_path, statements, fragment):
+    path = altered(seqbench_store(tmp_path / "store.sqlite"), *statements)
+
+    refused_untouched(tmp_path, path, fragment)
+    one_error_line(["export", "s", "--store", str(path), "--out", str(tmp_path / "b.sqlite")], fragment)
+    assert not (tmp_path / "b.sqlite").exists()
+
+
+@pytest.mark.parametrize("statement, read_by, fragment", [
+    ("UPDATE runs SET primary_value = 'abc' WHERE point = 'p2'", [], "primary_value is text 'abc'"),
+    ("UPDATE runs SET seed = '../../seed' WHERE point = 'p2'", [], "seed is text"),
+    ("UPDATE runs SET config = '[1, 2]' WHERE point = 'p2'", [], "config is text '[1, 2]'"),
+    ("UPDATE runs SET metrics = '{\"mse\": 0.5' WHERE point = 'p2'", ["--format", "json"], "metrics is not JSON"),
+    ("UPDATE runs SET metrics = '{\"a\":' || replace(hex(zeroblob(20000)), '00', '[') || 1 ||"
+     " replace(hex(zeroblob(20000)), '00', ']') || '}' WHERE point = 'p2'",
+     ["--format", "json"], "metrics is nested too deeply"),
+    ("UPDATE curves SET value = x'00ff' WHERE epoch = 2", ["--per", "epoch"], "curves row"),
+    ("UPDATE length_metrics SET length = 2.5", ["--per", "length"], "length is the number 2.5"),
+    ("UPDATE position_metrics SET name = x'01'", ["--per", "position"], "name is a blob of 1 bytes"),
+    # Read by `seqbench run` only: a claim on a point (seqbench.claims).
+    ("INSERT INTO claims VALUES ('s', 'p', 'o', 'x', 'h', 'now', 1.0)", None, "claims row 1: pid is text 'x'"),
+])
+def test_a_value_seqbench_never_writes_is_one_line(tmp_path, statement, read_by, fragment):
+    path = altered(seqbench_store(tmp_path / "store.sqlite"), statement)
+    suite = tmp_path / "good.toml"
+    suite.write_text(GOOD)
+    before = digest(path), sorted(tmp_path.iterdir())
+
+    if read_by is None:
+        one_error_line(["run", str(suite), "--store", str(path)], str(path), fragment)
+    else:
+        one_error_line(["report", "--store", str(path), *read_by], str(path), fragment)
+    if read_by is not None and "JSON" not in fragment and "nested" not in fragment:
+        # A bundle is a copy: JSON text is copied as it is, and refused where it is read.
+        one_error_line(["export", "s", "--store", str(path), "--out", str(tmp_path / "b.sqlite")], fragment)
+
+    assert (digest(path), sorted(tmp_path.iterdir())) == before
+
+
+def test_a_folder_or_a_device_given_as_a_store_or_a_bundle_is_one_line(tmp_path):
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    store = seqbench_store(tmp_path / "store.sqlite")
+    suite = tmp_path / "good.toml"
+    suite.write_text(GOOD)
+
+    for args, fragment in (
+        (["report", "--store", str(folder)], "is a directory"), (["run", str(suite), "--store", str(folder)],
+                                                                 "is a directory"),
+        (["prune", str(suite), "--store", str(folder)], "is a directory"),
+        (["export", "s", "--store", str(store), "--out", str(folder)], "is a folder"),
+        (["report", "--store", "/dev/null"], "/dev/null: not a regular file"),
+        (["run", str(suite), "--store", "/dev/null"], "/dev/null: not a regular file"),
+    ):
+        one_error_line(args, fragment)
+    assert list(folder.iterdir()) == []
+
+
+def test_store_text_reaches_a_terminal_escaped_and_a_csv_file_exact(tmp_path, monkeypatch):
+    escape = "\x1b]0;pwned\x07\x1b[2J\u202e"
+    path = altered(seqbench_store(tmp_path / "store.sqlite"),
+                   f"UPDATE runs SET model = 'm{escape}', config = json_set(config, '$.task.name', 't{escape}')")
+    suite = tmp_path / "s.toml"
+    suite.write_text(GOOD.replace('name = "good"', 'name = "s"'))
+
+    pruned = CliRunner().invoke(main, ["prune", str(suite), "--store", str(path), "--dry-run"])
+    exact = CliRunner().invoke(main, ["report", "--store", str(path), "--format", "csv"])
+    monkeypatch.setattr("seqbench.cli._is_terminal", lambda err=False: True)
+    shown = CliRunner().invoke(main, ["report", "--store", str(path), "--format", "csv"])
+
+    assert pruned.exit_code == 0 and "would delete" in pruned.output
+    assert "\\x1b]0;pwned\\x07" in pruned.output and "\x1b" not in pruned.output + shown.output
+    assert shown.exit_code == 0 and f"m\\x1b]0;pwned\\x07\\x1b[2J\\u202e" in shown.output
+    assert exact.exit_code == 0 and f"m{escape}" in exact.output  # a file keeps what the store holds
+
+
+def test_links_in_the_output_folders_are_replaced_not_followed_and_odd_values_draw(tmp_path):
+    # Values a store may hold that figures and event files must cope with: a name of
+    # 100,000 characters, numbers near the float range (float32 event files, bars).
+    path = altered(seqbench_store(tmp_path / "store.sqlite"),
+                   f"UPDATE runs SET model = '{'m' * 100_000}' WHERE point = 'p1'",
+                   "UPDATE runs SET primary_value = -1e300 WHERE point = 'p2'", "UPDATE curves SET value = 1e300")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    victim = outside / "victim.md"
+    victim.write_text("mine\n")
+    out, board = tmp_path / "out", tmp_path / "board"
+    out.mkdir()
+    board.mkdir()
+    (out / "report.md").symlink_to(victim)
+    (out / "runs.csv").symlink_to(outside / "made.csv")
+    (board / "s").symlink_to(outside)  # the suite's folder of event files
+
+    result = CliRunner().invoke(main, ["report", "--store", str(path), "--plot", "--out", str(out),
+                                       "--tensorboard", str(board)])
+
+    assert result.exit_code == 0, (result.output, result.exception)
+    assert result.stderr == ""
+    assert victim.read_text() == "mine\n" and sorted(p.name for p in outside.iterdir()) == ["victim.md"]
+    assert not (out / "report.md").is_symlink() and "m" * 300 in (out / "report.md").read_text()
+    assert not (board / "s").is_symlink() and list((board / "s").rglob("events.out.tfevents.*"))
+    # The default --out, report/ beside the store, came with the store's folder.
+    (tmp_path / "report").symlink_to(outside)
+    one_error_line(["report", "--store", str(path), "--plot"], "default", "symbolic link")
+    assert sorted(p.name for p in outside.iterdir()) == ["victim.md"]
+
+
+def test_a_suite_whose_every_stored_point_is_stale_is_one_line(tmp_path, monkeypatch):
+    path = seqbench_store(tmp_path / "store.sqlite")  # its provenance names s.toml
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "s.toml").write_text(GOOD.replace('name = "good"', 'name = "s"'))  # other points
+
+    for args in (["--per", "config"], ["--plot", "--out", str(tmp_path / "out")]):
+        one_error_line(["report", "--store", str(path), "--suite", "s", *args], "every stored point")
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_message_listing_a_stores_suites_stays_short(tmp_path):
+    path = tmp_path / "store.sqlite"
+    with Store(path) as store:
+        for index in range(12):
+            store.write(record(f"p{index}", suite=("x" * 100_000 if index == 0 else f"s{index}")), {})
+
+    line = one_error_line(["report", "--store", str(path), "--suite", "nope"], "(12 in all)")
+    exported = one_error_line(["export", "nope", "--store", str(path), "--out", str(tmp_path / "b")],
+                              "(12 in all)")
+
+    assert len(line) < 1500 and len(exported) < 1500
+
+
+def test_a_suite_file_a_store_names_is_not_expanded_past_the_usual_limit(tmp_path, monkeypatch):
+    from seqbench.prune import stale_for_report
+
+    path = seqbench_store(tmp_path / "store.sqlite")  # its provenance names s.toml
+    monkeypatch.chdir(tmp_path)
+    seeds = ", ".join(map(str, range(100_001)))  # one point more than --max-points' default
+    (tmp_path / "s.toml").write_text(
+        GOOD.replace('name = "good"', 'name = "s"').replace("seeds = [0]", f"seeds = [{seeds}]"))
+
+    assert stale_for_report(path, "s") is None  # cannot be told: every stored run is shown

@@ -15,7 +15,7 @@ import textwrap
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterable, Literal, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Literal, Sequence
 
 from contextlib import contextmanager
 from typing import Iterator
@@ -25,10 +25,10 @@ import numpy as np
 import seaborn as sns
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter, MaxNLocator, NullLocator
+from matplotlib.ticker import Formatter, FuncFormatter, MaxNLocator, NullLocator
 
 from seqbench.report.naming import is_oracle
-from seqbench.paths import safe_name
+from seqbench.paths import own_file, safe_name
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -39,12 +39,15 @@ if TYPE_CHECKING:
 Sharing = Literal["none", "all", "row", "col"] | bool
 
 __all__ = ["Plot", "Palette", "save", "theme", "panels", "set_scales", "draw_series", "draw_floor",
-           "zero_position", "spans_decades", "figure_legend", "ORACLE_COLOR", "BAND_NOTE"]
+           "zero_position", "spans_decades", "figure_legend", "bar_lengths", "ORACLE_COLOR", "BAND_NOTE"]
 
 ORACLE_COLOR = "black"
 DECADE = 10.0
 PANEL_WIDTH, PANEL_HEIGHT, LEGEND_WIDTH = 4.2, 3.0, 3.0
 MAX_TICKS = 12
+# The longest line of text a figure draws (a wrapped note is one line a panel's width).
+MAX_LINE = 400
+MAX_TICK = 60  # and of a tick label (a model's name on a categorical axis)
 BAND_NOTE = "line: mean over seeds; band: min to max"
 
 
@@ -63,9 +66,13 @@ def theme() -> Iterator[None]:
         # Labels, titles and legends hold names and values from the store: a ``$`` in
         # them is text, never mathtext (which fails on ``$\frac{$`` or draws ``$x$``
         # as maths). No label of seqbench's own relies on mathtext.
+        # NumPy's warnings about values near the float range (a store may hold 1e300)
+        # would print on stderr from inside matplotlib; the figure is drawn regardless.
         with matplotlib.rc_context({"text.parse_math": False}), sns.axes_style("whitegrid"), \
-                sns.plotting_context("notebook"), warnings.catch_warnings():
+                sns.plotting_context("notebook"), warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.filterwarnings("ignore", message=r"Glyph \d+ .*missing from", category=UserWarning)
+            # Said when long names crowd the panels out; the figure is still written.
+            warnings.filterwarnings("ignore", message="constrained_layout not applied", category=UserWarning)
             yield
     finally:
         fonts.setLevel(level)
@@ -100,11 +107,55 @@ def save(plot: Plot, out: Path, formats: Sequence[str]) -> list[Path]:
     paths = []
     with theme():
         figure = plot.draw()
+        _shorten_texts(figure)
         for fmt in formats:
             path = out / f"{safe_name(plot.name)}.{fmt}"
-            figure.savefig(path, format=fmt, dpi=110 if fmt == "png" else None)
+            figure.savefig(own_file(path), format=fmt, dpi=110 if fmt == "png" else None)
             paths.append(path)
     return paths
+
+
+def _cut(text: str, limit: int = MAX_LINE) -> str:
+    return "\n".join(line if len(line) <= limit else line[:limit - 1] + "\u2026" for line in text.split("\n"))
+
+
+class _CutLabels(Formatter):
+    """An axis's own formatter, its labels cut (tick labels are made while drawing,
+    after ``_shorten_texts`` has run: categories such as model names are tick labels)."""
+
+    def __init__(self, inner: Formatter) -> None:
+        self.inner = inner
+
+    def __call__(self, x: float, pos: int | None = None) -> str:
+        return _cut(str(self.inner(x, pos)), MAX_TICK)
+
+    def format_ticks(self, values: Any) -> list[str]:
+        return [_cut(str(label), MAX_TICK) for label in self.inner.format_ticks(values)]
+
+    def set_locs(self, locs: Any) -> None:
+        self.inner.set_locs(locs)
+
+    def get_offset(self) -> str:
+        return _cut(str(self.inner.get_offset()), MAX_TICK)
+
+
+def _shorten_texts(figure: "Figure") -> None:
+    """Cut every line of text in ``figure`` (titles, legends, tick labels: names and
+    values from the store) to MAX_LINE characters. A suite or model name of 100,000
+    characters would otherwise take seconds a figure to draw, or overflow the
+    rasteriser."""
+    from matplotlib.text import Text
+
+    for text in figure.findobj(Text):
+        value = text.get_text()
+        if len(value) > MAX_LINE:
+            text.set_text(_cut(value))
+    for axes in figure.axes:
+        for axis in (axes.xaxis, axes.yaxis):
+            for formatter, setter in ((axis.get_major_formatter(), axis.set_major_formatter),
+                                      (axis.get_minor_formatter(), axis.set_minor_formatter)):
+                if not isinstance(formatter, _CutLabels):
+                    setter(_CutLabels(formatter))
 
 
 def panels(rows: int, cols: int, title: str, note: str = "", sharey: Sharing = "row",
@@ -182,8 +233,16 @@ def draw_series(ax: "Axes", x, mean, low, high, label: str, colour, marker: str 
     if len(x) > 1:
         ax.fill_between(x, low, high, color=colour, alpha=0.2, linewidth=0)
     else:
-        ax.errorbar(x, mean, yerr=[np.subtract(mean, low), np.subtract(high, mean)],
-                    color=colour, capsize=3, linewidth=1)
+        ax.errorbar(x, mean, yerr=bar_lengths(mean, low, high), color=colour, capsize=3, linewidth=1)
+
+
+def bar_lengths(mean, low, high) -> list[np.ndarray]:
+    """Error bars' lengths below and above ``mean``, as matplotlib takes them: never
+    negative (values near the largest float, as a store may hold, round the interval
+    past its mean: matplotlib refuses the whole figure then)."""
+    mean, low, high = (np.asarray(v, dtype=float) for v in (mean, low, high))
+    with np.errstate(invalid="ignore", over="ignore"):
+        return [np.maximum(mean - low, 0.0), np.maximum(high - mean, 0.0)]
 
 
 def zero_position(values: Iterable[float]) -> float | None:

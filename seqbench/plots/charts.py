@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from seqbench.plots.canvas import (
-    BAND_NOTE, ORACLE_COLOR, Palette, Sharing, draw_floor, draw_series, figure_legend, panels,
+    BAND_NOTE, ORACLE_COLOR, Palette, Sharing, bar_lengths, draw_floor, draw_series, figure_legend, panels,
     set_scales, spans_decades, zero_position,
 )
 
@@ -164,7 +164,7 @@ def point_grid(
             lows = np.where(lows > 0, lows, shown["min"].to_numpy(dtype=float))
         for position, item, bottom, top in zip(positions, shown.itertuples(index=False), lows, highs):
             colour = ORACLE_COLOR if item.oracle else palette(item.series)
-            ax.errorbar([position], [item.mean], yerr=[[item.mean - bottom], [top - item.mean]],
+            ax.errorbar([position], [item.mean], yerr=bar_lengths([item.mean], [bottom], [top]),
                         fmt="o", color=colour, capsize=4, label=item.series)
         ax.set_xticks(positions, shown["series"].tolist(), rotation=20, ha="right")
         if floor is not None:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from seqbench.errors import UserError
-from seqbench.paths import safe_name
+from seqbench.paths import own_file, own_folders, safe_name
 from seqbench.plots import Figures, figures, save
 from seqbench.report.page import Block, Heading, Image, Text, html_page, markdown
 from seqbench.report.selection import SetRef, load_shown, select
@@ -89,8 +89,7 @@ def write_report(
     out.mkdir(parents=True, exist_ok=True)
     page: list[Block] = []
     for group in groups:
-        folder = out / safe_name(group[0].suite) if len(groups) > 1 else out
-        folder.mkdir(exist_ok=True)
+        folder = own_folders(out, safe_name(group[0].suite)) if len(groups) > 1 else out
         drawn = figures(group, band)
         images = _draw(drawn, folder, formats, echo)
         csv_names = _tables(drawn, folder, out)
@@ -101,9 +100,9 @@ def write_report(
                                     else f"{len(groups)} suites")
     if not page:
         page.append(Text("Nothing to report."))
-    (out / "report.md").write_text(markdown(page, title, out))
+    own_file(out / "report.md").write_text(markdown(page, title, out))
     html = out / "report.html"
-    html.write_text(html_page(page, title))
+    own_file(html).write_text(html_page(page, title))
     echo(f"summary: {out / 'report.md'}")
     echo(f"summary: {html} (figures embedded)")
     return html
@@ -126,6 +125,6 @@ def _tables(drawn: Figures, folder: Path, out: Path) -> dict[str, str]:
     for key, frame in (("runs", runs_frame(drawn)), ("summary", results_table(drawn)),
                        ("verdicts", verdict_table(drawn))):
         path = folder / f"{key}.csv"
-        frame.to_csv(path, index=False)
+        frame.to_csv(own_file(path), index=False)
         names[key] = path.relative_to(out).as_posix()
     return names

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from seqbench.errors import UserError
+from seqbench.printable import listed
 from seqbench.results import suites as suites_of
 from seqbench.smoke_sizes import is_smoke_name, smoke_name
 
@@ -62,7 +63,7 @@ def _legacy_smoke(store: Path) -> set[str]:
             for name, text in connection.execute("SELECT suite, config FROM runs"):
                 try:
                     run = json.loads(text).get("run")
-                except (TypeError, ValueError, AttributeError):
+                except (TypeError, ValueError, AttributeError, RecursionError):
                     run = None
                 flag = isinstance(run, dict) and bool(run.get("smoke"))
                 smoke[name] = smoke.get(name, True) and flag
@@ -83,9 +84,9 @@ def shown_suites(store: Path, suite: str | None, smoke: bool = False,
     if suite is None:
         chosen = names if smoke else [n for n in names if n not in hidden]
         if not chosen:
-            raise UserError(f"{store} holds only smoke runs ({', '.join(hidden)}); add --smoke to report them")
+            raise UserError(f"{store} holds only smoke runs ({listed(hidden)}); add --smoke to report them")
         if hidden and not smoke:
-            notes.append(f"not shown: smoke runs ({', '.join(hidden)}); add --smoke to see them")
+            notes.append(f"not shown: smoke runs ({listed(hidden)}); add --smoke to see them")
         return Shown(chosen, {}, notes)
     if smoke and not is_smoke_name(suite) and smoke_name(suite) in names:
         suite = smoke_name(suite)
@@ -93,7 +94,7 @@ def shown_suites(store: Path, suite: str | None, smoke: bool = False,
         if smoke_name(suite) in names:
             raise UserError(f"--suite: {store} holds only smoke runs of suite {suite!r} "
                             f"({smoke_name(suite)!r}); add --smoke to report them")
-        raise UserError(f"--suite: no runs of suite {suite!r} in {store}; suites: {', '.join(names)}")
+        raise UserError(f"--suite: no runs of suite {suite!r} in {store}; suites: {listed(names)}")
     if not smoke and smoke_name(suite) in names:
         notes.append(f"not shown: smoke runs of {suite} ({smoke_name(suite)!r}); add --smoke to see them")
     return Shown([suite], _stale(store, suite, include_stale, notes), notes)
@@ -157,11 +158,11 @@ def _one_suite(store: Path, suite: str | None, option: str, smoke: bool = False)
         if smoke and not is_smoke_name(suite) and smoke_name(suite) in names:
             return smoke_name(suite)
         if suite not in names:
-            raise UserError(f"{option}: no runs of suite {suite!r} in {store}; suites: {', '.join(names)}")
+            raise UserError(f"{option}: no runs of suite {suite!r} in {store}; suites: {listed(names)}")
         return suite
     visible = _visible(store, smoke)
     if len(visible) > 1:
-        raise UserError(f"{option}: {store} holds suites {', '.join(visible)}; choose one with --suite")
+        raise UserError(f"{option}: {store} holds suites {listed(visible)}; choose one with --suite")
     return visible[0]
 
 
@@ -192,7 +193,7 @@ def select(store: Path, suite: str | None, compare: str | None, smoke: bool = Fa
             rest = [name for name in _visible(store, smoke) if name != compare]
             if len(rest) != 1:
                 raise UserError(
-                    f"--compare {compare}: {store} holds suites {', '.join(names)}; "
+                    f"--compare {compare}: {store} holds suites {listed(names)}; "
                     "say which to compare it with using --suite")
             suite = rest[0]
         if suite == compare:
@@ -201,7 +202,7 @@ def select(store: Path, suite: str | None, compare: str | None, smoke: bool = Fa
                  _compared(store, compare, compare, include_stale, notes)]]
     raise UserError(
         f"--compare: {compare!r} is neither a results store (no such file) nor a suite in {store}; "
-        f"suites: {', '.join(names)}")
+        f"suites: {listed(names)}")
 
 
 def _compared(store: Path, suite: str, label: str, include_stale: bool, notes: list[str] | None) -> SetRef:
@@ -221,6 +222,9 @@ def load_shown(ref: SetRef, smoke: bool = False) -> "ResultSet":
     from seqbench.report.sets import load_set, smoke_flags
 
     result_set = without_stale(load_set(ref.store, ref.suite, ref.label), ref.stale)
+    if result_set.runs.empty:  # every stored point stale: nothing to draw or summarise
+        raise UserError(f"{ref.label}: every stored point of suite {ref.suite!r} is no longer in its suite "
+                        "file; --include-stale reports them, `seqbench prune` deletes them")
     if smoke or is_smoke_name(ref.suite):
         return result_set
     marked = smoke_flags(result_set.runs)

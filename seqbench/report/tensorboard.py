@@ -10,12 +10,13 @@ with tensorboard's own ``EventAccumulator``.
 
 from __future__ import annotations
 
+import math
 import struct
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable, Iterator
 
-from seqbench.paths import safe_name
+from seqbench.paths import own_file, own_folders, safe_name
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -105,11 +106,20 @@ def event(wall_time: float, step: int, scalars: dict[str, float] | None = None,
         out += _bytes(3, file_version)
     if scalars:
         values = b"".join(
-            _bytes(1, _bytes(1, tag.encode()) + _field(2, 5) + struct.pack("<f", value))
+            _bytes(1, _bytes(1, tag.encode()) + _field(2, 5) + struct.pack("<f", _float32(value)))
             for tag, value in scalars.items()
         )
         out += _bytes(5, values)
     return out
+
+
+FLOAT32_MAX = 3.4028234663852886e38
+
+
+def _float32(value: float) -> float:
+    """``value`` as a float32 can hold it: past its range, an infinity of that sign (a
+    store's 1e300 would otherwise fail the whole export: struct refuses it)."""
+    return value if abs(value) <= FLOAT32_MAX or value != value else math.copysign(math.inf, value)
 
 
 def tag_of(name: str) -> str:
@@ -174,15 +184,14 @@ def write_runs(sets: list["ResultSet"], directory: Path) -> int:
         curves = dict(tuple(results.load_curves(result_set.store, result_set.suite, identity=False).groupby("id")))
         lengths = dict(tuple(result_set.length_metrics.groupby("id")))
         metric = result_set.primary_metric
-        root = directory / safe_name(result_set.label)
         for _, run in result_set.runs.iterrows():
             if run["status"] != "ok":
                 continue
-            folder = root / _run_folder(run, varied)
-            folder.mkdir(parents=True, exist_ok=True)
+            directory.mkdir(parents=True, exist_ok=True)
+            folder = own_folders(directory, safe_name(result_set.label) / _run_folder(run, varied))
             # Named after the point, so a second export replaces the first instead of
             # doubling every curve.
             path = folder / f"events.out.tfevents.0.seqbench-{safe_name(run['point'])}"
-            path.write_bytes(_run_events(run, curves.get(run["id"]), lengths.get(run["id"]), metric))
+            own_file(path).write_bytes(_run_events(run, curves.get(run["id"]), lengths.get(run["id"]), metric))
             written += 1
     return written
