@@ -8,6 +8,7 @@ and several writers (parallel sweeps) can share one file.
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
@@ -175,12 +176,14 @@ class Store:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        if self.path.is_dir():
-            raise UserError(f"{self.path}: is a directory; --store takes a file path")
+        made: list[Path] = []
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            if self.path.is_dir():
+                raise UserError(f"{self.path}: is a directory; --store takes a file path")
+            _make_folders(self.path.parent, made)
             connection = connect(self.path)
-        except (OSError, sqlite3.Error) as error:
+        except (OSError, sqlite3.Error) as error:  # a name too long, a file where a folder goes
+            _remove_empty(made)  # a store that cannot be opened leaves nothing behind
             raise UserError(f"{self.path}: cannot open the results store ({error})") from None
         try:
             check_identity(connection, self.path)
@@ -297,6 +300,28 @@ class Store:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _make_folders(folder: Path, made: list[Path]) -> None:
+    """Make ``folder`` and its missing parents, adding each to ``made`` (outermost
+    first) as it is made, so a failure part way can remove what was made."""
+    missing = []
+    while not folder.exists() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    if not folder.is_dir():
+        raise NotADirectoryError(errno.ENOTDIR, "not a folder", str(folder))
+    for new in reversed(missing):
+        new.mkdir()
+        made.append(new)
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    for folder in reversed(folders):
+        try:
+            folder.rmdir()
+        except OSError:
+            return  # not empty (another process wrote there), or gone
 
 
 def _finite_or_none(value: float | None) -> float | None:
