@@ -184,7 +184,8 @@ class Store:
             connection = connect(self.path)
         except (OSError, sqlite3.Error) as error:  # a name too long, a file where a folder goes
             _remove_empty(made)  # a store that cannot be opened leaves nothing behind
-            raise UserError(f"{self.path}: cannot open the results store ({error})") from None
+            reason = error.strerror if isinstance(error, OSError) and error.strerror else error
+            raise UserError(f"{self.path}: cannot open the results store ({reason})") from None
         try:
             check_identity(connection, self.path)
         except UserError:
@@ -310,7 +311,7 @@ def _make_folders(folder: Path, made: list[Path]) -> None:
         missing.append(folder)
         folder = folder.parent
     if not folder.is_dir():
-        raise NotADirectoryError(errno.ENOTDIR, "not a folder", str(folder))
+        raise NotADirectoryError(errno.ENOTDIR, f"{folder} is not a folder")
     for new in reversed(missing):
         new.mkdir()
         made.append(new)
