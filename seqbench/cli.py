@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import sqlite3
 import sys
@@ -80,9 +81,15 @@ def _store_option(function):
 
 
 def _store_path(store: Path | None) -> Path:
-    from seqbench.store import default_store_path
+    from seqbench.store import STORE_ENV, default_store_path
 
-    return store if store is not None else default_store_path()
+    if store is not None:
+        return store
+    # --store's own checks (UserPath), for the variable that stands in for it.
+    named = os.environ.get(STORE_ENV, "")
+    if named.endswith(("/", os.sep)):
+        raise SeqbenchUsageError(f"${STORE_ENV}: {named!r} ends in '/', so it names a folder; give a file path")
+    return default_store_path()
 
 
 @contextmanager

@@ -197,9 +197,10 @@ def _suite_header(where: str, header: dict[str, Any], default_name: str) -> tupl
     if not name.isprintable() or len(name) > MAX_NAME_CHARACTERS:
         # Control, format and separator characters (newlines, ESC, NUL, direction
         # overrides) cannot be typed after --suite, and forge or hide text where printed.
+        taken = "" if "name" in header else " (the file's name: no [suite] name is given)"
         raise UserError(
             f"{where}: [suite] name: expected printable text of at most {MAX_NAME_CHARACTERS} characters "
-            f"(no control or format characters, no separator but the space), got {brief(name)}")
+            f"(no control or format characters, no separator but the space), got {brief(name)}{taken}")
     if is_smoke_name(name):
         raise UserError(f"{where}: [suite] name: {name!r} ends in {SMOKE_SUFFIX.strip()!r}, which "
                         "marks the runs of `seqbench run --smoke`; choose another name")

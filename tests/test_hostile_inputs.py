@@ -167,3 +167,8 @@ def test_a_huge_length_does_not_hang_validation(here):
     # seqbench-example's reverse computed digits ** length to check its size.
     text = '[task]\nname = "reverse"\nlength = 4611686018427387904\n' + ORACLE
     assert CliRunner().invoke(main, ["run", suite(here, text), "--dry-run"]).exit_code == 0
+
+
+def test_a_store_variable_naming_a_folder_is_refused(here, monkeypatch):
+    monkeypatch.setenv("SEQBENCH_STORE", "runs/")
+    refused(here, ["run", "s.toml"], "Error: $SEQBENCH_STORE: 'runs/' ends in '/', so it names a folder")
