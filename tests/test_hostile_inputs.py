@@ -172,3 +172,23 @@ def test_a_huge_length_does_not_hang_validation(here):
 def test_a_store_variable_naming_a_folder_is_refused(here, monkeypatch):
     monkeypatch.setenv("SEQBENCH_STORE", "runs/")
     refused(here, ["run", "s.toml"], "Error: $SEQBENCH_STORE: 'runs/' ends in '/', so it names a folder")
+
+
+# Class 8: a name read from a store used as a file name. A claim's owner named the lock
+# file to judge and then unlink: an owner of '/elsewhere/victim' deleted victim.lock.
+def test_a_claim_owner_from_the_store_never_reaches_outside_its_folder(here):
+    from seqbench.store import Store
+    from seqbench.suite import load_suite
+
+    victim = here / "elsewhere" / "victim"
+    victim.parent.mkdir()
+    victim.with_suffix(".lock").write_text("not the store's")
+    (point,) = load_suite(here / "s.toml").points
+    with Store(here / "store.sqlite") as store:
+        store.connection.execute("INSERT INTO claims VALUES ('s', ?, ?, 1, 'h', 'then', 1e18)",
+                                 (point.hash, str(victim)))
+
+    result = CliRunner().invoke(main, ["run", "s.toml", "--store", "store.sqlite"])
+
+    assert result.exit_code == 0, result.output
+    assert victim.with_suffix(".lock").read_text() == "not the store's"
