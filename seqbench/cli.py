@@ -184,6 +184,11 @@ def run(suites, store, resume, dry_run, executor, jobs, ray_address, device, smo
         from seqbench.benchmark_json import check_writable
 
         check_writable(benchmark_json)  # before the run, not after hours of it; --dry-run checks it too
+        # Written over whatever the path holds: never the store the run fills, nor a suite.
+        for taken, what in [(options.store, "the results store"), *((path, "a suite file") for path in suites)]:
+            if os.path.realpath(taken) == os.path.realpath(benchmark_json):
+                raise SeqbenchUsageError(f"--benchmark-json: {benchmark_json} is {what} of this run; "
+                                         "name another file")
     from seqbench.output import SurvivingOutput
 
     try:

@@ -144,9 +144,13 @@ def test_a_usage_error_is_one_line_saying_where_the_allowed_values_are(here, arg
     (["run", "s.toml", "--store", "s.toml/x.sqlite"], "cannot open the results store (s.toml is not a folder)"),
     (["run", "s.toml", "--dry-run", "--benchmark-json", "s.toml/b.json"], "--benchmark-json: cannot write"),
     (["run", "s.toml", "--benchmark-json", "x" * 300 + "/b.json"], "(File name too long)"),
+    (["run", "s.toml", "--store", "st.sqlite", "--benchmark-json", "./st.sqlite"],
+     "--benchmark-json: st.sqlite is the results store of this run"),
+    (["run", "s.toml", "--benchmark-json", "s.toml"], "--benchmark-json: s.toml is a suite file of this run"),
 ], ids=["suite-nul", "store-nul", "benchmark-json-nul", "report-out-nul", "export-out-nul", "prune-nul",
         "store-slash", "export-slash", "suite-slash", "store-folder-too-long", "store-name-too-long",
-        "store-under-a-file", "benchmark-json-under-dry-run", "benchmark-json-too-long"])
+        "store-under-a-file", "benchmark-json-under-dry-run", "benchmark-json-too-long",
+        "benchmark-json-over-the-store", "benchmark-json-over-the-suite"])
 def test_a_path_no_file_can_have_is_one_line_and_makes_nothing(here, args, fragment):
     refused(here, args, fragment)
 
