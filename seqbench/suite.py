@@ -303,6 +303,9 @@ def _sweep_axes(
             known = list(RUN_KEYS)
         else:
             known = sorted({spec.name for _, cls, _ in models for spec in param_specs(cls)})
+        if name in ("seed", "seeds") and name not in known:
+            raise UserError(f"{where}: [sweep] {key}: seeds are not swept; list them in [suite] seeds "
+                            "(every point runs once per seed)")
         if name not in known:
             owner = {"task": f"task {task_cls.name!r}", "run": "[run]", "model": "any model in this suite"}[section]
             raise UserError(

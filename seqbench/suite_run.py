@@ -25,6 +25,8 @@ def check_run_keys(where: str, values: dict[str, Any]) -> None:
     if "smoke" in values:
         raise UserError(f"{where}: [run] smoke: set by the --smoke option, not in the file")
     unknown = sorted(set(values) - set(RUN_KEYS))
+    if {"seed", "seeds"} & set(unknown):
+        raise UserError(f"{where}: [run] {min({'seed', 'seeds'} & set(unknown))}: seeds are set in [suite] seeds")
     if unknown:
         raise UserError(f"{where}: [run] {unknown[0]}: unknown setting; allowed: {', '.join(RUN_KEYS)}")
     if "target" in values and not isinstance(values["target"], dict):

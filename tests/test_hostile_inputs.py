@@ -92,13 +92,18 @@ def test_a_suite_name_of_any_script_up_to_200_characters_runs(here):
     assert CliRunner().invoke(main, ["run", path, "--dry-run"]).exit_code == 0
 
 
-# Class 3: one axis, one spelling. A quoted "task.seq_len" flattened to the axis
-# task.seq_len, and with both written one silently replaced the other.
-@pytest.mark.parametrize("sweep", ['"task.seq_len" = [5, 6]\n', 'task.seq_len = [5]\n"task.seq_len" = [6]\n',
-                                   'task."seq_len.x" = [5]\n'], ids=["quoted", "both-spellings", "nested"])
-def test_a_sweep_key_holding_a_dot_is_refused(here, sweep):
-    refused(here, ["run", suite(here, TASK + ORACLE + "[sweep]\n" + sweep), "--dry-run"],
-            "Error: bad.toml: [sweep] ", "a quoted key holding a dot; write it unquoted")
+# Class 3: one axis, one spelling, one place. A quoted "task.seq_len" flattened to the
+# axis task.seq_len, and with both written one silently replaced the other; seeds
+# written where settings go were an unknown key with no word of where they belong.
+@pytest.mark.parametrize("text, fragment", [
+    ('[sweep]\n"task.seq_len" = [5, 6]\n', "[sweep] 'task.seq_len': a quoted key holding a dot; write it unquoted"),
+    ('[sweep]\ntask.seq_len = [5]\n"task.seq_len" = [6]\n', "[sweep] 'task.seq_len': a quoted key holding a dot"),
+    ('[sweep]\ntask."seq_len.x" = [5]\n', "[sweep] 'task.seq_len.x': a quoted key holding a dot"),
+    ("[sweep]\nrun.seed = [1, 2]\n", "[sweep] run.seed: seeds are not swept; list them in [suite] seeds"),
+    ("[run]\nseeds = [1, 2]\n", "[run] seeds: seeds are set in [suite] seeds"),
+], ids=["quoted", "both-spellings", "nested", "swept-seed", "seeds-in-run"])
+def test_a_key_in_another_spelling_or_place_is_refused(here, text, fragment):
+    refused(here, ["run", suite(here, TASK + ORACLE + text), "--dry-run"], "Error: bad.toml: " + fragment)
 
 
 # Class 4: one suite name, one file per run (the store keeps runs by suite name).
