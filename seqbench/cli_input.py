@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-__all__ = ["UserPath", "one_line", "MAX_MESSAGE_CHARACTERS"]
+__all__ = ["UserPath", "one_line", "capped", "MAX_MESSAGE_CHARACTERS"]
 
 # A message is one line a person reads: past this length its middle is cut (a suite
 # value or a name may be a megabyte long), keeping the start (file, key, what is
@@ -21,8 +21,9 @@ MAX_MESSAGE_CHARACTERS = 1000
 class UserPath(click.Path):
     """``click.Path`` that refuses, as a usage error naming the option, what no file
     name can be: a NUL byte (``os.stat`` raises ValueError on it), and, for a file
-    (``file=True`` or ``dir_okay=False``), a path ending in ``/``, which names a folder (``Path`` drops
-    the slash, and a file would be made where the user asked for a folder)."""
+    (``file=True`` or ``dir_okay=False``), a path ending in ``/``, which names a
+    folder (``Path`` drops the slash, and a file would be made where a folder was
+    asked for)."""
 
     def __init__(self, *, file: bool = False, file_okay: bool = True, dir_okay: bool = True) -> None:
         super().__init__(path_type=Path, file_okay=file_okay, dir_okay=dir_okay)

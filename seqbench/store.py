@@ -313,7 +313,10 @@ def _make_folders(folder: Path, made: list[Path]) -> None:
     if not folder.is_dir():
         raise NotADirectoryError(errno.ENOTDIR, f"{folder} is not a folder")
     for new in reversed(missing):
-        new.mkdir()
+        try:
+            new.mkdir()
+        except FileExistsError:
+            continue  # another run opening a store here made it meanwhile: not ours to remove
         made.append(new)
 
 
