@@ -168,14 +168,17 @@ def benchmark_document(suites: list[Suite], store: Path) -> dict[str, Any]:
 def check_writable(path: Path) -> None:
     """Refuse, before anything runs, a ``path`` the file could not be written to."""
     folder = path.parent
-    while not folder.exists() and folder != folder.parent:
-        folder = folder.parent
-    if not folder.is_dir():
-        reason = f"{folder} is not a folder"
-    elif not os.access(folder, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
-        reason = "permission denied"
-    else:
-        return
+    try:
+        while not folder.exists() and folder != folder.parent:
+            folder = folder.parent
+        if not folder.is_dir():
+            reason = f"{folder} is not a folder"
+        elif not os.access(folder, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
+            reason = "permission denied"
+        else:
+            return
+    except OSError as error:  # a name longer than the file system allows
+        reason = error.strerror or str(error)
     raise UserError(f"--benchmark-json: cannot write {path} ({reason})")
 
 

@@ -32,6 +32,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterable
 
+from seqbench.paths import safe_name
+
 __all__ = ["Claimant", "Claim", "LEASE_SECONDS", "claims_folder"]
 
 LEASE_SECONDS = 120.0
@@ -54,7 +56,9 @@ def claims_folder(store: Path) -> Path:
 def _owner_alive(folder: Path, owner: str) -> bool:
     """True while ``owner`` holds its lock file (the kernel keeps the lock exactly as
     long as the process that took it lives)."""
-    lock = folder / f"{owner}.lock"
+    # ``owner`` is read from the store, which may be hostile: an owner of ``../x`` or
+    # ``/x`` would take, and unlink, a lock file outside the folder.
+    lock = folder / f"{safe_name(owner)}.lock"
     try:
         descriptor = os.open(lock, os.O_RDWR)
     except FileNotFoundError:

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import sqlite3
 import sys
 import threading
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, TextIO, cast
+from typing import Any, Iterator, TextIO, cast
 
 import click
 
 from seqbench import __version__
+from seqbench.cli_input import UserPath, capped, one_line
 from seqbench.errors import UserError
 
 EXIT_USAGE = 2
@@ -27,15 +29,36 @@ class SeqbenchUsageError(click.ClickException):
     def __init__(self, message: str) -> None:
         from seqbench.printable import printable
 
-        super().__init__(printable(message))
+        super().__init__(capped(printable(message)))
+
+
+# ``seqbench`` alone prints its help: a usage error of click's that is no mistake.
+_HELP = getattr(click.exceptions, "NoArgsIsHelpError", ())
 
 
 class _Group(click.Group):
+    """Every error a user can cause leaves here as one line and exit code 2: seqbench's
+    own (UserError) and click's usage errors, from the group's options and from every
+    command's (a subcommand's options are parsed inside ``invoke``)."""
+
+    def make_context(self, info_name: str | None, args: list[str], parent: click.Context | None = None,
+                     **extra: Any) -> click.Context:
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except _HELP:
+            raise
+        except click.UsageError as error:
+            raise SeqbenchUsageError(one_line(error)) from None
+
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
         except UserError as error:
             raise SeqbenchUsageError(str(error)) from None
+        except _HELP:
+            raise
+        except click.UsageError as error:
+            raise SeqbenchUsageError(one_line(error)) from None
 
 
 @click.group(cls=_Group)
@@ -51,18 +74,22 @@ def main() -> None:
 def _store_option(function):
     return click.option(
         "--store",
-        # A folder is refused by the store itself, in one line (click's own check
-        # prints a usage block).
-        type=click.Path(path_type=Path),
+        type=UserPath(dir_okay=False),
         default=None,
         help="Results store (SQLite). Default: $SEQBENCH_STORE or results/seqbench.sqlite.",
     )(function)
 
 
 def _store_path(store: Path | None) -> Path:
-    from seqbench.store import default_store_path
+    from seqbench.store import STORE_ENV, default_store_path
 
-    return store if store is not None else default_store_path()
+    if store is not None:
+        return store
+    # --store's own checks (UserPath), for the variable that stands in for it.
+    named = os.environ.get(STORE_ENV, "")
+    if named.endswith(("/", os.sep)):
+        raise SeqbenchUsageError(f"${STORE_ENV}: {named!r} ends in '/', so it names a folder; give a file path")
+    return default_store_path()
 
 
 @contextmanager
@@ -133,7 +160,7 @@ def _say(line: str) -> None:
 
 
 @main.command()
-@click.argument("suites", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("suites", nargs=-1, required=True, type=UserPath(file=True))
 @_store_option
 @click.option("--resume/--fresh", default=True, show_default=True,
               help="Skip points the store already has as succeeded, or rerun every point.")
@@ -152,7 +179,7 @@ def _say(line: str) -> None:
 @click.option("--device", default=None, help="Override every point's run.device: auto, cpu, cuda or cuda:N.")
 @click.option("--smoke", is_flag=True,
               help="Shrink sizes and epochs, and run the first seed only, so any suite runs in seconds on a CPU.")
-@click.option("--benchmark-json", type=click.Path(path_type=Path, dir_okay=False), default=None,
+@click.option("--benchmark-json", type=UserPath(dir_okay=False), default=None,
               help="Then write the suites' succeeded points to this file as pytest-benchmark "
                    "JSON (phase seconds per point; `pytest-benchmark compare FILE...` reads it).")
 @click.option("--max-points", type=click.IntRange(min=1), default=100_000, show_default=True,
@@ -171,10 +198,15 @@ def run(suites, store, resume, dry_run, executor, jobs, ray_address, device, smo
         store=_store_path(store), resume=resume, dry_run=dry_run, executor=executor,
         jobs=jobs, ray_address=ray_address, device=device, smoke=smoke, max_points=max_points,
     )
-    if benchmark_json is not None and not dry_run:
+    if benchmark_json is not None:
         from seqbench.benchmark_json import check_writable
 
-        check_writable(benchmark_json)  # before the run, not after hours of it
+        check_writable(benchmark_json)  # before the run, not after hours of it; --dry-run checks it too
+        # Written over whatever the path holds: never the store the run fills, nor a suite.
+        for taken, what in [(options.store, "the results store"), *((path, "a suite file") for path in suites)]:
+            if os.path.realpath(taken) == os.path.realpath(benchmark_json):
+                raise SeqbenchUsageError(f"--benchmark-json: {benchmark_json} is {what} of this run; "
+                                         "name another file")
     from seqbench.output import SurvivingOutput
 
     try:
@@ -210,13 +242,13 @@ def run(suites, store, resume, dry_run, executor, jobs, ray_address, device, smo
                    "metrics), per evaluation length (run.eval_lengths) or per epoch (training curves).")
 @click.option("--plot", is_flag=True,
               help="Write figures (PNG) and a summary page (report.md, report.html) to --out.")
-@click.option("--out", type=click.Path(path_type=Path, file_okay=False), default=None,
+@click.option("--out", type=UserPath(file_okay=False), default=None,
               help="Folder for --plot. Default: report/ beside the store (results/report).")
 @click.option("--svg", is_flag=True, help="With --plot, also write every figure as SVG.")
 @click.option("--compare", metavar="STORE_OR_SUITE", default=None,
               help="Put a second result set beside the first: another store file, or another "
                    "suite of this store.")
-@click.option("--tensorboard", "tensorboard_dir", type=click.Path(path_type=Path, file_okay=False),
+@click.option("--tensorboard", "tensorboard_dir", type=UserPath(file_okay=False),
               default=None, help="Write the per-epoch curves as TensorBoard event files under this folder.")
 @click.option("--band", type=click.Choice(["ci", "minmax"]), default="ci", show_default=True,
               help="With --plot, the spread over seeds the figures draw: the mean's 95% interval, "
@@ -305,7 +337,7 @@ def _print_table(store: Path, suite: str | None, compare: str | None, fmt: str, 
 @main.command()
 @click.argument("suites", nargs=-1, required=True)
 @_store_option
-@click.option("--out", type=click.Path(path_type=Path), required=True,
+@click.option("--out", type=UserPath(dir_okay=False), required=True,
               help="The bundle to write: a standalone results store (SQLite) of these suites.")
 @click.option("--force", is_flag=True, help="Replace --out if it exists.")
 def export(suites, store, out, force) -> None:
@@ -327,7 +359,7 @@ def export(suites, store, out, force) -> None:
 
 
 @main.command()
-@click.argument("suite_file", type=click.Path(path_type=Path))
+@click.argument("suite_file", type=UserPath(file=True))
 @_store_option
 @click.option("--dry-run", is_flag=True, help="List the stored points that would be deleted; delete nothing.")
 def prune(suite_file, store, dry_run) -> None:

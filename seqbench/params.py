@@ -15,6 +15,8 @@ import typing
 from dataclasses import dataclass
 from typing import Any, Literal, get_args, get_origin
 
+from seqbench.suite_input import brief
+
 __all__ = ["param", "ParamSpec", "param_specs", "coerce_params", "ParamError"]
 
 
@@ -134,18 +136,18 @@ def coerce_value(spec: ParamSpec, value: Any) -> Any:
     """Return ``value`` converted to the spec's type, or raise ParamError."""
     converted = _convert(spec.type, value)
     if converted is _INVALID:
-        raise ParamError(spec.name, f"expected {spec.describe_allowed()}, got {value!r}")
+        raise ParamError(spec.name, f"expected {spec.describe_allowed()}, got {brief(value)}")
     if spec.choices is not None and converted not in spec.choices:
-        raise ParamError(spec.name, f"expected {spec.describe_allowed()}, got {value!r}")
+        raise ParamError(spec.name, f"expected {spec.describe_allowed()}, got {brief(value)}")
     if not _finite(converted):
         # TOML has inf and nan. NaN compares false with every bound, infinity passes any
         # minimum, and either would be stored as JSON no reader accepts (``Infinity``).
-        raise ParamError(spec.name, f"expected a finite {spec.describe_allowed()}, got {value!r}")
+        raise ParamError(spec.name, f"expected a finite {spec.describe_allowed()}, got {brief(value)}")
     if isinstance(converted, (int, float)) and not isinstance(converted, bool):
         too_small = spec.min is not None and converted < spec.min
         too_large = spec.max is not None and converted > spec.max
         if too_small or too_large:
-            raise ParamError(spec.name, f"expected {spec.describe_allowed()}, got {value!r}")
+            raise ParamError(spec.name, f"expected {spec.describe_allowed()}, got {brief(value)}")
     return converted
 
 

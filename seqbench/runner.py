@@ -65,6 +65,7 @@ def run_suites(paths: list[Path], options: RunOptions, out: TextIO) -> int:
                    gpus=gpus)
         for path in paths
     ]
+    _check_distinct_names(suites)
     try:
         executor_cls = registry.executors().get(options.executor)
     except UserError as error:
@@ -90,6 +91,22 @@ def run_suites(paths: list[Path], options: RunOptions, out: TextIO) -> int:
             claimant.close()
     click.echo(f"results: {options.store}", file=out)
     return EXIT_SOME_FAILED if failed else EXIT_OK
+
+
+def _check_distinct_names(suites: list[Suite]) -> None:
+    """One suite name, one file: the store keeps runs by suite name, and a report or
+    ``prune`` reads the file of that name, so two suites of one name in one run (the same
+    file given twice included) would run points twice or mix two files' points."""
+    first: dict[str, Suite] = {}
+    for suite in suites:
+        earlier = first.setdefault(suite.name, suite)
+        if earlier is suite:
+            continue
+        same = earlier.path.resolve() == suite.path.resolve()
+        raise UserError(
+            f"{suite.path}: given twice in this run" if same else
+            f"{suite.path}: [suite] name {suite.name!r} is also the name of {earlier.path}'s suite "
+            "in this run; give each suite file its own name")
 
 
 def _executor_options(options: RunOptions) -> dict[str, Any]:

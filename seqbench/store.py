@@ -8,6 +8,7 @@ and several writers (parallel sweeps) can share one file.
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
@@ -191,15 +192,18 @@ class Store:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        if self.path.is_dir():
-            raise UserError(f"{self.path}: is a directory; --store takes a file path")
-        if self.path.exists() and not self.path.is_file():  # a device, a FIFO, a socket
+        made: list[Path] = []
+        if self.path.exists() and not self.path.is_file() and not self.path.is_dir():  # a device, a FIFO, a socket
             raise UserError(f"{self.path}: not a regular file; --store takes a results store file")
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            if self.path.is_dir():
+                raise UserError(f"{self.path}: is a directory; --store takes a file path")
+            _make_folders(self.path.parent, made)
             connection = connect(self.path)
-        except (OSError, sqlite3.Error) as error:
-            raise UserError(f"{self.path}: cannot open the results store ({error})") from None
+        except (OSError, sqlite3.Error) as error:  # a name too long, a file where a folder goes
+            _remove_empty(made)  # a store that cannot be opened leaves nothing behind
+            reason = error.strerror if isinstance(error, OSError) and error.strerror else error
+            raise UserError(f"{self.path}: cannot open the results store ({reason})") from None
         try:
             if not check_identity(connection, self.path):
                 check_values(connection, self.path, ("claims",))  # the one table a run reads besides points
@@ -319,6 +323,31 @@ class Store:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _make_folders(folder: Path, made: list[Path]) -> None:
+    """Make ``folder`` and its missing parents, adding each to ``made`` (outermost
+    first) as it is made, so a failure part way can remove what was made."""
+    missing = []
+    while not folder.exists() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    if not folder.is_dir():
+        raise NotADirectoryError(errno.ENOTDIR, f"{folder} is not a folder")
+    for new in reversed(missing):
+        try:
+            new.mkdir()
+        except FileExistsError:
+            continue  # another run opening a store here made it meanwhile: not ours to remove
+        made.append(new)
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    for folder in reversed(folders):
+        try:
+            folder.rmdir()
+        except OSError:
+            return  # not empty (another process wrote there), or gone
 
 
 def _finite_or_none(value: float | None) -> float | None:

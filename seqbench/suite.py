@@ -21,9 +21,9 @@ from seqbench.model import Model, unavailable_reason
 from seqbench.params import ParamError, coerce_params, param_specs
 from seqbench.point import Point
 from seqbench.settings import SMOKE_LIMITS, RunSettings, check_device
-from seqbench.smoke_sizes import smoke_name, smoke_sweep
+from seqbench.smoke_sizes import SMOKE_SUFFIX, is_smoke_name, smoke_name, smoke_sweep
 from seqbench.suite_plugins import able_models, check_model, plugin_call, task_signature
-from seqbench.suite_input import NO_REPEAT, first_repeated, parse_toml, read_bytes, shown
+from seqbench.suite_input import NO_REPEAT, brief, first_repeated, parse_toml, read_bytes, shown
 from seqbench.suite_run import RUN_KEYS, check_eval_lengths, check_run_keys, check_target
 from seqbench.task import Task
 
@@ -35,7 +35,13 @@ SWEEPABLE = ("task", "run", "model")
 # ``seqbench run --max-points``'s default: a suite larger than this is a typo more often
 # than a plan, and expanding it takes minutes and gigabytes before anything runs.
 DEFAULT_MAX_POINTS = 100_000
-MAX_SEED = 2**63 - 1
+# NumPy's legacy seeding (np.random.seed, which keras.utils.set_random_seed calls for
+# every TensorFlow point) takes 0 to 2**32 - 1: a larger seed would fail every such
+# point after validation had passed it.
+MAX_SEED = 2**32 - 1
+# A suite's name is typed on command lines (report --suite, export) and printed in
+# every line about its points.
+MAX_NAME_CHARACTERS = 200
 # ``smoke`` is a run setting only the --smoke option sets.
 
 
@@ -187,10 +193,20 @@ def _suite_header(where: str, header: dict[str, Any], default_name: str) -> tupl
         raise UserError(f"{where}: [suite] {unknown[0]}: unknown key; allowed: {', '.join(SUITE_KEYS)}")
     name = header.get("name", default_name)
     if not isinstance(name, str) or not name.strip():
-        raise UserError(f"{where}: [suite] name: expected a non-empty string, got {name!r}")
+        raise UserError(f"{where}: [suite] name: expected a non-empty string, got {brief(name)}")
+    if not name.isprintable() or len(name) > MAX_NAME_CHARACTERS:
+        # Control, format and separator characters (newlines, ESC, NUL, direction
+        # overrides) cannot be typed after --suite, and forge or hide text where printed.
+        taken = "" if "name" in header else " (the file's name: no [suite] name is given)"
+        raise UserError(
+            f"{where}: [suite] name: expected printable text of at most {MAX_NAME_CHARACTERS} characters "
+            f"(no control or format characters, no separator but the space), got {brief(name)}{taken}")
+    if is_smoke_name(name):
+        raise UserError(f"{where}: [suite] name: {name!r} ends in {SMOKE_SUFFIX.strip()!r}, which "
+                        "marks the runs of `seqbench run --smoke`; choose another name")
     description = header.get("description", "")
     if not isinstance(description, str):
-        raise UserError(f"{where}: [suite] description: expected a string, got {description!r}")
+        raise UserError(f"{where}: [suite] description: expected a string, got {brief(description)}")
     seeds = header.get("seeds", [0])
     valid = (
         isinstance(seeds, list)
@@ -204,7 +220,7 @@ def _suite_header(where: str, header: dict[str, Any], default_name: str) -> tupl
             f"{MAX_SEED}, got {shown(seeds)}"
         )
     if len(set(seeds)) != len(seeds):
-        raise UserError(f"{where}: [suite] seeds: repeated seed in {seeds!r}")
+        raise UserError(f"{where}: [suite] seeds: repeated seed in {shown(seeds)}")
     return name, description, list(seeds)
 
 
@@ -228,7 +244,7 @@ def _model_entries(where: str, raw_models: Any) -> list[ModelEntry]:
             )
         if not isinstance(name, str):
             raise UserError(
-                f"{where}: [[model]] #{index} name: expected a string, got {name!r}; "
+                f"{where}: [[model]] #{index} name: expected a string, got {brief(name)}; "
                 f"available: {_available('models')}"
             )
         cls = _lookup(where, f"[[model]] #{index} name", registry.models(), name)
@@ -247,12 +263,17 @@ def _model_entries(where: str, raw_models: Any) -> list[ModelEntry]:
     return entries
 
 
-def _flatten(table: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+def _flatten(where: str, table: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     flat: dict[str, Any] = {}
     for key, value in table.items():
         dotted = f"{prefix}{key}"
+        if "." in key:
+            # A quoted "task.seq_len" would flatten to the same axis as task.seq_len (TOML
+            # keeps both), and one would silently replace the other: one spelling only.
+            raise UserError(f"{where}: [sweep] {brief(dotted)}: a quoted key holding a dot; "
+                            "write it unquoted (task.<param>, run.<setting> or model.<param>)")
         if isinstance(value, dict):
-            flat.update(_flatten(value, dotted + "."))
+            flat.update(_flatten(where, value, dotted + "."))
         else:
             flat[dotted] = value
     return flat
@@ -262,7 +283,7 @@ def _sweep_axes(
     where: str, table: dict[str, Any], task_cls: type[Task], models: list[ModelEntry]
 ) -> dict[str, list[Any]]:
     axes: dict[str, list[Any]] = {}
-    for key, values in _flatten(table).items():
+    for key, values in _flatten(where, table).items():
         section, _, name = key.partition(".")
         if section not in SWEEPABLE or not name or "." in name:
             raise UserError(
@@ -272,16 +293,19 @@ def _sweep_axes(
         if name == "name":
             raise UserError(f"{where}: [sweep] {key}: names cannot be swept; list [[model]] entries instead")
         if not isinstance(values, list) or not values:
-            raise UserError(f"{where}: [sweep] {key}: expected a non-empty list of values, got {values!r}")
+            raise UserError(f"{where}: [sweep] {key}: expected a non-empty list of values, got {brief(values)}")
         repeated = first_repeated(values)
         if repeated is not NO_REPEAT:
-            raise UserError(f"{where}: [sweep] {key}: repeated value {repeated!r} in {shown(values)}")
+            raise UserError(f"{where}: [sweep] {key}: repeated value {brief(repeated)} in {shown(values)}")
         if section == "task":
             known = [spec.name for spec in param_specs(task_cls)]
         elif section == "run":
             known = list(RUN_KEYS)
         else:
             known = sorted({spec.name for _, cls, _ in models for spec in param_specs(cls)})
+        if name in ("seed", "seeds") and name not in known:
+            raise UserError(f"{where}: [sweep] {key}: seeds are not swept; list them in [suite] seeds "
+                            "(every point runs once per seed)")
         if name not in known:
             owner = {"task": f"task {task_cls.name!r}", "run": "[run]", "model": "any model in this suite"}[section]
             raise UserError(
@@ -344,7 +368,7 @@ def _resolve_run(
     # A table, not a Target yet: _check_target says what is wrong with it.
     target = merged.pop("target", None)
     if target is not None and not isinstance(target, dict):  # [run]'s was checked already
-        raise UserError(f"{where}: [sweep] run.target: expected dict, got {target!r}")
+        raise UserError(f"{where}: [sweep] run.target: expected dict, got {brief(target)}")
     params = _coerce(where, "[run]", "run", RunSettings, merged, set(swept))
     params["target"] = target
     try:

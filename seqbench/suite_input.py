@@ -4,6 +4,7 @@ about suites."""
 
 from __future__ import annotations
 
+import datetime
 import stat
 import tomllib
 from pathlib import Path
@@ -11,7 +12,7 @@ from typing import Any
 
 from seqbench.errors import UserError
 
-__all__ = ["read_bytes", "parse_toml", "first_repeated", "NO_REPEAT", "shown", "MAX_SUITE_BYTES"]
+__all__ = ["read_bytes", "parse_toml", "first_repeated", "NO_REPEAT", "shown", "brief", "MAX_SUITE_BYTES"]
 
 # Suite files are a few kilobytes; a 40,000-value sweep list is under half a megabyte.
 MAX_SUITE_BYTES = 4 * 1024 * 1024
@@ -41,13 +42,52 @@ def read_bytes(path: Path) -> bytes:
     return content
 
 
+# TOML's integers are 64-bit signed ("an integer that cannot be represented losslessly
+# must be an error"), but tomllib returns Python ints of any size. Beyond this range no
+# setting can be used: NumPy, the frameworks and SQLite all raise OverflowError on it.
+INT64 = (-(2**63), 2**63 - 1)
+_DATES = (datetime.date, datetime.time)  # datetime.datetime is a date
+
+
 def parse_toml(path: Path, content: bytes) -> dict[str, Any]:
+    """The document, every value one that some setting could hold: no integer outside
+    64 bits and no date or time (no setting is one, and a point's configuration is JSON)."""
     try:
-        return tomllib.loads(content.decode("utf-8"))
+        document = tomllib.loads(content.decode("utf-8"))
     except tomllib.TOMLDecodeError as error:
         raise UserError(f"{path}: invalid TOML: {error}") from None
     except UnicodeDecodeError as error:
         raise UserError(f"{path}: cannot read: {error}") from None
+    except ValueError as error:  # an integer of over 4,300 digits, which int() itself refuses
+        raise UserError(f"{path}: invalid TOML: an integer too long to read ({str(error).split(':')[0]}); "
+                        f"allowed: {INT64[0]} to {INT64[1]}") from None
+    _check_values(path, document, ())
+    return document
+
+
+def _check_values(path: Path, value: Any, keys: tuple[str, ...]) -> None:
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            _check_values(path, inner, (*keys, key))
+    elif isinstance(value, list):
+        for index, inner in enumerate(value, start=1):
+            # [[model]] entries are named by number, as every other message names them.
+            _check_values(path, inner, (*keys, f"#{index}") if keys == ("model",) else keys)
+    elif isinstance(value, _DATES):
+        raise UserError(f"{path}: {_key_name(keys)}: a TOML date or time ({value.isoformat()}), "
+                        "which no setting is; expected a number, string, boolean, list or table")
+    elif isinstance(value, int) and not isinstance(value, bool) and not INT64[0] <= value <= INT64[1]:
+        raise UserError(f"{path}: {_key_name(keys)}: {brief(value)} does not fit in 64 bits; "
+                        f"allowed: {INT64[0]} to {INT64[1]}")
+
+
+def _key_name(keys: tuple[str, ...]) -> str:
+    """``[task] seq_len``, ``[sweep] task.seq_len``, ``[[model]] hidden``: as messages name keys."""
+    if not keys:
+        return "(top level)"
+    if keys[0] == "model" and len(keys) > 1:
+        return f"[[model]] {keys[1]} {'.'.join(keys[2:])}".rstrip()
+    return f"[{keys[0]}] {'.'.join(keys[1:])}".rstrip()
 
 
 NO_REPEAT = object()
@@ -77,3 +117,18 @@ def shown(values: list[Any]) -> str:
     """A list for a message: whole when short, else its start and length."""
     text = repr(values)
     return text if len(text) <= 200 else f"{text[:150]}... ({len(values):,} values)"
+
+
+BRIEF_CHARACTERS = 120
+
+
+def brief(value: Any) -> str:
+    """``repr(value)`` for a message, cut to its start when long: a suite may hold a
+    megabyte string or a 40,000-item list where a number belongs, and the message must
+    stay one readable line."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 10**BRIEF_CHARACTERS:
+        return f"an integer of {value.bit_length():,} bits"  # repr refuses past 4,300 digits
+    text = repr(value)
+    if len(text) <= BRIEF_CHARACTERS:
+        return text
+    return f"{text[:BRIEF_CHARACTERS - 20]}... ({len(text):,} characters)"

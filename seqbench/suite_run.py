@@ -12,7 +12,7 @@ from seqbench import registry
 from seqbench.errors import UserError
 from seqbench.params import coerce_value, param_specs
 from seqbench.settings import TARGET_KEYS, RunSettings
-from seqbench.suite_input import NO_REPEAT, first_repeated, shown
+from seqbench.suite_input import NO_REPEAT, brief, first_repeated, shown
 from seqbench.suite_plugins import plugin_call
 from seqbench.task import Task
 
@@ -25,12 +25,14 @@ def check_run_keys(where: str, values: dict[str, Any]) -> None:
     if "smoke" in values:
         raise UserError(f"{where}: [run] smoke: set by the --smoke option, not in the file")
     unknown = sorted(set(values) - set(RUN_KEYS))
+    if {"seed", "seeds"} & set(unknown):
+        raise UserError(f"{where}: [run] {min({'seed', 'seeds'} & set(unknown))}: seeds are set in [suite] seeds")
     if unknown:
         raise UserError(f"{where}: [run] {unknown[0]}: unknown setting; allowed: {', '.join(RUN_KEYS)}")
     if "target" in values and not isinstance(values["target"], dict):
         raise UserError(
             f"{where}: [run] target: expected a table like {{metric = \"mse\", value = 1e-3}}, "
-            f"got {values['target']!r}"
+            f"got {brief(values['target'])}"
         )
 
 
@@ -49,7 +51,7 @@ def check_eval_lengths(
     if repeated is not NO_REPEAT:
         # Each length is a row of the store's length_metrics, keyed by length: a repeat
         # would fail the write after the point had run.
-        raise UserError(f"{key}: repeated length {repeated!r} in {shown(list(lengths))}")
+        raise UserError(f"{key}: repeated length {brief(repeated)} in {shown(list(lengths))}")
     spec = next(s for s in param_specs(task_cls) if s.name == task_cls.length_param)
     for length in lengths:
         try:
@@ -57,7 +59,7 @@ def check_eval_lengths(
             plugin_call(where, "[task] name", registry.tasks(), task_cls.name, f"{task_cls.name}(...)",
                         lambda: task_cls(**{**task_params, spec.name: length}), (ValueError, TypeError))
         except (ValueError, TypeError) as error:
-            raise UserError(f"{key}: length {length!r} is not valid for {task_cls.name!r}: {error}") from None
+            raise UserError(f"{key}: length {brief(length)} is not valid for {task_cls.name!r}: {error}") from None
 
 
 def check_target(key: str, task_cls: type[Task], target: dict[str, Any] | None) -> None:
@@ -74,14 +76,14 @@ def check_target(key: str, task_cls: type[Task], target: dict[str, Any] | None) 
     metric = target["metric"]
     if metric not in metrics:
         raise UserError(
-            f"{key}: metric {metric!r} is not a metric of task {task_cls.name!r}; allowed: {allowed}"
+            f"{key}: metric {brief(metric)} is not a metric of task {task_cls.name!r}; allowed: {allowed}"
         )
     if "value" not in target:
         raise UserError(f"{key}: value is required (the {metric} to reach)")
     value = target["value"]
     is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
     if not is_number or not math.isfinite(value):
-        raise UserError(f"{key}: value: expected a finite number, got {value!r}")
+        raise UserError(f"{key}: value: expected a finite number, got {brief(value)}")
     direction = target.get("direction", task_cls.direction)
     if direction not in ("min", "max"):
-        raise UserError(f"{key}: direction: expected 'min' or 'max', got {direction!r}")
+        raise UserError(f"{key}: direction: expected 'min' or 'max', got {brief(direction)}")

@@ -60,8 +60,9 @@ def register_models(register):
 
 def test_names_values_and_errors_reach_the_terminal_as_plain_lines(install_plugin, write_suite, store_path):
     install_plugin("seqbench-loud", FAILS_LOUDLY)
-    name = HOSTILE.replace("\\", "\\\\").replace('"', '\\"').replace("\x1b", "\\u001b").replace(
-        "\x07", "\\u0007").replace("\r", "\\r").replace("\n", "\\n").replace("\u202e", "\\u202e")
+    # A suite name with control characters is refused (test_hostile_cli.py); markup is
+    # printable, so it is a name, shown as text. The error below carries the rest.
+    name = "ev | `x` <script>alert(1)</script> [l](u)"
     suite = write_suite(f'[suite]\nname = "{name}"\n[run]\nepochs = 1\ntrain_size = 16\n'
                         'eval_size = 16\nbatch_size = 16\ndevice = "cpu"\n'
                         '[task]\nname = "adding"\nseq_len = 2\n[[model]]\nname = "loud:fails"\n')

@@ -16,10 +16,10 @@ TASK = '[task]\nname = "adding"\nseq_len = 5\n'
     [
         ("[run]\neval_lengths = [6, 7, 6]\n" + TASK + ORACLE,
          ["[run] eval_lengths: repeated length 6 in [6, 7, 6]"]),
-        ("[suite]\nseeds = [0, 9223372036854775808]\n" + TASK + ORACLE,
-         ["[suite] seeds: expected a non-empty list of integers between 0 and 9223372036854775807"]),
+        ("[suite]\nseeds = [0, 4294967296]\n" + TASK + ORACLE,
+         ["[suite] seeds: expected a non-empty list of integers between 0 and 4294967295"]),
     ],
-    ids=["repeated-eval-length", "seed-over-64-bits"],
+    ids=["repeated-eval-length", "seed-over-32-bits"],
 )
 def test_what_the_store_cannot_hold_is_refused_before_running(tmp_path, store_path, text, fragments):
     path = tmp_path / "suite.toml"
@@ -32,7 +32,7 @@ def test_what_the_store_cannot_hold_is_refused_before_running(tmp_path, store_pa
 
 def test_the_largest_seed_is_accepted(tmp_path, store_path):
     path = tmp_path / "suite.toml"
-    path.write_text("[suite]\nseeds = [9223372036854775807]\n" + TASK + ORACLE)
+    path.write_text("[suite]\nseeds = [4294967295]\n" + TASK + ORACLE)
 
     assert invoke_run(str(path), "--store", str(store_path), "--dry-run").exit_code == 0
 
