@@ -193,11 +193,11 @@ class Store:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         made: list[Path] = []
-        if self.path.exists() and not self.path.is_file() and not self.path.is_dir():  # a device, a FIFO, a socket
-            raise UserError(f"{self.path}: not a regular file; --store takes a results store file")
         try:
             if self.path.is_dir():
                 raise UserError(f"{self.path}: is a directory; --store takes a file path")
+            if self.path.exists() and not self.path.is_file():  # a device, a FIFO, a socket
+                raise UserError(f"{self.path}: not a regular file; --store takes a results store file")
             _make_folders(self.path.parent, made)
             connection = connect(self.path)
         except (OSError, sqlite3.Error) as error:  # a name too long, a file where a folder goes

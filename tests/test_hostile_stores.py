@@ -252,7 +252,7 @@ def test_a_folder_or_a_device_given_as_a_store_or_a_bundle_is_one_line(tmp_path)
         (["report", "--store", str(folder)], "is a directory"), (["run", str(suite), "--store", str(folder)],
                                                                  "is a directory"),
         (["prune", str(suite), "--store", str(folder)], "is a directory"),
-        (["export", "s", "--store", str(store), "--out", str(folder)], "is a folder"),
+        (["export", "s", "--store", str(store), "--out", str(folder)], "is a directory"),
         (["report", "--store", "/dev/null"], "/dev/null: not a regular file"),
         (["run", str(suite), "--store", "/dev/null"], "/dev/null: not a regular file"),
     ):
