@@ -44,8 +44,9 @@ class Reverse(Task):
     digits: int = param(9, min=2, max=1000, help="distinct digits, token ids 1..digits")
 
     def __post_init__(self) -> None:
-        # digits >= 2, so a length of 10 or more always makes 1000 sequences (2**10); the power is only
-        # computed where it is small (a length of 2**62 would take it forever).
+        # digits >= 2, so a length of 10 or more always makes 1000 sequences (2**10):
+        # the power is only computed where it is small (a length of 2**62 would take
+        # it forever).
         if self.length < 10 and self.digits**self.length < 1000:
             raise ValueError(
                 f"digits ** length is {self.digits ** self.length}; at least 1000 distinct "
