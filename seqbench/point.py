@@ -36,6 +36,8 @@ class Point:
     run: RunSettings
     seed: int
     swept: tuple[str, ...] = field(default=(), compare=False)
+    # Task.data_version(): None while the task's data never changed.
+    task_data_version: int | None = None
 
     def config(self) -> dict[str, Any]:
         """What identifies the point; the suite's name is not part of it.
@@ -43,8 +45,11 @@ class Point:
         Unset (None) values are left out, so a setting added to a later seqbench
         version does not change the hash of every point stored before it.
         """
+        task: dict[str, Any] = {"name": self.task, "params": _set(self.task_params)}
+        if self.task_data_version is not None:
+            task["data_version"] = self.task_data_version
         return {
-            "task": {"name": self.task, "params": _set(self.task_params)},
+            "task": task,
             "model": {"name": self.model, "params": _set(self.model_params)},
             "run": self.run.config(),
             "seed": self.seed,
@@ -75,18 +80,21 @@ class Point:
 
     def to_json(self) -> str:
         """The point as a worker reads it on its stdin."""
-        return json.dumps(
-            {
-                "suite": self.suite,
-                "task": self.task,
-                "task_params": self.task_params,
-                "model": self.model,
-                "model_params": self.model_params,
-                "run": self.run.as_dict(),
-                "seed": self.seed,
-                "swept": list(self.swept),
-            }
-        )
+        data: dict[str, Any] = {
+            "suite": self.suite,
+            "task": self.task,
+            "task_params": self.task_params,
+            "model": self.model,
+            "model_params": self.model_params,
+            "run": self.run.as_dict(),
+            "seed": self.seed,
+            "swept": list(self.swept),
+        }
+        # Left out while unset, so a point of a task whose data never changed
+        # travels as the same bytes it did before data versions existed.
+        if self.task_data_version is not None:
+            data["task_data_version"] = self.task_data_version
+        return json.dumps(data)
 
     @classmethod
     def from_json(cls, text: str) -> Point:
@@ -100,4 +108,5 @@ class Point:
             run=RunSettings.from_dict(data["run"]),
             seed=data["seed"],
             swept=tuple(data.get("swept", ())),
+            task_data_version=data.get("task_data_version"),
         )

@@ -22,7 +22,7 @@ from seqbench.params import ParamError, coerce_params, param_specs
 from seqbench.point import Point
 from seqbench.settings import SMOKE_LIMITS, RunSettings, check_device
 from seqbench.smoke_sizes import SMOKE_SUFFIX, is_smoke_name, smoke_name, smoke_sweep
-from seqbench.suite_plugins import able_models, check_model, plugin_call, task_signature
+from seqbench.suite_plugins import able_models, check_model, plugin_call, task_data_version, task_signature
 from seqbench.suite_input import NO_REPEAT, brief, first_repeated, parse_toml, read_bytes, shown
 from seqbench.suite_run import RUN_KEYS, check_eval_lengths, check_run_keys, check_target
 from seqbench.task import Task
@@ -120,6 +120,7 @@ def _load_suite(path: Path, smoke: bool, device: str | None, max_points: int | N
         task = plugin_call(where, "[task] name", registry.tasks(), task_name, f"{task_name}(...)",
                            lambda: task_cls(**task_params))
         signature = task_signature(where, task_name, task)
+        data_version = task_data_version(where, task_name, task)
         run_values_resolved = _resolve_run(where, run_values, chosen, smoke, device, gpus)
         check_eval_lengths(where, task_cls, task_params, run_values_resolved["eval_lengths"])
         target_key = "[sweep] run.target" if "run.target" in chosen else "[run] target"
@@ -150,6 +151,7 @@ def _load_suite(path: Path, smoke: bool, device: str | None, max_points: int | N
                     run=run,
                     seed=seed,
                     swept=tuple(sweep),
+                    task_data_version=data_version,
                 )
                 # Axes a model does not have (model.hidden for the oracle) collapse here.
                 points.setdefault(point.hash, point)

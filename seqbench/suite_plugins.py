@@ -15,7 +15,7 @@ from seqbench.plugins import PluginFailure, Registry
 from seqbench.settings import RunSettings
 from seqbench.task import Signature, Task
 
-__all__ = ["plugin_call", "task_signature", "able_models", "check_model"]
+__all__ = ["plugin_call", "task_signature", "task_data_version", "able_models", "check_model"]
 
 R = TypeVar("R")
 
@@ -42,6 +42,19 @@ def task_signature(where: str, name: str, task: Task) -> Signature:
         return signature
 
     return plugin_call(where, "[task] name", registry.tasks(), name, "signature", read)
+
+
+def task_data_version(where: str, name: str, task: Task) -> int | None:
+    """``task.data_version()``, contained, and None or a positive integer (anything else
+    would end up in every point's identity)."""
+
+    def read() -> int | None:
+        version = task.data_version()
+        if version is not None and (isinstance(version, bool) or not isinstance(version, int) or version < 1):
+            raise TypeError(f"returned {version!r}; expected None or a positive integer")
+        return version
+
+    return plugin_call(where, "[task] name", registry.tasks(), name, "data_version()", read)
 
 
 def able_models(signature: Signature) -> list[str]:

@@ -106,7 +106,8 @@ class Task:
 
     Methods a task implements: ``signature``, ``generate``, ``solve``, ``score``; and,
     optionally, ``score_positions`` (metrics per target position, stored beside the
-    averaged test metrics; the default says the task has none).
+    averaged test metrics; the default says the task has none) and ``data_version``
+    (when a fix changed the examples ``generate`` makes).
     """
 
     name: ClassVar[str]
@@ -154,6 +155,16 @@ class Task:
         harness calls it once, on the test split's predictions, after ``score``; a value
         that is not finite is stored as missing, not as a failed point.
         """
+        return None
+
+    def data_version(self) -> int | None:
+        """None (the default): this task's data have never changed. Else a number, raised
+        each time a fix changes the examples ``generate`` makes from the same parameters
+        and seed — answered per instance, so only the parameters whose data changed get a
+        version. It is part of a point's identity (left out while None, so a task that
+        never changed keeps every stored point's): a store's points made from the old
+        data no longer match the suite, so a resumed run makes them again and reports
+        leave them out as stale (``seqbench prune`` deletes them)."""
         return None
 
     def tokens_per_example(self) -> int:

@@ -5,6 +5,7 @@ Real runs (oracle points, real subprocesses) into a real store."""
 from __future__ import annotations
 
 import json
+import sqlite3
 
 from click.testing import CliRunner
 
@@ -181,3 +182,31 @@ def test_smoke_rows_an_earlier_seqbench_stored_under_the_suites_name_stay_out_of
 
     assert len(table) == 2 and not any(row["run.smoke"] for row in table)
     assert sorted(shown_set.runs["point"]) == sorted(row["point"] for row in table)
+
+
+def test_a_task_whose_data_changed_gets_a_new_identity_and_its_old_points_go_stale(
+        write_suite, store_path, monkeypatch):
+    from seqbench_tasks.adding import Adding
+
+    suite = write_suite(TINY.format(lengths="[10]").replace('name = "adding"', 'name = "adding"\nplacement = "hochreiter"'))
+    store = str(store_path)
+    # A store made before the hochreiter fix: its point has no data version.
+    monkeypatch.setattr(Adding, "data_version", lambda self: None)
+    assert invoke("run", str(suite), "--store", store).exit_code == 0
+    (old,) = json.loads(invoke("report", "--store", store, "--suite", "tiny", "--format", "json").stdout)
+    monkeypatch.undo()
+
+    again = invoke("run", str(suite), "--store", store)  # the fixed data: made again, not resumed
+
+    assert again.exit_code == 0 and "already stored" not in again.output
+    shown = invoke("report", "--store", store, "--suite", "tiny", "--format", "json")
+    assert f"not shown: 1 stored point is no longer in {suite}" in shown.stderr
+    (new,) = json.loads(shown.stdout)
+    assert new["point"] != old["point"]
+    with sqlite3.connect(store_path) as connection:
+        stored = dict(connection.execute("SELECT point, config FROM runs").fetchall())
+    assert json.loads(stored[new["point"]])["task"]["data_version"] == 2
+    assert "data_version" not in json.loads(stored[old["point"]])["task"]
+    # Placements whose data never changed keep the identity they always had.
+    (uniform,) = load_suite(write_suite(TINY.format(lengths="[10]"), "uniform.toml")).points
+    assert "data_version" not in uniform.config()["task"]

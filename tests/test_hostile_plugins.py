@@ -64,10 +64,20 @@ class NoneSignature(NoSignature):
     def signature(self):
         return None  # what the models are asked about next must be a Signature
 
+from seqbench_tasks.adding import Adding
+
+@dataclass
+class TextVersion(Adding):
+    name = "text-version"
+
+    def data_version(self):
+        return "2"  # would end up in every point's identity
+
 @hookimpl
 def register_tasks(register):
     register(NoSignature)
     register(NoneSignature)
+    register(TextVersion)
 '''
 
 # Registers a second "copy-memory": a clash no suite below uses but one.
@@ -152,9 +162,10 @@ def test_broken_models_do_not_stop_suites_that_do_not_use_them(install_plugin, t
 @pytest.mark.parametrize(
     "task, fragment",
     [("no-signature", "signature raised KeyError: 'input_length'"),
-     ("none-signature", "signature raised TypeError: returned NoneType, not a seqbench.task.Signature")],
+     ("none-signature", "signature raised TypeError: returned NoneType, not a seqbench.task.Signature"),
+     ("text-version", "data_version() raised TypeError: returned '2'; expected None or a positive integer")],
 )
-def test_a_task_whose_signature_is_broken_refuses_only_its_suites(install_plugin, tmp_path, store_path,
+def test_a_task_whose_signature_or_data_version_is_broken_refuses_only_its_suites(install_plugin, tmp_path, store_path,
                                                                    task, fragment):
     install_plugin("seqbench-badtask", BROKEN_TASK)
     suite = tmp_path / "suite.toml"
