@@ -744,3 +744,25 @@ def test_instantaneous_power_is_preferred_where_the_driver_has_it(fake_gpu, shor
         # The one-second average has climbed less than a third of the way after 0.3 s.
         assert figures["power_source"] == "average"
         assert figures["peak_power_w"] < 60.0 + 200.0 * 0.35
+
+
+def test_instant_power_that_stops_mid_phase_falls_back_to_the_average_and_says_so(fake_gpu, short_idle):
+    # Averaged power with no window reads what the instant field did, so the integrated
+    # energy can only agree with the counter's if the samples after the switch kept power.
+    nvml = fake_gpu({"idle_w": 60.0, "power_window_s": 0.0, "power_instant": True})
+    meter = NvmlMeter("cuda", {"sample_hz": 50})
+    assert meter.unavailable() is None
+    try:
+        meter.start("train")
+        nvml._fake_set_state(0, load_w=200.0)
+        time.sleep(0.2)
+        nvml._fake_set_state(0, power_instant=False)
+        time.sleep(0.4)
+        figures = meter.stop("train")
+    finally:
+        meter.close()
+
+    assert figures["power_source"] == "instant, then average"
+    assert "instant power" in figures["fallbacks"]
+    assert figures["integrated_energy_j"] == pytest.approx(figures["energy_j"], rel=0.05)
+    assert figures["peak_power_w"] == pytest.approx(260.0, abs=0.01)

@@ -92,10 +92,14 @@ class MeterSet:
                 continue
             try:
                 meter = cls(device, settings=self.settings)
-                reason = meter.unavailable()
             except Exception as error:
                 self.results[cls.name] = {"unavailable": _error_text(error)}
                 continue
+            try:
+                reason = meter.unavailable()
+            except Exception as error:
+                # It may hold what its constructor opened (an NVML session, a file).
+                reason = _error_text(error)
             if reason:
                 self.results[cls.name] = {"unavailable": reason}
                 _close(meter)

@@ -373,10 +373,13 @@ def nvmlDeviceGetMemoryInfo(handle, version=None):
     return c_nvmlMemory_t(gpu.memory_total, gpu.memory_total - gpu.memory_used, gpu.memory_used)
 
 
-def _fake_set_state(index, load_w=None, utilization=None, memory_used=None):
-    """Test-only: what running work does to GPU ``index`` (load in watts above idle)."""
+def _fake_set_state(index, load_w=None, utilization=None, memory_used=None, power_instant=None):
+    """Test-only: what running work does to GPU ``index`` (load in watts above idle);
+    ``power_instant`` turns the instant field on or off, as a driver's may mid-run."""
     gpu = _state["gpus"][index]
     with _lock:
+        if power_instant is not None:
+            gpu.power_instant = bool(power_instant)
         if load_w is not None:
             gpu.set_load(time.monotonic(), load_w)
         if utilization is not None:
