@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 from seqbench.errors import UserError
+from seqbench.read_connection import ReadConnection, side_files_present
 from seqbench.record import LengthResult, PositionValue, Record
 from seqbench.store import check_identity
 from seqbench.store_check import READ_TABLES, check_values, document, harden
@@ -46,6 +47,7 @@ def _open(path: str | Path, tables: Sequence[str] = ("runs",)) -> sqlite3.Connec
     # as_uri() percent-encodes '#', '?' and '%', which SQLite would otherwise read as
     # URI syntax, opening (and creating) some other file.
     uri = path.resolve().as_uri()
+    made_side_files = not side_files_present(path)
     connection = _connect(f"{uri}?mode=ro")
     try:
         try:
@@ -67,11 +69,13 @@ def _open(path: str | Path, tables: Sequence[str] = ("runs",)) -> sqlite3.Connec
     except UserError:
         connection.close()
         raise
+    if made_side_files:
+        connection.tidy = path
     return connection
 
 
-def _connect(uri: str) -> sqlite3.Connection:
-    connection = sqlite3.connect(uri, uri=True)
+def _connect(uri: str) -> ReadConnection:
+    connection = sqlite3.connect(uri, uri=True, factory=ReadConnection)
     harden(connection)
     return connection
 
