@@ -119,9 +119,12 @@ class RunSettings:
         "validation metric first reaches X (direction = min | max; default the task's)",
     )
     # Unset means "auto": a default that is not None would change every stored point's hash.
+    # At most 1,024: more than any machine's cores, and far fewer than the 100,000 whose
+    # thread stacks crashed a torch worker (SIGSEGV) instead of being refused.
     threads: Literal["auto", "framework"] | int | None = param(
         None,
         min=1,
+        max=1024,
         help="CPU threads per point: auto when unset (usable cores / points at once, OpenMP "
         "threads sleep when idle), framework (their defaults) or a number; see docs/measurement.md",
     )

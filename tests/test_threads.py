@@ -166,7 +166,7 @@ name = "oracle"
 """
 
 
-@pytest.mark.parametrize("value", ["0", '"many"', "true", "1.5"])
+@pytest.mark.parametrize("value", ["0", '"many"', "true", "1.5", "1025", "100000"])
 def test_a_bad_threads_setting_is_refused_in_one_line(value, write_suite, store_path):
     suite = write_suite(SUITE.format(threads=f"threads = {value}"))
 
@@ -175,7 +175,7 @@ def test_a_bad_threads_setting_is_refused_in_one_line(value, write_suite, store_
     assert result.exit_code == 2
     shown = value.replace('"', "'").replace("true", "True")
     assert result.output.strip().splitlines() == [
-        f"Error: {suite}: [run] threads: expected 'auto' | 'framework' | int >= 1, got {shown}"
+        f"Error: {suite}: [run] threads: expected 'auto' | 'framework' | int between 1 and 1024, got {shown}"
     ]
     assert not store_path.exists()
 
