@@ -354,7 +354,7 @@ def export(suites, store, out, force) -> None:
     store = _store_path(store)
     with _store_damage(store):
         written = write_bundle(store, list(suites), out, force)
-    show(f"exported {written} runs of {', '.join(suites)} from {store} to {out} "
+    show(f"exported {written} run{'' if written == 1 else 's'} of {', '.join(suites)} from {store} to {out} "
                f"(seqbench report --store {shlex.quote(str(out))})")
 
 
