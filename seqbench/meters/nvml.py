@@ -10,8 +10,9 @@ Energy per phase comes from each GPU's total-energy counter
 integrating power samples by the trapezoid rule; the method is stored with the figure.
 Power is the instantaneous reading (field ``NVML_FI_DEV_POWER_INSTANT``) where the
 driver has it, else ``nvmlDeviceGetPowerUsage``'s moving average; ``power_source``
-says which (``instant, then average`` where the field stopped answering mid-run). A background sampler reads power, utilisation and memory at
-``run.sample_hz`` (10 Hz unless set). Idle power and the counter's update interval
+says which (``instant, then average`` where the field stopped answering mid-run). A
+background sampler reads power, utilisation and memory at ``run.sample_hz`` (10 Hz
+unless set). Idle power and the counter's update interval
 come from seqbench.meters.idle, measured once per GPU per sweep before the model is
 built; each phase reports its energy above idle beside the total, and flags itself
 when it spans too few counter updates. See docs/measurement.md.
@@ -180,16 +181,19 @@ class _Gpu:
             watts = self._instant_power_w()
             if watts is not None:
                 return watts
-            self._instant_stopped()
-        return self._optional("average power", self._average_power_w) if self.has_power else None
+            return self._instant_stopped()
+        return self._average_power_w() if self.has_power else None
 
-    def _instant_stopped(self) -> None:
+    def _instant_stopped(self) -> float | None:
         """The instant field stopped answering mid-run (``unsupported`` says why): go on
-        with the averaged reading rather than leave the rest of the phase without power,
-        which would cut the integrated energy short. ``power_source`` says so."""
+        with the averaged reading, returned here, rather than leave the rest of the phase
+        without power, which would cut the integrated energy short. ``power_source``
+        says so."""
         self.has_instant = False
-        self.has_power = self._optional("average power", self._average_power_w) is not None
+        watts: float | None = self._optional("average power", self._average_power_w)
+        self.has_power = watts is not None
         self.power_source = "instant, then average" if self.has_power else "instant, then none"
+        return watts
 
     def counter_mj(self) -> int | None:
         return self._counter_mj() if self.has_counter else None
