@@ -185,6 +185,14 @@ def test_a_bundle_reports_as_its_source_does(store, tmp_path):
         item.record for item in results.load_records(store, "gp")]
 
 
+def test_export_counts_the_runs_it_wrote_in_words(store, tmp_path):
+    one, two = tmp_path / "one.sqlite", tmp_path / "two.sqlite"
+    assert invoke("export", "other", "--store", str(store), "--out", str(one))[1].startswith(
+        f"exported 1 run of other from {store} to {one} ")
+    assert invoke("export", "gp", "--store", str(store), "--out", str(two))[1].startswith(
+        f"exported 2 runs of gp from {store} to {two} ")
+
+
 def test_export_refuses_without_writing(store, tmp_path):
     out = tmp_path / "bundle.sqlite"
     code, output = invoke("export", "nope", "--store", str(store), "--out", str(out))
