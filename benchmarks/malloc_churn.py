@@ -1,8 +1,8 @@
 """How much of a torch point's CPU training time is glibc's allocator, not the model.
 
-Trains `torch:lstm` on `adding` (T = 700 unless --seq-len, 1 epoch x 2,000) in a
-`seqbench run` worker, once with the environment as it is and once with glibc told to
-keep freed memory (`MALLOC_MMAP_THRESHOLD_` and `MALLOC_TRIM_THRESHOLD_` at 1 GiB:
+Trains `torch:lstm` (or --model) on `adding` (T = 700 unless --seq-len, 1 epoch x
+2,000, seed 0) in a `seqbench run` worker, once with the environment as it is and once
+with glibc told to keep freed memory (`MALLOC_MMAP_THRESHOLD_` and `MALLOC_TRIM_THRESHOLD_` at 1 GiB:
 large blocks come from the heap instead of fresh mmap'd pages, and freed ones are not
 handed back to the kernel). An LSTM's backward pass frees and reallocates per-step
 tensors of a few hundred KiB; with glibc's defaults each one is a new mapping whose
@@ -12,7 +12,7 @@ For each condition (median of --repeats) it prints `time.train_s`, the training
 phase's CPU seconds and peak RSS as the store has them, and the run's minor page
 faults and system seconds (getrusage of the finished `seqbench run` and its worker).
 
-    python benchmarks/malloc_churn.py [--seq-len 700] [--train-size 2000] [--repeats 3] [--out DIR]
+    python benchmarks/malloc_churn.py [--model torch:lstm] [--seq-len 700] [--train-size 2000] [--repeats 3] [--out DIR]
 
 Not a test (timings are noisy); seqbench sets none of these variables, see
 docs/measurement.md for a recorded run.
@@ -51,7 +51,7 @@ name = "adding"
 seq_len = {seq_len}
 
 [[model]]
-name = "torch:lstm"
+name = "{model}"
 lr = 3e-3
 """
 
@@ -78,6 +78,7 @@ def run_once(suite: Path, store: Path, extra: dict[str, str]) -> dict[str, float
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="torch:lstm", help="a torch model that takes lr")
     parser.add_argument("--seq-len", type=int, default=700)
     parser.add_argument("--train-size", type=int, default=2000)
     parser.add_argument("--repeats", type=int, default=3)
@@ -86,8 +87,8 @@ def main() -> None:
     folder = args.out or Path(tempfile.mkdtemp(prefix="malloc_churn_"))
     folder.mkdir(parents=True, exist_ok=True)
     suite = folder / "malloc_churn.toml"
-    suite.write_text(SUITE.format(seq_len=args.seq_len, train_size=args.train_size))
-    print(f"torch:lstm on adding, T = {args.seq_len}, 1 epoch x {args.train_size}; "
+    suite.write_text(SUITE.format(model=args.model, seq_len=args.seq_len, train_size=args.train_size))
+    print(f"{args.model} on adding, T = {args.seq_len}, 1 epoch x {args.train_size}; "
           f"medians of {args.repeats}; {os.getloadavg()[0]:.1f} load average", flush=True)
     medians: dict[str, dict[str, float]] = {}
     for label, extra in CONDITIONS.items():
