@@ -210,3 +210,30 @@ def test_a_task_whose_data_changed_gets_a_new_identity_and_its_old_points_go_sta
     # Placements whose data never changed keep the identity they always had.
     (uniform,) = load_suite(write_suite(TINY.format(lengths="[10]"), "uniform.toml")).points
     assert "data_version" not in uniform.config()["task"]
+
+
+def test_a_report_says_when_rows_mix_runs_made_from_different_versions_of_a_tasks_data(
+        write_suite, tmp_path, monkeypatch):
+    from seqbench_tasks.adding import Adding
+
+    suite = write_suite(TINY.format(lengths="[10]").replace('name = "adding"', 'name = "adding"\nplacement = "hochreiter"'))
+    before, after = tmp_path / "before.sqlite", tmp_path / "after.sqlite"
+    monkeypatch.setattr(Adding, "data_version", lambda self: None)  # as before the fix
+    assert invoke("run", str(suite), "--store", str(before)).exit_code == 0
+    assert invoke("run", str(suite), "--store", str(after)).exit_code == 0  # resumed below, in the same store
+    monkeypatch.undo()
+    assert invoke("run", str(suite), "--store", str(after)).exit_code == 0
+    warning = "task adding: runs made from different versions of its data"
+
+    current = invoke("report", "--store", str(after), "--suite", "tiny", "--format", "json")
+    mixed = invoke("report", "--store", str(after), "--suite", "tiny", "--format", "json", "--include-stale")
+
+    assert len(json.loads(current.stdout)) == 1 and warning not in current.stderr  # the old point is hidden
+    assert len(json.loads(mixed.stdout)) == 2
+    assert f"{warning} (tiny: none and 2); rows with the same settings mix results on different data" in mixed.stderr
+    # A store kept from before the fix, compared where its suite file is gone (nothing
+    # marks its point stale): the two sides' rows pair up by settings alone.
+    suite.unlink()
+    compared = invoke("report", "--store", str(after), "--compare", str(before), "--format", "json")
+    assert compared.exit_code == 0, compared.output
+    assert f"{warning} ({after}: none and 2; {before}: none)" in compared.stderr

@@ -169,7 +169,19 @@ def _one_suite(store: Path, suite: str | None, option: str, smoke: bool = False)
 def select(store: Path, suite: str | None, compare: str | None, smoke: bool = False,
            include_stale: bool = False, notes: list[str] | None = None) -> list[list[SetRef]]:
     """Groups of result sets, each group reported together (side by side when two).
-    What is left out (smoke runs, stale points) is said in ``notes``."""
+    What is left out (smoke runs, stale points) is said in ``notes``, and so is a task
+    whose runs in a group were made from different versions of its data."""
+    groups = _groups(store, suite, compare, smoke, include_stale, notes)
+    if notes is not None:
+        from seqbench.report.data_versions import data_version_notes
+
+        for group in groups:
+            notes.extend(data_version_notes(group))
+    return groups
+
+
+def _groups(store: Path, suite: str | None, compare: str | None, smoke: bool,
+            include_stale: bool, notes: list[str] | None) -> list[list[SetRef]]:
     names = _suites(store)
     if compare is None:
         shown = shown_suites(store, suite, smoke, include_stale)
