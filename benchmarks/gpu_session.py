@@ -353,6 +353,8 @@ COLUMNS: list[tuple[str, str, str]] = [
     ("ex/s (last epoch)", "steady_examples_per_s", ",.0f"), ("MFU", "meter.flops.train.utilisation", ".2%"),
     ("exact match", "metric.exact_match", ".4f"), ("mse", "metric.mse", ".3g"),
     ("energy kJ", "meter.nvml.train.energy_j", "kJ"), ("mean W", "meter.nvml.train.mean_power_w", ".0f"),
+    # 0 on a GPU of our own: the first real check that NVML lists the worker by its id.
+    ("others on GPU", "meter.nvml.train.other_processes", ".0f"),
 ]
 
 

@@ -649,6 +649,48 @@ def test_a_one_gpu_point_among_several_is_billed_only_its_gpu(
     assert train["energy_j"] == pytest.approx(70.0 * train["seconds"] + 200.0 * 0.4, rel=0.05)
 
 
+def test_other_processes_on_the_points_gpu_during_a_phase_are_counted_and_named(fake_gpu):
+    nvml = fake_gpu({"idle_w": 60.0, "power_instant": True})
+    meter = NvmlMeter("cuda", {"sample_hz": 50})
+    assert meter.unavailable() is None
+    try:
+        alone = measure(meter, "train", 0.15)
+        meter.start("eval")
+        time.sleep(0.1)
+        nvml._fake_set_state(0, others=[4343, 4242])  # two jobs arrive mid-phase, one leaves
+        time.sleep(0.2)
+        nvml._fake_set_state(0, others=[4343])
+        time.sleep(0.1)
+        shared = meter.stop("eval")
+        after = measure(meter, "test", 0.15)
+    finally:
+        meter.close()
+
+    assert (alone["other_processes"], alone["other_pids"], alone["fallbacks"]) == (0, None, None)
+    assert (shared["other_processes"], shared["other_pids"]) == (2, "4242,4343")
+    assert (after["other_processes"], after["other_pids"]) == (1, "4343")
+
+
+@pytest.mark.parametrize("gpu, others, said", [
+    ({"own": "host_id", "others": [4242]}, 1, "counted, not named"),
+    ({"own": "host_id"}, 0, "counted, not named"),
+    ({"own": "hidden"}, None, "whether other processes shared it is unknown"),
+    ({"processes": False}, None, "compute processes: Not Supported"),
+])
+def test_where_nvml_cannot_name_this_worker_other_processes_are_counted_or_unknown(fake_gpu, gpu, others, said):
+    fake_gpu(gpu)
+    meter = NvmlMeter("cuda")
+    assert meter.unavailable() is None
+    try:
+        figures = measure(meter, "train", 0.15)
+    finally:
+        meter.close()
+
+    assert (figures["other_processes"], figures["other_pids"]) == (others, None)
+    assert said in figures["fallbacks"]
+    assert figures["energy_j"] > 0
+
+
 def test_idle_power_is_the_counter_rate_not_the_lagging_average(fake_gpu, monkeypatch):
     monkeypatch.setattr(NvmlMeter, "idle_seconds", 0.5)
     # The previous point worked the GPU at 130 W above idle until now; NVML's power
@@ -766,3 +808,30 @@ def test_instant_power_that_stops_mid_phase_falls_back_to_the_average_and_says_s
     assert "instant power" in figures["fallbacks"]
     assert figures["integrated_energy_j"] == pytest.approx(figures["energy_j"], rel=0.05)
     assert figures["peak_power_w"] == pytest.approx(260.0, abs=0.01)
+
+
+def test_a_report_says_which_runs_shared_their_gpu_or_had_too_short_a_phase(
+        fake_gpu, install_plugin, write_suite, store_path, monkeypatch):
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    # Another process on the GPU; a counter updated every 50 ms, against phases of
+    # milliseconds (the oracle's).
+    fake_gpu({"uuid": UUID_A, "others": [4242], "counter_interval_s": 0.05})
+    install_plugin("seqbench-on-a-gpu", ON_A_GPU)
+    on_gpu = write_suite(GPU_SUITE.format(device="auto", model="fake:on-a-gpu"))
+    on_cpu = write_suite(GPU_SUITE.format(device="cpu", model="oracle").replace('"gpu"', '"cpu"'), "cpu.toml")
+    for suite in (on_gpu, on_cpu):
+        assert CliRunner().invoke(main, ["run", str(suite), "--store", str(store_path)]).exit_code == 0
+
+    gpu = CliRunner().invoke(main, ["report", "--store", str(store_path), "--suite", "gpu"])
+    cpu = CliRunner().invoke(main, ["report", "--store", str(store_path), "--suite", "cpu"])
+    exported = CliRunner().invoke(main, ["report", "--store", str(store_path), "--suite", "gpu", "--format", "json"])
+
+    assert gpu.exit_code == 0, gpu.output
+    shared = ("gpu: 1 run shared a GPU with other processes during a phase (meter.nvml.<phase>.other_processes): "
+              "their GPU energy, power and utilisation include the others' work")
+    short = "gpu: 1 run has a phase shorter than a few updates of the GPU's energy counter"
+    assert shared in gpu.stderr and short in gpu.stderr
+    assert shared in exported.stderr
+    (row,) = json.loads(exported.stdout)
+    assert row["meter.nvml.train.other_processes"] == 1 and row["meter.nvml.train.other_pids"] == "4242"
+    assert "shared a GPU" not in cpu.stderr and "energy counter" not in cpu.stderr

@@ -288,3 +288,29 @@ def test_provenance_lists_the_gpus_in_cudas_numbering_not_nvmls(sim):
     # NVML's index order is H100, A100, L4; CUDA (PCI bus order) numbers A100 first.
     assert gpu_provenance()["gpus"] == ["NVIDIA A100-SXM4-80GB", "NVIDIA H100 80GB HBM3", "NVIDIA L4"]
     assert released(nvml)
+
+
+@pytest.mark.parametrize(
+    "compute, graphics, missing, others, pids, said",
+    [
+        (["self"], [], [], 0, None, None),
+        (["self", 4242], [777], [], 2, "777,4242", None),
+        # A container: NVML numbers this worker as the host does, so it is not found by id.
+        (["host-self", 4242], [], [], 1, None, "other processes on the point's GPU counted, not named"),
+        ([], [], [], None, None, "whether other processes shared it is unknown"),
+        # A driver older than nvidia-ml-py's _v3 calls: its wrappers raise
+        # NVMLLibraryMismatchError, not an NVMLError.
+        (["self", 4242], [], ["nvmlDeviceGetComputeRunningProcesses_v3", "nvmlDeviceGetGraphicsRunningProcesses_v3"],
+         None, None, "compute processes: the driver is older than nvidia-ml-py's call"),
+    ],
+)
+def test_other_processes_on_the_points_gpu_are_counted_named_or_said_unknown(
+        sim, compute, graphics, missing, others, pids, said):
+    nvml = sim({**GPUS[1], "compute": compute, "graphics": graphics}, missing=missing)
+
+    train = metered("cuda")["train"]
+
+    assert (train["other_processes"], train["other_pids"]) == (others, pids)
+    assert train["fallbacks"] is None if said is None else said in train["fallbacks"]
+    assert train["energy_j"] == pytest.approx(100.0 * train["seconds"], rel=0.05)  # still measured
+    assert released(nvml)

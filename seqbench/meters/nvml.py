@@ -65,6 +65,8 @@ class Reading:
     utilization_memory: float | None
     memory_used: int | None
     counter_mj: int | None = None
+    # The process ids NVML lists on the GPU (compute and graphics contexts).
+    processes: frozenset[int] | None = None
 
 
 class GpuError(Exception):
@@ -198,6 +200,30 @@ class _Gpu:
     def counter_mj(self) -> int | None:
         return self._counter_mj() if self.has_counter else None
 
+    def processes(self) -> frozenset[int] | None:
+        """The process ids with a compute or graphics context on this GPU, or None
+        where NVML lists neither."""
+        lists = [self._process_list("compute processes", "nvmlDeviceGetComputeRunningProcesses"),
+                 self._process_list("graphics processes", "nvmlDeviceGetGraphicsRunningProcesses")]
+        if all(found is None for found in lists):
+            return None
+        return frozenset(int(process.pid) for found in lists if found is not None for process in found)
+
+    def _process_list(self, quantity: str, function: str) -> list[Any] | None:
+        nvml = self.nvml
+        try:
+            # An nvidia-ml-py without the function raises AttributeError: _optional's "lacks it".
+            found: list[Any] | None = self._optional(quantity, lambda: self._call(getattr(nvml, function), self.handle))
+        except Exception as error:
+            # A driver without the versioned C function nvidia-ml-py calls: its unversioned
+            # wrappers raise NVMLLibraryMismatchError, which is not an NVMLError.
+            mismatch = getattr(nvml, "NVMLLibraryMismatchError", None)
+            if mismatch is None or not isinstance(error, mismatch):
+                raise
+            self.unsupported[quantity] = "the driver is older than nvidia-ml-py's call"
+            return None
+        return found
+
     def read(self) -> Reading:
         utilization = self._optional(
             "utilization", lambda: self._call(self.nvml.nvmlDeviceGetUtilizationRates, self.handle)
@@ -209,6 +235,7 @@ class _Gpu:
             utilization_memory=float(utilization.memory) if utilization is not None else None,
             memory_used=int(memory.used) if memory is not None else None,
             counter_mj=self.counter_mj(),
+            processes=self.processes(),
         )
 
 
@@ -438,6 +465,9 @@ class NvmlMeter(Meter):
         idle_figures = self._idle or []
         idle = sum(f.power_w for f in idle_figures) if idle_figures else None
         sources = {gpu.power_source for gpu in self._gpus}
+        others, other_pids, unknown = _other_processes(samples, os.getpid())
+        if unknown:
+            fallbacks.append(unknown)
         return {
             "gpus": ",".join(gpu.uuid for gpu in self._gpus),
             "gpu_names": ",".join(gpu.name for gpu in self._gpus),
@@ -459,9 +489,38 @@ class NvmlMeter(Meter):
             "utilization_memory_mean_pct": _time_mean(utilization_memory),
             "memory_peak_bytes": max(value for _, value in memory) if memory else None,
             "samples": len(samples),
+            "other_processes": others,
+            "other_pids": other_pids,
             "fallbacks": "; ".join(fallbacks) or None,
             **({"gpu_error": "; ".join(failed.values())} if failed else {}),
         }
+
+
+def _other_processes(samples: Samples, own: int) -> tuple[int | None, str | None, str | None]:
+    """(the most processes besides this one seen at once on the point's GPUs, their ids,
+    why the figure is a count or unknown) over the phase's samples. The GPUs' energy,
+    power and utilisation are the whole board's, so work of other processes there is
+    billed to the point; this says when that happened.
+
+    NVML lists host process ids: inside a container's PID namespace this worker's own id
+    is not among them. Then each GPU's list is counted, one entry taken as this worker
+    (whose model is on that GPU), and nobody is named; where no GPU lists even one
+    process, whether others were there is unknown."""
+    lists = [[found for found in (reading.processes for reading in sample.value) if found is not None]
+             for sample in samples]
+    lists = [found for found in lists if found]
+    if not lists:
+        return None, None, None  # NVML lists no processes here: `fallbacks` says why
+    if any(own in found for sample in lists for found in sample):
+        seen = [frozenset().union(*sample) - {own} for sample in lists]
+        everyone = sorted(frozenset().union(*seen))
+        return max(map(len, seen)), ",".join(map(str, everyone)) or None, None
+    if not any(found for sample in lists for found in sample):
+        return None, None, ("NVML listed no process on the point's GPU, not even this worker "
+                            "(another PID namespace?): whether other processes shared it is unknown")
+    most = max(len(found) - 1 for sample in lists for found in sample)
+    return max(most, 0), None, ("NVML lists process ids from another PID namespace (a container): "
+                                "other processes on the point's GPU counted, not named")
 
 
 def _idle_figures(seconds: float, gpus: list[_Gpu]) -> list[IdleFigure]:

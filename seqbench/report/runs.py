@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from seqbench.errors import UserError
 from seqbench.report.export import export_frame, to_csv, to_json
-from seqbench.report.selection import SetRef, drop_rows, select, shown_suites
+from seqbench.report.selection import SetRef, caveats, drop_rows, select, shown_suites
 from seqbench.report.sets import smoke_flags
 from seqbench.report.text import fixed_width_table, markdown_table
 from seqbench.results import load
@@ -49,6 +49,8 @@ def report_frame(store: Path, suite: str | None = None, smoke: bool = False,
     shown = shown_suites(store, suite, smoke, include_stale)
     if notes is not None:
         notes.extend(shown.notes)
+        notes.extend(caveats([[SetRef(store, name, name, shown.stale.get(name, frozenset()))]
+                              for name in shown.suites]))
     return table_columns(drop_rows(frame, shown, smoke))
 
 

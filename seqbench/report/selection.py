@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
     from seqbench.report.sets import ResultSet
 
-__all__ = ["SetRef", "select", "Shown", "shown_suites", "drop_rows", "without_stale"]
+__all__ = ["SetRef", "select", "caveats", "Shown", "shown_suites", "drop_rows", "without_stale"]
 
 
 @dataclass(frozen=True)
@@ -170,14 +170,26 @@ def select(store: Path, suite: str | None, compare: str | None, smoke: bool = Fa
            include_stale: bool = False, notes: list[str] | None = None) -> list[list[SetRef]]:
     """Groups of result sets, each group reported together (side by side when two).
     What is left out (smoke runs, stale points) is said in ``notes``, and so is a task
-    whose runs in a group were made from different versions of its data."""
+    whose runs in a group were made from different versions of its data, and any
+    measurement to read with care (report.caveats)."""
     groups = _groups(store, suite, compare, smoke, include_stale, notes)
     if notes is not None:
-        from seqbench.report.data_versions import data_version_notes
-
-        for group in groups:
-            notes.extend(data_version_notes(group))
+        notes.extend(caveats(groups))
     return groups
+
+
+def caveats(groups: list[list[SetRef]]) -> list[str]:
+    """What a reader of these groups' figures should know: a task whose runs in a group
+    were made from different versions of its data, measurements to read with care."""
+    from seqbench.report.caveats import measurement_notes
+    from seqbench.report.data_versions import data_version_notes
+
+    said = []
+    for group in groups:
+        said.extend(data_version_notes(group))
+        for ref in group:
+            said.extend(measurement_notes(ref))
+    return said
 
 
 def _groups(store: Path, suite: str | None, compare: str | None, smoke: bool,

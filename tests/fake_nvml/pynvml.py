@@ -15,7 +15,10 @@ It is configured by the ``FAKE_NVML`` environment variable (JSON), read at
                "energy_counter": true, "counter_interval_s": 0.0,
                "power": true, "power_window_s": 0.0, "power_instant": false,
                "utilization": [gpu %, memory %],
-               "memory_total": bytes, "memory_used": bytes}]}
+               "memory_total": bytes, "memory_used": bytes,
+               "processes": true, "own": "listed" | "host_id" | "hidden",
+               "others": [pid, ...],
+               "graphics": [pid, ...]}]}
 
 Power at ``time.monotonic()`` t is ``idle_w + load_w + amp_w * sin(2 pi t / period_s)``;
 the energy counter is its exact integral since t = 0, so it advances with simulated
@@ -29,6 +32,14 @@ power x time. As on real GPUs:
   ``NVML_FI_DEV_POWER_INSTANT`` (and ``NVML_FI_DEV_POWER_AVERAGE``) in milliwatts;
   without, those fields come back with ``nvmlReturn = NVML_ERROR_NOT_SUPPORTED``, as
   on drivers before 535.
+
+The process lists (``nvmlDeviceGetComputeRunningProcesses``, ``...GraphicsRunning...``)
+are objects with ``pid``, ``usedGpuMemory``, ``gpuInstanceId`` and ``computeInstanceId``,
+as nvidia-ml-py's: the compute list holds the calling process and ``others``; the
+graphics list holds ``graphics``. ``own`` says how the calling process is listed: by
+its own id (``listed``), by another (``host_id``: a container, whose PID namespace
+gives it another id than the host ids NVML reports), or not at all (``hidden``). ``processes: false`` makes both
+calls ``NotSupported``.
 
 ``_fake_set_state`` (not part of the real interface) lets a test model put load on a
 GPU, as real work would; the load's history is kept, so averaged power lags it.
@@ -174,6 +185,20 @@ class c_nvmlFieldValue_t:
         self.value = c_nvmlValue_t()
 
 
+# A container's process as the host numbers it, in ``own = "host_id"``.
+HOST_ID_OFFSET = 1_000_000
+
+
+class _ProcessInfo:
+    """nvidia-ml-py's friendly object over ``c_nvmlProcessInfo_v3_t``."""
+
+    def __init__(self, pid: int, used: int | None) -> None:
+        self.pid = pid
+        self.usedGpuMemory = used
+        self.gpuInstanceId = 0xFFFFFFFF
+        self.computeInstanceId = 0xFFFFFFFF
+
+
 class c_nvmlDevice_t:
     """An opaque handle, as the real module's ctypes pointer is to its callers."""
 
@@ -197,6 +222,10 @@ class _Gpu:
         self.utilization = list(spec.get("utilization", [0, 0]))
         self.memory_total = int(spec.get("memory_total", 80 * 2**30))
         self.memory_used = int(spec.get("memory_used", 2**28))
+        self.processes = bool(spec.get("processes", True))
+        self.own = str(spec.get("own", "listed"))
+        self.others = [int(pid) for pid in spec.get("others", [])]
+        self.graphics = [int(pid) for pid in spec.get("graphics", [])]
         # The load's history, as (from t, watts above idle, joules at that t): the
         # counter is the exact integral of power since t = 0, piece by piece.
         self.pieces: list[tuple[float, float, float]] = [(0.0, float(spec.get("load_w", 0.0)), 0.0)]
@@ -373,11 +402,33 @@ def nvmlDeviceGetMemoryInfo(handle, version=None):
     return c_nvmlMemory_t(gpu.memory_total, gpu.memory_total - gpu.memory_used, gpu.memory_used)
 
 
-def _fake_set_state(index, load_w=None, utilization=None, memory_used=None, power_instant=None):
+def nvmlDeviceGetComputeRunningProcesses(handle):
+    gpu = _gpu(handle)
+    if not gpu.processes:
+        raise NVMLError(NVML_ERROR_NOT_SUPPORTED)
+    with _lock:
+        own = {"listed": [os.getpid()], "host_id": [HOST_ID_OFFSET + os.getpid()], "hidden": []}[gpu.own]
+        pids = own + list(gpu.others)
+    return [_ProcessInfo(pid, 2**28) for pid in pids]
+
+
+def nvmlDeviceGetGraphicsRunningProcesses(handle):
+    gpu = _gpu(handle)
+    if not gpu.processes:
+        raise NVMLError(NVML_ERROR_NOT_SUPPORTED)
+    with _lock:
+        pids = list(gpu.graphics)
+    return [_ProcessInfo(pid, None) for pid in pids]
+
+
+def _fake_set_state(index, load_w=None, utilization=None, memory_used=None, power_instant=None, others=None):
     """Test-only: what running work does to GPU ``index`` (load in watts above idle);
-    ``power_instant`` turns the instant field on or off, as a driver's may mid-run."""
+    ``power_instant`` turns the instant field on or off, as a driver's may mid-run;
+    ``others``: the ids of other processes with a context on it now."""
     gpu = _state["gpus"][index]
     with _lock:
+        if others is not None:
+            gpu.others = [int(pid) for pid in others]
         if power_instant is not None:
             gpu.power_instant = bool(power_instant)
         if load_w is not None:

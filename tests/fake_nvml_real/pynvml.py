@@ -24,7 +24,11 @@ Configured by ``NVML_SIM`` (JSON), read when the library is loaded:
                "reset_at": s after t0 the counter restarts from 0 (or, with "back_mj",
                steps back by that much), "lost_at": s after
                t0 the GPU falls off the bus, "mig": ["MIG-...", ...] (MIG mode on),
-               "access": false (counted, but opening it is NoPermission)}]}
+               "access": false (counted, but opening it is NoPermission),
+               "compute": [pid, "self" or "host-self", ...] (processes with a compute
+               context; "self" is the calling process, "host-self" it as a host
+               outside its PID namespace numbers it; default ["self"]),
+               "graphics": [pid, ...] (default none)}]}
 
 GPUs are listed in NVML's index order, which need not be PCI bus order. Time is
 ``time.time()`` (shared by worker processes). ``_sim_event(uuid, key=value)`` (test
@@ -197,6 +201,34 @@ class nvmlPciInfo_t(_PrintableStructure):
 class c_nvmlValue_t(Union):
     _fields_ = [("dVal", c_double), ("uiVal", c_uint), ("ulVal", c_ulong), ("ullVal", c_ulonglong),
                 ("sllVal", c_longlong), ("siVal", c_int), ("usVal", c_ushort)]
+
+
+class c_nvmlProcessInfo_v2_t(_PrintableStructure):
+    _fields_ = [("pid", c_uint), ("usedGpuMemory", c_ulonglong), ("gpuInstanceId", c_uint),
+                ("computeInstanceId", c_uint)]
+
+
+c_nvmlProcessInfo_v3_t = c_nvmlProcessInfo_v2_t
+NVML_VALUE_NOT_AVAILABLE_ulonglong = c_ulonglong(-1)
+
+
+class NVMLLibraryMismatchError(Exception):
+    pass
+
+
+class nvmlFriendlyObject(object):
+    def __init__(self, dictionary):
+        for x in dictionary:
+            setattr(self, x, dictionary[x])
+
+
+def nvmlStructToFriendlyObject(struct):
+    d = {}
+    for x in struct._fields_:
+        key = x[0]
+        value = getattr(struct, key)
+        d[key] = value.decode() if isinstance(value, bytes) else value
+    return nvmlFriendlyObject(d)
 
 
 class c_nvmlFieldValue_t(_PrintableStructure):
@@ -404,6 +436,31 @@ class _SimLibrary:
                 value.nvmlReturn = NVML_SUCCESS
             return NVML_SUCCESS
         return self._answer(handle, fill)
+
+    def _processes(self, handle, count, infos, key, default):
+        """NVML's two-call protocol: with no array (or too small a count) the count
+        needed and INSUFFICIENT_SIZE, unless there are none; then the array filled."""
+        def fill(device):
+            named = {"self": os.getpid(), "host-self": 1_000_000 + os.getpid()}
+            pids = [named[pid] if pid in named else int(pid) for pid in device.spec.get(key, default)]
+            if not pids:
+                count._obj.value = 0
+                return NVML_SUCCESS
+            if not infos or count._obj.value < len(pids):
+                count._obj.value = len(pids)
+                return NVML_ERROR_INSUFFICIENT_SIZE
+            for info, pid in zip(infos, pids):
+                info.pid, info.usedGpuMemory = pid, 2**28
+                info.gpuInstanceId = info.computeInstanceId = 0xFFFFFFFF
+            count._obj.value = len(pids)
+            return NVML_SUCCESS
+        return self._answer(handle, fill)
+
+    def nvmlDeviceGetComputeRunningProcesses_v3(self, handle, count, infos):
+        return self._processes(handle, count, infos, "compute", ["self"])
+
+    def nvmlDeviceGetGraphicsRunningProcesses_v3(self, handle, count, infos):
+        return self._processes(handle, count, infos, "graphics", [])
 
     def nvmlDeviceGetUtilizationRates(self, handle, out):
         def fill(device):
@@ -620,6 +677,62 @@ def nvmlDeviceGetFieldValues(handle, fieldIds):
             values[i].fieldId = fieldId
     _nvmlCheckReturn(fn(handle, c_int32(len(fieldIds)), byref(values)))
     return values
+
+
+def throwOnVersionMismatch(func):
+    @wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except NVMLError_FunctionNotFound:  # noqa: F821 (made by _extractNVMLErrorsAsClasses)
+            raise NVMLLibraryMismatchError("Unversioned function called and the "
+                                           "pyNVML version does not match the NVML lib version. "
+                                           "Either use matching pyNVML and NVML lib versions or "
+                                           "use a versioned function such as " + func.__name__ + "_v2")
+    return wrapper
+
+
+def _running_processes_v3(name, handle):
+    # first call to get the size
+    c_count = c_uint(0)
+    fn = _nvmlGetFunctionPointer(name)
+    ret = fn(handle, byref(c_count), None)
+    if ret == NVML_SUCCESS:
+        return []  # no running processes
+    elif ret == NVML_ERROR_INSUFFICIENT_SIZE:
+        # oversize the array in case more processes are created
+        c_count.value = c_count.value * 2 + 5
+        proc_array = c_nvmlProcessInfo_v3_t * c_count.value
+        c_procs = proc_array()
+        ret = fn(handle, byref(c_count), c_procs)
+        _nvmlCheckReturn(ret)
+        procs = []
+        for i in range(c_count.value):
+            obj = nvmlStructToFriendlyObject(c_procs[i])
+            if obj.usedGpuMemory == NVML_VALUE_NOT_AVAILABLE_ulonglong.value:
+                obj.usedGpuMemory = None
+            procs.append(obj)
+        return procs
+    else:
+        raise NVMLError(ret)
+
+
+def nvmlDeviceGetComputeRunningProcesses_v3(handle):
+    return _running_processes_v3("nvmlDeviceGetComputeRunningProcesses_v3", handle)
+
+
+@throwOnVersionMismatch
+def nvmlDeviceGetComputeRunningProcesses(handle):
+    return nvmlDeviceGetComputeRunningProcesses_v3(handle)
+
+
+def nvmlDeviceGetGraphicsRunningProcesses_v3(handle):
+    return _running_processes_v3("nvmlDeviceGetGraphicsRunningProcesses_v3", handle)
+
+
+@throwOnVersionMismatch
+def nvmlDeviceGetGraphicsRunningProcesses(handle):
+    return nvmlDeviceGetGraphicsRunningProcesses_v3(handle)
 
 
 def _sim_event(uuid, **changes):

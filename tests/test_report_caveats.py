@@ -1,0 +1,83 @@
+"""The notes a report adds about measurements to read with care, from a real store
+whose runs' GPU figures are then edited as a GPU run (or a hostile store) would leave
+them: read by SQLite's JSON where it can, in Python where it cannot (Infinity)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import pytest
+from click.testing import CliRunner
+
+from seqbench.cli import main
+
+SUITE = """
+[suite]
+name = "tiny"
+seeds = [0, 1, 2]
+[run]
+train_size = 16
+eval_size = 16
+[task]
+name = "adding"
+seq_len = 3
+[[model]]
+name = "oracle"
+"""
+
+SHARED = "tiny: {n} shared a GPU with other processes during a phase"
+SHORT = "tiny: {n} a phase shorter than a few updates of the GPU's energy counter"
+
+
+@pytest.fixture
+def store(write_suite, store_path):
+    result = CliRunner().invoke(main, ["run", str(write_suite(SUITE)), "--store", str(store_path)])
+    assert result.exit_code == 0, result.output
+    return store_path
+
+
+def set_gpu_figures(store, by_seed: dict) -> None:
+    """Replace each run's ``measurements.nvml`` (by seed), as Python's json writes it."""
+    with sqlite3.connect(store) as connection:
+        for run_id, seed, text in connection.execute("SELECT id, seed, measurements FROM runs").fetchall():
+            measurements = json.loads(text)
+            measurements["nvml"] = by_seed[seed]
+            connection.execute("UPDATE runs SET measurements = ? WHERE id = ?", (json.dumps(measurements), run_id))
+
+
+def notes(store) -> str:
+    result = CliRunner().invoke(main, ["report", "--store", str(store)])
+    assert result.exit_code == 0, result.output
+    return result.stderr
+
+
+@pytest.mark.parametrize("extra", [{}, {"mean_power_w": float("inf")}], ids=["sqlite-json", "python-json"])
+def test_runs_that_shared_a_gpu_or_had_a_short_phase_are_counted(store, extra):
+    set_gpu_figures(store, {
+        0: {"train": {"other_processes": 2, "short_phase": False, **extra}, "eval": {"other_processes": 0}},
+        1: {"train": {"other_processes": 0, "short_phase": False}, "eval": {"other_processes": 1, "short_phase": True}},
+        2: {"train": {"other_processes": 0, "short_phase": False, **extra}},
+    })
+
+    said = notes(store)
+
+    assert SHARED.format(n="2 runs") in said
+    assert SHORT.format(n="1 run has") in said
+
+
+@pytest.mark.parametrize("figures", [
+    {"unavailable": "point ran on cpu"},
+    {"train": {"other_processes": None, "short_phase": None}},
+    {"train": {"other_processes": "5", "short_phase": "true"}},  # wrong types: not flags
+    {"train": {"other_processes": True}},
+    ["not", "an", "object"],
+    {"train": ["other_processes", 3]},
+    {"train": {"other_processes": float("nan"), "x": float("-inf")}},
+])
+def test_nothing_is_said_of_runs_without_such_figures_whatever_their_shape(store, figures):
+    set_gpu_figures(store, {seed: figures for seed in range(3)})
+
+    said = notes(store)
+
+    assert "shared a GPU" not in said and "energy counter" not in said
