@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from seqbench.printable import printable
 
 if TYPE_CHECKING:
-    from seqbench.report.selection import SetRef
+    from seqbench.report.set_ref import SetRef
 
 __all__ = ["measurement_notes"]
 

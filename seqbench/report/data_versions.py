@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from seqbench.printable import printable
 
 if TYPE_CHECKING:
-    from seqbench.report.selection import SetRef
+    from seqbench.report.set_ref import SetRef
 
 __all__ = ["task_versions", "data_version_notes"]
 

@@ -5,12 +5,13 @@ UserError before anything is written."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from seqbench.errors import UserError
 from seqbench.printable import listed
+from seqbench.report.set_ref import SetRef
 from seqbench.results import suites as suites_of
 from seqbench.smoke_sizes import is_smoke_name, smoke_name
 
@@ -20,17 +21,6 @@ if TYPE_CHECKING:
     from seqbench.report.sets import ResultSet
 
 __all__ = ["SetRef", "select", "caveats", "Shown", "shown_suites", "drop_rows", "without_stale"]
-
-
-@dataclass(frozen=True)
-class SetRef:
-    """One suite of one store, and the label it goes by in titles and tables."""
-
-    store: Path
-    suite: str
-    label: str
-    # Stored points (hashes) the suite file no longer holds, left out of the report.
-    stale: frozenset[str] = field(default=frozenset(), compare=False)
 
 
 @dataclass
