@@ -30,6 +30,28 @@ def short_gpu_idle(tmp_path_factory):
         yield
 
 
+@pytest.fixture(scope="session", autouse=True)
+def one_torch_thread_in_the_test_process():
+    """Torch and TensorFlow work done inside a test process (not in a point's worker, which
+    ``run.threads`` looks after) runs on one thread. The test processes share the
+    machine's cores with each other and with their workers; torch's default of a
+    thread per core then loses whole scheduler slices whenever the kernel puts both
+    threads on one core (docs/measurement.md): twice the time for
+    test_torch_seq2seq's training beside one busy process. Nothing is set in the
+    environment, so workers and their "auto" threads see the machine as users do."""
+    torch = sys.modules.get("torch")  # imported while collecting, where any test needs it
+    if torch is not None:
+        torch.set_num_threads(1)
+    tensorflow = sys.modules.get("tensorflow")
+    if tensorflow is not None:
+        try:  # TensorFlow takes this only before its runtime starts
+            tensorflow.config.threading.set_intra_op_parallelism_threads(1)
+            tensorflow.config.threading.set_inter_op_parallelism_threads(1)
+        except RuntimeError:
+            pass
+    yield
+
+
 @pytest.fixture(autouse=True)
 def gpu_idle_cache(tmp_path, monkeypatch):
     """Each test its own idle cache: fake GPUs' UUIDs repeat from test to test."""
