@@ -666,7 +666,8 @@ def test_other_processes_on_the_points_gpu_during_a_phase_are_counted_and_named(
     finally:
         meter.close()
 
-    assert (alone["other_processes"], alone["other_pids"], alone["fallbacks"]) == (0, None, None)
+    assert (alone["other_processes"], alone["other_pids"], alone["other_processes_note"]) == (0, None, None)
+    assert alone["fallbacks"] is None
     assert (shared["other_processes"], shared["other_pids"]) == (2, "4242,4343")
     assert (after["other_processes"], after["other_pids"]) == (1, "4343")
 
@@ -675,7 +676,7 @@ def test_other_processes_on_the_points_gpu_during_a_phase_are_counted_and_named(
     ({"own": "host_id", "others": [4242]}, 1, "counted, not named"),
     ({"own": "host_id"}, 0, "counted, not named"),
     ({"own": "hidden"}, None, "whether other processes shared it is unknown"),
-    ({"processes": False}, None, "compute processes: Not Supported"),
+    ({"processes": False}, None, "compute processes: NVMLError_NotSupported: Not Supported"),
 ])
 def test_where_nvml_cannot_name_this_worker_other_processes_are_counted_or_unknown(fake_gpu, gpu, others, said):
     fake_gpu(gpu)
@@ -687,8 +688,37 @@ def test_where_nvml_cannot_name_this_worker_other_processes_are_counted_or_unkno
         meter.close()
 
     assert (figures["other_processes"], figures["other_pids"]) == (others, None)
-    assert said in figures["fallbacks"]
+    assert said in figures["other_processes_note"]
+    assert "processes" not in (figures["fallbacks"] or "")  # the energy figures' own fallbacks
     assert figures["energy_j"] > 0
+
+
+@pytest.mark.parametrize("compute, said", [
+    (lambda handle: [object()], "compute processes: AttributeError"),  # entries without a pid
+    (None, "compute processes: AttributeError"),  # an nvidia-ml-py without the function
+    (lambda handle: (_ for _ in ()).throw(TypeError("a library shaped otherwise")),
+     "compute processes: TypeError: a library shaped otherwise"),
+])
+def test_a_process_list_that_fails_costs_the_phase_nothing_else(fake_gpu, monkeypatch, compute, said):
+    nvml = fake_gpu({"idle_w": 60.0, "power_instant": True, "others": [4242]})
+    if compute is None:
+        monkeypatch.delattr(nvml, "nvmlDeviceGetComputeRunningProcesses")
+    else:
+        monkeypatch.setattr(nvml, "nvmlDeviceGetComputeRunningProcesses", compute)
+    meter = NvmlMeter("cuda", {"sample_hz": 50})
+    assert meter.unavailable() is None
+    try:
+        figures = measure(meter, "train", 0.2)
+    finally:
+        meter.close()
+
+    assert "sampler_error" not in figures and figures["samples"] >= 5
+    assert figures["energy_j"] == pytest.approx(60.0 * figures["seconds"], rel=0.05)
+    assert figures["fallbacks"] is None
+    # The graphics list still answers, empty: without this worker in any list, whether
+    # others were there is unknown, and said.
+    assert (figures["other_processes"], figures["other_pids"]) == (None, None)
+    assert said in figures["other_processes_note"] and "unknown" in figures["other_processes_note"]
 
 
 def test_idle_power_is_the_counter_rate_not_the_lagging_average(fake_gpu, monkeypatch):
@@ -827,9 +857,9 @@ def test_a_report_says_which_runs_shared_their_gpu_or_had_too_short_a_phase(
     exported = CliRunner().invoke(main, ["report", "--store", str(store_path), "--suite", "gpu", "--format", "json"])
 
     assert gpu.exit_code == 0, gpu.output
-    shared = ("gpu: 1 run shared a GPU with other processes during a phase (meter.nvml.<phase>.other_processes): "
+    shared = ("gpu: 1 run shared a GPU with other processes during training or evaluation (meter.nvml.<phase>.other_processes): "
               "their GPU energy, power and utilisation include the others' work")
-    short = "gpu: 1 run has a phase shorter than a few updates of the GPU's energy counter"
+    short = "gpu: 1 run has a train or eval phase shorter than a few updates of the GPU's energy counter"
     assert shared in gpu.stderr and short in gpu.stderr
     assert shared in exported.stderr
     (row,) = json.loads(exported.stdout)

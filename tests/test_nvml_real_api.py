@@ -311,6 +311,7 @@ def test_other_processes_on_the_points_gpu_are_counted_named_or_said_unknown(
     train = metered("cuda")["train"]
 
     assert (train["other_processes"], train["other_pids"]) == (others, pids)
-    assert train["fallbacks"] is None if said is None else said in train["fallbacks"]
+    assert train["other_processes_note"] is None if said is None else said in train["other_processes_note"]
+    assert train["fallbacks"] is None
     assert train["energy_j"] == pytest.approx(100.0 * train["seconds"], rel=0.05)  # still measured
     assert released(nvml)

@@ -26,8 +26,8 @@ seq_len = 3
 name = "oracle"
 """
 
-SHARED = "tiny: {n} shared a GPU with other processes during a phase"
-SHORT = "tiny: {n} a phase shorter than a few updates of the GPU's energy counter"
+SHARED = "tiny: {n} shared a GPU with other processes during training or evaluation"
+SHORT = "tiny: {n} a train or eval phase shorter than a few updates of the GPU's energy counter"
 
 
 @pytest.fixture
@@ -57,7 +57,9 @@ def test_runs_that_shared_a_gpu_or_had_a_short_phase_are_counted(store, extra):
     set_gpu_figures(store, {
         0: {"train": {"other_processes": 2, "short_phase": False, **extra}, "eval": {"other_processes": 0}},
         1: {"train": {"other_processes": 0, "short_phase": False}, "eval": {"other_processes": 1, "short_phase": True}},
-        2: {"train": {"other_processes": 0, "short_phase": False, **extra}},
+        # The data phase is often short, and its energy shown nowhere: not noted.
+        2: {"data": {"short_phase": True, "other_processes": 3},
+            "train": {"other_processes": 0, "short_phase": False, **extra}},
     })
 
     said = notes(store)

@@ -102,6 +102,7 @@ class _Gpu:
         self.label = self.uuid
         self._refuse_mig()
         self.unsupported: dict[str, str] = {}
+        self.unlisted: dict[str, str] = {}  # process lists NVML did not give, and why
         self._instant_field = getattr(nvml, "NVML_FI_DEV_POWER_INSTANT", None)
         self.has_counter = self._optional("energy counter", self._counter_mj) is not None
         self.has_instant = self._instant_power_w() is not None
@@ -202,27 +203,30 @@ class _Gpu:
 
     def processes(self) -> frozenset[int] | None:
         """The process ids with a compute or graphics context on this GPU, or None
-        where NVML lists neither."""
-        lists = [self._process_list("compute processes", "nvmlDeviceGetComputeRunningProcesses"),
-                 self._process_list("graphics processes", "nvmlDeviceGetGraphicsRunningProcesses")]
+        where NVML lists neither (``unlisted`` says why)."""
+        lists = [self._process_list("compute", "nvmlDeviceGetComputeRunningProcesses"),
+                 self._process_list("graphics", "nvmlDeviceGetGraphicsRunningProcesses")]
         if all(found is None for found in lists):
             return None
-        return frozenset(int(process.pid) for found in lists if found is not None for process in found)
+        return frozenset(pid for found in lists if found is not None for pid in found)
 
-    def _process_list(self, quantity: str, function: str) -> list[Any] | None:
-        nvml = self.nvml
-        try:
-            # An nvidia-ml-py without the function raises AttributeError: _optional's "lacks it".
-            found: list[Any] | None = self._optional(quantity, lambda: self._call(getattr(nvml, function), self.handle))
-        except Exception as error:
-            # A driver without the versioned C function nvidia-ml-py calls: its unversioned
-            # wrappers raise NVMLLibraryMismatchError, which is not an NVMLError.
-            mismatch = getattr(nvml, "NVMLLibraryMismatchError", None)
-            if mismatch is None or not isinstance(error, mismatch):
-                raise
-            self.unsupported[quantity] = "the driver is older than nvidia-ml-py's call"
+    def _process_list(self, kind: str, function: str) -> list[int] | None:
+        """The ids in one of NVML's process lists, or None once it has failed. The lists
+        only say who else was on the GPU, so no failure of theirs — not offered, a
+        driver older than nvidia-ml-py's ``_v3`` call (whose wrapper raises
+        NVMLLibraryMismatchError, not an NVMLError), a library shaped otherwise — may
+        cost the phase its samples: it is kept in ``unlisted`` and the list not read again."""
+        if kind in self.unlisted:
             return None
-        return found
+        try:
+            return [int(process.pid) for process in getattr(self.nvml, function)(self.handle)]
+        except Exception as error:
+            mismatch = getattr(self.nvml, "NVMLLibraryMismatchError", None)
+            if mismatch is not None and isinstance(error, mismatch):
+                self.unlisted[kind] = "the driver is older than nvidia-ml-py's call"
+            else:
+                self.unlisted[kind] = f"{type(error).__name__}: {error}"
+            return None
 
     def read(self) -> Reading:
         utilization = self._optional(
@@ -465,9 +469,9 @@ class NvmlMeter(Meter):
         idle_figures = self._idle or []
         idle = sum(f.power_w for f in idle_figures) if idle_figures else None
         sources = {gpu.power_source for gpu in self._gpus}
-        others, other_pids, unknown = _other_processes(samples, os.getpid())
-        if unknown:
-            fallbacks.append(unknown)
+        others, other_pids, why = _other_processes(samples, os.getpid())
+        unlisted = [f"GPU {gpu.uuid}: {kind} processes: {reason}" for gpu in self._gpus
+                    for kind, reason in gpu.unlisted.items()]
         return {
             "gpus": ",".join(gpu.uuid for gpu in self._gpus),
             "gpu_names": ",".join(gpu.name for gpu in self._gpus),
@@ -491,6 +495,7 @@ class NvmlMeter(Meter):
             "samples": len(samples),
             "other_processes": others,
             "other_pids": other_pids,
+            "other_processes_note": "; ".join(([why] if why else []) + unlisted) or None,
             "fallbacks": "; ".join(fallbacks) or None,
             **({"gpu_error": "; ".join(failed.values())} if failed else {}),
         }
@@ -510,7 +515,7 @@ def _other_processes(samples: Samples, own: int) -> tuple[int | None, str | None
              for sample in samples]
     lists = [found for found in lists if found]
     if not lists:
-        return None, None, None  # NVML lists no processes here: `fallbacks` says why
+        return None, None, None  # NVML lists no processes here: `unlisted` says why
     if any(own in found for sample in lists for found in sample):
         seen = [frozenset().union(*sample) - {own} for sample in lists]
         everyone = sorted(frozenset().union(*seen))

@@ -172,13 +172,21 @@ def caveats(groups: list[list[SetRef]]) -> list[str]:
     """What a reader of these groups' figures should know: a task whose runs in a group
     were made from different versions of its data, measurements to read with care."""
     from seqbench.report.caveats import measurement_notes
-    from seqbench.report.data_versions import data_version_notes
+    from seqbench.report.data_versions import Versions, data_version_notes, task_versions
+    from seqbench.results import _open
 
     said = []
     for group in groups:
-        said.extend(data_version_notes(group))
+        versions: list[tuple[str, Versions]] = []
+        measured: list[str] = []
         for ref in group:
-            said.extend(measurement_notes(ref))
+            connection = _open(ref.store)  # once per set: each open checks the whole store
+            try:
+                versions.append((ref.label, task_versions(connection, ref)))
+                measured.extend(measurement_notes(connection, ref))
+            finally:
+                connection.close()
+        said.extend(data_version_notes(versions) + measured)
     return said
 
 
