@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from seqbench.errors import UserError
+from seqbench.report.caveats import COLUMNS as CAVEAT_COLUMNS
+from seqbench.report.caveats import notes_for
 from seqbench.report.export import export_frame, to_csv, to_json
 from seqbench.report.selection import SetRef, caveats, drop_rows, select, shown_suites
 from seqbench.report.sets import smoke_flags
@@ -43,15 +45,19 @@ def report_frame(store: Path, suite: str | None = None, smoke: bool = False,
     """The runs to report: identity, whatever parameters vary, the headline results.
     Smoke runs and stale points are left out unless asked for (selection.shown_suites);
     ``notes`` gets a line for each."""
-    frame = load(store, results=TABLE_RESULTS)
+    # report.caveats' flags ride along: SQLite parses each run's measurements once.
+    frame = load(store, results=TABLE_RESULTS + CAVEAT_COLUMNS)
     if frame.empty:
         raise UserError(f"{store}: the store has no runs yet; run a suite first")
     shown = shown_suites(store, suite, smoke, include_stale)
+    rows = drop_rows(frame, shown, smoke)
     if notes is not None:
         notes.extend(shown.notes)
         notes.extend(caveats([[SetRef(store, name, name, shown.stale.get(name, frozenset()))]
-                              for name in shown.suites]))
-    return table_columns(drop_rows(frame, shown, smoke))
+                              for name in shown.suites], measured=False))
+        for name in shown.suites:
+            notes.extend(notes_for(name, rows[rows["suite"] == name]))
+    return table_columns(rows.drop(columns=CAVEAT_COLUMNS))
 
 
 def report_table(

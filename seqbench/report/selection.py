@@ -168,9 +168,11 @@ def select(store: Path, suite: str | None, compare: str | None, smoke: bool = Fa
     return groups
 
 
-def caveats(groups: list[list[SetRef]]) -> list[str]:
+def caveats(groups: list[list[SetRef]], measured: bool = True) -> list[str]:
     """What a reader of these groups' figures should know: a task whose runs in a group
-    were made from different versions of its data, measurements to read with care."""
+    were made from different versions of its data, and (unless ``measured`` is False,
+    for a caller that reads report.caveats' columns itself) measurements to read with
+    care."""
     from seqbench.report.caveats import measurement_notes
     from seqbench.report.data_versions import Versions, data_version_notes, task_versions
     from seqbench.results import _open
@@ -178,15 +180,16 @@ def caveats(groups: list[list[SetRef]]) -> list[str]:
     said = []
     for group in groups:
         versions: list[tuple[str, Versions]] = []
-        measured: list[str] = []
         for ref in group:
-            connection = _open(ref.store)  # once per set: each open checks the whole store
+            connection = _open(ref.store)
             try:
                 versions.append((ref.label, task_versions(connection, ref)))
-                measured.extend(measurement_notes(connection, ref))
             finally:
                 connection.close()
-        said.extend(data_version_notes(versions) + measured)
+        said.extend(data_version_notes(versions))
+        if measured:
+            for ref in group:
+                said.extend(measurement_notes(ref))
     return said
 
 
