@@ -16,15 +16,17 @@ from seqbench.printable import printable
 if TYPE_CHECKING:
     from seqbench.report.set_ref import SetRef
 
-__all__ = ["Versions", "task_versions", "data_version_notes"]
+__all__ = ["task_versions", "data_version_notes"]
 
 Versions = dict[str, set[int | None]]
 
 
-def task_versions(connection: sqlite3.Connection, ref: "SetRef") -> Versions:
+def task_versions(ref: "SetRef") -> Versions:
     """Each task of ``ref``'s shown points, and the data versions its runs were made with
-    (None: a task that declares none, or a point stored before data versions existed).
-    ``connection``: a checked read of ``ref``'s store (results._open)."""
+    (None: a task that declares none, or a point stored before data versions existed)."""
+    from seqbench.results import _open
+
+    connection = _open(ref.store)
     try:
         # Only configurations that name a data version are parsed (parsing every one
         # took a tenth of a 100,000-run store's report).
@@ -37,6 +39,8 @@ def task_versions(connection: sqlite3.Connection, ref: "SetRef") -> Versions:
         # json): read them in Python, as results.load does.
         rows = [(point, task, _version_in(text)) for point, task, text in connection.execute(
             "SELECT point, task, config FROM runs WHERE suite = ?", (ref.suite,))]
+    finally:
+        connection.close()
     found: Versions = {}
     for point, task, version in rows:
         if point in ref.stale:
@@ -57,10 +61,10 @@ def _named(versions: set[int | None]) -> str:
     return " and ".join("none" if v is None else str(v) for v in sorted(versions, key=lambda v: -1 if v is None else v))
 
 
-def data_version_notes(per_set: list[tuple[str, Versions]]) -> list[str]:
-    """A line for each task whose runs in one group of sets (one set, or the two of
-    ``--compare``: each set's label and ``task_versions``) were made from more than one
-    version of its data."""
+def data_version_notes(group: "list[SetRef]") -> list[str]:
+    """A line for each task whose runs in ``group`` (one set, or the two of
+    ``--compare``) were made from more than one version of its data."""
+    per_set = [(ref.label, task_versions(ref)) for ref in group]
     notes = []
     for task in sorted({task for _, versions in per_set for task in versions}):
         seen = [(label, versions[task]) for label, versions in per_set if task in versions]

@@ -12,7 +12,8 @@ from seqbench.errors import UserError
 from seqbench.report.caveats import COLUMNS as CAVEAT_COLUMNS
 from seqbench.report.caveats import notes_for
 from seqbench.report.export import export_frame, to_csv, to_json
-from seqbench.report.selection import SetRef, caveats, drop_rows, select, shown_suites
+from seqbench.report.data_versions import data_version_notes
+from seqbench.report.selection import SetRef, drop_rows, select, shown_suites
 from seqbench.report.sets import smoke_flags
 from seqbench.report.text import fixed_width_table, markdown_table
 from seqbench.results import load
@@ -53,9 +54,8 @@ def report_frame(store: Path, suite: str | None = None, smoke: bool = False,
     rows = drop_rows(frame, shown, smoke)
     if notes is not None:
         notes.extend(shown.notes)
-        notes.extend(caveats([[SetRef(store, name, name, shown.stale.get(name, frozenset()))]
-                              for name in shown.suites], measured=False))
         for name in shown.suites:
+            notes.extend(data_version_notes([SetRef(store, name, name, shown.stale.get(name, frozenset()))]))
             notes.extend(notes_for(name, rows[rows["suite"] == name]))
     return table_columns(rows.drop(columns=CAVEAT_COLUMNS))
 

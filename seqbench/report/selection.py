@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING
 
 from seqbench.errors import UserError
 from seqbench.printable import listed
+from seqbench.report.caveats import measurement_notes
+from seqbench.report.data_versions import data_version_notes
 from seqbench.report.set_ref import SetRef
 from seqbench.results import suites as suites_of
 from seqbench.smoke_sizes import is_smoke_name, smoke_name
@@ -168,28 +170,14 @@ def select(store: Path, suite: str | None, compare: str | None, smoke: bool = Fa
     return groups
 
 
-def caveats(groups: list[list[SetRef]], measured: bool = True) -> list[str]:
+def caveats(groups: list[list[SetRef]]) -> list[str]:
     """What a reader of these groups' figures should know: a task whose runs in a group
-    were made from different versions of its data, and (unless ``measured`` is False,
-    for a caller that reads report.caveats' columns itself) measurements to read with
-    care."""
-    from seqbench.report.caveats import measurement_notes
-    from seqbench.report.data_versions import Versions, data_version_notes, task_versions
-    from seqbench.results import _open
-
+    were made from different versions of its data, and measurements to read with care."""
     said = []
     for group in groups:
-        versions: list[tuple[str, Versions]] = []
+        said.extend(data_version_notes(group))
         for ref in group:
-            connection = _open(ref.store)
-            try:
-                versions.append((ref.label, task_versions(connection, ref)))
-            finally:
-                connection.close()
-        said.extend(data_version_notes(versions))
-        if measured:
-            for ref in group:
-                said.extend(measurement_notes(ref))
+            said.extend(measurement_notes(ref))
     return said
 
 
