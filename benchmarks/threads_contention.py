@@ -25,13 +25,13 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from seqbench.threads import THREAD_VARIABLES, usable_cores  # noqa: E402
+from busy_cpu import busy_processes, framework_environment  # noqa: E402
+from seqbench.threads import usable_cores  # noqa: E402
 
 SUITE = """\
 [suite]
@@ -56,9 +56,6 @@ run.threads = {settings}
 name = "torch:attention"
 """
 
-BUSY = "while True: pass"
-
-
 def uptime() -> str:
     try:
         return subprocess.run(["uptime"], capture_output=True, text=True, timeout=5).stdout.strip()
@@ -68,20 +65,12 @@ def uptime() -> str:
 
 def run_condition(suite: Path, store: Path, busy: int) -> dict[str, float]:
     """train seconds per run.threads setting, with ``busy`` spinning processes around."""
-    env = {name: value for name, value in os.environ.items()
-           if name not in THREAD_VARIABLES and name != "OMP_WAIT_POLICY"}
-    spinners = [subprocess.Popen([sys.executable, "-c", BUSY]) for _ in range(busy)]
-    try:
-        time.sleep(1.0 if busy else 0.0)  # let the spinners take their cores
+    with busy_processes(busy):
         print(f"  {uptime()}", flush=True)
         subprocess.run(
             [sys.executable, "-m", "seqbench", "run", str(suite), "--store", str(store), "--fresh"],
-            env=env, check=True, stdout=subprocess.DEVNULL,
+            env=framework_environment(), check=True, stdout=subprocess.DEVNULL,
         )
-    finally:
-        for spinner in spinners:
-            spinner.kill()
-            spinner.wait()
     from seqbench.results import load
 
     runs = load(store)

@@ -29,7 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from seqbench.threads import THREAD_VARIABLES  # noqa: E402
+from busy_cpu import busy_processes, framework_environment  # noqa: E402
 
 SUITE = """\
 [suite]
@@ -153,20 +153,14 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     suite, store = out / "threads_placement.toml", out / "threads_placement.sqlite"
     suite.write_text(SUITE.format(seeds=list(range(args.seeds))))
-    env = {name: value for name, value in os.environ.items()
-           if name not in THREAD_VARIABLES and name != "OMP_WAIT_POLICY"}
-    spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(args.busy)]
-    sampler = PlacementSampler([spinner.pid for spinner in spinners])
-    try:
-        time.sleep(1.0)
+    with busy_processes(args.busy) as spinners:
+        sampler = PlacementSampler(spinners)
         sampler.start()
-        subprocess.run([sys.executable, "-m", "seqbench", "run", str(suite), "--store", str(store), "--fresh"],
-                       env=env, check=True, stdout=subprocess.DEVNULL)
-    finally:
-        sampler.done.set()
-        for spinner in spinners:
-            spinner.kill()
-            spinner.wait()
+        try:
+            subprocess.run([sys.executable, "-m", "seqbench", "run", str(suite), "--store", str(store), "--fresh"],
+                           env=framework_environment(), check=True, stdout=subprocess.DEVNULL)
+        finally:
+            sampler.done.set()
     from seqbench.results import load
 
     runs = load(store).sort_values("id")  # --jobs 1: stored in the order the workers ran
