@@ -29,16 +29,22 @@ class Peak:
 TERA = 1e12
 # Dense (no sparsity) peaks from NVIDIA's data sheets, in FLOP/s. fp32 is the CUDA-core
 # figure: PyTorch does not use TF32 for fp32 matmuls by default. bf16 and fp16 are the
-# tensor-core figures. Keys are matched against NVML's device name, most specific first.
+# tensor-core figures. Each entry's words must all be whole words of NVML's device name
+# (upper-cased, "-" read as a space), and entries are tried most specific first: a word
+# that merely starts like a model number names another GPU ("L40" is not the "L4",
+# "A10G" not the "A10", "V100S" not the "V100"), so it finds no peak rather than a wrong one.
 PEAKS: list[tuple[tuple[str, ...], dict[str, float], str]] = [
+    (("H200", "NVL"), {"fp32": 60 * TERA, "bf16": 835 * TERA, "fp16": 835 * TERA}, "H200 NVL data sheet"),
     (("H200",), {"fp32": 67 * TERA, "bf16": 989 * TERA, "fp16": 989 * TERA}, "H200 SXM data sheet"),
     (("H100", "PCIE"), {"fp32": 51 * TERA, "bf16": 756 * TERA, "fp16": 756 * TERA}, "H100 PCIe data sheet"),
     (("H100", "NVL"), {"fp32": 60 * TERA, "bf16": 835 * TERA, "fp16": 835 * TERA}, "H100 NVL data sheet"),
     (("H100",), {"fp32": 67 * TERA, "bf16": 989 * TERA, "fp16": 989 * TERA}, "H100 SXM data sheet"),
     (("A100",), {"fp32": 19.5 * TERA, "bf16": 312 * TERA, "fp16": 312 * TERA}, "A100 data sheet"),
     (("L40S",), {"fp32": 91.6 * TERA, "bf16": 362 * TERA, "fp16": 362 * TERA}, "L40S data sheet"),
+    (("L40",), {"fp32": 90.5 * TERA, "bf16": 181 * TERA, "fp16": 181 * TERA}, "L40 data sheet"),
     (("L4",), {"fp32": 30.3 * TERA, "bf16": 121 * TERA, "fp16": 121 * TERA}, "L4 data sheet"),
     (("A10",), {"fp32": 31.2 * TERA, "bf16": 125 * TERA, "fp16": 125 * TERA}, "A10 data sheet"),
+    (("V100", "PCIE"), {"fp32": 14 * TERA, "fp16": 112 * TERA}, "V100 PCIe data sheet"),
     (("V100",), {"fp32": 15.7 * TERA, "fp16": 125 * TERA}, "V100 SXM2 data sheet"),
     (("T4",), {"fp32": 8.1 * TERA, "fp16": 65 * TERA}, "T4 data sheet"),
 ]
@@ -49,10 +55,12 @@ def peak_for(gpu_name: str | None, precision: str) -> Peak | None:
     ``precision`` (fp32, bf16, fp16), or None when the GPU or precision is not in it."""
     if not gpu_name:
         return None
-    words = gpu_name.upper().replace("-", " ").split()
+    words = set(gpu_name.upper().replace("-", " ").split())
     for keys, peaks, source in PEAKS:
-        if all(any(word.startswith(key) for word in words) for key in keys) and precision in peaks:
-            return Peak(gpu_name, precision, peaks[precision], source)
+        if words.issuperset(keys):
+            # The first entry naming this GPU decides: a precision it lacks (bf16 on a
+            # T4) has no peak, rather than a less specific entry's.
+            return Peak(gpu_name, precision, peaks[precision], source) if precision in peaks else None
     return None
 
 

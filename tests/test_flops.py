@@ -27,6 +27,15 @@ torch = pytest.importorskip("torch")
         ("NVIDIA L40S", "bf16", 362 * TERA),
         ("Tesla T4", "bf16", None),  # no bf16 on Turing
         ("NVIDIA GeForce RTX 4090", "fp32", None),  # not in the table
+        # Names that start like another entry's model number get their own peak or none.
+        ("NVIDIA L40", "fp32", 90.5 * TERA),
+        ("NVIDIA H200 NVL", "bf16", 835 * TERA),
+        ("Tesla V100-PCIE-32GB", "fp32", 14 * TERA),
+        ("Tesla V100-SXM2-16GB", "fp16", 125 * TERA),
+        ("NVIDIA A10G", "fp32", None),
+        ("Tesla V100S-PCIE-32GB", "fp32", None),
+        ("NVIDIA H100 NVL", "bf16", 835 * TERA),
+        ("NVIDIA A100 80GB PCIe", "bf16", 312 * TERA),
     ],
 )
 def test_peaks_by_nvml_name_and_precision(name, precision, peak):
