@@ -18,10 +18,9 @@ if TYPE_CHECKING:
     from seqbench.data import Split
     from seqbench.model import Model
 
-__all__ = ["point_device", "count_flops", "FLOPS_BATCH", "visible_gpu_count", "check_here",
+__all__ = ["point_device", "count_flops", "visible_gpu_count", "check_here",
            "planned_device"]
 
-FLOPS_BATCH = 16  # examples in the batch FLOPs are counted on (per-example figures)
 
 
 def visible_gpu_count() -> int:
@@ -78,9 +77,12 @@ def count_flops(
     measurements: Mapping[str, Any],
 ) -> dict[str, Any] | None:
     """The record's ``flops`` entry (see seqbench.flops.phase_rates), or None when the
-    model does not count its FLOPs. Counted once, after training, on a small batch of
-    the training split (at most ``batch_size`` examples, the run's)."""
-    batch = next(iter(train.batches(min(FLOPS_BATCH, batch_size))))
+    model does not count its FLOPs. Counted once, after training, on the training
+    split's first batch of the run's ``batch_size``: a training step's own shape, so
+    the padding a batch carries (token batches are trimmed to their longest row) and
+    the products made once per batch (a convolution kernel, a filter) are shared as in
+    training."""
+    batch = next(iter(train.batches(batch_size)))
     try:
         counts = model.flops(batch.inputs, batch.targets)
     except Exception as error:  # a count that fails must not fail a trained point

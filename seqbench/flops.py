@@ -4,9 +4,10 @@ utilisation (achieved / peak for the precision used).
 
 FLOPs here are *model* FLOPs, counted from the network's shapes (a multiply-add is 2
 FLOPs, the backward pass of a matmul twice its forward), not the hardware's executed
-instructions: recomputation, padding and kernels' own overheads are not counted, as
-in PaLM's MFU. Framework plugins count them (``Model.flops``); this module turns
-counts and timings into rates.
+instructions: recomputation (the flash kernel's, of attention's scores) and kernels'
+own overheads are not counted, as in PaLM's MFU. Padding is counted as the model
+computes it (a token batch trimmed to its longest row). Framework plugins count them
+(``Model.flops``); this module turns counts and timings into rates.
 """
 
 from __future__ import annotations

@@ -105,3 +105,27 @@ def test_points_record_flop_rates_and_the_report_draws_them(write_suite, tmp_pat
     assert train.to_dict() == pytest.approx(
         {r.config["task"]["params"]["seq_len"]: r.measurements["flops"]["train"]["flop_per_s"] for r in records}
     )
+
+
+class _BatchSeen:
+    """A model stand-in whose count is the batch it was handed."""
+
+    precision = "fp32"
+
+    def flops(self, inputs, targets):
+        return {"train_per_example": float(len(inputs)), "predict_per_example": 1.0, "method": "test"}
+
+
+def test_flops_are_counted_on_a_batch_of_the_runs_batch_size():
+    """Per-batch products (S4D's kernel, Hyena's filter) and a token batch's padding are
+    shared as in training only when the counting batch is a training batch."""
+    from seqbench import registry
+    from seqbench.data import Split
+    from seqbench.devices import count_flops
+
+    split = Split(registry.tasks().get("adding")(seq_len=3), "train", 100, 0)
+    timings = {"train_s": 1.0, "eval_s": 1.0, "epochs": 1, "train_examples": 100}
+    for batch_size, expected in [(40, 40), (64, 64), (500, 100)]:
+        entry = count_flops(_BatchSeen(), split, batch_size, validation_examples=0, test_examples=0,
+                            timings=timings, measurements={})
+        assert entry["train_per_example"] == expected

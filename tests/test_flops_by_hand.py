@@ -7,10 +7,9 @@ and attention only, a multiply-add is 2 FLOPs; predict is one ``network.predict`
 train is one step's forward and backward. The backward repeats each product twice
 (the weight's gradient and the input's), but not the input gradient where the input
 needs none: data, and a recurrence's constant zero initial state. Attention's T x T
-products are counted whole even when causal; in training, (batch, heads, T, d)
-attention runs the flash kernel, whose backward recomputes the scores (5 products to
-the forward's 2), while 3-D single-head attention (and, on the CPU, attention with
-dropout) runs plain matmuls (4 to 2).
+products are counted whole even when causal, and their backward is twice the forward
+(4 products to 2) whichever kernel runs them: the flash kernel's recomputation of the
+scores in its backward is not the model's work.
 Elementwise work, cumulative sums and FFTs are not counted.
 
 Each case is one batch of 4 (``counted``), so a product computed once per batch (a
@@ -124,8 +123,8 @@ ENC_LIN, ENC_ATT = encoder_layer(L)  # 3,584 + 512
 DEC_LIN, DEC_ATT = decoder_layer_and_head(L, L)  # 6,272 + 1,024
 TRANSFORMER = (
     ENC_LIN + ENC_ATT + sum(sum(decoder_layer_and_head(k, L)) for k in range(1, L + 1)),  # 23,552
-    # Teacher-forced forward; backward 2x the linears, 5/2 the (flash) attention.
-    3 * (ENC_LIN + DEC_LIN) + (1 + 5 / 2) * (ENC_ATT + DEC_ATT),  # 34,944
+    # Teacher-forced forward; backward 2x the linears and the attention.
+    3 * (ENC_LIN + DEC_LIN + ENC_ATT + DEC_ATT),  # 34,176
 )
 
 # --- torch:gp-attention: gp-pairs length 6, context 2, d = 8, 2 heads, feed-forward 12,
@@ -136,7 +135,7 @@ GP_LEN, GP_CONTEXT = 6, 2
 GP_VALUES = linear(3, D, GP_LEN)  # 288
 GP_LIN, GP_ATT = encoder_layer(GP_LEN)
 GP_LINEARS = linear(D, D, GP_LEN) + GP_VALUES + GP_LIN + linear(D, 2, GP_LEN - GP_CONTEXT)
-GP_ATTENTION = (GP_LINEARS + GP_ATT, 3 * GP_LINEARS - GP_VALUES + (1 + 5 / 2) * GP_ATT)  # 7,712; 23,424
+GP_ATTENTION = (GP_LINEARS + GP_ATT, 3 * GP_LINEARS - GP_VALUES + 3 * GP_ATT)  # 7,712; 22,848
 
 # --- The causal stack (torch:causal-transformer, linear-attention, s4d, hyena, mamba) on
 # reverse L = 4 with readout "end": 4 input tokens and 4 answer slots, S = 8 positions;
@@ -148,9 +147,9 @@ MLP = linear(D, 2 * D, S) + linear(2 * D, D, S)  # 4,096
 STACK_HEAD = linear(D, V, L)  # 640
 QKV_OUT = linear(D, 3 * D, S) + linear(D, D, S)  # 4,096
 
-# causal-transformer: 2 heads; the whole 8 x 8 score matrix, though causal; flash backward.
+# causal-transformer: 2 heads; the whole 8 x 8 score matrix, though causal.
 CAUSAL_LIN, CAUSAL_ATT = QKV_OUT + MLP + STACK_HEAD, attention(S, S, D)
-CAUSAL_TRANSFORMER = (CAUSAL_LIN + CAUSAL_ATT, 3 * CAUSAL_LIN + (1 + 5 / 2) * CAUSAL_ATT)  # 10,880; 33,664
+CAUSAL_TRANSFORMER = (CAUSAL_LIN + CAUSAL_ATT, 3 * (CAUSAL_LIN + CAUSAL_ATT))  # 10,880; 32,640
 
 # linear-attention: 2 heads of 4. The read-out phi(q)^T S_t contracts a (4 x 4) state per
 # head, the normaliser phi(q)^T z_t a 4-vector; the state's outer products phi(k) v^T
@@ -269,3 +268,22 @@ def test_products_torch_has_no_formula_for_are_counted(product, hand):
         product().sum().backward()
 
     assert counter.get_total_flops() == hand
+
+
+def test_fused_attention_counts_as_the_same_products_written_out():
+    """Model FLOPs do not depend on the kernel: the fused (flash) kernel's backward
+    recomputes the scores, which is the kernel's work, not the model's."""
+    def inputs():
+        torch.manual_seed(0)
+        return [torch.randn(2, 2, 8, 4, requires_grad=True) for _ in range(3)]
+
+    with flop_counter() as fused:
+        torch.nn.functional.scaled_dot_product_attention(*inputs()).sum().backward()
+    query, key, value = inputs()
+    with flop_counter() as written_out:
+        (torch.softmax(query @ key.transpose(-1, -2) / 2, dim=-1) @ value).sum().backward()
+
+    # scores (8x4 @ 4x8) and weighted sum (8x8 @ 8x4) for batch 2 x heads 2, 2 FLOPs a multiply-add
+    forward = 2 * (2 * 2 * 2 * 8 * 8 * 4)
+    assert written_out.get_total_flops() == 3 * forward
+    assert fused.get_total_flops() == written_out.get_total_flops()

@@ -13,10 +13,14 @@ here runs so that it sees, and counts rightly, all of them:
   figures, which its module tracker misfiles in the backward (a decoder GRU's
   gradients landed under the embedding before it), so torch:gru-seq2seq's training
   step was counted 19-32% high;
-- the CPU's flash attention (what scaled_dot_product_attention dispatches for
-  (batch, heads, T, d) inputs on the CPU): the same algorithm as the CUDA flash kernel,
-  so it takes torch's formulas for that kernel (its backward recomputes the scores:
-  five T x T products to the forward's two);
+- fused attention (scaled_dot_product_attention's flash, memory-efficient and cuDNN
+  kernels; on the CPU, the flash kernel torch's counter has no formula for): its
+  backward is counted as the model's products, twice the forward's (the gradients of
+  the scores and of the values, then of the queries and of the keys). torch's formulas
+  add the scores the flash backward recomputes (five T x T products to the forward's
+  two): a kernel's recomputation, which model FLOPs leave out, so that the count is the
+  model's whichever kernel runs it (3-D attention, and attention with dropout on the
+  CPU, run plain matmuls: 4 to 2 as counted);
 - nn.MultiheadAttention's and nn.TransformerEncoderLayer's fused inference "fast path":
   it does the same products as the ordinary path, so counting runs with it off;
 - matrix-vector and vector-vector products (``matrix @ vector``, ``dot``) and
@@ -38,7 +42,6 @@ import torch
 from torch.utils.flop_counter import (
     FlopCounterMode,
     conv_flop_count,
-    sdpa_backward_flop_count,
     sdpa_flop_count,
 )
 
@@ -52,10 +55,12 @@ def _flash_forward(query: Any, key: Any, value: Any, *args: Any, out_shape: Any 
     return int(sdpa_flop_count(query, key, value))
 
 
-def _flash_backward(
+def _attention_backward(
     grad_out: Any, query: Any, key: Any, value: Any, *args: Any, out_shape: Any = None, **kwargs: Any
 ) -> int:
-    return int(sdpa_backward_flop_count(grad_out, query, key, value))
+    """The model's backward products: 2x the forward's (torch's formula would add the
+    flash kernel's recomputation of the scores)."""
+    return 2 * int(sdpa_flop_count(query, key, value))
 
 
 def _conv_backward(
@@ -96,13 +101,17 @@ def _added_batch_sum(
 
 
 _aten = torch.ops.aten
-# Formulas for kernels torch's counter does not know (the CPU flash attention takes
-# those torch gives the CUDA flash kernel; matrix-vector and vector-vector products,
-# and addbmm's summed batch), and one it gets wrong (the counter hands formulas shapes,
-# not tensors).
+# Formulas for kernels torch's counter does not know (the CPU flash attention;
+# matrix-vector and vector-vector products, and addbmm's summed batch), and for those
+# whose count is not the model's (fused attention's backward adds a recomputation; a
+# grouped convolution's weight gradient is counted groups times). The counter hands
+# formulas shapes, not tensors.
 EXTRA_FORMULAS = {
     _aten._scaled_dot_product_flash_attention_for_cpu: _flash_forward,
-    _aten._scaled_dot_product_flash_attention_for_cpu_backward: _flash_backward,
+    _aten._scaled_dot_product_flash_attention_for_cpu_backward: _attention_backward,
+    _aten._scaled_dot_product_flash_attention_backward: _attention_backward,
+    _aten._scaled_dot_product_efficient_attention_backward: _attention_backward,
+    _aten._scaled_dot_product_cudnn_attention_backward: _attention_backward,
     _aten.mv: _matrix_vector,
     _aten.addmv: _added_matrix_vector,
     _aten.dot: _dot,
