@@ -5,12 +5,12 @@ about suites."""
 from __future__ import annotations
 
 import datetime
-import stat
 import tomllib
 from pathlib import Path
 from typing import Any
 
 from seqbench.errors import UserError
+from seqbench.input_files import InputFileError, read_regular_file
 
 __all__ = ["read_bytes", "parse_toml", "first_repeated", "NO_REPEAT", "shown", "brief", "MAX_SUITE_BYTES"]
 
@@ -20,26 +20,19 @@ MAX_SUITE_BYTES = 4 * 1024 * 1024
 
 def read_bytes(path: Path) -> bytes:
     """The file's bytes: a regular file of at most MAX_SUITE_BYTES. A FIFO, a device
-    (``/dev/zero``) or a socket is refused before it is opened, so reading never blocks
-    or runs without end."""
+    (``/dev/zero``) or a socket is refused without a blocking read, so reading never
+    blocks or runs without end."""
     try:
-        mode = path.stat().st_mode
-    except FileNotFoundError:
-        raise UserError(f"{path}: suite file not found") from None
-    except OSError as error:
-        raise UserError(f"{path}: cannot read: {error}") from None
-    if stat.S_ISDIR(mode):
-        raise UserError(f"{path}: is a directory, not a suite file")
-    if not stat.S_ISREG(mode):
-        raise UserError(f"{path}: not a regular file (a pipe, device or socket); a suite is a TOML file")
-    try:
-        with path.open("rb") as handle:
-            content = handle.read(MAX_SUITE_BYTES + 1)
-    except OSError as error:
-        raise UserError(f"{path}: cannot read: {error}") from None
-    if len(content) > MAX_SUITE_BYTES:
-        raise UserError(f"{path}: over {MAX_SUITE_BYTES // (1024 * 1024)} MiB; a suite file is a few kilobytes")
-    return content
+        return read_regular_file(path, MAX_SUITE_BYTES)
+    except InputFileError as error:
+        reasons = {
+            "missing": "suite file not found",
+            "directory": "is a directory, not a suite file",
+            "special": "not a regular file (a pipe, device or socket); a suite is a TOML file",
+            "too large": f"over {MAX_SUITE_BYTES // (1024 * 1024)} MiB; a suite file is a few kilobytes",
+            "unreadable": f"cannot read: {error.detail}",
+        }
+        raise UserError(f"{path}: {reasons[error.problem]}") from None
 
 
 # TOML's integers are 64-bit signed ("an integer that cannot be represented losslessly

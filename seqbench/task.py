@@ -161,7 +161,8 @@ class Task:
         """None (the default): this task's data have never changed. Else a number, raised
         each time a fix changes the examples ``generate`` makes from the same parameters
         and seed — answered per instance, so only the parameters whose data changed get a
-        version. It is part of a point's identity (left out while None, so a task that
+        version; or, for a task that reads its examples from a file, a fingerprint of
+        its content (``polynomial``'s ``data_file``: 48 bits of its SHA-256). It is part of a point's identity (left out while None, so a task that
         never changed keeps every stored point's): a store's points made from the old
         data no longer match the suite, so a resumed run makes them again and reports
         leave them out as stale (``seqbench prune`` deletes them)."""

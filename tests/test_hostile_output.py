@@ -157,3 +157,25 @@ def test_jobs_has_an_upper_bound(tmp_path, store_path):
                           f"{limit} points at once here")
     assert invoke_run(str(suite), "--store", str(store_path), "--jobs", str(limit),
                       "--dry-run").exit_code == 0
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device", "directory"])
+def test_a_data_file_that_is_not_a_regular_file_is_refused_without_reading(tmp_path, store_path, kind):
+    """A FIFO blocked validation for ever (no writer ever comes), /dev/zero read until
+    memory ran out; both, and a folder, are one line naming [task] data_file."""
+    import os
+
+    if kind == "fifo":
+        target = tmp_path / "pipe"
+        os.mkfifo(target)
+    elif kind == "device":
+        target = Path("/dev/zero")
+    else:
+        target = tmp_path
+    suite = tmp_path / "suite.toml"
+    suite.write_text(f'[task]\nname = "polynomial"\ndata_file = "{target}"\n' + ORACLE)
+
+    result = invoke_run(str(suite), "--store", str(store_path), "--dry-run")
+
+    reason = "is a directory" if kind == "directory" else "not a regular file"
+    assert_one_line_error(result, store_path, "[task]", "data_file", str(target), reason)

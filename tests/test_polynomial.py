@@ -436,3 +436,37 @@ def test_unit_coefficient_zero_draws_exactly_as_the_uniform_rule():
     assert uniform.factor_slots == 5 * 17 * 63
     _, _, a, _ = uniform.decode(*uniform.draw(50_000, np.random.default_rng(0)))
     assert np.mean(a == 1) == pytest.approx(1 / 17, abs=0.004)
+
+
+def test_a_data_file_is_part_of_the_points_identity_by_its_content(tmp_path):
+    """Editing the file (or reading another at the same relative path) made a resumed
+    run take the old results as this file's: its content is the task's data version."""
+    path = tmp_path / "lines.txt"
+    path.write_text(SAMPLE.read_text())
+    before = Polynomial(data_file=str(path)).data_version()
+    again = Polynomial(data_file=str(path)).data_version()
+    lines = SAMPLE.read_text().splitlines()
+    path.write_text("\n".join(lines[1:] + lines[:1]) + "\n")  # the same lines, reordered
+    after = Polynomial(data_file=str(path)).data_version()
+
+    assert before == again and before is not None and after is not None and after != before
+    assert 0 < before < 2**48
+    assert Polynomial().data_version() is None  # generated data: no version
+
+
+def test_a_data_file_is_parsed_once_per_content(tmp_path, monkeypatch):
+    """Validation builds the task once per grid point: each parse of a large file cost
+    seconds."""
+    import seqbench_tasks.polynomial_file as polynomial_file
+
+    calls = []
+    real = polynomial_file.encode_pairs
+    monkeypatch.setattr(polynomial_file, "encode_pairs", lambda *a: calls.append(a) or real(*a))
+    path = tmp_path / "lines.txt"
+    path.write_text(SAMPLE.read_text() + "\n")  # content no other test has parsed
+    tasks = [Polynomial(data_file=str(path)) for _ in range(5)]
+
+    assert len(calls) == 1
+    first = tasks[0].generate(4, np.random.default_rng(0), split="train")
+    assert all(np.array_equal(first.inputs, t.generate(4, np.random.default_rng(0), split="train").inputs)
+               for t in tasks[1:])

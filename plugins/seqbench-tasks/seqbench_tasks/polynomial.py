@@ -50,7 +50,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, fields
-from pathlib import Path
 from typing import Literal, Sequence
 
 import numpy as np
@@ -71,6 +70,7 @@ from seqbench_tasks.polynomial_format import (
     digit_count,
     pair_tokens,
 )
+from seqbench_tasks.polynomial_file import read_data_file
 from seqbench_tasks.polynomial_parse import parse
 from seqbench_tasks.polynomial_tokens import (
     EOS,
@@ -78,7 +78,6 @@ from seqbench_tasks.polynomial_tokens import (
     VOCAB_SIZE,
     decode,
     encode,
-    encode_pairs,
     sequence_lengths,
 )
 
@@ -131,6 +130,7 @@ class Polynomial(Task):
         default=None, init=False, repr=False, compare=False
     )
     _sampler: Draws | None = field(default=None, init=False, repr=False, compare=False)
+    _fingerprint: int | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         for name, low, high in (("factors", 1, 12), ("max_coefficient", 2, None), ("max_constant", 2, None)):
@@ -157,6 +157,13 @@ class Polynomial(Task):
         elif self.data_file_split != "hash":
             raise ValueError("data_file_split = 'test' needs a data_file whose lines to test on")
 
+    def data_version(self) -> int | None:
+        """With a ``data_file``: a fingerprint of its content (48 bits of its SHA-256), so
+        points made from other lines (the file edited, or another file at the same
+        relative path) are other points, and a resumed run makes them anew. None when
+        the examples are generated: that data never changed."""
+        return self._fingerprint
+
     @property
     def _evaluation_file(self) -> bool:
         """The file is the test split; train and validation are generated."""
@@ -173,13 +180,9 @@ class Polynomial(Task):
                 f"data_file: examples come from {data_file!r}, so {', '.join(changed)} "
                 "would have no effect; leave the generation parameters at their defaults"
             )
-        path = Path(data_file)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as error:
-            reason = getattr(error, "strerror", None) or str(error)
-            raise ValueError(f"data_file: cannot read {data_file!r}: {reason}") from None
-        inputs, targets, _ = encode_pairs(text, f"data_file {data_file!r}")
+        read = read_data_file(data_file)
+        inputs, targets = read.inputs, read.targets
+        self._fingerprint = read.fingerprint
         if self.data_file_split == "test":
             self._data = (inputs, targets, np.full(len(inputs), SPLITS.index("test")))
             return
