@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import itertools
+import json
 import math
 from collections import Counter
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from seqbench.smoke_sizes import SMOKE_SUFFIX, is_smoke_name, smoke_name, smoke_
 from seqbench.suite_plugins import able_models, check_model, plugin_call, task_data_version, task_signature
 from seqbench.suite_input import NO_REPEAT, brief, first_repeated, parse_toml, read_bytes, shown
 from seqbench.suite_run import RUN_KEYS, check_eval_lengths, check_run_keys, check_target
+from seqbench.task_probe import probe_task
 from seqbench.task import Task
 
 __all__ = ["Suite", "load_suite", "SECTIONS"]
@@ -113,6 +115,7 @@ def _load_suite(path: Path, smoke: bool, device: str | None, max_points: int | N
         sweep = smoke_sweep(sweep, task_cls, task_values)
 
     points: dict[str, Point] = {}
+    probed: set[str] = set()
     axes = list(sweep.items())
     for combination in itertools.product(*(values for _, values in axes)):
         chosen = {key: value for (key, _), value in zip(axes, combination)}
@@ -155,6 +158,12 @@ def _load_suite(path: Path, smoke: bool, device: str | None, max_points: int | N
                 )
                 # Axes a model does not have (model.hidden for the oracle) collapse here.
                 points.setdefault(point.hash, point)
+        # After the checks that name a setting: making examples costs more than reading
+        # a value, so a mistake the user can fix by its key is reported first.
+        probe_key = json.dumps(task_params, sort_keys=True, default=repr)
+        if probe_key not in probed:  # once per distinct task, not per model or run axis
+            probe_task(where, task, signature, task_params, set(_swept_values(chosen, "task")))
+            probed.add(probe_key)
 
     file_hash = hashlib.sha256(content).hexdigest()
     return Suite(path, name, description, seeds, file_hash, list(points.values()))
