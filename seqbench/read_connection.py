@@ -14,9 +14,11 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from seqbench.store_check import harden
+from seqbench.errors import UserError
+from seqbench.store_check import check_values, harden
+from seqbench.store_schema import check_identity
 
-__all__ = ["ReadConnection", "side_files_present"]
+__all__ = ["ReadConnection", "side_files_present", "connect_checked", "empty_log", "check_before_writing"]
 
 SIDE_SUFFIXES = ("-wal", "-shm")
 
@@ -27,8 +29,9 @@ def side_files_present(path: Path) -> bool:
 
 class ReadConnection(sqlite3.Connection):
     """A connection whose ``close()`` also removes the side files this reading made,
-    once ``tidy`` names the store (set only after its checks passed: a file that
-    failed them is never opened for writing)."""
+    once ``tidy`` names the store (the resolved file, where SQLite keeps them). For a
+    file that failed its checks it is set only while the log this reading made is
+    empty, so the tidying connection has nothing to write into that file."""
 
     tidy: Path | None = None
 
@@ -51,4 +54,38 @@ def _close_last(path: Path) -> None:
     except sqlite3.Error:
         pass  # busy (a writer came meanwhile): the files are its to remove
     finally:
+        connection.close()
+
+
+def connect_checked(uri: str) -> ReadConnection:
+    """A ReadConnection to ``uri`` with the settings for a file from anyone (``harden``)."""
+    connection = sqlite3.connect(uri, uri=True, factory=ReadConnection)
+    harden(connection)
+    return connection
+
+
+def empty_log(path: Path) -> bool:
+    try:
+        return Path(f"{path}-wal").stat().st_size == 0
+    except OSError:
+        return True  # no log: only a -shm file to remove
+
+
+def check_before_writing(path: Path) -> None:
+    """Refuse (UserError) an existing store ``seqbench run`` must not write, checked
+    through a read-only connection first: a read-write one, closed on a refusal,
+    checkpoints a log left beside the file (a -wal holding a trigger or a newer schema
+    went into the refused file) or rolls back a hot journal. An empty database passes
+    (the store to create)."""
+    uri = path.resolve().as_uri()
+    made_side_files = not side_files_present(path.resolve())
+    connection = connect_checked(f"{uri}?mode=ro")
+    try:
+        if not check_identity(connection, path):
+            check_values(connection, path, ("claims",))  # the one table a run reads besides points
+    except sqlite3.DatabaseError as error:
+        raise UserError(f"{path}: the results store is damaged or unreadable ({error})") from None
+    finally:
+        if made_side_files and empty_log(path.resolve()):
+            connection.tidy = path.resolve()
         connection.close()

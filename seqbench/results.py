@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 from seqbench.errors import UserError
-from seqbench.read_connection import ReadConnection, side_files_present
+from seqbench.read_connection import connect_checked, empty_log, side_files_present
 from seqbench.record import LengthResult, PositionValue, Record
-from seqbench.store import check_identity
-from seqbench.store_check import READ_TABLES, check_values, document, harden
+from seqbench.store_schema import check_identity
+from seqbench.store_check import READ_TABLES, check_values, document
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -47,8 +47,9 @@ def _open(path: str | Path, tables: Sequence[str] = ("runs",)) -> sqlite3.Connec
     # as_uri() percent-encodes '#', '?' and '%', which SQLite would otherwise read as
     # URI syntax, opening (and creating) some other file.
     uri = path.resolve().as_uri()
-    made_side_files = not side_files_present(path)
-    connection = _connect(f"{uri}?mode=ro")
+    # SQLite makes the side files beside the file a link names, not beside the link.
+    made_side_files = not side_files_present(path.resolve())
+    connection = connect_checked(f"{uri}?mode=ro")
     try:
         try:
             if check_identity(connection, path):
@@ -59,7 +60,7 @@ def _open(path: str | Path, tables: Sequence[str] = ("runs",)) -> sqlite3.Connec
             # Reading a WAL store needs its -shm file, which a read-only folder cannot
             # hold; nobody can write the store there either, so it is read as immutable.
             connection.close()
-            connection = _connect(f"{uri}?immutable=1")
+            connection = connect_checked(f"{uri}?immutable=1")
             if check_identity(connection, path):
                 raise UserError(f"{path}: an empty database, not a seqbench results store") from None
         try:
@@ -67,16 +68,16 @@ def _open(path: str | Path, tables: Sequence[str] = ("runs",)) -> sqlite3.Connec
         except sqlite3.DatabaseError as error:
             raise UserError(f"{path}: the results store is damaged or unreadable ({error})") from None
     except UserError:
+        # A refusal leaves nothing beside the file either: the side files this reading
+        # made are removed when their write-ahead log is empty (a read-only connection
+        # writes none, so closing the tidying connection checkpoints nothing into the
+        # refused file).
+        if made_side_files and empty_log(path.resolve()):
+            connection.tidy = path.resolve()
         connection.close()
         raise
     if made_side_files:
-        connection.tidy = path
-    return connection
-
-
-def _connect(uri: str) -> ReadConnection:
-    connection = sqlite3.connect(uri, uri=True, factory=ReadConnection)
-    harden(connection)
+        connection.tidy = path.resolve()
     return connection
 
 

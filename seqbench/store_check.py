@@ -34,7 +34,7 @@ from typing import Any, Iterable
 from seqbench.errors import UserError
 from seqbench.printable import printable
 
-__all__ = ["harden", "check_structure", "check_values", "document", "OPTIONAL_TABLES", "READ_TABLES"]
+__all__ = ["harden", "check_structure", "check_values", "document", "folded", "OPTIONAL_TABLES", "READ_TABLES"]
 
 # Tables later versions added (IF NOT EXISTS makes them on the first write).
 OPTIONAL_TABLES = frozenset({"curves", "length_metrics", "position_metrics", "claims"})
@@ -92,12 +92,22 @@ def _normal(sql: str | None) -> str:
     return re.sub(r"\s+", " ", sql or "").strip()
 
 
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def folded(name: str) -> str:
+    """A name as SQLite compares it: ASCII letters without case (``CLAIMS`` is the table
+    ``claims``: ``CREATE TABLE IF NOT EXISTS claims`` keeps it, and seqbench's reads
+    and writes use it), other characters as they are."""
+    return name.translate(_ASCII_LOWER)
+
+
 def _reference(schema: str) -> dict[str, tuple[str, str]]:
-    """name -> (type, SQL) of what ``schema`` creates, as SQLite records it."""
+    """name (folded) -> (type, SQL) of what ``schema`` creates, as SQLite records it."""
     memory = sqlite3.connect(":memory:")
     try:
         memory.executescript(schema)
-        return {name: (kind, _normal(sql)) for kind, name, sql in
+        return {folded(name): (kind, _normal(sql)) for kind, name, sql in
                 memory.execute("SELECT type, name, sql FROM sqlite_master")}
     finally:
         memory.close()
@@ -123,19 +133,24 @@ def check_structure(connection: sqlite3.Connection, path: Path, schema: str) -> 
         if kind == "table" and _normal(sql).upper().startswith("CREATE VIRTUAL TABLE"):
             raise UserError(f"{path}: not a seqbench results store as seqbench writes it: it holds a virtual "
                             f"{what}; left untouched")
-        if name in reference:
-            if (kind, _normal(sql)) != reference[name]:
+        # Every name compared as SQLite compares it: a table ``CLAIMS`` is seqbench's
+        # claims table to SQLite, and was checked as nobody's (its values unchecked,
+        # its foreign keys and CHECKs run inside seqbench's writes).
+        if folded(name) in reference:
+            # The name as well as the SQL: a schema edited in place (writable_schema)
+            # can pair seqbench's CREATE statement with another spelling of its name.
+            if (kind, _normal(sql)) != reference[folded(name)] or name != folded(name):
                 raise UserError(f"{path}: not a seqbench results store as seqbench writes it: its {what} is "
                                 "defined otherwise than seqbench defines it (changed columns or constraints); "
                                 "left untouched")
-        elif kind == "index" and table in ours:
+        elif kind == "index" and folded(table) in ours:
             _check_index(connection, path, name, table)
-        elif kind == "table" and name not in ours:
+        elif kind == "table":
             for foreign in connection.execute(f"PRAGMA foreign_key_list({_quoted(name)})"):
-                if foreign[2] in ours:
+                if folded(foreign[2]) in ours:
                     raise UserError(f"{path}: not a seqbench results store as seqbench writes it: its table "
                                     f"{_shown_name(name)} has a foreign key into {foreign[2]}; left untouched")
-    present = {name for kind, name, _, _ in rows if kind == "table"}
+    present = {folded(name) for kind, name, _, _ in rows if kind == "table"}
     for name in sorted(ours - OPTIONAL_TABLES - present):
         raise UserError(f"{path}: not a seqbench results store as seqbench writes it: no table {name}; "
                         "left untouched")
@@ -166,8 +181,9 @@ _CHECKED: set[tuple[Any, ...]] = set()
 
 
 def _version(path: Path) -> tuple[Any, ...]:
-    signature: list[Any] = [str(path.resolve())]
-    for file in (path, Path(f"{path}-wal")):
+    resolved = path.resolve()
+    signature: list[Any] = [str(resolved)]
+    for file in (resolved, Path(f"{resolved}-wal")):
         try:
             status = os.stat(file)
             signature += [status.st_size, status.st_mtime_ns, status.st_ino]
@@ -181,7 +197,7 @@ def check_values(connection: sqlite3.Connection, path: Path, tables: Iterable[st
     (module docstring). One scan per table, skipped for a table that passed in a file
     unchanged since."""
     version = _version(path)
-    present = {name for (name,) in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    present = {folded(name) for (name,) in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     for table in tables:
         if table not in present or (*version, table) in _CHECKED:
             continue

@@ -201,6 +201,15 @@ def altered(path: Path, *statements: str) -> Path:
      "table 'curves' is defined otherwise"),
     (["CREATE TABLE loot (run_id INTEGER REFERENCES runs(id) ON DELETE RESTRICT)"], "foreign key into runs"),
     (["UPDATE meta SET value = '0' WHERE key = 'schema_version'"], "schema version '0'"),
+    (["UPDATE meta SET value = '\uff11' WHERE key = 'schema_version'"], "schema version '\uff11'"),  # int() reads it as 1
+    # SQLite's names have no case: CLAIMS is the claims table (CREATE TABLE IF NOT
+    # EXISTS claims keeps it; seqbench's reads and writes use it), RUNS is runs.
+    (["DROP TABLE claims", "CREATE TABLE CLAIMS (suite, point, owner, pid, host, started_at, lease_until)"],
+     "table 'CLAIMS' is defined otherwise"),
+    (["DROP TABLE curves", "CREATE TABLE Curves (run_id, epoch, name, value TEXT)"],
+     "table 'Curves' is defined otherwise"),
+    (["CREATE TABLE o (a INTEGER REFERENCES RUNS(id) ON DELETE RESTRICT)"], "foreign key into RUNS"),
+    (["CREATE INDEX computed ON RUNS (lower(model))"], "index 'computed'"),
 ])
 def test_a_store_holding_code_or_another_schema_is_refused_untouched(tmp_path, statements, fragment):
     path = altered(seqbench_store(tmp_path / "store.sqlite"), *statements)

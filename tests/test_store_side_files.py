@@ -58,3 +58,59 @@ def test_a_store_another_connection_has_open_keeps_its_files_and_stays_writable(
     finally:
         writer.close()
     assert side_files(store_path) == []  # the writer, the last to close, removed them
+
+
+def _digest(path):
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_a_refused_store_in_wal_mode_is_left_with_nothing_beside_it(write_suite, store_path):
+    assert invoke("run", str(write_suite(SUITE)), "--store", str(store_path)).exit_code == 0
+    connection = sqlite3.connect(store_path)
+    connection.execute("CREATE VIEW best AS SELECT * FROM runs")
+    connection.commit()
+    connection.close()
+    before = _digest(store_path)
+
+    for args in (["report"], ["run", str(write_suite(SUITE))]):
+        result = invoke(*args, "--store", str(store_path))
+        assert result.exit_code == 2 and "view 'best'" in result.output, result.output
+        assert side_files(store_path) == []
+    assert _digest(store_path) == before
+
+
+def test_a_log_left_beside_a_store_is_not_written_into_it_when_run_refuses_it(write_suite, tmp_path):
+    """A store copied with its -wal while a writer had it open: the log holds a trigger
+    the file does not. A read-write connection closed on the refusal checkpointed the
+    trigger into the file; the check reads first."""
+    import shutil
+
+    original = tmp_path / "original.sqlite"
+    assert invoke("run", str(write_suite(SUITE)), "--store", str(original)).exit_code == 0
+    writer = sqlite3.connect(original, isolation_level=None)
+    writer.execute("PRAGMA wal_autocheckpoint = 0")
+    writer.execute("CREATE TRIGGER rewrite AFTER INSERT ON runs BEGIN UPDATE runs SET primary_value = 1e9; END")
+    copy = tmp_path / "copy" / "store.sqlite"
+    copy.parent.mkdir()
+    for suffix in ("", "-wal"):
+        shutil.copy(f"{original}{suffix}", f"{copy}{suffix}")
+    writer.close()
+    before = _digest(copy), _digest(copy.with_name("store.sqlite-wal"))
+
+    result = invoke("run", str(write_suite(SUITE)), "--store", str(copy), "--fresh")
+
+    assert result.exit_code == 2 and "trigger 'rewrite'" in result.output, result.output
+    assert (_digest(copy), _digest(copy.with_name("store.sqlite-wal"))) == before
+
+
+def test_a_store_read_through_a_link_leaves_nothing_beside_the_file_it_names(write_suite, tmp_path):
+    real = tmp_path / "real" / "store.sqlite"
+    assert invoke("run", str(write_suite(SUITE)), "--store", str(real)).exit_code == 0
+    link = tmp_path / "link.sqlite"
+    link.symlink_to(real)
+
+    assert invoke("report", "--store", str(link)).exit_code == 0
+
+    assert side_files(real) == []
