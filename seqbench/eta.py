@@ -9,6 +9,7 @@ at the sweep's current mean.
 from __future__ import annotations
 
 import json
+import math
 import sqlite3
 import statistics
 from typing import Any, Hashable
@@ -54,7 +55,10 @@ def expected_seconds(connection: sqlite3.Connection, points: list[Point]) -> dic
         except (TypeError, ValueError, RecursionError):
             continue
         total = timings.get("total_s") if isinstance(timings, dict) else None
-        if not isinstance(total, (int, float)) or not isinstance(config, dict):
+        # A store's figure is input: true/false, infinity, NaN or a negative time is
+        # no duration (an infinite one broke the progress bar's clock).
+        if (not isinstance(total, (int, float)) or isinstance(total, bool) or not math.isfinite(total)
+                or total < 0 or not isinstance(config, dict)):
             continue
         run, task_config = config.get("run"), config.get("task")
         if not isinstance(run, dict) or not isinstance(task_config, dict):

@@ -8,6 +8,7 @@ log file, CI) nothing is redrawn, so a point that trains for long gets a line ev
 
 from __future__ import annotations
 
+import math
 import shutil
 import sys
 import time
@@ -132,6 +133,8 @@ class Progress:
             return "--"
         mean = (time.monotonic() - self.started) / self.done if self.done else 0.0
         remaining = sum(known) / self._parallel + unknown * mean
+        if not math.isfinite(remaining):
+            return "--"
         minutes, seconds = divmod(int(remaining), 60)
         return f"{minutes}:{seconds:02d}"
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 from seqbench.errors import UserError
+from seqbench.printable import printable
 from seqbench.read_connection import connect_checked, empty_log, side_files_present
 from seqbench.record import LengthResult, PositionValue, Record
 from seqbench.store_schema import check_identity
@@ -182,7 +183,39 @@ def load(
         # Values JSON never had (a parameter one model lacks) are NaN, as in from_records.
         for name in ("primary_value",):
             frame[name] = pd.to_numeric(frame[name])
+        _check_result_types(frame, path)
     return frame
+
+
+_NUMERIC_KINDS = {"floating", "integer", "mixed-integer-float", "boolean", "empty", "decimal"}
+
+
+def _check_result_types(frame: "pd.DataFrame", path: str | Path) -> None:
+    """Refuse a store whose JSON results hold text where seqbench writes a number: in
+    ``metrics`` and ``timings`` it writes only numbers, true/false and null; a meter's
+    field that holds numbers in some runs holds no text in others. Shown as a figure
+    (``'1e999'``), or met by arithmetic (a traceback in ``report``), such text would
+    mislead. Only columns pandas did not type as numbers are looked at (its own type
+    inference, in C)."""
+    import pandas as pd
+
+    for name in frame.columns:
+        column = frame[name]
+        if not name.startswith(("metric.", "time.", "meter.")) or pd.api.types.is_numeric_dtype(column):
+            continue  # numbers (bool included), or a column pandas typed as such
+        kind = pd.api.types.infer_dtype(column, skipna=True)
+        if kind in _NUMERIC_KINDS:
+            continue
+        texts = column.map(lambda value: isinstance(value, (str, bytes, list, dict)))
+        numbers = column.map(lambda value: isinstance(value, (int, float)) and not isinstance(value, bool))
+        if name.startswith("meter.") and not numbers.any():
+            continue  # a text field (a meter's note, a method's name)
+        index = int(texts.to_numpy().argmax())
+        value = column.iloc[index]
+        shown = printable(repr(value)[:40])
+        raise UserError(f"{path}: a damaged or edited results store: runs row {frame['id'].iloc[index]}: "
+                        f"{name} is {type(value).__name__} {shown}, where seqbench writes a number; "
+                        "left untouched")
 
 
 def _extracted_in_python(

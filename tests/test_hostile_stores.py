@@ -6,6 +6,7 @@ line; a store in a folder nobody may write is still reported."""
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import sqlite3
 import subprocess
@@ -351,3 +352,50 @@ def test_a_suite_file_a_store_names_is_not_expanded_past_the_usual_limit(tmp_pat
         GOOD.replace('name = "good"', 'name = "s"').replace("seeds = [0]", f"seeds = [{seeds}]"))
 
     assert stale_for_report(path, "s") is None  # cannot be told: every stored run is shown
+
+
+@pytest.mark.parametrize("statement, commands, fragment", [
+    # Shown as a figure, or met by arithmetic (a traceback in the default table).
+    ("""UPDATE runs SET timings = json_set(timings, '$.train_s', 'fast') WHERE point = 'p2'""",
+     [["report"], ["report", "--format", "markdown"], ["report", "--plot"]],
+     "time.train_s is str 'fast', where seqbench writes a number"),
+    ("""UPDATE runs SET metrics = json_set(metrics, '$.mse', '1e999') WHERE point = 'p2'""",
+     [["report", "--format", "markdown"], ["report", "--format", "json"]], "metric.mse is str '1e999'"),
+])
+def test_text_where_seqbench_writes_a_number_is_one_line(tmp_path, statement, commands, fragment):
+    path = altered(seqbench_store(tmp_path / "store.sqlite"), statement)
+    before = digest(path)
+
+    for args in commands:
+        one_error_line([*args, "--store", str(path)], str(path), "runs row", fragment)
+    assert digest(path) == before
+    assert not (tmp_path / "report").exists()
+
+
+def test_a_meter_figure_held_as_text_by_every_run_does_not_break_the_table(tmp_path):
+    path = altered(seqbench_store(tmp_path / "store.sqlite"),
+                   """UPDATE runs SET measurements = json_set(measurements, '$.resources.train.cpu_s', 'x')""")
+
+    result = CliRunner().invoke(main, ["report", "--store", str(path)])
+
+    assert result.exit_code == 0, result.output
+
+
+def test_an_infinite_stored_time_leaves_the_progress_clock_unknown():
+    from seqbench.eta import expected_seconds
+    from seqbench.suite import load_suite  # noqa: F401  (the points' shape)
+
+    connection = sqlite3.connect(":memory:")
+    connection.execute("CREATE TABLE runs (task, model, config, timings, status)")
+    config = json.dumps({"run": {"smoke": False}, "task": {"params": {"seq_len": 5}}})
+    for total in ("1e999", "NaN", "-1", "true"):
+        connection.execute("INSERT INTO runs VALUES ('adding', 'oracle', ?, ?, 'ok')",
+                           (config, '{"total_s": %s}' % total))
+
+    class Point:
+        task, model, task_params, hash = "adding", "oracle", {"seq_len": 5}, "h"
+
+        class run:
+            smoke = False
+
+    assert expected_seconds(connection, [Point()]) == {}

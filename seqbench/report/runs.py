@@ -155,7 +155,12 @@ def _waited(frame: "pd.DataFrame") -> bool:
     """Whether some run's training waited for cores (wall seconds over WAITED times its CPU
     seconds, over half a second): then the CPU seconds are shown beside the wall seconds,
     so a figure from a busy machine is not read as the model's cost."""
-    wall, cpu = frame["time.train_s"], frame[CPU]
+    import pandas as pd
+
+    # A meter's figure that every run of a store holds as text is not refused by the
+    # reading (a text field looks like that); here it is no number.
+    wall = pd.to_numeric(frame["time.train_s"], errors="coerce")
+    cpu = pd.to_numeric(frame[CPU], errors="coerce")
     return bool(((wall >= 0.5) & (wall >= WAITED * cpu)).any())
 
 
