@@ -264,7 +264,8 @@ def report(ctx, store, suite, fmt, per, plot, out, svg, compare, tensorboard_dir
     """Print the runs in the results store; --plot writes figures and a summary page.
 
     Figures adapt to what the suite swept: the primary metric, wall time and GPU
-    energy against sequence length and batch size, training curves per length,
+    energy against sequence length and batch size, achieved FLOP/s and (on GPUs
+    whose peak is known) model FLOPs utilisation, training curves per length,
     metric against cost with the Pareto front, and length generalisation when
     run.eval_lengths was used. With several seeds, means carry their 95%
     interval; --compare ends with a verdict table (docs/suites.md, "Reading the
@@ -385,7 +386,7 @@ def prune(suite_file, store, dry_run) -> None:
             click.echo("dry run: nothing deleted")
             return
         deleted = delete_stale(store, found)
-        show(f"deleted {deleted} runs from {store}")
+        show(f"deleted {deleted} run{'' if deleted == 1 else 's'} from {store}")
 
 
 @main.command()

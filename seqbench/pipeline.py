@@ -269,10 +269,21 @@ def _length_generalisation(task: Task, model: Model, point: Point) -> list[Lengt
         split = Split(at_length, "test", point.run.eval_size, point.seed)
         try:
             predictions, targets = predict_split(model, split, point.run.batch_size)
-            scores = at_length.score(predictions, targets)
-            results.append({"length": length, "metrics": {k: float(v) for k, v in scores.items()}})
+            scores = {k: float(v) for k, v in at_length.score(predictions, targets).items()}
         except Exception as error:
             results.append({"length": length, "error": f"{type(error).__name__}: {error}"})
+            continue
+        # A metric that is not finite (a model diverging at a longer length) is a result
+        # too, kept as the length's error: stored as a value it became NULL, and the
+        # length's mean was taken over the other seeds without a word.
+        entry: LengthResult = {"length": length}
+        finite = {k: v for k, v in scores.items() if math.isfinite(v)}
+        if finite:
+            entry["metrics"] = finite
+        if len(finite) < len(scores):
+            shown = ", ".join(f"{k} = {v}" for k, v in scores.items() if k not in finite)
+            entry["error"] = f"NonFiniteResult: test metric {shown} at this length"
+        results.append(entry)
     return results
 
 

@@ -19,7 +19,7 @@ from seqbench.errors import UserError
 from seqbench.point import Point, config_hash
 from seqbench.smoke_sizes import is_smoke_name
 
-__all__ = ["StoredRun", "Staleness", "stale_in_store", "stale_for_report", "prune"]
+__all__ = ["StoredRun", "Staleness", "stale_in_store", "stale_for_report", "suite_file_of", "prune"]
 
 
 @dataclass(frozen=True)
@@ -102,7 +102,7 @@ def stale_in_store(store: Path, suite_file: Path) -> list[Staleness]:
     return [found_one for found_one in found if found_one.stored]
 
 
-def _suite_file(store: Path, suite: str) -> Path | None:
+def suite_file_of(store: Path, suite: str) -> Path | None:
     """The suite file the suite's runs came from, as their provenance records it (the
     one most runs name), when it is still at that path: the absolute ``suite_path``
     where recorded, else ``suite_file`` as typed (stores before suite_path existed;
@@ -127,7 +127,7 @@ def stale_for_report(store: Path, suite: str) -> Staleness | None:
     from seqbench.results import _open
     from seqbench.suite import load_suite
 
-    path = _suite_file(store, suite)
+    path = suite_file_of(store, suite)
     if path is None:
         return None
     try:

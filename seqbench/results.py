@@ -207,7 +207,9 @@ def _check_result_types(frame: "pd.DataFrame", path: str | Path) -> None:
         if kind in _NUMERIC_KINDS:
             continue
         texts = column.map(lambda value: isinstance(value, (str, bytes, list, dict)))
-        numbers = column.map(lambda value: isinstance(value, (int, float)) and not isinstance(value, bool))
+        # NaN is pandas' missing value, not a number a run holds.
+        numbers = column.map(lambda value: isinstance(value, (int, float)) and not isinstance(value, bool)
+                             and value == value)
         if name.startswith("meter.") and not numbers.any():
             continue  # a text field (a meter's note, a method's name)
         index = int(texts.to_numpy().argmax())

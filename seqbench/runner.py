@@ -66,6 +66,7 @@ def run_suites(paths: list[Path], options: RunOptions, out: TextIO) -> int:
         for path in paths
     ]
     _check_distinct_names(suites)
+    _check_names_in_store(suites, Path(options.store))
     try:
         executor_cls = registry.executors().get(options.executor)
     except UserError as error:
@@ -91,6 +92,32 @@ def run_suites(paths: list[Path], options: RunOptions, out: TextIO) -> int:
             claimant.close()
     click.echo(f"results: {options.store}", file=out)
     return EXIT_SOME_FAILED if failed else EXIT_OK
+
+
+def _points(count: int) -> str:
+    return f"{count} point" if count == 1 else f"{count} points"
+
+
+def _check_names_in_store(suites: list[Suite], store: Path) -> None:
+    """One suite name, one file, across runs too: a store whose runs of a suite name came
+    from another file, still there, would merge the two files' points under one name;
+    ``report`` then reads one of the files (the other's points shown as stale) and
+    ``prune`` of one deletes the other's runs. A file that moved (the old path gone) is
+    the same suite."""
+    try:
+        if not store.is_file():
+            return
+    except OSError:
+        return  # a name no file can have: opening the store says so
+    from seqbench.prune import suite_file_of
+
+    for suite in suites:
+        other = suite_file_of(store, suite.name)
+        if other is not None and other.resolve() != suite.path.resolve():
+            raise UserError(
+                f"{suite.path}: [suite] name {suite.name!r} is the name of {other}'s suite in {store}; "
+                "runs of one name are one suite (report and prune read one file): give this file "
+                "its own name, or move the other file away if this one replaces it")
 
 
 def _check_distinct_names(suites: list[Suite]) -> None:
@@ -132,7 +159,7 @@ def _run_suite(suite: Suite, store: Store, claimant: Claimant, executor: Executo
     todo = [point for point in unfinished if point.hash in mine]
     skipped = len(suite.points) - len(todo) - len(others)  # stored, before or meanwhile
     click.echo(
-        f"suite {printable(suite.name)}: {len(suite.points)} points"
+        f"suite {printable(suite.name)}: {_points(len(suite.points))}"
         + (f", {skipped} already done (--fresh reruns them)" if skipped else "")
         + (f", {_held_elsewhere(others)}" if others else "")
         + (f", running {len(todo)}" if todo else ", nothing to run"),
@@ -258,6 +285,6 @@ def _line(point: Point, record: Record) -> str:
 
 
 def _print_grid(suite: Suite, out: TextIO) -> None:
-    click.echo(printable(f"suite {suite.name}: {len(suite.points)} points ({suite.path})"), file=out)
+    click.echo(printable(f"suite {suite.name}: {_points(len(suite.points))} ({suite.path})"), file=out)
     for point in suite.points:
         click.echo(f"  {point.hash}  {printable(point.label())}", file=out)

@@ -12,8 +12,10 @@ at T = 5, stored once). So a swept axis is shrunk as a whole and keeps its shape
   when that is over the cap, the others keeping their ratio: batch sizes 256, 512, 1024
   under a cap of 64 run at 16, 32, 64.
 
-Where the shrunk values would not stay distinct whole numbers (a non-numeric axis, a
-ratio that rounds two values together), the axis runs at its values as written.
+Where the ratio rounds two values together (100, 101 at a smoke length of 5), the axis
+takes consecutive whole numbers instead, in its order: 5, 6 (under a cap, the cap and
+the numbers below it). A non-numeric axis, or one with more values than whole numbers
+fit under its cap, runs at its values as written.
 """
 
 from __future__ import annotations
@@ -58,9 +60,17 @@ def shrink_axis(values: Sequence[Any], size: Any, *, cap: bool) -> list[Any]:
     if not cap and anchor <= size:
         return values  # the axis already starts at or below the smoke size
     shrunk = [max(1, round(value * size / anchor)) for value in values]
-    if len(set(shrunk)) != len(set(values)):
-        return values
-    return shrunk
+    if len(set(shrunk)) == len(set(values)):
+        return shrunk
+    # The ratio rounds values together (100, 101 at a smoke size of 5): consecutive
+    # whole numbers from the smoke size up (an override) or down to the cap, in the
+    # axis' order. Running as written would run full sizes under --smoke.
+    order = sorted(set(values))
+    start = size if not cap else size - len(order) + 1
+    if start < 1:
+        return values  # more distinct values than whole numbers under the cap
+    rank = {value: start + index for index, value in enumerate(order)}
+    return [rank[value] for value in values]
 
 
 def smoke_sweep(

@@ -356,13 +356,26 @@ def _resolve_task(
 ) -> dict[str, Any]:
     swept = _swept_values(chosen, "task")
     merged = {**values, **swept}
-    if smoke:
-        # A swept parameter was shrunk as an axis (smoke_sizes.smoke_sweep): never collapse it.
-        merged.update({k: v for k, v in task_cls.smoke.items() if k not in swept})
-    params = _set(_coerce(where, "[task]", "task", task_cls, merged, set(swept)))
-    try:
+
+    def construct(params: dict[str, Any]) -> None:
         plugin_call(where, "[task] name", registry.tasks(), task_cls.name, f"{task_cls.name}(...)",
                     lambda: task_cls(**params), (ValueError, TypeError))
+
+    if smoke:
+        # A swept parameter was shrunk as an axis (smoke_sizes.smoke_sweep): never collapse it.
+        overrides = {k: v for k, v in task_cls.smoke.items() if k not in swept}
+        shrunk = _set(_coerce(where, "[task]", "task", task_cls, {**merged, **overrides}, set(swept)))
+        try:
+            construct(shrunk)
+            return shrunk
+        except (ValueError, TypeError):
+            # The task's smoke sizes do not fit this suite's other values (a smoke length
+            # of 16 with pairs = 32): the task runs at the suite's own values, and only
+            # an error those make is the suite's.
+            pass
+    params = _set(_coerce(where, "[task]", "task", task_cls, merged, set(swept)))
+    try:
+        construct(params)
     except (ValueError, TypeError) as error:
         raise UserError(f"{where}: [task] {task_cls.name}: {error}") from None
     return params

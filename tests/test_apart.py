@@ -46,7 +46,10 @@ def test_shrunk_axes_keep_their_values_apart():
     assert shrink_axis([10, 50, 100], 5, cap=False) == [5, 25, 50]
     assert shrink_axis([256, 512, 1024], 64, cap=True) == [16, 32, 64]
     assert shrink_axis([32, 64], 64, cap=True) == [32, 64]  # within the cap: as written
-    assert shrink_axis([100, 101], 5, cap=False) == [100, 101]  # would round together: as written
+    # Ratios that round together: consecutive numbers in the axis' order, not full sizes.
+    assert shrink_axis([101, 100], 5, cap=False) == [6, 5]
+    assert shrink_axis([2_000_000, 2_000_001], 64, cap=True) == [63, 64]
+    assert shrink_axis(list(range(1000, 1100)), 64, cap=True) == list(range(1000, 1100))  # 100 > 64 values
     assert shrink_axis(["a", "b"], 5, cap=False) == ["a", "b"]
 
 
@@ -105,7 +108,7 @@ def test_stale_point_is_flagged_after_an_edit_and_removed_by_prune(write_suite, 
     assert len(results.load(store_path)) == 2  # a dry run deletes nothing
 
     pruned = invoke("prune", str(suite), "--store", store)
-    assert pruned.exit_code == 0 and "deleted 1 runs" in pruned.stdout
+    assert pruned.exit_code == 0 and "deleted 1 run from" in pruned.stdout
     left = results.load(store_path)
     assert list(left["task.seq_len"]) == [10]
     assert invoke("report", "--store", store, "--suite", "tiny").stderr == ""
@@ -237,3 +240,16 @@ def test_a_report_says_when_rows_mix_runs_made_from_different_versions_of_a_task
     compared = invoke("report", "--store", str(after), "--compare", str(before), "--format", "json")
     assert compared.exit_code == 0, compared.output
     assert f"{warning} ({after}: none and 2; {before}: none)" in compared.stderr
+
+
+def test_smoke_runs_a_task_at_the_suites_values_where_its_smoke_sizes_do_not_fit(write_suite):
+    """associative-recall's smoke length (16) cannot hold 32 pairs: the suite, valid at
+    full size, was refused under --smoke for a length it never named."""
+    from seqbench.suite import load_suite
+
+    suite = write_suite('[task]\nname = "associative-recall"\nlength = 256\n[sweep]\ntask.pairs = [4, 32]\n'
+                        '[[model]]\nname = "oracle"\n')
+
+    points = load_suite(suite, smoke=True).points
+
+    assert sorted((p.task_params["pairs"], p.task_params["length"]) for p in points) == [(4, 16), (32, 256)]

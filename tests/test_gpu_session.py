@@ -103,7 +103,7 @@ def test_the_gpu_variants_it_would_run_pass_suite_validation(tmp_path):
         capture_output=True, text=True, timeout=120, env={**os.environ, "CUDA_VISIBLE_DEVICES": "0"},
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.count("1 points") == 6
+    assert result.stdout.count(": 1 point (") == 6
     precisions = [tomllib.loads(f.read_text())["model"][0] for f in files]
     assert precisions[:3] == [{"name": "torch:transformer", "precision": "fp32"},
                               {"name": "torch:transformer", "precision": "bf16"},

@@ -98,27 +98,23 @@ def damage(path: Path, page: int) -> None:
 
 @pytest.mark.parametrize("what", ["schema", "runs"])
 def test_a_damaged_store_is_one_line(tmp_path, what):
+    """A run reads the suite's runs before any point runs (whose file they came from),
+    so a damaged runs table is refused up front, as a damaged schema is. (A record that
+    cannot be written mid-sweep is kept: test_hostile_runs.)"""
     path = tmp_path / "damaged.sqlite"
     with Store(path) as store:
         store.write(record(), {})
     connection = sqlite3.connect(path)
     assert connection.execute("PRAGMA page_size").fetchone() == (4096,)
-    runs_page = connection.execute("SELECT rootpage FROM sqlite_master WHERE name = 'runs'").fetchone()[0]
+    page = connection.execute("SELECT rootpage FROM sqlite_master WHERE name = 'runs'").fetchone()[0]
     connection.close()
-    damage(path, 1 if what == "schema" else runs_page)
+    damage(path, 1 if what == "schema" else page)
     suite = tmp_path / "good.toml"
     suite.write_text(GOOD)
 
     one_error_line(["report", "--store", str(path)], str(path))
-    if what == "schema":
-        one_error_line(["run", str(suite), "--store", str(path)], str(path))
-        return
-    # The schema reads, so the point runs; its record cannot be written, and is kept.
-    result = CliRunner().invoke(main, ["run", str(suite), "--store", str(path)])
-    assert result.exit_code == 1 and "Traceback" not in result.output
-    errors = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(errors) == 1 and "malformed" in errors[0] and "kept in" in errors[0]
-    assert len(list((tmp_path / "damaged.sqlite.unsaved").iterdir())) == 1
+    one_error_line(["run", str(suite), "--store", str(path)], str(path))
+    assert not (tmp_path / "damaged.sqlite.unsaved").exists()
 
 
 @pytest.fixture

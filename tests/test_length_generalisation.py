@@ -152,3 +152,54 @@ def test_every_task_with_a_length_parameter_is_tested_at_each_length(
         assert (scored["value"] < floor).all()
     else:  # gp-pairs: the oracle's NLL is the Bayes floor, finite at every length
         assert scored["value"].notna().all()
+
+
+DIVERGING = """
+from dataclasses import dataclass
+import numpy as np
+from seqbench import Model, hookimpl
+
+
+@dataclass
+class Diverging(Model):
+    name = "diverging"
+    description = "exact at its training length, infinite elsewhere"
+    serves = frozenset({("continuous", "scalar")})
+
+    def build(self, task, settings):
+        self._task, self._length = task, task.signature.input_length
+
+    def fit(self, train, settings, on_epoch):
+        on_epoch(1, 0.0, len(train))
+
+    def predict(self, inputs):
+        if inputs.shape[1] == self._length:
+            return self._task.solve(inputs)
+        return np.full(len(inputs), np.inf)
+
+
+@hookimpl
+def register_models(register):
+    register(Diverging)
+"""
+
+
+def test_a_length_where_the_metric_is_not_finite_is_its_error_and_the_figure_counts_it(
+    install_plugin, write_suite, store_path, tmp_path
+):
+    """A model diverging at a longer length: its infinite metric was stored as NULL and
+    that length's mean taken over the other runs without a word."""
+    install_plugin("seqbench-diverging", DIVERGING)
+    suite = write_suite(SUITE.format(lengths="[10, 20]").replace('name = "numpy:ridge"', 'name = "diverging"'))
+    assert CliRunner().invoke(main, ["run", str(suite), "--store", str(store_path)]).exit_code == 0
+
+    by_length = results.load_length_metrics(store_path)
+    diverging = by_length[by_length["model"] == "diverging"].set_index(["length", "name"])
+    assert diverging.loc[(10, "mse"), "value"] < 1e-10
+    assert (20, "mse") not in diverging.index
+    assert "NonFiniteResult: test metric mse = inf, mae = inf" in diverging.loc[(20, "error"), "error"]
+
+    out = tmp_path / "figures"
+    shown = CliRunner().invoke(main, ["report", "--store", str(store_path), "--plot", "--out", str(out)])
+    assert shown.exit_code == 0, shown.output
+    assert "1 run at some evaluation length had no finite test mse" in (out / "report.md").read_text()

@@ -56,6 +56,12 @@ def plots(sets: list[ResultSet], sweep: Sweep, runs: "pd.DataFrame", palette: Pa
     row = TRAIN_LENGTH if sweep.length else None
     by = ["source", "series", "oracle", EVAL_LENGTH] + ([row] if row else [])
     data = summarise(scored, by, "value")
+    # Runs that have no finite value at a length (an error there, or a metric that was
+    # not finite) are not in that length's mean: say how many, so a mean over the seeds
+    # that survived is not read as the model's.
+    answered = set(zip(scored["id"], scored[EVAL_LENGTH]))
+    failed = points[points["name"] == "error"]
+    missing = sum((run, length) not in answered for run, length in zip(failed["id"], failed[EVAL_LENGTH]))
     trained = scored[TRAIN_LENGTH].dropna().unique().tolist()
     marks = {value: value for value in trained} if row else ({None: trained[0]} if len(trained) == 1 else {})
     name = axis_name(sweep.length_param) if sweep.length_param else "length"
@@ -63,7 +69,10 @@ def plots(sets: list[ResultSet], sweep: Sweep, runs: "pd.DataFrame", palette: Pa
     return [Plot(
         name=f"{metric}-vs-eval-{name}", title=title,
         data=data,
-        caption="The dotted line marks the length each model was trained at.",
+        caption="The dotted line marks the length each model was trained at."
+        + (f" {missing} run{'s' if missing != 1 else ''} at some evaluation length had no finite test {metric} "
+           "(an error, or a value that was not finite) and are left out of that length's mean."
+           if missing else ""),
         draw=partial(line_grid, data, x=EVAL_LENGTH, title=title, xlabel=f"evaluation {name}",
                      ylabel=f"test {metric}", palette=palette, row=row,
                      col="source" if len(sets) > 1 else None, row_label=f"trained at {name}",
