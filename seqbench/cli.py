@@ -159,6 +159,14 @@ def _say(line: str) -> None:
         pass
 
 
+def _what_was_kept(store: Path, dry_run: bool) -> str:
+    """The end of the line a stopped run prints: a stop during validation, or of a dry
+    run, has written nothing (the store is made when the first point is about to run)."""
+    if dry_run or not Path(store).exists():
+        return "nothing was run or written"
+    return "finished points are stored; run again to resume"
+
+
 @main.command()
 @click.argument("suites", nargs=-1, required=True, type=UserPath(file=True))
 @_store_option
@@ -213,11 +221,10 @@ def run(suites, store, resume, dry_run, executor, jobs, ray_address, device, smo
         with _store_damage(options.store), _stopped_by_signals():
             code = run_suites(list(suites), options, cast(TextIO, SurvivingOutput(sys.stdout)))
     except Stopped as stop:
-        _say(f"\nstopped by {signal.Signals(stop.signum).name}: finished points are stored; "
-             "run again to resume")
+        _say(f"\nstopped by {signal.Signals(stop.signum).name}: {_what_was_kept(options.store, dry_run)}")
         sys.exit(128 + stop.signum)
     except KeyboardInterrupt:
-        _say("\ninterrupted: finished points are stored; run again to resume")
+        _say(f"\ninterrupted: {_what_was_kept(options.store, dry_run)}")
         sys.exit(130)
     if benchmark_json is not None and not dry_run:
         from seqbench.benchmark_json import write_for_run

@@ -12,6 +12,13 @@ class UserError(Exception):
     """Bad input from a user: a suite, a name, a parameter, a path. Never a traceback."""
 
 
+def near_name(name: object, available: Iterable[str]) -> str:
+    """`` (did you mean 'x'?)`` when ``name`` is a near miss of one of ``available``, else
+    empty: for the end of an "unknown key; allowed: ..." message."""
+    close = difflib.get_close_matches(str(name), sorted(available), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
 def did_you_mean(name: str, available: Iterable[str]) -> str:
     """``did you mean 'x'? available: a, b, c`` for an unknown ``name``."""
     choices = sorted(available)

@@ -15,6 +15,7 @@ import typing
 from dataclasses import dataclass
 from typing import Any, Literal, get_args, get_origin
 
+from seqbench.errors import near_name
 from seqbench.suite_input import brief
 
 __all__ = ["param", "ParamSpec", "param_specs", "coerce_params", "ParamError"]
@@ -120,7 +121,7 @@ def coerce_params(cls: type, values: dict[str, Any]) -> dict[str, Any]:
     unknown = sorted(set(values) - set(specs))
     if unknown:
         allowed = ", ".join(specs) or "none"
-        raise ParamError(unknown[0], f"unknown parameter; allowed: {allowed}")
+        raise ParamError(unknown[0], f"unknown parameter; allowed: {allowed}{near_name(unknown[0], specs)}")
     resolved = {}
     for name, spec in specs.items():
         if name in values:
@@ -185,7 +186,9 @@ def _convert(annotation: Any, value: Any) -> Any:
         return value if isinstance(value, int) and not isinstance(value, bool) else _INVALID
     if annotation is float:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
+            # + 0.0 turns -0.0 into 0.0: the same value must be the same point (JSON,
+            # and so the point's hash, keeps the sign).
+            return float(value) + 0.0
         return _INVALID
     if annotation is str:
         return value if isinstance(value, str) else _INVALID

@@ -17,7 +17,7 @@ from typing import Any
 
 from seqbench import registry
 from seqbench.devices import check_here, planned_device
-from seqbench.errors import UserError
+from seqbench.errors import UserError, near_name
 from seqbench.model import Model, unavailable_reason
 from seqbench.params import ParamError, coerce_params, param_specs
 from seqbench.point import Point
@@ -81,7 +81,8 @@ def _load_suite(path: Path, smoke: bool, device: str | None, max_points: int | N
 
     unknown = sorted(set(raw) - set(SECTIONS))
     if unknown:
-        raise UserError(f"{where}: unknown section [{unknown[0]}]; allowed: {', '.join(SECTIONS)}")
+        raise UserError(f"{where}: unknown section [{unknown[0]}]; allowed: {', '.join(SECTIONS)}"
+                        f"{near_name(unknown[0], SECTIONS)}")
     for section in ("suite", "run", "task", "sweep"):
         if section in raw and not isinstance(raw[section], dict):
             raise UserError(f"{where}: [{section}] must be a table")
@@ -125,7 +126,8 @@ def _load_suite(path: Path, smoke: bool, device: str | None, max_points: int | N
         signature = task_signature(where, task_name, task)
         data_version = task_data_version(where, task_name, task)
         run_values_resolved = _resolve_run(where, run_values, chosen, smoke, device, gpus)
-        check_eval_lengths(where, task_cls, task_params, run_values_resolved["eval_lengths"])
+        check_eval_lengths(where, task_cls, task_params, run_values_resolved["eval_lengths"],
+                           swept="run.eval_lengths" in chosen)
         target_key = "[sweep] run.target" if "run.target" in chosen else "[run] target"
         check_target(f"{where}: {target_key}", task_cls, run_values_resolved["target"])
         # Built once, validated: the settings every step after this one reads.
@@ -201,7 +203,8 @@ def _lookup(where: str, key: str, reg: registry.Registry[Any], name: str) -> Any
 def _suite_header(where: str, header: dict[str, Any], default_name: str) -> tuple[str, str, list[int]]:
     unknown = sorted(set(header) - set(SUITE_KEYS))
     if unknown:
-        raise UserError(f"{where}: [suite] {unknown[0]}: unknown key; allowed: {', '.join(SUITE_KEYS)}")
+        raise UserError(f"{where}: [suite] {unknown[0]}: unknown key; allowed: {', '.join(SUITE_KEYS)}"
+                        f"{near_name(unknown[0], SUITE_KEYS)}")
     name = header.get("name", default_name)
     if not isinstance(name, str) or not name.strip():
         raise UserError(f"{where}: [suite] name: expected a non-empty string, got {brief(name)}")
@@ -212,6 +215,11 @@ def _suite_header(where: str, header: dict[str, Any], default_name: str) -> tupl
         raise UserError(
             f"{where}: [suite] name: expected printable text of at most {MAX_NAME_CHARACTERS} characters "
             f"(no control or format characters, no separator but the space), got {brief(name)}{taken}")
+    if name != name.strip():
+        # ' x ' cannot be found by --suite x, and 'x [smoke] ' passed the smoke check
+        # below, to be stored as 'x [smoke]  [smoke]'.
+        raise UserError(f"{where}: [suite] name: {brief(name)} starts or ends with whitespace; "
+                        "allowed: a name without spaces around it")
     if is_smoke_name(name):
         raise UserError(f"{where}: [suite] name: {name!r} ends in {SMOKE_SUFFIX.strip()!r}, which "
                         "marks the runs of `seqbench run --smoke`; choose another name")
@@ -321,7 +329,7 @@ def _sweep_axes(
             owner = {"task": f"task {task_cls.name!r}", "run": "[run]", "model": "any model in this suite"}[section]
             raise UserError(
                 f"{where}: [sweep] {key}: unknown parameter of {owner}; "
-                f"allowed: {', '.join(known) or 'none'}"
+                f"allowed: {', '.join(known) or 'none'}{near_name(name, known)}"
             )
         axes[key] = values
     return axes
@@ -377,7 +385,10 @@ def _resolve_task(
     try:
         construct(params)
     except (ValueError, TypeError) as error:
-        raise UserError(f"{where}: [task] {task_cls.name}: {error}") from None
+        # A rule across parameters that a swept value breaks: name the value, since the
+        # [task] table is fine at the axis' other values.
+        at = ", ".join(f"task.{key} = {brief(value)}" for key, value in sorted(swept.items()))
+        raise UserError(f"{where}: [task] {task_cls.name}{f' at [sweep] {at}' if at else ''}: {error}") from None
     return params
 
 

@@ -46,7 +46,8 @@ def parse_toml(path: Path, content: bytes) -> dict[str, Any]:
     """The document, every value one that some setting could hold: no integer outside
     64 bits and no date or time (no setting is one, and a point's configuration is JSON)."""
     try:
-        document = tomllib.loads(content.decode("utf-8"))
+        # utf-8-sig: a byte-order mark (which some editors write) is read as none.
+        document = tomllib.loads(content.decode("utf-8-sig"))
     except tomllib.TOMLDecodeError as error:
         raise UserError(f"{path}: invalid TOML: {error}") from None
     except UnicodeDecodeError as error:

@@ -9,7 +9,7 @@ import math
 from typing import Any
 
 from seqbench import registry
-from seqbench.errors import UserError
+from seqbench.errors import UserError, near_name
 from seqbench.params import coerce_value, param_specs
 from seqbench.settings import TARGET_KEYS, RunSettings
 from seqbench.suite_input import NO_REPEAT, brief, first_repeated, shown
@@ -28,7 +28,8 @@ def check_run_keys(where: str, values: dict[str, Any]) -> None:
     if {"seed", "seeds"} & set(unknown):
         raise UserError(f"{where}: [run] {min({'seed', 'seeds'} & set(unknown))}: seeds are set in [suite] seeds")
     if unknown:
-        raise UserError(f"{where}: [run] {unknown[0]}: unknown setting; allowed: {', '.join(RUN_KEYS)}")
+        raise UserError(f"{where}: [run] {unknown[0]}: unknown setting; allowed: {', '.join(RUN_KEYS)}"
+                        f"{near_name(unknown[0], RUN_KEYS)}")
     if "target" in values and not isinstance(values["target"], dict):
         raise UserError(
             f"{where}: [run] target: expected a table like {{metric = \"mse\", value = 1e-3}}, "
@@ -37,12 +38,14 @@ def check_run_keys(where: str, values: dict[str, Any]) -> None:
 
 
 def check_eval_lengths(
-    where: str, task_cls: type[Task], task_params: dict[str, Any], lengths: list[int] | None
+    where: str, task_cls: type[Task], task_params: dict[str, Any], lengths: list[int] | None,
+    swept: bool = False,
 ) -> None:
-    """Every evaluation length must make a valid task: same parameters, another length."""
+    """Every evaluation length must make a valid task: same parameters, another length.
+    ``swept``: the lengths come from ``[sweep] run.eval_lengths``, which the message names."""
     if lengths is None:
         return
-    key = f"{where}: [run] eval_lengths"
+    key = f"{where}: {'[sweep] run.eval_lengths' if swept else '[run] eval_lengths'}"
     if task_cls.length_param is None:
         raise UserError(f"{key}: task {task_cls.name!r} has no length parameter to vary")
     if not lengths:
@@ -70,7 +73,8 @@ def check_target(key: str, task_cls: type[Task], target: dict[str, Any] | None) 
     allowed = ", ".join(metrics)
     unknown = sorted(set(target) - set(TARGET_KEYS))
     if unknown:
-        raise UserError(f"{key}: unknown key {unknown[0]!r}; allowed: {', '.join(TARGET_KEYS)}")
+        raise UserError(f"{key}: unknown key {unknown[0]!r}; allowed: {', '.join(TARGET_KEYS)}"
+                        f"{near_name(unknown[0], TARGET_KEYS)}")
     if "metric" not in target:
         raise UserError(f"{key}: metric is required (one of {allowed})")
     metric = target["metric"]

@@ -116,6 +116,10 @@ def test_report_plot_draws_dollars_as_text_and_escapes_report_md(tmp_path):
     page = (out / "report.md").read_text()
     assert "<script>" not in page and "\x1b" not in page
     assert not any(line.startswith("[9/9]") for line in page.splitlines())
+    html_page = (out / "report.html").read_text()
+    # The direction override reordered what a browser showed; ESC reached the page raw.
+    assert "<script>" not in html_page
+    assert not any(hidden in html_page for hidden in ("\x1b", "\u202e", "\x07", "\r"))
 
 
 def test_an_unwritable_out_is_one_line(tmp_path):
@@ -179,3 +183,14 @@ def test_a_data_file_that_is_not_a_regular_file_is_refused_without_reading(tmp_p
 
     reason = "is a directory" if kind == "directory" else "not a regular file"
     assert_one_line_error(result, store_path, "[task]", "data_file", str(target), reason)
+
+
+def test_the_terminal_table_caps_a_huge_cell():
+    import pandas as pd
+
+    from seqbench.report.text import MAX_CELL_CHARACTERS
+
+    table = fixed_width_table(pd.DataFrame({"model": ["a", "b"], "error": ["x" * 1_500_000, None]}))
+
+    assert max(len(line) for line in table.splitlines()) <= MAX_CELL_CHARACTERS + len("model") + 1
+    assert "(1,500,000 chars)" in table

@@ -353,3 +353,64 @@ def test_a_sigkill_near_the_memory_limit_is_reported_as_likely_out_of_memory(
     # starts at its parent's RSS when it was spawned (this test's process may hold
     # TensorFlow from an earlier test: 1.4 GiB seen in CI).
     assert peak >= 160
+
+
+SLOW_TASK = """
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from seqbench import Examples, Signature, Task, hookimpl
+
+
+@dataclass
+class Slow(Task):
+    name = "slow"
+    primary_metric = "mse"
+    metrics = ("mse",)
+
+    @property
+    def signature(self):
+        return Signature(inputs="continuous", targets="scalar", input_length=2)
+
+    def generate(self, count, rng, split="train"):
+        # Suite validation makes two examples (the probe): the test stops it there.
+        Path(os.environ["SLOW_STARTED"]).touch()
+        time.sleep(60)
+        return Examples(np.zeros((count, 2, 1)), np.zeros(count))
+
+    def solve(self, inputs):
+        return np.zeros(len(inputs))
+
+    def score(self, predictions, targets):
+        return {"mse": 0.0}
+
+
+@hookimpl
+def register_tasks(register):
+    register(Slow)
+"""
+
+
+def test_a_run_stopped_while_it_validates_says_nothing_was_written(install_plugin, write_suite, store_path,
+                                                                    tmp_path, monkeypatch):
+    install_plugin("seqbench-slow", SLOW_TASK)
+    started = tmp_path / "slow-started"
+    monkeypatch.setenv("SLOW_STARTED", str(started))
+    suite = write_suite('[task]\nname = "slow"\n[[model]]\nname = "oracle"\n')
+    process = subprocess.Popen(seqbench("run", str(suite), "--store", str(store_path)),
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for(started, process)
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+    assert process.returncode == 128 + signal.SIGTERM
+    assert stderr.strip().splitlines() == ["stopped by SIGTERM: nothing was run or written"]
+    assert not store_path.exists()

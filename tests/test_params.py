@@ -63,6 +63,7 @@ def test_unknown_key_is_refused_listing_allowed_keys_in_order():
     assert error.key == "cuont"
     assert str(error) == (
         "cuont: unknown parameter; allowed: count, rate, flag, mode, colour, limit, sizes, label"
+        " (did you mean 'count'?)"
     )
 
 

@@ -465,3 +465,62 @@ def test_dry_run_prints_every_point_hash_and_writes_no_store(write_suite, store_
     assert not store_path.exists()
     assert not store_path.parent.exists()
 
+
+
+@pytest.mark.parametrize("text, fragment", [
+    ("[run]\nepoch = 2\n[task]\nname = 'adding'\n" + ORACLE, "[run] epoch: unknown setting; allowed: epochs"),
+    ("[task]\nname = 'adding'\n[sweep]\ntask.seqlen = [5]\n" + ORACLE, "(did you mean 'seq_len'?)"),
+    ("[task]\nname = 'adding'\n[[model]]\nname = 'numpy:ridge'\nalhpa = 1.0\n", "(did you mean 'alpha'?)"),
+    ("[runs]\nepochs = 1\n[task]\nname = 'adding'\n" + ORACLE, "(did you mean 'run'?)"),
+    ("[suite]\nseed = [1]\n[task]\nname = 'adding'\n" + ORACLE, "(did you mean 'seeds'?)"),
+], ids=["run-key", "sweep-key", "model-key", "section", "suite-key"])
+def test_a_misspelt_key_is_refused_with_the_near_name(tmp_path, store_path, text, fragment):
+    suite = tmp_path / "suite.toml"
+    suite.write_text(text)
+
+    line = assert_one_line_error(invoke_run(str(suite), "--store", str(store_path)), store_path, fragment)
+
+    assert line.count("did you mean") == 1
+
+
+@pytest.mark.parametrize("name", [" x", "x ", "x [smoke] "])
+def test_a_suite_name_with_whitespace_around_it_is_refused(tmp_path, store_path, name):
+    suite = tmp_path / "suite.toml"
+    suite.write_text(f'[suite]\nname = "{name}"\n[task]\nname = "adding"\n' + ORACLE)
+
+    assert_one_line_error(invoke_run(str(suite), "--store", str(store_path)), store_path,
+                          "starts or ends with whitespace")
+
+
+def test_a_byte_order_mark_is_read_as_none(tmp_path, store_path):
+    suite = tmp_path / "suite.toml"
+    suite.write_bytes(b"\xef\xbb\xbf" + b'[task]\nname = "adding"\nseq_len = 5\n' + ORACLE.encode())
+
+    result = invoke_run(str(suite), "--store", str(store_path), "--dry-run")
+
+    assert result.exit_code == 0, result.output
+
+
+def test_minus_zero_is_the_same_point_as_zero(tmp_path):
+    from seqbench.suite import load_suite
+
+    hashes = []
+    for value in ("0.0", "-0.0"):
+        suite = tmp_path / f"s{len(hashes)}.toml"
+        suite.write_text(f'[suite]\nname = "z"\n[task]\nname = "gp-pairs"\nshift = {value}\n' + ORACLE)
+        hashes.append([point.hash for point in load_suite(suite).points])
+
+    assert hashes[0] == hashes[1]
+
+
+@pytest.mark.parametrize("text, fragment", [
+    ("[task]\nname = 'subsequence'\n[sweep]\ntask.length = [10, 4]\n" + ORACLE,
+     "[task] subsequence at [sweep] task.length = 4: max_start"),
+    ("[task]\nname = 'adding'\nseq_len = 10\n[sweep]\nrun.eval_lengths = [[10, 20], [1]]\n" + ORACLE,
+     "[sweep] run.eval_lengths: length 1 is not valid"),
+], ids=["task-rule", "eval-lengths"])
+def test_a_swept_value_that_breaks_a_rule_is_named_as_swept(tmp_path, store_path, text, fragment):
+    suite = tmp_path / "suite.toml"
+    suite.write_text(text)
+
+    assert_one_line_error(invoke_run(str(suite), "--store", str(store_path)), store_path, fragment)

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Union
 
+from seqbench.printable import printable
 from seqbench.report.text import cell, markdown_table, markdown_text
 
 if TYPE_CHECKING:
@@ -49,6 +50,13 @@ class Image:
 
 Block = Union[Heading, Text, Bullets, Table, Image]
 
+
+
+def _escaped(text: str) -> str:
+    """``text`` for HTML: markup characters as entities, and control, format and
+    separator characters (ESC, a direction override that reorders what a browser shows,
+    line breaks) written as escapes, as report.md and the terminal show them."""
+    return html.escape(printable(text))
 
 def markdown(blocks: list[Block], title: str, base: Path) -> str:
     """Markdown with image links relative to ``base`` (where report.md is written).
@@ -91,44 +99,44 @@ p.note { color: #555; font-size: 0.9em; }
 
 def _html_table(table: Table) -> str:
     frame = table.frame
-    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
+    head = "".join(f"<th>{_escaped(str(c))}</th>" for c in frame.columns)
     rows = []
     for row in frame.itertuples(index=False):
         cells = []
         for value in row:
             number = isinstance(value, (int, float)) and not isinstance(value, bool)
             attribute = ' class="number"' if number else ""
-            cells.append(f"<td{attribute}>{html.escape(cell(value))}</td>")
+            cells.append(f"<td{attribute}>{_escaped(cell(value))}</td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
-    note = f'<p class="note">{html.escape(table.note)}</p>' if table.note else ""
+    note = f'<p class="note">{_escaped(table.note)}</p>' if table.note else ""
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>{note}"
 
 
 def _html_image(image: Image) -> str:
     data = base64.b64encode(image.path.read_bytes()).decode("ascii")
     kind = "svg+xml" if image.path.suffix == ".svg" else "png"
-    caption = f"<figcaption>{html.escape(image.caption)}</figcaption>" if image.caption else ""
-    return f'<figure><img alt="{html.escape(image.title)}" src="data:image/{kind};base64,{data}">{caption}</figure>'
+    caption = f"<figcaption>{_escaped(image.caption)}</figcaption>" if image.caption else ""
+    return f'<figure><img alt="{_escaped(image.title)}" src="data:image/{kind};base64,{data}">{caption}</figure>'
 
 
 
 def html_page(blocks: list[Block], title: str) -> str:
     """One HTML file that needs nothing beside it: figures are embedded."""
-    body = [f"<h1>{html.escape(title)}</h1>"]
+    body = [f"<h1>{_escaped(title)}</h1>"]
     for block in blocks:
         if isinstance(block, Heading):
-            body.append(f"<h{block.level}>{html.escape(block.text)}</h{block.level}>")
+            body.append(f"<h{block.level}>{_escaped(block.text)}</h{block.level}>")
         elif isinstance(block, Text):
-            body.append(f"<p>{html.escape(block.text)}</p>")
+            body.append(f"<p>{_escaped(block.text)}</p>")
         elif isinstance(block, Bullets):
-            body.append("<ul>" + "".join(f"<li>{html.escape(i)}</li>" for i in block.items) + "</ul>")
+            body.append("<ul>" + "".join(f"<li>{_escaped(i)}</li>" for i in block.items) + "</ul>")
         elif isinstance(block, Table):
             body.append(_html_table(block))
         elif isinstance(block, Image):
             body.append(_html_image(block))
     return (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-        f"<title>{html.escape(title)}</title><style>{STYLE}</style></head>\n<body>\n"
+        f"<title>{_escaped(title)}</title><style>{STYLE}</style></head>\n<body>\n"
         + "\n".join(body)
         + "\n</body></html>\n"
     )

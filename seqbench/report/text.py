@@ -59,10 +59,22 @@ def _text_column(values: "pd.Series") -> list[str]:
     return ["" if v is None or v != v else printable(v) for v in values.tolist()]
 
 
+# Widest cell of the terminal table: a store's error text of 1.5 million characters
+# padded every row to its width (40 MB printed). Other formats keep the whole text.
+MAX_CELL_CHARACTERS = 200
+
+
+def _capped(text: str) -> str:
+    if len(text) <= MAX_CELL_CHARACTERS:
+        return text
+    suffix = f"... ({len(text):,} chars)"
+    return text[:MAX_CELL_CHARACTERS - len(suffix)] + suffix
+
+
 def fixed_width_table(frame: "pd.DataFrame") -> str:
     """Right-aligned columns, as pandas' to_string prints them, several times faster on
     100,000 rows."""
-    columns = [[printable(name)] + _text_column(frame[name]) for name in frame.columns]
+    columns = [[_capped(text) for text in [printable(name)] + _text_column(frame[name])] for name in frame.columns]
     widths = [max(map(len, column)) for column in columns]
     padded = [[text.rjust(width) for text in column] for column, width in zip(columns, widths)]
     return "\n".join(" ".join(row) for row in zip(*padded)) if padded else ""
