@@ -210,8 +210,8 @@ def _check_result_types(frame: "pd.DataFrame", path: str | Path) -> None:
         # NaN is pandas' missing value, not a number a run holds.
         numbers = column.map(lambda value: isinstance(value, (int, float)) and not isinstance(value, bool)
                              and value == value)
-        if name.startswith("meter.") and not numbers.any():
-            continue  # a text field (a meter's note, a method's name)
+        if not texts.any() or (name.startswith("meter.") and not numbers.any()):
+            continue  # no text (true/false beside numbers), or a meter's text field (a note, a method)
         index = int(texts.to_numpy().argmax())
         value = column.iloc[index]
         shown = printable(repr(value)[:40])
