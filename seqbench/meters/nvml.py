@@ -359,8 +359,9 @@ class NvmlMeter(Meter):
         if window is None:
             return {}
         window.sampler.sample_now()
+        before = time.monotonic()
         counters = [gpu.counter_mj() for gpu in self._gpus]
-        return self._figures(window, window.sampler.samples(), time.monotonic(), counters, {})
+        return self._figures(window, window.sampler.samples(), _middle(before), counters, {})
 
     def stop(self, phase: str) -> dict[str, Any]:
         window, self._window = self._window, None
@@ -372,7 +373,7 @@ class NvmlMeter(Meter):
             window.sampler.stop()
         except (GpuError, self._nvml.NVMLError) as error:  # the last sample; the thread is joined
             problems.append(f"last sample: {error}")
-        ended = time.monotonic()
+        before = time.monotonic()
         counters: list[int | None] = []
         failed: dict[int, str] = {}  # GPUs whose end reading failed: their energy is unknown
         for index, gpu in enumerate(self._gpus):
@@ -381,6 +382,7 @@ class NvmlMeter(Meter):
             except (GpuError, self._nvml.NVMLError) as error:
                 counters.append(None)
                 failed[index] = str(error)
+        ended = _middle(before)
         figures = self._figures(window, window.sampler.samples(), ended, counters, failed)
         stopped_by = window.sampler.error
         if stopped_by is not None:
@@ -405,12 +407,13 @@ class NvmlMeter(Meter):
     def _open_window(self) -> _Window:
         sampler = Sampler(self._probe, self.sample_hz, name=SAMPLER_THREAD)
         sampler.start()  # its first sample, then the counters: together, the window's start
+        before = time.monotonic()
         try:
             counters = [gpu.counter_mj() for gpu in self._gpus]
         except BaseException:
             sampler.stop(final_sample=False)
             raise
-        return _Window(started=time.monotonic(), counters=counters, sampler=sampler)
+        return _Window(started=_middle(before), counters=counters, sampler=sampler)
 
     def _probe(self) -> tuple[Reading, ...]:
         return tuple(gpu.read() for gpu in self._gpus)
@@ -547,3 +550,12 @@ def _shutdown(nvml: ModuleType) -> None:
         nvml.nvmlShutdown()
     except nvml.NVMLError:
         pass
+
+
+def _middle(before: float) -> float:
+    """The instant the counter readings just taken stand for: midway between ``before``
+    (the clock read just before them) and now. A clock read after the start's readings
+    and before the end's (as it was) made the phase's seconds shorter than the span the
+    counters measured, by the readings' time and any wait for a core between them:
+    mean power came out high (+6.6% on a 0.1 s phase of a loaded 2-core machine)."""
+    return (before + time.monotonic()) / 2
