@@ -22,7 +22,6 @@ __all__ = ["point_device", "count_flops", "FLOPS_BATCH", "visible_gpu_count", "c
            "planned_device"]
 
 
-
 def visible_gpu_count() -> int:
     """GPUs a point started here may use: ``CUDA_VISIBLE_DEVICES``'s entries when it is
     set, else every GPU NVML finds; none without an NVIDIA driver."""

@@ -51,12 +51,12 @@ class Image:
 Block = Union[Heading, Text, Bullets, Table, Image]
 
 
-
 def _escaped(text: str) -> str:
     """``text`` for HTML: markup characters as entities, and control, format and
     separator characters (ESC, a direction override that reorders what a browser shows,
     line breaks) written as escapes, as report.md and the terminal show them."""
     return html.escape(printable(text))
+
 
 def markdown(blocks: list[Block], title: str, base: Path) -> str:
     """Markdown with image links relative to ``base`` (where report.md is written).
