@@ -17,6 +17,7 @@ from typing import Any
 
 from seqbench.errors import UserError
 from seqbench.point import Point, config_hash
+from seqbench.read_connection import open_store
 from seqbench.smoke_sizes import is_smoke_name
 
 __all__ = ["StoredRun", "Staleness", "stale_in_store", "stale_for_report", "suite_file_of", "prune"]
@@ -86,12 +87,11 @@ def _staleness(connection: Any, suite_file: Path, suite: str, points: list[Point
 def stale_in_store(store: Path, suite_file: Path) -> list[Staleness]:
     """The suite file's full-size and smoke runs in ``store`` against the file as it is
     now. The file must validate (a UserError otherwise)."""
-    from seqbench.results import _open
     from seqbench.suite import load_suite
 
     suite = load_suite(suite_file, max_points=None)
     smoke = load_suite(suite_file, smoke=True, max_points=None)
-    connection = _open(store)
+    connection = open_store(store)
     try:
         found = [_staleness(connection, suite_file, s.name, s.points) for s in (suite, smoke)]
     finally:
@@ -124,7 +124,6 @@ def stale_for_report(store: Path, suite: str) -> Staleness | None:
     """``suite``'s stale runs in ``store`` when its suite file is at hand and still makes
     a suite of that name; None when it cannot be told (no file, or it no longer
     validates: then every stored run is shown, as before)."""
-    from seqbench.results import _open
     from seqbench.suite import load_suite
 
     path = suite_file_of(store, suite)
@@ -138,7 +137,7 @@ def stale_for_report(store: Path, suite: str) -> Staleness | None:
         return None
     if loaded.name != suite:  # the file was renamed to another suite: not this one's file
         return None
-    connection = _open(store)
+    connection = open_store(store)
     try:
         return _staleness(connection, path, suite, loaded.points)
     finally:

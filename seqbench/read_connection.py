@@ -11,14 +11,16 @@ the store open, a run writing it for example, the files stay, as they must.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from pathlib import Path
+from typing import Sequence
 
 from seqbench.errors import UserError
 from seqbench.store_check import check_values, harden
 from seqbench.store_schema import check_identity
 
-__all__ = ["ReadConnection", "side_files_present", "connect_checked", "empty_log", "check_before_writing"]
+__all__ = ["ReadConnection", "side_files_present", "connect_checked", "empty_log", "open_store"]
 
 SIDE_SUFFIXES = ("-wal", "-shm")
 
@@ -71,21 +73,61 @@ def empty_log(path: Path) -> bool:
         return True  # no log: only a -shm file to remove
 
 
-def check_before_writing(path: Path) -> None:
-    """Refuse (UserError) an existing store ``seqbench run`` must not write, checked
-    through a read-only connection first: a read-write one, closed on a refusal,
-    checkpoints a log left beside the file (a -wal holding a trigger or a newer schema
-    went into the refused file) or rolls back a hot journal. An empty database passes
-    (the store to create)."""
+def open_store(path: str | Path, tables: Sequence[str] = ("runs",), *, to_write: bool = False) -> ReadConnection:
+    """A read-only connection to the store at ``path``: its identity and structure
+    checked, and the values of ``tables`` (those the caller reads); a UserError for a
+    missing file, a folder, another application's database, a damaged value. The
+    caller closes it.
+
+    ``to_write``: the check ``seqbench run`` makes before it opens an existing store to
+    write. A read-write connection, closed on a refusal, would checkpoint a log left
+    beside the file (a -wal holding a trigger or a newer schema into the refused file)
+    or roll back a hot journal, so the refusal is made here, reading only. An empty
+    database passes (the store to create); a read-only folder is not read around (the
+    run cannot write there either, and says so when it opens the store)."""
+    path = Path(path)
+    if path.is_dir():
+        raise UserError(f"{path}: is a directory; --store takes a results store file")
+    if path.exists() and not path.is_file():  # a device, a FIFO, a socket
+        raise UserError(f"{path}: not a regular file; --store takes a results store file")
+    if not path.is_file():
+        raise UserError(f"{path}: no results store here; run a suite first (seqbench run SUITE.toml)")
+    # as_uri() percent-encodes '#', '?' and '%', which SQLite would otherwise read as
+    # URI syntax, opening (and creating) some other file.
     uri = path.resolve().as_uri()
+    # SQLite makes the side files beside the file a link names, not beside the link.
     made_side_files = not side_files_present(path.resolve())
     connection = connect_checked(f"{uri}?mode=ro")
     try:
-        if not check_identity(connection, path):
-            check_values(connection, path, ("claims",))  # the one table a run reads besides points
-    except sqlite3.DatabaseError as error:
-        raise UserError(f"{path}: the results store is damaged or unreadable ({error})") from None
-    finally:
+        try:
+            if check_identity(connection, path) and not to_write:
+                raise UserError(f"{path}: an empty database, not a seqbench results store; run a suite first")
+        except UserError:
+            if to_write or not _in_read_only_folder(path):
+                raise
+            # Reading a WAL store needs its -shm file, which a read-only folder cannot
+            # hold; nobody can write the store there either, so it is read as immutable.
+            connection.close()
+            connection = connect_checked(f"{uri}?immutable=1")
+            if check_identity(connection, path):
+                raise UserError(f"{path}: an empty database, not a seqbench results store") from None
+        try:
+            check_values(connection, path, tables)
+        except sqlite3.DatabaseError as error:
+            raise UserError(f"{path}: the results store is damaged or unreadable ({error})") from None
+    except UserError:
+        # A refusal leaves nothing beside the file either: the side files this reading
+        # made are removed when their write-ahead log is empty (a read-only connection
+        # writes none, so closing the tidying connection checkpoints nothing into the
+        # refused file).
         if made_side_files and empty_log(path.resolve()):
             connection.tidy = path.resolve()
         connection.close()
+        raise
+    if made_side_files:
+        connection.tidy = path.resolve()
+    return connection
+
+
+def _in_read_only_folder(path: Path) -> bool:
+    return not os.access(path.resolve().parent, os.W_OK)

@@ -5,7 +5,6 @@ point, evaluation length or target position), or back into the records it stored
 from __future__ import annotations
 
 import json
-import os
 import re
 import sqlite3
 from collections import Counter
@@ -14,11 +13,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 from seqbench.errors import UserError
-from seqbench.printable import printable
-from seqbench.read_connection import connect_checked, empty_log, side_files_present
+from seqbench.read_connection import open_store
 from seqbench.record import LengthResult, PositionValue, Record
-from seqbench.store_schema import check_identity
-from seqbench.store_check import READ_TABLES, check_values, document
+from seqbench.store_check import READ_TABLES, described, document
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -35,62 +32,11 @@ RESULT_COLUMNS = {"metric": "metrics", "time": "timings", "meter": "measurements
 VALUE_TABLES = READ_TABLES  # every table a reader may read, its values typed as seqbench writes them
 
 
-def _open(path: str | Path, tables: Sequence[str] = ("runs",)) -> sqlite3.Connection:
-    """A read-only connection to the store at ``path``: its identity and structure
-    checked, and the values of ``tables`` (those the caller reads)."""
-    path = Path(path)
-    if path.is_dir():
-        raise UserError(f"{path}: is a directory; --store takes a results store file")
-    if path.exists() and not path.is_file():  # a device, a FIFO, a socket
-        raise UserError(f"{path}: not a regular file; --store takes a results store file")
-    if not path.is_file():
-        raise UserError(f"{path}: no results store here; run a suite first (seqbench run SUITE.toml)")
-    # as_uri() percent-encodes '#', '?' and '%', which SQLite would otherwise read as
-    # URI syntax, opening (and creating) some other file.
-    uri = path.resolve().as_uri()
-    # SQLite makes the side files beside the file a link names, not beside the link.
-    made_side_files = not side_files_present(path.resolve())
-    connection = connect_checked(f"{uri}?mode=ro")
-    try:
-        try:
-            if check_identity(connection, path):
-                raise UserError(f"{path}: an empty database, not a seqbench results store; run a suite first")
-        except UserError:
-            if not _in_read_only_folder(path):
-                raise
-            # Reading a WAL store needs its -shm file, which a read-only folder cannot
-            # hold; nobody can write the store there either, so it is read as immutable.
-            connection.close()
-            connection = connect_checked(f"{uri}?immutable=1")
-            if check_identity(connection, path):
-                raise UserError(f"{path}: an empty database, not a seqbench results store") from None
-        try:
-            check_values(connection, path, tables)
-        except sqlite3.DatabaseError as error:
-            raise UserError(f"{path}: the results store is damaged or unreadable ({error})") from None
-    except UserError:
-        # A refusal leaves nothing beside the file either: the side files this reading
-        # made are removed when their write-ahead log is empty (a read-only connection
-        # writes none, so closing the tidying connection checkpoints nothing into the
-        # refused file).
-        if made_side_files and empty_log(path.resolve()):
-            connection.tidy = path.resolve()
-        connection.close()
-        raise
-    if made_side_files:
-        connection.tidy = path.resolve()
-    return connection
-
-
 def connect_read_only(path: str | Path) -> sqlite3.Connection:
     """A read-only connection to the store at ``path``, its identity checked (a missing
     file, another application's database, a damaged value in any table: a UserError).
     The caller closes it."""
-    return _open(path, VALUE_TABLES)
-
-
-def _in_read_only_folder(path: Path) -> bool:
-    return not os.access(path.resolve().parent, os.W_OK)
+    return open_store(path, VALUE_TABLES)
 
 
 def _flatten(prefix: str, value: dict[str, Any], into: dict[str, Any]) -> dict[str, Any]:
@@ -147,7 +93,7 @@ def load(
     selected += ["started_at", "finished_at"]
     condition = " WHERE suite = ? ORDER BY id" if suite else " ORDER BY id"
     parameters = (suite,) if suite else ()
-    connection = _open(path)
+    connection = open_store(path)
     try:
         try:
             rows = connection.execute(f"SELECT {', '.join(selected)} FROM runs{condition}", parameters).fetchall()
@@ -213,10 +159,8 @@ def _check_result_types(frame: "pd.DataFrame", path: str | Path) -> None:
         if not texts.any() or (name.startswith("meter.") and not numbers.any()):
             continue  # no text (true/false beside numbers), or a meter's text field (a note, a method)
         index = int(texts.to_numpy().argmax())
-        value = column.iloc[index]
-        shown = printable(repr(value)[:40])
         raise UserError(f"{path}: a damaged or edited results store: runs row {frame['id'].iloc[index]}: "
-                        f"{name} is {type(value).__name__} {shown}, where seqbench writes a number; "
+                        f"{name} is {described(column.iloc[index])}, where seqbench writes a number; "
                         "left untouched")
 
 
@@ -263,7 +207,7 @@ def _as_extracted(value: Any) -> Any:
 
 def suites(path: str | Path) -> list[str]:
     """The names of the suites a store holds, sorted."""
-    connection = _open(path)
+    connection = open_store(path)
     try:
         return [name for (name,) in connection.execute("SELECT DISTINCT suite FROM runs ORDER BY suite")]
     finally:
@@ -273,7 +217,7 @@ def suites(path: str | Path) -> list[str]:
 def load_provenance(path: str | Path, suite: str | None = None) -> list[tuple[dict[str, Any], int]]:
     """Each distinct provenance of the runs (one per sweep, usually) with how many runs
     carry it, most runs first."""
-    connection = _open(path)
+    connection = open_store(path)
     try:
         query = "SELECT provenance, COUNT(*) FROM runs" + (" WHERE suite = ?" if suite else "")
         rows = connection.execute(query + " GROUP BY provenance", (suite,) if suite else ()).fetchall()
@@ -311,7 +255,7 @@ def _per_run(
     if where:
         query += " WHERE " + " AND ".join(where)
     query += " ORDER BY " + ", ".join(f"{table}.{c}" for c in ["run_id", *(order or columns[:1])])
-    connection = _open(path, ("runs", table))
+    connection = open_store(path, ("runs", table))
     try:
         # Read-only: a store made before the table existed is not given it here.
         known = connection.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (table,))
@@ -389,7 +333,7 @@ def load_records(
         where.append("status = ?")
         parameters.append(status)
     condition = f" WHERE {' AND '.join(where)}" if where else ""
-    connection = _open(path, VALUE_TABLES if details else ("runs",))
+    connection = open_store(path, VALUE_TABLES if details else ("runs",))
     try:
         rows = connection.execute(
             f"SELECT {', '.join(RECORD_COLUMNS)} FROM runs{condition} ORDER BY id", parameters

@@ -20,7 +20,7 @@ from typing import Any, Mapping
 
 from seqbench.errors import UserError
 from seqbench.record import Record
-from seqbench.read_connection import check_before_writing
+from seqbench.read_connection import open_store
 from seqbench.store_check import check_values, harden
 from seqbench.store_schema import APPLICATION_ID, SCHEMA, SCHEMA_VERSION, check_identity
 
@@ -86,7 +86,8 @@ class Store:
             if self.path.exists() and not self.path.is_file():  # a device, a FIFO, a socket
                 raise UserError(f"{self.path}: not a regular file; --store takes a results store file")
             if self.path.is_file() and self.path.stat().st_size > 0:
-                check_before_writing(self.path)
+                # Checked reading only first: the one table a run reads besides points.
+                open_store(self.path, ("claims",), to_write=True).close()
             _make_folders(self.path.parent, made)
             connection = connect(self.path)
         except (OSError, sqlite3.Error) as error:  # a name too long, a file where a folder goes

@@ -34,7 +34,7 @@ from typing import Any, Iterable
 from seqbench.errors import UserError
 from seqbench.printable import printable
 
-__all__ = ["harden", "check_structure", "check_values", "document", "folded", "OPTIONAL_TABLES", "READ_TABLES"]
+__all__ = ["harden", "check_structure", "check_values", "described", "document", "folded", "OPTIONAL_TABLES", "READ_TABLES"]
 
 # Tables later versions added (IF NOT EXISTS makes them on the first write).
 OPTIONAL_TABLES = frozenset({"curves", "length_metrics", "position_metrics", "claims"})
@@ -211,11 +211,11 @@ def check_values(connection: sqlite3.Connection, path: Path, tables: Iterable[st
             index = next(i for i, ok in enumerate(passed) if not ok)
             column, _, wanted = rules[index]
             raise UserError(f"{path}: a damaged or edited results store: {table} row {row[0]}: {column} is "
-                            f"{_described(values[index])}, where seqbench writes {wanted}; left untouched")
+                            f"{described(values[index])}, where seqbench writes {wanted}; left untouched")
         _CHECKED.add((*version, table))
 
 
-def _described(value: Any) -> str:
+def described(value: Any) -> str:
     if value is None:
         return "missing (NULL)"
     if isinstance(value, bytes):

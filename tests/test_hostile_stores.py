@@ -354,9 +354,9 @@ def test_a_suite_file_a_store_names_is_not_expanded_past_the_usual_limit(tmp_pat
     # Shown as a figure, or met by arithmetic (a traceback in the default table).
     ("""UPDATE runs SET timings = json_set(timings, '$.train_s', 'fast') WHERE point = 'p2'""",
      [["report"], ["report", "--format", "markdown"], ["report", "--plot"]],
-     "time.train_s is str 'fast', where seqbench writes a number"),
+     "time.train_s is text 'fast', where seqbench writes a number"),
     ("""UPDATE runs SET metrics = json_set(metrics, '$.mse', '1e999') WHERE point = 'p2'""",
-     [["report", "--format", "markdown"], ["report", "--format", "json"]], "metric.mse is str '1e999'"),
+     [["report", "--format", "markdown"], ["report", "--format", "json"]], "metric.mse is text '1e999'"),
 ])
 def test_text_where_seqbench_writes_a_number_is_one_line(tmp_path, statement, commands, fragment):
     path = altered(seqbench_store(tmp_path / "store.sqlite"), statement)

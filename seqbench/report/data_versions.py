@@ -12,6 +12,7 @@ import sqlite3
 from typing import TYPE_CHECKING
 
 from seqbench.printable import printable
+from seqbench.read_connection import open_store
 
 if TYPE_CHECKING:
     from seqbench.report.set_ref import SetRef
@@ -24,9 +25,7 @@ Versions = dict[str, set[int | None]]
 def task_versions(ref: "SetRef") -> Versions:
     """Each task of ``ref``'s shown points, and the data versions its runs were made with
     (None: a task that declares none, or a point stored before data versions existed)."""
-    from seqbench.results import _open
-
-    connection = _open(ref.store)
+    connection = open_store(ref.store)
     try:
         # Only configurations that name a data version are parsed (parsing every one
         # took a tenth of a 100,000-run store's report).

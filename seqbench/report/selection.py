@@ -14,6 +14,7 @@ from seqbench.printable import listed
 from seqbench.report.caveats import measurement_notes
 from seqbench.report.data_versions import data_version_notes
 from seqbench.report.set_ref import SetRef
+from seqbench.read_connection import open_store
 from seqbench.results import suites as suites_of
 from seqbench.smoke_sizes import is_smoke_name, smoke_name
 
@@ -39,9 +40,7 @@ def _legacy_smoke(store: Path) -> set[str]:
     smoke run (``run.smoke`` in its configuration)."""
     import sqlite3
 
-    from seqbench.results import _open
-
-    connection = _open(store)
+    connection = open_store(store)
     try:
         try:
             rows = connection.execute(
