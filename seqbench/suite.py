@@ -120,9 +120,7 @@ def _load_suite(path: Path, smoke: bool, device: str | None, max_points: int | N
     axes = list(sweep.items())
     for combination in itertools.product(*(values for _, values in axes)):
         chosen = {key: value for (key, _), value in zip(axes, combination)}
-        task_params = _resolve_task(where, task_cls, task_values, chosen, smoke)
-        task = plugin_call(where, "[task] name", registry.tasks(), task_name, f"{task_name}(...)",
-                           lambda: task_cls(**task_params))
+        task_params, task = _resolve_task(where, task_cls, task_values, chosen, smoke)
         signature = task_signature(where, task_name, task)
         data_version = task_data_version(where, task_name, task)
         run_values_resolved = _resolve_run(where, run_values, chosen, smoke, device, gpus)
@@ -361,21 +359,23 @@ def _set(params: dict[str, Any]) -> dict[str, Any]:
 
 def _resolve_task(
     where: str, task_cls: type[Task], values: dict[str, Any], chosen: dict[str, Any], smoke: bool
-) -> dict[str, Any]:
+) -> tuple[dict[str, Any], Task]:
+    """The task's parameters at this grid point, and the task they make (built once:
+    the validation's instance is the one the point's checks read)."""
     swept = _swept_values(chosen, "task")
     merged = {**values, **swept}
 
-    def construct(params: dict[str, Any]) -> None:
-        plugin_call(where, "[task] name", registry.tasks(), task_cls.name, f"{task_cls.name}(...)",
-                    lambda: task_cls(**params), (ValueError, TypeError))
+    def construct(params: dict[str, Any]) -> Task:
+        task: Task = plugin_call(where, "[task] name", registry.tasks(), task_cls.name, f"{task_cls.name}(...)",
+                                 lambda: task_cls(**params), (ValueError, TypeError))
+        return task
 
     if smoke:
         # A swept parameter was shrunk as an axis (smoke_sizes.smoke_sweep): never collapse it.
         overrides = {k: v for k, v in task_cls.smoke.items() if k not in swept}
         shrunk = _set(_coerce(where, "[task]", "task", task_cls, {**merged, **overrides}, set(swept)))
         try:
-            construct(shrunk)
-            return shrunk
+            return shrunk, construct(shrunk)
         except (ValueError, TypeError):
             # The task's smoke sizes do not fit this suite's other values (a smoke length
             # of 16 with pairs = 32): the task runs at the suite's own values, and only
@@ -383,13 +383,13 @@ def _resolve_task(
             pass
     params = _set(_coerce(where, "[task]", "task", task_cls, merged, set(swept)))
     try:
-        construct(params)
+        task = construct(params)
     except (ValueError, TypeError) as error:
         # A rule across parameters that a swept value breaks: name the value, since the
         # [task] table is fine at the axis' other values.
         at = ", ".join(f"task.{key} = {brief(value)}" for key, value in sorted(swept.items()))
         raise UserError(f"{where}: [task] {task_cls.name}{f' at [sweep] {at}' if at else ''}: {error}") from None
-    return params
+    return params, task
 
 
 def _resolve_run(

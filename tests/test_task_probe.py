@@ -55,3 +55,22 @@ def test_ordinary_parameters_pass_and_the_task_is_probed_once_per_configuration(
 
     assert result.exit_code == 0, result.output
     assert sorted(p["seq_len"] for p in probed) == [5, 10]
+
+
+def test_each_grid_points_task_is_built_once_while_the_suite_validates(tmp_path, monkeypatch):
+    """The task validation builds (its parameters' errors worded there) is the one the
+    point's checks read: a task reading a file or making a table builds once per grid
+    point, not twice."""
+    from seqbench_tasks.adding import Adding
+
+    from seqbench.suite import load_suite
+
+    built = []
+    real = Adding.__post_init__
+    monkeypatch.setattr(Adding, "__post_init__", lambda self: built.append(self.seq_len) or real(self))
+    suite = tmp_path / "suite.toml"
+    suite.write_text('[task]\nname = "adding"\n[sweep]\ntask.seq_len = [5, 10]\n' + ORACLE)
+
+    load_suite(suite)
+
+    assert sorted(built) == [5, 10]
