@@ -10,6 +10,7 @@ after training, what its arithmetic achieved.
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Any, Mapping
 
 from seqbench.flops import phase_rates
@@ -87,18 +88,22 @@ def count_flops(
     to a training step's own shape, so the padding a batch carries (token batches are
     trimmed to their longest row) and the products made once per batch (a convolution
     kernel, a filter) are shared nearly as in training, without paying a whole
-    large batch's count (a transformer's greedy decoding, counted with fused kernels
-    off, took 9.6 s at 256 examples on this CPU against 2.6 s at 64)."""
+    large batch's count (benchmarks/flops_count.py: 3-8x 64's time at 256)."""
     batch = next(iter(train.batches(min(batch_size, FLOPS_BATCH))))
+    started = time.perf_counter()
     try:
         counts = model.flops(batch.inputs, batch.targets)
     except Exception as error:  # a count that fails must not fail a trained point
         return {"error": f"{type(error).__name__}: {error}"}
     if not counts:
         return None
+    # Outside every phase but inside the point's total_s: a count steps through each
+    # product in Python (an LSTM at T = 1500: seconds, more than its smoke run's
+    # training), so what it cost is kept beside what it found.
+    seconds = time.perf_counter() - started
     nvml = measurements.get("nvml", {})
     names = (nvml.get("train") or {}).get("gpu_names")
-    return phase_rates(
+    entry = phase_rates(
         counts,
         timings,
         validation_examples=validation_examples,
@@ -106,3 +111,5 @@ def count_flops(
         gpu_names=names.split(",") if names else [],
         precision=str(getattr(model, "precision", "fp32")),
     )
+    entry["count_s"] = seconds
+    return entry

@@ -4,6 +4,8 @@ counts in test_flops_by_hand.py."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from seqbench.flops import TERA, peak_for, phase_rates
@@ -98,6 +100,7 @@ def test_points_record_flop_rates_and_the_report_draws_them(write_suite, tmp_pat
         assert flops["predict_per_example"] == length * 2 * 4 * 8 * (2 + 8) + 2 * 8
         assert flops["train"]["flop_per_s"] > 0 and flops["eval"]["flop_per_s"] > 0
         assert flops["train"]["utilisation"] is None  # no GPU, no peak
+        assert 0 < flops["count_s"] < record.timings["total_s"]
     plots = {plot.name: plot for plot in figures([load_set(store_path, "flops", "flops")]).plots}
     assert "flops-vs-seq_len" in plots and "mfu-vs-seq_len" not in plots
     shown = plots["flops-vs-seq_len"].data
@@ -130,3 +133,23 @@ def test_flops_are_counted_on_a_batch_of_the_runs_batch_size_up_to_64():
         entry = count_flops(_BatchSeen(), split, batch_size, validation_examples=0, test_examples=0,
                             timings=timings, measurements={})
         assert entry["train_per_example"] == expected
+
+
+class _SlowCount(_BatchSeen):
+    def flops(self, inputs, targets):
+        time.sleep(0.2)
+        return super().flops(inputs, targets)
+
+
+def test_the_seconds_a_count_took_are_kept_beside_it():
+    """A count outside every phase still costs the point its time (total_s): an LSTM's
+    at T = 1500 took longer than its smoke run's training."""
+    from seqbench import registry
+    from seqbench.data import Split
+    from seqbench.devices import count_flops
+
+    split = Split(registry.tasks().get("adding")(seq_len=3), "train", 10, 0)
+    timings = {"train_s": 1.0, "eval_s": 1.0, "epochs": 1, "train_examples": 10}
+    entry = count_flops(_SlowCount(), split, 10, validation_examples=0, test_examples=0,
+                        timings=timings, measurements={})
+    assert entry["count_s"] >= 0.2
