@@ -201,6 +201,7 @@ def _t_interval(y: np.ndarray, level: float) -> Interval:
 def interval(values: Sequence[float] | np.ndarray, level: float = LEVEL) -> Interval:
     """The mean of the finite ``values`` and its interval (see the module's docstring);
     NaN and infinite values are left out and counted (``Interval.left_out``)."""
+    _check_level(level)
     x, left_out = _values(values)
     n = len(x)
     if n == 0:
@@ -233,6 +234,7 @@ def percentile_bootstrap(values: Sequence[float] | np.ndarray, level: float = LE
     """The plain percentile bootstrap interval of the mean, whatever the number of values
     (``interval`` uses it, at an expanded level, from ``BOOTSTRAP_FROM`` values to
     ``BOOTSTRAP_BELOW``)."""
+    _check_level(level)
     x, left_out = _values(values)
     if len(x) < 2:
         return Interval(float(x[0]) if len(x) else math.nan, math.nan, math.nan, len(x), "none", left_out)
@@ -264,8 +266,30 @@ def _relative(mean_difference: float, b: np.ndarray) -> float:
     return mean_difference / abs(base) if base else math.nan
 
 
+# The probabilities nearest 0 and 1 a difference with any spread is given: its true
+# probability lies strictly between, but a t tail below 1e-16 rounds 1 - tail to 1.0,
+# which a report would show as the certainty only a difference without spread has
+# (and A against B would read "100%" where B against A reads "<1%").
+_NEAR_ZERO = math.nextafter(0.0, 1.0)
+_NEAR_ONE = math.nextafter(1.0, 0.0)
+
+
+def _uncertain(p: float) -> float:
+    return min(max(p, _NEAR_ZERO), _NEAR_ONE)
+
+
 def _oriented(p_a_lower: float, direction: Direction) -> float:
-    return float(p_a_lower if direction == "min" else 1.0 - p_a_lower)
+    """P(A better) from P(A's mean lower). Exactly 0, 1 and one half come only from a
+    difference without spread (``_t_probability_lower``) and stay exact; anything else
+    stays strictly between 0 and 1 whichever way it is turned."""
+    p = p_a_lower if direction == "min" else 1.0 - p_a_lower
+    return float(p if p_a_lower in (0.0, 0.5, 1.0) or p != p else _uncertain(p))
+
+
+def _check_level(level: float) -> None:
+    # A level of 95 (a percentage) or 1.5 gave a made-up interval, and 1.5 hung t_quantile.
+    if not 0.0 < level < 1.0:
+        raise ValueError(f"level must be a probability between 0 and 1 (0.95 for 95%), got {level!r}")
 
 
 def _t_probability_lower(mean: float, standard_error: float, df: float) -> float:
@@ -273,7 +297,7 @@ def _t_probability_lower(mean: float, standard_error: float, df: float) -> float
     all, the sign of the difference decides (a tie: one half)."""
     if standard_error == 0.0 or math.isnan(standard_error):
         return 1.0 if mean < 0 else 0.0 if mean > 0 else 0.5
-    return t_cdf(-mean / standard_error, df)
+    return _uncertain(t_cdf(-mean / standard_error, df))
 
 
 def _bootstrap_probability_lower(resampled: np.ndarray, n: int) -> float:
@@ -291,13 +315,14 @@ def _bootstrap_probability_lower(resampled: np.ndarray, n: int) -> float:
     half = 0.5 / len(resampled)
     share = min(max(share, half), 1.0 - half)
     z = normal_quantile(share) if share >= 0.5 else -normal_quantile(1.0 - share)
-    return t_cdf(z * math.sqrt((n - 1) / n), n - 1)
+    return _uncertain(t_cdf(z * math.sqrt((n - 1) / n), n - 1))
 
 
 def paired(a: Sequence[float] | np.ndarray, b: Sequence[float] | np.ndarray,
            direction: Direction = "min", level: float = LEVEL) -> Comparison:
     """A against B, ``a[i]`` and ``b[i]`` from the same seed; pairs with a missing
     (NaN) or infinite value are left out and counted (``difference.left_out``)."""
+    _check_level(level)
     a_all, b_all = np.asarray(a, dtype=float).ravel(), np.asarray(b, dtype=float).ravel()
     if a_all.shape != b_all.shape:
         raise ValueError(f"paired: {len(a_all)} values of A but {len(b_all)} of B")
@@ -331,6 +356,7 @@ def unpaired(a: Sequence[float] | np.ndarray, b: Sequence[float] | np.ndarray,
     the bootstrap of each side where both have a bootstrap's number of values
     (``uses_bootstrap``), else Welch's t interval of the difference of means. NaN and
     infinite values are left out and counted (``difference.left_out``)."""
+    _check_level(level)
     (x, left_a), (y, left_b) = _values(a), _values(b)
     left_out, n = left_a + left_b, min(len(x), len(y))
     scale = _scale(x, y)

@@ -69,6 +69,8 @@ def t_quantile(p: float, df: float) -> float:
     30 degrees of freedom; from 30, the Cornish-Fisher expansion around the normal
     quantile (within 1e-6 of the bisection there, and a report's many group sizes
     would otherwise each cost a bisection)."""
+    if not 0.5 < p < 1.0:  # the bisection below searches (0, inf) and needs p < 1 to end
+        raise ValueError(f"t_quantile takes p between 0.5 and 1, got {p!r}")
     if df >= 30:
         z = normal_quantile(p)
         return (z + (z**3 + z) / (4 * df) + (5 * z**5 + 16 * z**3 + 3 * z) / (96 * df**2)

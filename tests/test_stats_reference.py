@@ -145,12 +145,41 @@ def test_the_report_table_gives_the_same_intervals_as_stats_at_any_magnitude():
     overflow (1e300) or lose the spread to underflow (1e-200) where stats does not."""
     from seqbench.report.sets import summarise
 
-    groups = {0: [0.1] * 3, 1: [1e300, 1.2e300, 1.1e300], 2: [1e-200, 2e-200, 3e-200], 3: list(_sample(4))}
+    groups = {0: [0.1] * 3, 1: [1e300, 1.2e300, 1.1e300], 2: [1e-200, 2e-200, 3e-200], 3: list(_sample(4)),
+              4: [1.7e308] * 3}  # a sum past float64's largest: pandas' mean is inf
     frame = pd.DataFrame([(g, v) for g, values in groups.items() for v in values], columns=["g", "v"])
     table = summarise(frame, ["g"], "v").set_index("g")
     for g, values in groups.items():
         expected = stats.interval(values)
-        assert (table.loc[g, "low"], table.loc[g, "high"]) == pytest.approx((expected.low, expected.high), rel=1e-9)
+        shown = (table.loc[g, "mean"], table.loc[g, "low"], table.loc[g, "high"])
+        assert shown == pytest.approx((expected.mean, expected.low, expected.high), rel=1e-9)
+
+
+@pytest.mark.parametrize("n", [9, 150])  # t intervals: a tail far below 1e-16
+def test_a_difference_with_spread_is_never_given_certainty_either_way_round(n):
+    """P(A better) is exactly 100% or 0% only without spread; a huge t made 1 - tail
+    round to 1.0, so A against B read "100%" where B against A read "<1%"."""
+    a, b = np.resize([0.0, 0.01], n), np.ones(n)
+    for direction in ("min", "max"):
+        forward, backward = stats.paired(a, b, direction).p_better, stats.paired(b, a, direction).p_better
+        assert 0.0 < forward < 1.0 and 0.0 < backward < 1.0
+        assert forward + backward == pytest.approx(1.0)
+        welch = stats.unpaired(a, b, direction).p_better
+        assert 0.0 < welch < 1.0
+    assert stats.paired([1.0] * 3, [2.0] * 3).p_better == 1.0  # no spread: certain, as documented
+
+
+@pytest.mark.parametrize("level", [95, 1.5, 1.0, 0.0, -0.5, math.nan])
+def test_a_level_that_is_not_a_probability_is_refused(level):
+    """95 (a percentage) gave a made-up interval; 1.5 never returned."""
+    values = [1.0, 2.0, 3.0]
+    for call in (lambda: stats.interval(values, level), lambda: stats.percentile_bootstrap(values, level),
+                 lambda: stats.paired(values, values[::-1], level=level),
+                 lambda: stats.unpaired(values, values, level=level)):
+        with pytest.raises(ValueError, match="level must be a probability"):
+            call()
+    with pytest.raises(ValueError, match="between 0.5 and 1"):
+        stats.t_quantile(0.5 + level / 2 if level == level else level, 3)
 
 
 @pytest.mark.parametrize("p, shown", [(0.996, ">99%"), (0.004, "<1%"), (1.0, "100%"), (0.0, "0%"),

@@ -209,16 +209,20 @@ def tidy(sets: list[ResultSet], sweep: Sweep, status: str = "ok") -> "pd.DataFra
 def summarise(frame: "pd.DataFrame", by: list[str], value: str) -> "pd.DataFrame":
     """Mean, min, max and count of ``value`` over seeds, for each group of ``by``, and
     the mean's 95% interval (``low``, ``high``; NaN with one seed: seqbench.stats)."""
+    import numpy as np
+
     kept = frame.dropna(subset=[value])
     grouped = kept.groupby(by, sort=True, dropna=False, observed=True)[value]
-    summary = grouped.agg(["mean", "min", "max", "count", "std"]).reset_index()
+    with np.errstate(over="ignore"):  # sums past float64's largest: add_intervals redoes those groups
+        summary = grouped.agg(["mean", "min", "max", "count", "std"]).reset_index()
     return add_intervals(summary, grouped).rename(columns={"count": "n"})
 
 
 def add_intervals(summary: "pd.DataFrame", grouped: Any) -> "pd.DataFrame":
     """``low`` and ``high`` for ``summarise``: Student's t for every group at once,
-    ``stats.interval`` (one call per group) only where a group has a bootstrap's number
-    of values (``stats.uses_bootstrap``) or values of extreme magnitude."""
+    ``stats.interval`` (one call per group, its mean included) only where a group has a
+    bootstrap's number of values (``stats.uses_bootstrap``) or values of extreme
+    magnitude."""
     import numpy as np
 
     from seqbench import stats
@@ -237,7 +241,8 @@ def add_intervals(summary: "pd.DataFrame", grouped: Any) -> "pd.DataFrame":
         values = [group.to_numpy(dtype=float) for _, group in grouped]
         for row in many:
             found = stats.interval(values[row])
-            summary.loc[summary.index[row], ["low", "high"]] = [found.low, found.high]
+            # The mean too: pandas' sum of values near 1e308 overflows to inf.
+            summary.loc[summary.index[row], ["mean", "low", "high"]] = [found.mean, found.low, found.high]
     return summary
 
 
