@@ -27,6 +27,7 @@ from seqbench.point import Point
 from seqbench.printable import printable
 from seqbench.progress import Progress
 from seqbench.provenance import collect
+from seqbench.read_connection import open_store
 from seqbench.record import EpochProgress, Record
 from seqbench.smoke_sizes import SMOKE_SUFFIX, is_smoke_name
 from seqbench.store import Store
@@ -110,6 +111,15 @@ def _check_names_in_store(suites: list[Suite], store: Path) -> None:
     except OSError:
         return  # a name no file can have: opening the store says so
     from seqbench.prune import suite_file_of
+
+    # An empty file, or a database without tables, is the store to create (as Store
+    # takes it): it holds no suite's runs.
+    connection = open_store(store, ("runs",), to_write=True)
+    try:
+        if not connection.execute("SELECT 1 FROM sqlite_master WHERE name = 'runs'").fetchone():
+            return
+    finally:
+        connection.close()
 
     for suite in suites:
         other = suite_file_of(store, suite.name)
