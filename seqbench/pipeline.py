@@ -1,6 +1,6 @@
 """One point's life, inside its own process, as steps (``_run`` reads top to bottom):
 
-1. make the task and the model the point names;
+1. make the task and the model the point names (the task's data as validated);
 2. let the meters measure what needs an unused device (idle power),
    build the model, then open the meters for the device the built
    model says it runs on (``Model.devices``), not the one asked for;
@@ -47,6 +47,7 @@ __all__ = [
     "reaches",
     "EpochJudge",
     "NonFiniteResult",
+    "DataChanged",
 ]
 
 T = TypeVar("T")
@@ -57,6 +58,21 @@ EpochReport = Callable[[EpochProgress], None]
 
 class NonFiniteResult(FloatingPointError):
     """A loss or metric became NaN or infinite."""
+
+
+class DataChanged(RuntimeError):
+    """The task the worker built makes other data than the suite validated (a data file
+    edited or replaced since): its results would be stored under the old data's identity,
+    and a resumed run would take them as done."""
+
+
+def _check_data_version(task: Task, point: Point) -> None:
+    built = task.data_version()
+    if built != point.task_data_version:
+        raise DataChanged(
+            f"task {point.task!r}: data version {built} here, {point.task_data_version} when the suite "
+            "was validated: its data (a data file) changed since; run the suite again to make the "
+            "points of the data as it is now")
 
 
 def failed_record(point: Point, error: str, detail: str | None = None) -> Record:
@@ -362,6 +378,7 @@ def run_point(
 def _run(point: Point, record: Record, phases: Phases, report: EpochReport | None) -> None:
     """The steps of the module's docstring, in order; each fills its part of ``record``."""
     task, model = _build(point)  # 1
+    _check_data_version(task, point)
     record.primary_metric, record.direction = task.primary_metric, task.direction
 
     fit = point.run.fit_settings(point.seed)  # 2
