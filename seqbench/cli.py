@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 import sqlite3
@@ -59,6 +60,16 @@ class _Group(click.Group):
             raise
         except click.UsageError as error:
             raise SeqbenchUsageError(one_line(error)) from None
+        except OSError as error:
+            # A path the user gave that the system cannot take (a name past the file
+            # system's limit, a loop of links, a file where a folder goes), met by
+            # whichever check looked at it first: the user's to fix, not a traceback.
+            if error.errno not in _PATH_ERRORS or error.filename is None:
+                raise
+            raise SeqbenchUsageError(f"{error.filename}: {error.strerror}") from None
+
+
+_PATH_ERRORS = frozenset({errno.ENAMETOOLONG, errno.ELOOP, errno.ENOTDIR})
 
 
 @click.group(cls=_Group)
