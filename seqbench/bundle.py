@@ -27,6 +27,9 @@ from seqbench.store import Store
 
 __all__ = ["write_bundle", "bundle_origin", "TABLES"]
 
+# The store itself, and the files SQLite keeps beside it.
+SIDE_FILE_SUFFIXES = ("", "-wal", "-shm", "-journal")
+
 # The store's tables, runs first: the others hang on a run's id.
 TABLES = ("runs", "curves", "length_metrics", "position_metrics")
 CHUNK_ROWS = 5_000
@@ -38,9 +41,13 @@ def _check(store: Path, suites: Sequence[str], out: Path, force: bool) -> None:
     missing = [name for name in suites if name not in names]
     if missing:
         raise UserError(f"export: no runs of suite {missing[0]!r} in {store}; suites: {listed(names) or 'none'}")
+    # SQLite keeps a store's uncommitted and recent writes in files beside it: replacing
+    # its -wal loses committed runs, a file at its -journal marks it as stopped half-way.
+    source = store.resolve()
+    if out.resolve() in {Path(f"{source}{suffix}") for suffix in SIDE_FILE_SUFFIXES}:
+        raise UserError(f"--out: {out} is the store being exported, or a file SQLite keeps beside it "
+                        "(-wal, -shm, -journal); name another file")
     if out.exists() or out.is_symlink():
-        if out.resolve() == store.resolve():
-            raise UserError(f"--out: {out} is the store being exported; name another file")
         if out.is_dir():
             raise UserError(f"--out: {out} is a folder; name the bundle's file")
         if not force:

@@ -211,3 +211,18 @@ def test_export_refuses_without_writing(store, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bundle.sqlite"]
     code, output = invoke("export", "gp", "--store", str(store), "--out", str(store), "--force")
     assert code == 2 and "is the store being exported" in output
+
+
+@pytest.mark.parametrize("suffix", ["-wal", "-shm", "-journal"])
+def test_export_refuses_the_files_sqlite_keeps_beside_the_store(store, tmp_path, suffix):
+    """--out STORE-wal --force replaced the log holding committed runs (they were lost);
+    a bundle written at STORE-journal made the store read as stopped half-way."""
+    beside = Path(f"{store}{suffix}")
+    existed = beside.exists()
+    before = beside.read_bytes() if existed else None
+
+    code, output = invoke("export", "gp", "--store", str(store), "--out", str(beside), "--force")
+
+    assert code == 2 and "is the store being exported, or a file SQLite keeps beside it" in output
+    assert beside.exists() == existed and (beside.read_bytes() if existed else None) == before
+    assert results.suites(store) == ["gp", "other"]
