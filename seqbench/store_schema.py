@@ -95,9 +95,11 @@ def check_identity(connection: sqlite3.Connection, path: Path) -> bool:
             row = connection.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
             version = row[0] if row else None
     except sqlite3.OperationalError as error:  # locked past the busy timeout, unreadable
-        if "readonly" in str(error) and Path(f"{path}-journal").exists():
+        # SQLite keeps the journal beside the file a link names, not beside the link.
+        journal = Path(f"{Path(path).resolve()}-journal")
+        if "readonly" in str(error) and journal.exists():
             # A read-only reader cannot roll back a write that stopped half-way.
-            raise UserError(f"{path}: a write to the store stopped half-way ({path}-journal is beside it); "
+            raise UserError(f"{path}: a write to the store stopped half-way ({journal} is beside it); "
                             f"opening it to write (`sqlite3 {path} 'PRAGMA integrity_check'`) rolls it "
                             "back") from None
         raise UserError(f"{path}: cannot open the results store ({error})") from None

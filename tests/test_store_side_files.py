@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import sqlite3
 
+import pytest
+
 from click.testing import CliRunner
 
 from seqbench import results
@@ -114,3 +116,50 @@ def test_a_store_read_through_a_link_leaves_nothing_beside_the_file_it_names(wri
     assert invoke("report", "--store", str(link)).exit_code == 0
 
     assert side_files(real) == []
+
+
+def _stopped_half_way(path):
+    """A store whose last write stopped half-way: a hot rollback journal beside it (the
+    writing process gone without committing or rolling back)."""
+    import subprocess
+    import sys
+
+    subprocess.run([sys.executable, "-c", f"""
+import os, sqlite3
+c = sqlite3.connect({str(path)!r}, isolation_level=None)
+c.execute("PRAGMA journal_mode = DELETE")
+c.execute("PRAGMA cache_size = 1")  # spill: the file itself changes before any commit
+c.execute("BEGIN")
+c.execute("CREATE TABLE filler (x)")
+c.execute("INSERT INTO filler VALUES (randomblob(100000))")
+os._exit(0)
+"""], check=True)
+
+
+@pytest.mark.parametrize("through_link", [False, True], ids=["file", "link"])
+def test_a_store_whose_write_stopped_half_way_is_named_so_through_a_link_too(tmp_path, through_link):
+    """Read through a link, the journal beside the file it names was looked for beside
+    the link: "attempt to write a readonly database" instead of what to do."""
+    from click.testing import CliRunner
+
+    from seqbench.cli import main
+
+    store = tmp_path / "store.sqlite"
+    suite = tmp_path / "s.toml"
+    suite.write_text('[task]\nname = "adding"\nseq_len = 5\n[[model]]\nname = "oracle"\n')
+    assert CliRunner().invoke(main, ["run", str(suite), "--store", str(store)]).exit_code == 0
+    _stopped_half_way(store)
+    journal = tmp_path / "store.sqlite-journal"
+    assert journal.stat().st_size > 0
+    named = store
+    if through_link:
+        named = tmp_path / "elsewhere" / "link.sqlite"
+        named.parent.mkdir()
+        named.symlink_to(store)
+    before = store.read_bytes(), journal.read_bytes()
+
+    result = CliRunner().invoke(main, ["report", "--store", str(named)])
+
+    assert result.exit_code == 2, result.output
+    assert f"a write to the store stopped half-way ({journal} is beside it)" in result.output
+    assert (store.read_bytes(), journal.read_bytes()) == before
