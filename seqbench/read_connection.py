@@ -95,8 +95,10 @@ def open_store(path: str | Path, tables: Sequence[str] = ("runs",), *, to_write:
     # as_uri() percent-encodes '#', '?' and '%', which SQLite would otherwise read as
     # URI syntax, opening (and creating) some other file.
     uri = path.resolve().as_uri()
-    # SQLite makes the side files beside the file a link names, not beside the link.
-    made_side_files = not side_files_present(path.resolve())
+    # SQLite makes the side files beside the file a link names, not beside the link. The
+    # log is what may hold someone's writes; a -shm alone (left by a crash) is an index
+    # SQLite rebuilds, and reading beside it made a -wal that stayed.
+    made_side_files = not Path(f"{path.resolve()}-wal").exists()
     connection = connect_checked(f"{uri}?mode=ro")
     try:
         try:

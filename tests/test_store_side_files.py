@@ -163,3 +163,25 @@ def test_a_store_whose_write_stopped_half_way_is_named_so_through_a_link_too(tmp
     assert result.exit_code == 2, result.output
     assert f"a write to the store stopped half-way ({journal} is beside it)" in result.output
     assert (store.read_bytes(), journal.read_bytes()) == before
+
+
+def test_a_lone_shm_left_by_a_crash_does_not_make_reading_leave_a_log(write_suite, store_path):
+    """A -shm without a -wal (an index SQLite rebuilds, left by a crash) counted as side
+    files someone else had made: the -wal reading then made stayed, for a store read and
+    for one refused alike. The -shm goes with it (it holds no runs)."""
+    assert invoke("run", str(write_suite(SUITE)), "--store", str(store_path)).exit_code == 0
+    shm = store_path.parent / f"{store_path.name}-shm"
+    shm.touch()
+    assert invoke("report", "--store", str(store_path)).exit_code == 0
+    assert side_files(store_path) == []
+
+    connection = sqlite3.connect(store_path)
+    connection.execute("CREATE VIEW best AS SELECT * FROM runs")
+    connection.commit()
+    connection.close()
+    before = _digest(store_path)
+    shm.touch()
+    result = invoke("report", "--store", str(store_path))
+    assert result.exit_code == 2 and "view 'best'" in result.output, result.output
+    assert side_files(store_path) == []
+    assert _digest(store_path) == before
