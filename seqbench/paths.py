@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections import Counter
 from pathlib import Path
+from typing import Iterable
 
-__all__ = ["safe_name", "MAX_NAME_BYTES", "own_file", "own_folders"]
+__all__ = ["safe_name", "distinct_safe_names", "MAX_NAME_BYTES", "own_file", "own_folders"]
 
 # File systems allow 255 bytes a name; callers add a prefix or suffix of their own
 # (``.png``, ``events.out.tfevents.0.seqbench-``), so names are kept well below that.
@@ -35,6 +37,21 @@ def safe_name(text: object) -> str:
         head = encoded[: MAX_NAME_BYTES - len(digest) - 1].decode("utf-8", "ignore")
         name = f"{head}-{digest}"
     return name
+
+
+def distinct_safe_names(texts: Iterable[object]) -> dict[str, str]:
+    """``safe_name`` of each text, as ``{str(text): name}``, with a hash of the text added
+    to the names two texts would share: "x y" and "x/y" are both ``x_y``, and sibling
+    folders of one name had the second suite's figures overwrite the first's. Names are
+    compared case-insensitively: on macOS and Windows "A" and "a" are one folder."""
+    originals = list(dict.fromkeys(str(text) for text in texts))
+    names = {text: safe_name(text) for text in originals}
+    counts = Counter(name.casefold() for name in names.values())
+    for text, name in names.items():
+        if counts[name.casefold()] > 1:
+            digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:12]
+            names[text] = safe_name(f"{name}-{digest}")  # past MAX_NAME_BYTES: cut, still distinct
+    return names
 
 
 def own_file(path: Path) -> Path:

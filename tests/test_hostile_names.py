@@ -84,3 +84,31 @@ def test_hostile_store_writes_only_under_out(tmp_path):
     assert not escape.exists()
     assert (out / "report.html").is_file()
     assert len([p for p in written if p.name.startswith("events.out")]) >= 4
+
+
+def test_suites_whose_names_make_the_same_folder_name_get_folders_of_their_own(tmp_path):
+    """"x y" and "x/y" are both x_y as a folder name (and "X_Y" is the same folder on
+    macOS): the second suite's figures and tables overwrote the first's, and report.md
+    linked both sections to them."""
+    from seqbench.paths import distinct_safe_names
+
+    names = ["x y", "x/y", "X_Y", "plain"]
+    folders = distinct_safe_names(names)
+    assert len({folder.casefold() for folder in folders.values()}) == 4
+    assert folders["plain"] == "plain"  # a name no other shares keeps its plain form
+
+    store = tmp_path / "store.sqlite"
+    with Store(store) as writing:
+        for index, suite in enumerate(names):
+            writing.write(record(f"p{index}", suite=suite, epochs=2), {})
+    out, board = tmp_path / "out", tmp_path / "board"
+    result = CliRunner().invoke(main, ["report", "--store", str(store), "--plot", "--out", str(out),
+                                       "--tensorboard", str(board)])
+    assert result.exit_code == 0, result.output
+
+    made = sorted(p.name for p in out.iterdir() if p.is_dir())
+    assert made == sorted(folders.values())
+    assert all(any(out.joinpath(folder).glob("*.png")) for folder in made)
+    page = (out / "report.md").read_text()
+    assert all(f"]({folder}/" in page for folder in made)
+    assert len([p for p in board.iterdir() if p.is_dir()]) == 4

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from seqbench.errors import UserError
-from seqbench.paths import own_file, own_folders, safe_name
+from seqbench.paths import distinct_safe_names, own_file, own_folders
 from seqbench.plots import Figures, figures, save
 from seqbench.report.page import Block, Heading, Image, Text, html_page, markdown
 from seqbench.report.selection import SetRef, load_shown, select
@@ -88,8 +88,9 @@ def write_report(
     ``band``: the spread over seeds the figures draw ("ci" or "minmax")."""
     out.mkdir(parents=True, exist_ok=True)
     page: list[Block] = []
+    folders = distinct_safe_names(group[0].suite for group in groups)
     for group in groups:
-        folder = own_folders(out, safe_name(group[0].suite)) if len(groups) > 1 else out
+        folder = own_folders(out, folders[group[0].suite]) if len(groups) > 1 else out
         drawn = figures(group, band)
         images = _draw(drawn, folder, formats, echo)
         csv_names = _tables(drawn, folder, out)

@@ -16,7 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable, Iterator
 
-from seqbench.paths import own_file, own_folders, safe_name
+from seqbench.paths import distinct_safe_names, own_file, own_folders, safe_name
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -178,6 +178,7 @@ def write_runs(sets: list["ResultSet"], directory: Path) -> int:
     from seqbench.report.sets import sweep_of
 
     written = 0
+    labels = distinct_safe_names(result_set.label for result_set in sets)
     for result_set in sets:
         sweep = sweep_of([result_set])
         varied = [c for c in [*sweep.axes, *sweep.other] if c in result_set.runs.columns]
@@ -188,7 +189,7 @@ def write_runs(sets: list["ResultSet"], directory: Path) -> int:
             if run["status"] != "ok":
                 continue
             directory.mkdir(parents=True, exist_ok=True)
-            folder = own_folders(directory, safe_name(result_set.label) / _run_folder(run, varied))
+            folder = own_folders(directory, labels[result_set.label] / _run_folder(run, varied))
             # Named after the point, so a second export replaces the first instead of
             # doubling every curve.
             path = folder / f"events.out.tfevents.0.seqbench-{safe_name(run['point'])}"
