@@ -13,6 +13,16 @@ parameters leave the range the task computes in.
 Before making anything, the signature's size is checked: one example of more than
 ``MAX_EXAMPLE_VALUES`` values would take gigabytes in the probe itself, and no point
 could train on a chunk of such examples.
+
+Token ids have a contract the oracle cannot check: they are ids 0..vocab-1 of the
+signature's ``input_vocab`` / ``target_vocab``, and they fit int32 (``MAX_TOKEN_VOCAB``
+ids), which embedding layers (torch, TensorFlow) and the tasks' own arrays take. A
+task that writes an int64 id past int32 into an int32 array does not fail: NumPy's
+array assignment wraps it to a negative id (only a Python int raises OverflowError),
+and the task's ``solve``, reading the same wrapped ids, still scores 1. So the
+signature's vocabularies are checked before anything is made, and the ids made (inputs,
+targets and the task's own answer) after: the first failure otherwise was the first
+model to index a table with them (numpy:lookup: "negative dimensions").
 """
 
 from __future__ import annotations
@@ -27,12 +37,14 @@ from seqbench.errors import UserError
 from seqbench.suite_input import brief
 from seqbench.task import Signature, Task
 
-__all__ = ["probe_task", "MAX_EXAMPLE_VALUES"]
+__all__ = ["probe_task", "MAX_EXAMPLE_VALUES", "MAX_TOKEN_VOCAB"]
 
 # 2**26 values: 512 MiB as float64 for one example. The longest sequences benchmarks
 # train on today are around a million positions.
 MAX_EXAMPLE_VALUES = 2**26
 PROBE_EXAMPLES = 2
+# Ids 0..2**31 - 1: int32, what embedding layers take and what the shipped tasks store.
+MAX_TOKEN_VOCAB = 2**31
 
 
 def _values_per_example(signature: Signature) -> int:
@@ -54,27 +66,102 @@ def probe_task(where: str, task: Task, signature: Signature, params: dict[str, A
             f"{where}: {at}: would make examples of {size:,} values each (input length "
             f"{signature.input_length:,}); allowed: at most {MAX_EXAMPLE_VALUES:,} values an example"
         )
+    _check_vocabularies(where, at, signature)
     try:
         # The overflow warnings on the way to a failure are that failure's detail: the
         # message below says it once.
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore")
             examples = task.generate(PROBE_EXAMPLES, np.random.default_rng(0), split="train")
+            inputs, targets = np.asarray(examples.inputs), np.asarray(examples.targets)
+    except Exception as error:  # any failure here is the same failure every point would meet
+        raise _failed(where, at, error) from None
+    # Before solving and scoring: wrapped ids are the cause, whatever those then make of them.
+    _check_token_ids(where, at, signature, {"inputs": inputs, "targets": targets})
+    try:
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore")
             answer = task.solve(examples.inputs)
             metrics = task.score(answer, examples.targets)
             primary = float(metrics[task.primary_metric])
-    except Exception as error:  # any failure here is the same failure every point would meet
-        raise UserError(
-            f"{where}: {at}: making and answering two examples with these parameters failed "
-            f"({type(error).__name__}: {_first_line(error)}); allowed: values the task can compute "
-            "with (smaller or more moderate ones), else its plugin is broken"
-        ) from None
+    except Exception as error:
+        raise _failed(where, at, error) from None
+    try:
+        answer = np.asarray(answer)
+    except Exception as error:
+        raise _failed(where, at, error) from None
+    _check_token_ids(where, at, signature, {"its own answer": answer})
     if not math.isfinite(primary):
         raise UserError(
             f"{where}: {at}: with these parameters the task scores its own exact answer "
             f"{task.primary_metric} = {primary}: they leave the range its arithmetic holds; "
             "allowed: more moderate values"
         )
+
+
+def _failed(where: str, at: str, error: Exception) -> UserError:
+    return UserError(
+        f"{where}: {at}: making and answering two examples with these parameters failed "
+        f"({type(error).__name__}: {_first_line(error)}); allowed: values the task can compute "
+        "with (smaller or more moderate ones), else its plugin is broken"
+    )
+
+
+_SIDES = {"inputs": ("inputs", "input_vocab"), "targets": ("targets", "target_vocab"),
+          "its own answer": ("targets", "target_vocab")}
+
+
+def _vocabulary(signature: Signature, side: str) -> tuple[str, int | None] | None:
+    """(field, value) of the vocabulary a side's ids must stay below; None for a side
+    that is not tokens."""
+    kind, field = _SIDES[side]
+    if getattr(signature, kind) != "tokens":
+        return None
+    return field, getattr(signature, field)
+
+
+def _check_vocabularies(where: str, at: str, signature: Signature) -> None:
+    for side in ("inputs", "targets"):
+        declared = _vocabulary(signature, side)
+        if declared is None:
+            continue
+        field, vocab = declared
+        if isinstance(vocab, bool) or not isinstance(vocab, int) or vocab < 1:
+            raise UserError(
+                f"{where}: {at}: its signature's {field} is {vocab!r}; token {side} need a "
+                "vocabulary (an int >= 1): its plugin is broken"
+            )
+        if vocab > MAX_TOKEN_VOCAB:
+            raise UserError(
+                f"{where}: {at}: with these parameters its {field} is {vocab:,}: token ids "
+                f"would pass int32's largest, {MAX_TOKEN_VOCAB - 1:,}, which models' embedding "
+                f"layers and token arrays hold; allowed: values that keep {field} at most "
+                f"{MAX_TOKEN_VOCAB:,} (smaller vocabulary parameters)"
+            )
+
+
+def _check_token_ids(where: str, at: str, signature: Signature, arrays: dict[str, np.ndarray]) -> None:
+    """Every id in ``arrays`` (a side's name to its array) within 0..vocab-1 of its side."""
+    for side, array in arrays.items():
+        declared = _vocabulary(signature, side)
+        if declared is None:
+            continue
+        field, vocab = declared
+        assert isinstance(vocab, int)  # _check_vocabularies refused anything else
+        if not np.issubdtype(array.dtype, np.integer):
+            raise UserError(
+                f"{where}: {at}: made {side} of dtype {array.dtype}, not token ids (integers): "
+                "its plugin is broken"
+            )
+        low, high = (int(array.min()), int(array.max())) if array.size else (0, 0)
+        if low < 0 or high >= vocab:
+            # A negative id is almost always one past int32 that NumPy wrapped.
+            wrapped = " (negative: ids wrapped past int32's largest)" if low < 0 else ""
+            raise UserError(
+                f"{where}: {at}: made {side} with token ids {low:,}..{high:,}{wrapped}, outside "
+                f"0..{field} - 1 = 0..{vocab - 1:,}; allowed: smaller vocabulary parameters, "
+                "else its plugin is broken"
+            )
 
 
 def _first_line(error: BaseException) -> str:

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from seqbench import Examples, Signature, param
-from seqbench_tasks.synthetic_tokens import TOKEN_DTYPE, AnswerTask, draw_for_split, sample_distinct
+from seqbench_tasks.synthetic_tokens import MAX_VOCAB, TOKEN_DTYPE, AnswerTask, draw_for_split, sample_distinct
 
 __all__ = ["AssociativeRecall"]
 
@@ -40,7 +40,11 @@ class AssociativeRecall(AnswerTask):
     smoke = {"vocab": 64, "pairs": 4, "queries": 4, "length": 16}
 
     length: int = param(64, min=3, help="input tokens: pairs, filler and queries")
-    vocab: int = param(8192, min=4, help="vocabulary: keys below vocab/2, values from vocab/2")
+    # Ids run to vocab - 1 (the largest value), so vocab itself may reach MAX_VOCAB.
+    vocab: int = param(
+        8192, min=4, max=MAX_VOCAB,
+        help=f"vocabulary: keys below vocab/2, values from vocab/2; at most {MAX_VOCAB} (int32 ids)",
+    )
     pairs: int = param(8, min=1, help="key-value pairs in the context")
     queries: int = param(8, min=1, help="keys queried, distinct (at most pairs)")
 

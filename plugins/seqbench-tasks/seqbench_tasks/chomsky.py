@@ -24,7 +24,7 @@ import numpy as np
 
 from seqbench import Examples, Signature, param
 from seqbench.task import PAD_ID
-from seqbench_tasks.synthetic_tokens import TOKEN_DTYPE, AnswerTask, draw_for_split, draw_lengths
+from seqbench_tasks.synthetic_tokens import MAX_VOCAB, TOKEN_DTYPE, AnswerTask, draw_for_split, draw_lengths
 
 __all__ = ["Parity", "ModularArithmetic", "ReverseString"]
 
@@ -105,7 +105,12 @@ class ModularArithmetic(AnswerTask):
         39, min=1, help="tokens in the expression, odd (an even length means length - 1): numbers and operators"
     )
     min_length: int | None = param(None, min=1, help=MIN_LENGTH_HELP)
-    modulus: int = param(5, min=2, help="numbers are 0..modulus-1 and so is the answer")
+    # Number v is id 1 + v, then +, -, * and the answer slot: the input vocabulary is
+    # modulus + 5. (solve's products stay below modulus**2 < 2**62, int64's range.)
+    modulus: int = param(
+        5, min=2, max=MAX_VOCAB - 5,
+        help=f"numbers are 0..modulus-1 and so is the answer; at most {MAX_VOCAB - 5} (int32 ids)",
+    )
 
     def __post_init__(self) -> None:
         _check_min_length(self, self.length, self.min_length)

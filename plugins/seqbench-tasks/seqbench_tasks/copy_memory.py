@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from seqbench import Examples, Signature, param
-from seqbench_tasks.synthetic_tokens import TOKEN_DTYPE, AnswerTask, draw_for_split
+from seqbench_tasks.synthetic_tokens import MAX_VOCAB, TOKEN_DTYPE, AnswerTask, draw_for_split
 
 __all__ = ["CopyMemory", "BLANK"]
 
@@ -42,7 +42,11 @@ class CopyMemory(AnswerTask):
 
     delay: int = param(100, min=1, help="T: blanks and delimiter between the symbols and their recall")
     symbols: int = param(10, min=1, help="symbols to remember and recall")
-    alphabet: int = param(8, min=2, help="distinct symbols")
+    # Symbols are ids 2..alphabet + 1 and the delimiter alphabet + 2: the input
+    # vocabulary is alphabet + 3.
+    alphabet: int = param(
+        8, min=2, max=MAX_VOCAB - 3, help=f"distinct symbols; at most {MAX_VOCAB - 3} (int32 ids)"
+    )
 
     @property
     def delimiter(self) -> int:

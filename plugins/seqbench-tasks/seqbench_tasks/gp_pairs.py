@@ -61,13 +61,32 @@ import numpy as np
 
 from seqbench import Examples, Signature, Task, param
 
-__all__ = ["GPPairs", "kernel_matrix"]
+__all__ = ["GPPairs", "kernel_matrix", "MAX_LENGTH"]
 
 KERNELS = ("rbf", "matern32", "matern52")
 FEATURES = 4  # coordinate, A, B where observed, observed mask
 
 
+# The longest sequences validation allows. Exact conditioning is cubic in the points:
+# the grid factors one covariance of 2 x length points (and one of length + context),
+# the original process one per pair, so memory grows as length^2 and time as length^3.
+# Measured on 2 shared cores (numpy with OpenBLAS), one fresh process each: at 2048,
+# the probe's two examples took 2-3.5 s and 470 MiB (grid) or 7-8.5 s and 1.1 GiB
+# (original: 3 s and 580 MiB for one pair, 790 MiB for four in batches of one); at
+# 4096 the grid alone took 20 s and 1.7 GiB, at 5000 23 s and 2.6 GB, and at 8000 the
+# Cholesky factor of the 16000 x 16000 covariance crashed the process (SIGSEGV, no
+# message). 2048 is ten times the reference's 200 points and 2.5 times the longest
+# shipped suite's (suites/gp_pairs.toml sweeps up to 800).
+MAX_LENGTH = 2048
+
 ORIGINAL_BATCH = 32  # pairs whose covariances are factored at once (memory: 32 x (2L)^2)
+# ...but at most this many bytes of one batched covariance array: kernel_matrix holds
+# a few temporaries of that size. Measured, 32 pairs of 800 points took 2.5 GiB at
+# once and 780 MiB in batches of 6; at 2048, 32 at once would be about 17 GiB. Below
+# this (32 pairs up to 362 points: every shipped suite) the batch is 32 as before;
+# each pair's factor and solve are computed alone either way, so the data do not
+# depend on the batch.
+ORIGINAL_BATCH_BYTES = 2**27
 
 
 def kernel_matrix(
@@ -85,6 +104,12 @@ def kernel_matrix(
         a = math.sqrt(5.0) * r
         return variance * (1.0 + a + a**2 / 3.0) * np.exp(-a)
     raise ValueError(f"kernel must be one of {', '.join(KERNELS)}, got {kernel!r}")
+
+
+def _original_batch(length: int) -> int:
+    """Pairs of ``length`` points whose covariances are built and factored at once."""
+    pair_bytes = 8 * (2 * length) ** 2
+    return max(1, min(ORIGINAL_BATCH, ORIGINAL_BATCH_BYTES // pair_bytes))
 
 
 @dataclass(frozen=True)
@@ -108,8 +133,13 @@ class GPPairs(Task):
     metrics = ("nll", "mse", "r2")
     length_param = "length"
 
-    length: int = param(200, min=2, help="points per sequence (A and B alike)")
-    context: int = param(50, min=0, help="B's leading points the model sees")
+    length: int = param(
+        200, min=2, max=MAX_LENGTH,
+        help="points per sequence (A and B alike); exact conditioning costs length^3",
+    )
+    # Bounded by length (context < length); declared so the listing and the message
+    # show the bound rather than leaving it to __post_init__.
+    context: int = param(50, min=0, max=MAX_LENGTH - 1, help="B's leading points the model sees")
     kernel: Literal["rbf", "matern32", "matern52"] = param("rbf", help="covariance of f")
     length_scale: float = param(1.0, min=1e-6, help="kernel length scale, in x units")
     variance: float = param(1.0, min=1e-6, help="kernel variance of f")
@@ -216,8 +246,9 @@ class GPPairs(Task):
         normal = rng.standard_normal((count, 2 * length))
         sequence = np.repeat([0.0, 1.0], length)
         values = np.empty((count, 2 * length))
-        for start in range(0, count, ORIGINAL_BATCH):
-            rows = slice(start, start + ORIGINAL_BATCH)
+        batch = _original_batch(length)
+        for start in range(0, count, batch):
+            rows = slice(start, start + batch)
             factor = np.linalg.cholesky(self._point_covariance(x[rows], sequence))
             values[rows] = self.shift + np.einsum("nij,nj->ni", factor, normal[rows])
         observed = np.arange(2 * length) < length + context
@@ -242,8 +273,9 @@ class GPPairs(Task):
         length = inputs.shape[1] // 2
         observed, hidden = slice(0, length + self.context), slice(length + self.context, 2 * length)
         out = np.empty((len(inputs), length - self.context, 2))
-        for start in range(0, len(inputs), ORIGINAL_BATCH):
-            batch = inputs[start : start + ORIGINAL_BATCH]
+        step = _original_batch(length)
+        for start in range(0, len(inputs), step):
+            batch = inputs[start : start + step]
             cov = self._point_covariance(batch[..., 0], batch[..., 2])
             factor = np.linalg.cholesky(cov[:, observed, observed])
             centred = batch[:, observed, 1, None] - self.shift
@@ -252,7 +284,7 @@ class GPPairs(Task):
             half, whitened = solved[..., :-1], solved[..., -1]
             mean = self.shift + np.einsum("noh,no->nh", half, whitened)
             variance = np.diagonal(cov[:, hidden, hidden], axis1=1, axis2=2) - np.sum(half**2, axis=1)
-            out[start : start + ORIGINAL_BATCH] = np.stack([mean, variance], axis=-1)
+            out[start : start + step] = np.stack([mean, variance], axis=-1)
         return out
 
     def conditional_at(self, length: int) -> _Conditional:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from seqbench import Examples, Signature, param
-from seqbench_tasks.synthetic_tokens import TOKEN_DTYPE, AnswerTask, draw_for_split
+from seqbench_tasks.synthetic_tokens import MAX_VOCAB, TOKEN_DTYPE, AnswerTask, draw_for_split
 
 __all__ = ["InductionHeads", "KEY_TOKENS"]
 
@@ -38,7 +38,11 @@ class InductionHeads(AnswerTask):
     smoke = {"length": 16}
 
     length: int = param(256, min=3, help="input tokens, the two special tokens included")
-    vocab: int = param(16, min=3, help="vocabulary: vocab - 1 data tokens and the special token")
+    # The special token's id is vocab itself, so the input vocabulary is vocab + 1.
+    vocab: int = param(
+        16, min=3, max=MAX_VOCAB - 1,
+        help=f"vocabulary: vocab - 1 data tokens and the special token; at most {MAX_VOCAB - 1} (int32 ids)",
+    )
 
     @property
     def special(self) -> int:

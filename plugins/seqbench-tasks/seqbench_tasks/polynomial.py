@@ -186,7 +186,7 @@ class Polynomial(Task):
         if self.data_file_split == "test":
             self._data = (inputs, targets, np.full(len(inputs), SPLITS.index("test")))
             return
-        owner = split_of(inputs)
+        owner = read.splits
         for index, name in enumerate(SPLITS):
             if not np.any(owner == index):
                 raise ValueError(
@@ -273,7 +273,7 @@ class Polynomial(Task):
         inputs whose hash falls in ``split``, in a few vectorised rounds."""
         if split not in SPLIT_BUCKETS:
             raise ValueError(f"unknown split {split!r}; allowed: {', '.join(SPLITS)}")
-        if self._evaluation_file:
+        if self._evaluation_file and self._data is not None:
             if split == "test":  # every line in turn: eval_size = line count scores each once
                 inputs, targets, _ = self._data
                 chosen = np.resize(np.arange(len(inputs)), count)

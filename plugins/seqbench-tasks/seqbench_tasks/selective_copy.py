@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from seqbench import Examples, Signature, param
-from seqbench_tasks.synthetic_tokens import TOKEN_DTYPE, AnswerTask, draw_for_split, sample_distinct
+from seqbench_tasks.synthetic_tokens import MAX_VOCAB, TOKEN_DTYPE, AnswerTask, draw_for_split, sample_distinct
 
 __all__ = ["SelectiveCopy"]
 
@@ -41,7 +41,11 @@ class SelectiveCopy(AnswerTask):
 
     length: int = param(4096, min=1, help="positions holding the data tokens and the blanks")
     tokens: int = param(16, min=1, help="data tokens to copy")
-    vocab: int = param(16, min=3, help="vocabulary: blank, marker and vocab - 2 data tokens (Mamba's 16)")
+    # The marker's id is vocab itself, so the input vocabulary is vocab + 1.
+    vocab: int = param(
+        16, min=3, max=MAX_VOCAB - 1,
+        help=f"vocabulary: blank, marker and vocab - 2 data tokens (Mamba's 16); at most {MAX_VOCAB - 1} (int32 ids)",
+    )
 
     def __post_init__(self) -> None:
         if self.tokens > self.length:

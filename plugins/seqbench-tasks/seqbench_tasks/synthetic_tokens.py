@@ -22,6 +22,7 @@ from seqbench.task import PAD_ID, Task
 __all__ = [
     "AnswerTask",
     "TOKEN_DTYPE",
+    "MAX_VOCAB",
     "SPLIT_SHARES",
     "split_of_rows",
     "draw_for_split",
@@ -34,6 +35,11 @@ __all__ = [
 
 # Token ids fit easily in int32, which embedding layers (torch, Keras) take as they are.
 TOKEN_DTYPE = np.int32
+# The most ids a vocabulary may have (0..2**31 - 1): each task bounds its vocabulary
+# parameters by it. An id past it is not refused by NumPy but wrapped: an int64 array
+# assigned into a TOKEN_DTYPE array turns 2**31 into -2**31, and the oracle, reading the
+# same wrapped ids, still scores 1; the first failure was a model's table lookup.
+MAX_VOCAB = int(np.iinfo(TOKEN_DTYPE).max) + 1
 # The share of all possible inputs each split owns (by hash bucket, out of ten).
 SPLIT_SHARES = {"train": 0.8, "validation": 0.1, "test": 0.1}
 _BUCKET_OWNERS = np.array([SPLITS.index(name) for name in ("validation", "test") + ("train",) * 8])
