@@ -68,13 +68,24 @@ class ParamSpec:
         if self.choices is not None:
             return "one of " + ", ".join(repr(c) for c in self.choices)
         text = self.type_name
-        if self.min is not None and self.max is not None:
-            return f"{text} between {self.min:g} and {self.max:g}"
-        if self.min is not None:
-            return f"{text} >= {self.min:g}"
-        if self.max is not None:
-            return f"{text} <= {self.max:g}"
+        low, high = _bound(self.min), _bound(self.max)
+        if low is not None and high is not None:
+            return f"{text} between {low} and {high}"
+        if low is not None:
+            return f"{text} >= {low}"
+        if high is not None:
+            return f"{text} <= {high}"
         return text
+
+
+def _bound(value: float | None) -> str | None:
+    """A bound as a user may type it: a whole number exactly (``:g`` showed a vocabulary's
+    2147483648 as 2.14748e+09, below the value it refused), a fraction as ``:g`` does."""
+    if value is None:
+        return None
+    if float(value).is_integer() and abs(value) < 1e16:
+        return str(int(value))
+    return f"{value:g}"
 
 
 def param_specs(cls: type) -> list[ParamSpec]:

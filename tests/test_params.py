@@ -258,3 +258,13 @@ def test_private_and_non_init_fields_are_not_parameters():
         derived: int = dataclasses.field(default=0, init=False)
 
     assert [spec.name for spec in param_specs(WithInternals)] == ["visible"]
+
+
+def test_a_large_whole_bound_is_shown_exactly_and_a_fraction_as_written():
+    """``:g`` showed 2147483648 as 2.14748e+09: a refusal of 2147483653 then read as if
+    the value were below the bound."""
+    from seqbench.params import ParamSpec
+
+    assert ParamSpec("vocab", int, 8, min=4, max=2**31).describe_allowed() == "int between 4 and 2147483648"
+    assert ParamSpec("lr", float, 0.1, min=1e-6).describe_allowed() == "float >= 1e-06"
+    assert ParamSpec("p", float, 0.5, min=0.0, max=0.99).describe_allowed() == "float between 0 and 0.99"
