@@ -40,3 +40,20 @@ def test_the_example_suite_runs_and_the_lookup_model_learns_to_reverse(tmp_path)
     assert len(frame) == 4 and set(frame["status"]) == {"ok"}
     assert set(frame["model"]) == {"numpy:lookup", "oracle"}
     assert (frame["metric.exact_match"] == 1.0).all()
+
+
+def test_a_lookup_table_past_memory_is_refused_while_the_suite_validates(tmp_path):
+    """At associative-recall's defaults the count table would hold 34 billion cells
+    (275 GB): every point failed with a MemoryError, exit 1, failed rows stored."""
+    suite = tmp_path / "s.toml"
+    suite.write_text('[task]\nname = "associative-recall"\n[[model]]\nname = "numpy:lookup"\n')
+    store = tmp_path / "store.sqlite"
+
+    result = seqbench("run", str(suite), "--store", str(store), cwd=tmp_path)
+
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "its count table would hold 34,359,738,368 cells" in result.stderr
+    assert "allowed: at most 134,217,728" in result.stderr
+    assert not store.exists()
+    smoke = seqbench("run", str(suite), "--smoke", "--dry-run", "--store", str(store), cwd=tmp_path)
+    assert smoke.returncode == 0, smoke.stderr  # small sizes fit

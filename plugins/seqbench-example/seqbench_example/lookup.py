@@ -3,12 +3,16 @@ token table, both chosen by counting the training examples."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from seqbench import FitSettings, Model, Task, param
 from seqbench.model import EpochCallback
+from seqbench.settings import RunSettings
+
+MAX_TABLE_CELLS = 2**27  # int64 counts: 1 GiB
 
 
 @dataclass
@@ -19,6 +23,20 @@ class PositionLookup(Model):
     serves = frozenset({("tokens", "tokens")})
 
     max_examples: int | None = param(None, min=1, help="count at most this many examples")
+
+    def validate(self, task: Task, run: RunSettings) -> None:
+        # The count table has a cell per (output position, input position, input
+        # token, output token): at associative-recall's defaults, 275 GB. Refused here,
+        # before any point runs, rather than as a MemoryError in every one.
+        signature = task.signature
+        cells = math.prod((signature.target_length, signature.input_length,
+                           signature.input_vocab or 0, signature.target_vocab or 0))
+        if cells > MAX_TABLE_CELLS:
+            raise ValueError(
+                f"its count table would hold {cells:,} cells (target length x input length x "
+                f"input vocabulary x target vocabulary); allowed: at most {MAX_TABLE_CELLS:,} "
+                "(1 GiB of counts): shorter sequences or smaller vocabularies"
+            )
 
     def build(self, task: Task, settings: FitSettings) -> None:
         signature = task.signature
