@@ -339,3 +339,43 @@ def test_a_slow_counter_read_does_not_bias_mean_power(sim, monkeypatch):
     train = metered("cuda:0", seconds=0.1)["train"]
 
     assert train["mean_power_w"] == pytest.approx(WATTS[A], rel=0.1)
+
+
+class WaitedCounter:
+    """A GPU idling at 250 W on a virtual clock, whose counter reads take 10 µs except
+    the first update's, which waits 4 ms for a core (a loaded machine): the counter
+    holds the energy of the moment it is read, not of the clock reading before it."""
+
+    uuid, has_counter, has_power, power_source = "GPU-w", True, False, "none"
+
+    def __init__(self) -> None:
+        self.now, self.reads = 0.0, 0
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+    def counter_mj(self) -> int:
+        self.reads += 1
+        self.now += 0.004 if self.reads == 2 else 0.00001
+        return int(250_000 * self.now)
+
+    def power_w(self) -> None:
+        return None
+
+
+def test_idle_power_is_not_biased_by_a_wait_between_the_clock_and_a_counter_read(monkeypatch):
+    """A clock read before each counter read put the window's first update 4 ms early:
+    230 W for 250 over a 50 ms window failed a CI run (the rate was taken between the
+    first and last updates alone)."""
+    import seqbench.meters.idle as idle
+
+    gpu = WaitedCounter()
+    monkeypatch.setattr(idle.time, "sleep", gpu.sleep)
+
+    (figure,) = measure_idle([gpu], 0.05, clock=gpu.clock)
+
+    assert figure.method == "counter_rate"
+    assert figure.power_w == pytest.approx(250.0, rel=0.02)

@@ -5,9 +5,10 @@ Idle power is the energy counter's rate over a settle window of a few seconds: t
 counter integrates the board's power, so its rate is the true mean power, whereas
 ``nvmlDeviceGetPowerUsage`` is a moving average (about one second on Ampere and
 Hopper) that still remembers the previous point's work. The counter is read every
-couple of milliseconds; the rate is taken between its first and last *updates* (the
-driver refreshes it only every few tens of milliseconds), and the spacing of those
-updates is the counter's update interval. Without a counter, the time-average of
+couple of milliseconds, each reading stamped with the middle of the clock readings
+around it; the rate is the least-squares slope through its *updates* (the driver
+refreshes it only every few tens of milliseconds), and the spacing of those updates is
+the counter's update interval. Without a counter, the time-average of
 power samples is used instead, and the method says so.
 """
 
@@ -65,12 +66,35 @@ def _interval(changes: list[tuple[float, int]]) -> float | None:
     return statistics.median(gaps) if gaps else None
 
 
+def _stamped(gpu: IdleGpu, clock: Callable[[], float]) -> tuple[float, int | None]:
+    """The counter and the moment it stands for: the middle of the clock readings around
+    it. A clock read before the counter (as this once was) put every reading early by
+    however long the read, or a wait for a core, took; a longer wait at the window's
+    first update than at its last read 230 W for 250 on a loaded CI machine (a 50 ms
+    window)."""
+    before = clock()
+    value = gpu.counter_mj()
+    return (before + clock()) / 2.0, value
+
+
+def _slope(points: list[tuple[float, int]]) -> float:
+    """The counter's rate (millijoules a second): the least-squares slope through its
+    updates, so one reading delayed (a wait for a core) moves it by its share of all of
+    them, not as one of two endpoints."""
+    times = [t for t, _ in points]
+    mean_t = statistics.fmean(times)
+    mean_j = statistics.fmean(j for _, j in points)
+    spread = sum((t - mean_t) ** 2 for t in times)
+    return sum((t - mean_t) * (j - mean_j) for t, j in points) / spread
+
+
 def measure_idle(gpus: Sequence[IdleGpu], seconds: float, clock: Callable[[], float] = time.monotonic) -> list[IdleFigure]:
     """Watch ``gpus`` together for ``seconds`` with no work of ours on them. A counter
     that steps back during the window is measured from the step on."""
     started = clock()
-    first = [gpu.counter_mj() for gpu in gpus]
-    since = [started for _ in gpus]  # when each counter's usable stretch began
+    firsts = [_stamped(gpu, clock) for gpu in gpus]
+    first = [value for _, value in firsts]
+    since = [stamp for stamp, _ in firsts]  # when each counter's usable stretch began
     changes: list[list[tuple[float, int]]] = [[] for _ in gpus]
     last = list(first)
     powers: list[list[tuple[float, float]]] = [[] for _ in gpus]
@@ -79,14 +103,14 @@ def measure_idle(gpus: Sequence[IdleGpu], seconds: float, clock: Callable[[], fl
     while True:
         now = clock()
         for index, gpu in enumerate(gpus):
-            value = gpu.counter_mj() if gpu.has_counter else None
+            stamp, value = _stamped(gpu, clock) if gpu.has_counter else (now, None)
             previous = last[index]
             if value is not None and previous is not None and value < previous:
                 # The counter went backwards (a driver reload, a wrap): only what
                 # follows the step can be used.
-                first[index], since[index], changes[index] = value, now, []
+                first[index], since[index], changes[index] = value, stamp, []
             elif value is not None and value != previous:
-                changes[index].append((now, value))
+                changes[index].append((stamp, value))
             last[index] = value if value is not None else previous
         if now >= next_power:
             for index, gpu in enumerate(gpus):
@@ -103,8 +127,7 @@ def measure_idle(gpus: Sequence[IdleGpu], seconds: float, clock: Callable[[], fl
     for index, gpu in enumerate(gpus):
         seen, start, end = changes[index], first[index], last[index]
         if gpu.has_counter and len(seen) >= 2:
-            (t0, j0), (t1, j1) = seen[0], seen[-1]
-            power, method = (j1 - j0) / 1000.0 / (t1 - t0), "counter_rate"
+            power, method = _slope(seen) / 1000.0, "counter_rate"
         elif gpu.has_counter and start is not None and end is not None and now > since[index]:
             # Fewer than two updates in the window: the coarse difference is all there is.
             power, method = (end - start) / 1000.0 / (now - since[index]), "counter_rate"
