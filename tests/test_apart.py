@@ -5,6 +5,7 @@ Real runs (oracle points, real subprocesses) into a real store."""
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 
 from click.testing import CliRunner
@@ -40,6 +41,19 @@ name = "oracle"
 
 def invoke(*args: str):
     return CliRunner().invoke(main, list(args))
+
+
+def as_before_the_fix(monkeypatch, folder):
+    """``adding`` as before its hochreiter fix, with no data version: here, and in the
+    worker processes (a ``sitecustomize`` on their PYTHONPATH), since a worker checks
+    its task's data version against its point's. ``monkeypatch.undo()`` ends it."""
+    from seqbench_tasks.adding import Adding
+
+    folder.mkdir()
+    (folder / "sitecustomize.py").write_text(
+        "from seqbench_tasks.adding import Adding\nAdding.data_version = lambda self: None\n")
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(folder), os.environ.get("PYTHONPATH")])))
+    monkeypatch.setattr(Adding, "data_version", lambda self: None)
 
 
 def test_shrunk_axes_keep_their_values_apart():
@@ -189,12 +203,10 @@ def test_smoke_rows_an_earlier_seqbench_stored_under_the_suites_name_stay_out_of
 
 def test_a_task_whose_data_changed_gets_a_new_identity_and_its_old_points_go_stale(
         write_suite, store_path, monkeypatch):
-    from seqbench_tasks.adding import Adding
-
     suite = write_suite(TINY.format(lengths="[10]").replace('name = "adding"', 'name = "adding"\nplacement = "hochreiter"'))
     store = str(store_path)
     # A store made before the hochreiter fix: its point has no data version.
-    monkeypatch.setattr(Adding, "data_version", lambda self: None)
+    as_before_the_fix(monkeypatch, store_path.parent.parent / "before-the-fix")
     assert invoke("run", str(suite), "--store", store).exit_code == 0
     (old,) = json.loads(invoke("report", "--store", store, "--suite", "tiny", "--format", "json").stdout)
     monkeypatch.undo()
@@ -217,11 +229,9 @@ def test_a_task_whose_data_changed_gets_a_new_identity_and_its_old_points_go_sta
 
 def test_a_report_says_when_rows_mix_runs_made_from_different_versions_of_a_tasks_data(
         write_suite, tmp_path, monkeypatch):
-    from seqbench_tasks.adding import Adding
-
     suite = write_suite(TINY.format(lengths="[10]").replace('name = "adding"', 'name = "adding"\nplacement = "hochreiter"'))
     before, after = tmp_path / "before.sqlite", tmp_path / "after.sqlite"
-    monkeypatch.setattr(Adding, "data_version", lambda self: None)  # as before the fix
+    as_before_the_fix(monkeypatch, tmp_path / "before-the-fix")
     assert invoke("run", str(suite), "--store", str(before)).exit_code == 0
     assert invoke("run", str(suite), "--store", str(after)).exit_code == 0  # resumed below, in the same store
     monkeypatch.undo()
