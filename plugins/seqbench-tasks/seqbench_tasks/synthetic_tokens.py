@@ -18,6 +18,7 @@ import numpy as np
 
 from seqbench.data import SPLITS
 from seqbench.task import PAD_ID, Task
+from seqbench.task_probe import MAX_TOKEN_VOCAB
 
 __all__ = [
     "AnswerTask",
@@ -39,7 +40,8 @@ TOKEN_DTYPE = np.int32
 # parameters by it. An id past it is not refused by NumPy but wrapped: an int64 array
 # assigned into a TOKEN_DTYPE array turns 2**31 into -2**31, and the oracle, reading the
 # same wrapped ids, still scores 1; the first failure was a model's table lookup.
-MAX_VOCAB = int(np.iinfo(TOKEN_DTYPE).max) + 1
+MAX_VOCAB = MAX_TOKEN_VOCAB  # the harness's contract (seqbench.task_probe checks it)
+assert MAX_VOCAB - 1 <= np.iinfo(TOKEN_DTYPE).max
 # The share of all possible inputs each split owns (by hash bucket, out of ten).
 SPLIT_SHARES = {"train": 0.8, "validation": 0.1, "test": 0.1}
 _BUCKET_OWNERS = np.array([SPLITS.index(name) for name in ("validation", "test") + ("train",) * 8])
