@@ -381,3 +381,12 @@ def test_idle_power_is_not_biased_by_a_wait_between_the_clock_and_a_counter_read
 
     assert figure.method == "counter_rate"
     assert figure.power_w == pytest.approx(250.0, rel=0.02)
+
+
+def test_updates_that_share_one_stamp_give_no_slope_rather_than_a_division_by_zero():
+    import math
+
+    from seqbench.meters.idle import _slope
+
+    assert math.isnan(_slope([(1.0, 10), (1.0, 20)]))
+    assert _slope([(0.0, 0), (1.0, 250_000), (2.0, 500_000)]) == pytest.approx(250_000)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
+import math
 import os
 import statistics
 import tempfile
@@ -85,6 +86,8 @@ def _slope(points: list[tuple[float, int]]) -> float:
     mean_t = statistics.fmean(times)
     mean_j = statistics.fmean(j for _, j in points)
     spread = sum((t - mean_t) ** 2 for t in times)
+    if spread == 0.0:  # every update at one stamp (a coarse or fake clock): no slope to fit
+        return math.nan
     return sum((t - mean_t) * (j - mean_j) for t, j in points) / spread
 
 
@@ -126,8 +129,9 @@ def measure_idle(gpus: Sequence[IdleGpu], seconds: float, clock: Callable[[], fl
     figures = []
     for index, gpu in enumerate(gpus):
         seen, start, end = changes[index], first[index], last[index]
-        if gpu.has_counter and len(seen) >= 2:
-            power, method = _slope(seen) / 1000.0, "counter_rate"
+        rate = _slope(seen) if gpu.has_counter and len(seen) >= 2 else math.nan
+        if math.isfinite(rate):
+            power, method = rate / 1000.0, "counter_rate"
         elif gpu.has_counter and start is not None and end is not None and now > since[index]:
             # Fewer than two updates in the window: the coarse difference is all there is.
             power, method = (end - start) / 1000.0 / (now - since[index]), "counter_rate"
