@@ -184,3 +184,40 @@ def test_a_files_splits_are_hashed_once_per_content(tmp_path, monkeypatch):
 
     assert calls == [61]
     assert all(task._data[2] is tasks[0]._data[2] for task in tasks)
+
+
+def test_a_line_at_the_limit_is_read_whatever_its_line_ending(tmp_path):
+    """The \\r of a CRLF ending counted toward the limit: the same line passed with \\n
+    and was refused with \\r\\n."""
+    at_limit = "1" * (MAX_LINE_BYTES - 2) + "=1"
+    path = tmp_path / "crlf.txt"
+    path.write_bytes((SAMPLE.read_text() + at_limit + "\n").replace("\n", "\r\n").encode())
+
+    assert lines_of(Polynomial(data_file=str(path)))[-1] == at_limit
+
+
+def test_a_path_through_a_link_and_dot_dot_reads_the_file_the_system_opens(tmp_path, monkeypatch):
+    """``link/../data.txt`` was normalised as text to ``data.txt`` beside the link: no
+    such file, or (worse) another file of that name read without a word."""
+    real, work = tmp_path / "real", tmp_path / "work"
+    (real / "sub").mkdir(parents=True)
+    work.mkdir()
+    (real / "data.txt").write_bytes(SAMPLE.read_bytes())
+    lines = SAMPLE.read_text().splitlines()
+    (work / "data.txt").write_text("\n".join(lines[:30]) + "\n")  # another file, text-path's target
+    (work / "link").symlink_to(real / "sub")
+    monkeypatch.chdir(work)
+
+    task = Polynomial(data_file="link/../data.txt")
+
+    assert lines_of(task) == SAMPLE.read_text().split()
+
+
+@pytest.mark.parametrize("content", [b"", b"\n\n  \n", BOM], ids=["empty", "blank", "bom-only"])
+def test_an_evaluation_file_without_lines_is_refused_when_the_task_is_built(tmp_path, content):
+    """It was accepted, then every point failed generating its test split (IndexError)."""
+    path = tmp_path / "none.txt"
+    path.write_bytes(content)
+
+    with pytest.raises(ValueError, match="holds no factored=expanded lines to test on"):
+        Polynomial(data_file=str(path), data_file_split="test")

@@ -184,6 +184,8 @@ class Polynomial(Task):
         inputs, targets = read.inputs, read.targets
         self._fingerprint = read.fingerprint
         if self.data_file_split == "test":
+            if not len(inputs):  # every point would fail generating its test split
+                raise ValueError(f"data_file: {data_file!r} holds no factored=expanded lines to test on")
             self._data = (inputs, targets, np.full(len(inputs), SPLITS.index("test")))
             return
         owner = read.splits

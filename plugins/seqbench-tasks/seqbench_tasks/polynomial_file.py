@@ -79,7 +79,9 @@ class DataFile:
 def read_data_file(data_file: str) -> DataFile:
     """The file's ``factored=expanded`` lines as token ids; ValueError naming
     ``data_file`` and what is allowed when it cannot be read or parsed."""
-    path = os.path.abspath(data_file)  # the working directory may change between reads
+    # Absolute (the working directory may change between reads) but not normalised:
+    # abspath would take link/../x as x beside the link, not the x the system opens.
+    path = os.path.join(os.getcwd(), data_file)
     signature = _signature(path)
     known = _unchanged.get((path, signature)) if signature else None
     if known is not None and known in _parsed:

@@ -217,7 +217,8 @@ def _slice_pairs(
     equals = tokens == _EQUALS
     content = tokens >= 0
     has_content = np.bincount(line[content], minlength=lines) > 0
-    too_long = np.bincount(line[~newline], minlength=lines) > max_line_bytes
+    # A line's bytes without its ending: \r\n and \n count alike.
+    too_long = np.bincount(line[~newline & (data != ord("\r"))], minlength=lines) > max_line_bytes
     not_ascii = np.bincount(line[data >= 0x80], minlength=lines) > 0
     bad = np.bincount(line[(tokens == _INVALID) | ~_words_ok(tokens)], minlength=lines) > 0
     bad |= has_content & (np.bincount(line[equals], minlength=lines) != 1)
