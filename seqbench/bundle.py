@@ -22,13 +22,14 @@ from seqbench import __version__
 from seqbench.errors import UserError
 from seqbench.paths import own_file
 from seqbench.printable import listed
+from seqbench.read_connection import SIDE_SUFFIXES
 from seqbench.results import connect_read_only, suites as suites_of
 from seqbench.store import Store
 
 __all__ = ["write_bundle", "bundle_origin", "TABLES"]
 
-# The store itself, and the files SQLite keeps beside it.
-SIDE_FILE_SUFFIXES = ("", "-wal", "-shm", "-journal")
+# A store's file, and the files SQLite keeps beside it.
+STORE_FILE_SUFFIXES = ("", *SIDE_SUFFIXES, "-journal")
 
 # The store's tables, runs first: the others hang on a run's id.
 TABLES = ("runs", "curves", "length_metrics", "position_metrics")
@@ -44,7 +45,7 @@ def _check(store: Path, suites: Sequence[str], out: Path, force: bool) -> None:
     # SQLite keeps a store's uncommitted and recent writes in files beside it: replacing
     # its -wal loses committed runs, a file at its -journal marks it as stopped half-way.
     source = store.resolve()
-    if out.resolve() in {Path(f"{source}{suffix}") for suffix in SIDE_FILE_SUFFIXES}:
+    if out.resolve() in {Path(f"{source}{suffix}") for suffix in STORE_FILE_SUFFIXES}:
         raise UserError(f"--out: {out} is the store being exported, or a file SQLite keeps beside it "
                         "(-wal, -shm, -journal); name another file")
     if out.exists() or out.is_symlink():
@@ -124,9 +125,8 @@ def write_bundle(store: Path, suites: Sequence[str], out: Path, force: bool = Fa
             source.close()
         os.replace(temporary, out)
     except BaseException:
-        for leftover in (temporary, Path(f"{temporary}-wal"), Path(f"{temporary}-shm"),
-                         Path(f"{temporary}-journal")):
-            leftover.unlink(missing_ok=True)
+        for suffix in STORE_FILE_SUFFIXES:
+            Path(f"{temporary}{suffix}").unlink(missing_ok=True)
         raise
     return copied
 

@@ -84,10 +84,7 @@ def probe_task(where: str, task: Task, signature: Signature, params: dict[str, A
             answer = task.solve(examples.inputs)
             metrics = task.score(answer, examples.targets)
             primary = float(metrics[task.primary_metric])
-    except Exception as error:
-        raise _failed(where, at, error) from None
-    try:
-        answer = np.asarray(answer)
+            answer = np.asarray(answer)
     except Exception as error:
         raise _failed(where, at, error) from None
     _check_token_ids(where, at, signature, {"its own answer": answer})
