@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 from typing import Iterable
 
-__all__ = ["UserError", "did_you_mean"]
+__all__ = ["UserError", "did_you_mean", "near_name"]
 
 
 class UserError(Exception):
