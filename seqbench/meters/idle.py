@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator, Protocol, Sequence
 
-from seqbench.meters.sampler import trapezoid
+from seqbench.meters.sampler import middle, trapezoid
 
 __all__ = ["IdleFigure", "measure_idle", "IdleCache", "CACHE_VARIABLE", "MAX_AGE_S"]
 
@@ -68,14 +68,11 @@ def _interval(changes: list[tuple[float, int]]) -> float | None:
 
 
 def _stamped(gpu: IdleGpu, clock: Callable[[], float]) -> tuple[float, int | None]:
-    """The counter and the moment it stands for: the middle of the clock readings around
-    it. A clock read before the counter (as this once was) put every reading early by
-    however long the read, or a wait for a core, took; a longer wait at the window's
-    first update than at its last read 230 W for 250 on a loaded CI machine (a 50 ms
-    window)."""
+    """The counter and the moment it stands for (``middle``: a clock read before the
+    counter alone, as it once was, read 230 W for 250 on a loaded CI machine)."""
     before = clock()
     value = gpu.counter_mj()
-    return (before + clock()) / 2.0, value
+    return middle(before, clock), value
 
 
 def _slope(points: list[tuple[float, int]]) -> float:

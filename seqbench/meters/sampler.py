@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Generic, Sequence, TypeVar
 
-__all__ = ["Sample", "Sampler", "trapezoid"]
+__all__ = ["Sample", "Sampler", "trapezoid", "middle"]
 
 T = TypeVar("T")
 
@@ -94,8 +94,7 @@ class Sampler(Generic[T]):
         """Take one sample on the calling thread and keep it with the others."""
         before = time.monotonic()
         value = self.probe()
-        after = time.monotonic()
-        sample = Sample((before + after) / 2, value)
+        sample = Sample(middle(before), value)
         with self._lock:
             self._samples.append(sample)
         return sample
@@ -124,3 +123,12 @@ class Sampler(Generic[T]):
 
     def __exit__(self, *exc: object) -> None:
         self.stop(final_sample=False)
+
+
+def middle(before: float, clock: Callable[[], float] = time.monotonic) -> float:
+    """The instant counter readings just taken stand for: midway between ``before`` (the
+    clock read just before them) and now. A clock read on one side of the readings puts
+    them early or late by the readings' time and any wait for a core between them: a
+    phase's mean power came out high (+6.6% on a 0.1 s phase of a loaded 2-core
+    machine), an idle window's rate low (230 W for 250 over 50 ms)."""
+    return (before + clock()) / 2
