@@ -384,7 +384,8 @@ def export(suites, store, out, force) -> None:
 def prune(suite_file, store, dry_run) -> None:
     """Delete the stored runs of SUITE_FILE's suite that the file no longer holds.
 
-    The file is read as it is now (it must validate); a stored point of its suite
+    The file is read as it is now (it must validate), in the folder its runs started
+    in (where a relative data_file points); a stored point of its suite
     (full-size or smoke) that it no longer makes is deleted with its curves and
     metrics. There is no prompt: the command itself is the request, and --dry-run
     lists what it would delete.
@@ -394,6 +395,12 @@ def prune(suite_file, store, dry_run) -> None:
     store = _store_path(store)
     with _store_damage(store):
         found = stale_in_store(store, suite_file)
+        folder = found[0].folder
+        if gone := folder.note():
+            show(gone, err=True)
+        elif folder.used != Path.cwd():
+            show(f"reading {suite_file} in {folder.used}, the folder its runs started in "
+                 "(relative paths in it, a data_file, as the run read them)")
         verb = "would delete" if dry_run else "deleting"
         for staleness in found:
             show(f"suite {staleness.suite}: {len(staleness.stale)} of {staleness.stored} stored "

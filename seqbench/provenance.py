@@ -114,6 +114,9 @@ def collect(suite_path: Path, suite_hash: str) -> dict[str, Any]:
         # often relative to the folder the run started in).
         "suite_path": str(suite_path.resolve()),
         "suite_hash": suite_hash,
+        # Where a relative path in the suite (polynomial's data_file) was read from:
+        # report and prune read the file again from here to tell its points.
+        "cwd": os.getcwd(),
         "git_commit": _git_commit(suite_path.resolve().parent),
         **gpu_provenance(),
     }

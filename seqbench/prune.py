@@ -5,12 +5,20 @@ A stored run is *stale* when its suite file, read now, no longer makes its point
 length taken out of a sweep, a model removed, a parameter changed. Points are matched
 on their configuration without ``run.device``, since ``seqbench run --device`` changes
 where a point runs, not which point it is.
+
+The file is read in the folder its runs started in (provenance ``cwd``), as the run read
+it: a task reads a relative path (polynomial's ``data_file``) from the working folder,
+so read from another folder holding another file of that name, every point would look
+stale and ``prune`` would delete them.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,7 +28,8 @@ from seqbench.point import Point, config_hash
 from seqbench.read_connection import open_store
 from seqbench.smoke_sizes import is_smoke_name
 
-__all__ = ["StoredRun", "Staleness", "stale_in_store", "stale_for_report", "suite_file_of", "prune"]
+__all__ = ["StoredRun", "Staleness", "RunFolder", "stale_in_store", "stale_for_report", "suite_file_of",
+           "prune"]
 
 
 @dataclass(frozen=True)
@@ -40,6 +49,51 @@ class Staleness:
     stale: list[StoredRun]
     stored: int  # the suite's stored runs, stale ones included
     not_run: int  # points of the file the store has no run of
+    folder: RunFolder
+
+
+@dataclass(frozen=True)
+class RunFolder:
+    """Where the suite file's relative paths were read from: the folder its runs
+    started in (``recorded``) when it is still there, else the working folder."""
+
+    recorded: Path | None  # None: runs from before provenance recorded it
+    used: Path
+
+    def note(self) -> str | None:
+        """The caveat when the folder is gone: relative paths were read from here."""
+        if self.recorded is None or self.recorded == self.used:
+            return None
+        return (f"the folder the suite ran in, {self.recorded}, is gone: relative paths in the "
+                f"suite file (a data_file) were read from {self.used}")
+
+
+def _run_folder(provenances: list[tuple[dict[str, Any], int]]) -> RunFolder:
+    """The folder most of the runs started in, as their provenance records it."""
+    named: Counter[str] = Counter()
+    for provenance, count in provenances:
+        folder = provenance.get("cwd")
+        if isinstance(folder, str) and os.path.isabs(folder):
+            named[folder] += count
+    here = Path(os.getcwd())
+    if not named:
+        return RunFolder(None, here)
+    recorded = Path(named.most_common(1)[0][0])
+    return RunFolder(recorded, recorded if recorded.is_dir() else here)
+
+
+@contextlib.contextmanager
+def _reading_in(folder: RunFolder, suite_file: Path) -> Iterator[Path]:
+    """``suite_file`` as it can be read in ``folder`` (absolute there, unless that is
+    where we are, where messages name it as typed), with the working folder there."""
+    if folder.used == Path(os.getcwd()):
+        yield suite_file
+        return
+    absolute = suite_file.resolve()
+    # A task resolves a relative path against the process's working folder, which only
+    # a change of folder reaches; the CLI reads one suite at a time, in one thread.
+    with contextlib.chdir(folder.used):
+        yield absolute
 
 
 def _identity(config: dict[str, Any]) -> str:
@@ -75,25 +129,39 @@ def _stored(connection: Any, suite: str) -> list[tuple[int, str, dict[str, Any],
     return stored
 
 
-def _staleness(connection: Any, suite_file: Path, suite: str, points: list[Point]) -> Staleness:
+def _staleness(connection: Any, suite_file: Path, suite: str, points: list[Point],
+               folder: RunFolder) -> Staleness:
     current = _current(points)
     stored = _stored(connection, suite)
     held = {_identity(config) for _, _, config, _ in stored}
     stale = [StoredRun(run_id, suite, point, _label(config, seed))
              for run_id, point, config, seed in stored if _identity(config) not in current]
-    return Staleness(suite_file, suite, stale, len(stored), len(current - held))
+    return Staleness(suite_file, suite, stale, len(stored), len(current - held), folder)
+
+
+def _runs_of_file(store: Path, suite_file: Path) -> list[tuple[dict[str, Any], int]]:
+    """The provenance of the runs made from ``suite_file`` (by its absolute path): its
+    suite's name is not known before the file is read, and reading it needs the folder."""
+    from seqbench.results import load_provenance
+
+    path = str(suite_file.resolve())
+    return [(provenance, count) for provenance, count in load_provenance(store)
+            if provenance.get("suite_path") == path]
 
 
 def stale_in_store(store: Path, suite_file: Path) -> list[Staleness]:
     """The suite file's full-size and smoke runs in ``store`` against the file as it is
-    now. The file must validate (a UserError otherwise)."""
+    now, read in the folder its runs started in. The file must validate (a UserError
+    otherwise)."""
     from seqbench.suite import load_suite
 
-    suite = load_suite(suite_file, max_points=None)
-    smoke = load_suite(suite_file, smoke=True, max_points=None)
+    folder = _run_folder(_runs_of_file(store, suite_file))
+    with _reading_in(folder, suite_file) as readable:
+        suite = load_suite(readable, max_points=None)
+        smoke = load_suite(readable, smoke=True, max_points=None)
     connection = open_store(store)
     try:
-        found = [_staleness(connection, suite_file, s.name, s.points) for s in (suite, smoke)]
+        found = [_staleness(connection, suite_file, s.name, s.points, folder) for s in (suite, smoke)]
     finally:
         connection.close()
     if not any(found_one.stored for found_one in found):
@@ -124,22 +192,25 @@ def stale_for_report(store: Path, suite: str) -> Staleness | None:
     """``suite``'s stale runs in ``store`` when its suite file is at hand and still makes
     a suite of that name; None when it cannot be told (no file, or it no longer
     validates: then every stored run is shown, as before)."""
+    from seqbench.results import load_provenance
     from seqbench.suite import load_suite
 
     path = suite_file_of(store, suite)
     if path is None:
         return None
+    folder = _run_folder(load_provenance(store, suite))
     try:
-        # The file is one the store names, not one the user did: a grid past the usual
-        # limit is not expanded for a note (it cannot be told then).
-        loaded = load_suite(path, smoke=is_smoke_name(suite))
+        with _reading_in(folder, path) as readable:
+            # The file is one the store names, not one the user did: a grid past the
+            # usual limit is not expanded for a note (it cannot be told then).
+            loaded = load_suite(readable, smoke=is_smoke_name(suite))
     except UserError:
         return None
     if loaded.name != suite:  # the file was renamed to another suite: not this one's file
         return None
     connection = open_store(store)
     try:
-        return _staleness(connection, path, suite, loaded.points)
+        return _staleness(connection, path, suite, loaded.points, folder)
     finally:
         connection.close()
 

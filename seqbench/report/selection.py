@@ -97,6 +97,8 @@ def _stale(store: Path, suite: str, include: bool, notes: list[str]) -> dict[str
     found = stale_for_report(store, suite)
     if found is None:
         return {}
+    if gone := found.folder.note():
+        notes.append(gone)
     if found.not_run:
         noun = "point" if found.not_run == 1 else "points"
         notes.append(f"{found.suite_file} holds {found.not_run} {noun} of {suite} not run yet")
