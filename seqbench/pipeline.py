@@ -281,9 +281,13 @@ def _length_generalisation(task: Task, model: Model, point: Point) -> list[Lengt
     assert task.length_param is not None, "suite validation refuses eval_lengths without one"
     results: list[LengthResult] = []
     for length in point.run.eval_lengths or ():
-        at_length = dataclasses.replace(task, **{task.length_param: length})  # type: ignore[type-var]
-        split = Split(at_length, "test", point.run.eval_size, point.seed)
         try:
+            # A new task: one that reads a data file reads it again, which may have been
+            # replaced since the point began; its lengths' results would then come from
+            # other data than the point's.
+            at_length = dataclasses.replace(task, **{task.length_param: length})  # type: ignore[type-var]
+            _check_data_version(at_length, point)
+            split = Split(at_length, "test", point.run.eval_size, point.seed)
             predictions, targets = predict_split(model, split, point.run.batch_size)
             scores = {k: float(v) for k, v in at_length.score(predictions, targets).items()}
         except Exception as error:
