@@ -49,7 +49,8 @@ def _flatten(prefix: str, value: dict[str, Any], into: dict[str, Any]) -> dict[s
     return into
 
 
-def _parsed_columns(path: str | Path, prefix: str, where: str, texts: list[Any]) -> "pd.DataFrame":
+def _parsed_columns(path: str | Path, prefix: str, where: str, texts: list[Any],
+                    integers: bool = False) -> "pd.DataFrame":
     """JSON objects, one per row, as flattened ``prefix.key`` columns; each distinct
     text is parsed once (``where``: the part of ``config`` they are, for a refusal)."""
     import pandas as pd
@@ -58,8 +59,36 @@ def _parsed_columns(path: str | Path, prefix: str, where: str, texts: list[Any])
     # No such part (None, or NaN where pandas stands in for None): no columns.
     parsed = [{} if text is None or text != text or text == "" else
               _flatten(prefix, document(text, path, "runs", None, f"config {where}"), {}) for text in uniques]
-    frame = pd.DataFrame.from_records(parsed, index=range(len(parsed)))
+    frame = _records_frame(parsed, integers)
     return frame.take(codes).reset_index(drop=True)
+
+
+def _records_frame(records: list[dict[str, Any]], integers: bool) -> "pd.DataFrame":
+    """``records`` as a frame; with ``integers``, a column whose values are all JSON
+    integers but which some record lacks is pandas' nullable Int64, where pandas makes
+    floats of it (an export would write a model's ``hidden`` as 8.0 beside a model
+    without one)."""
+    import numpy as np
+    import pandas as pd
+
+    frame = pd.DataFrame.from_records(records, index=range(len(records)))
+    if not integers:
+        return frame
+    for name in frame.columns:
+        column = frame[name]
+        if column.dtype.kind != "f" or not column.isna().any():
+            continue
+        present = column.dropna().to_numpy()
+        if not len(present) or not np.all(np.isfinite(present)) or np.any(present != np.round(present)):
+            continue  # not whole numbers (cheap first look; the values' types decide)
+        values = [record.get(name) for record in records]
+        if not all(value is None or type(value) is int for value in values):
+            continue  # a float that happens to be whole (1.0 stays 1.0)
+        try:
+            frame[name] = pd.array(values, dtype="Int64")
+        except (OverflowError, TypeError, ValueError):
+            continue  # past 64 bits: left as it was
+    return frame
 
 
 def _result_path(column: str) -> tuple[str, str]:
@@ -72,7 +101,8 @@ def _result_path(column: str) -> tuple[str, str]:
 
 
 def load(
-    path: str | Path, suite: str | None = None, *, results: Sequence[str] | None = None
+    path: str | Path, suite: str | None = None, *, results: Sequence[str] | None = None,
+    integers: bool = False,
 ) -> "pd.DataFrame":
     """One row per run. Parameters appear as ``task.<p>``, ``model.<p>``, ``run.<k>``;
     results as ``metric.<m>``, ``time.<k>`` and ``meter.<meter>.<phase>.<field>``.
@@ -80,6 +110,11 @@ def load(
     ``results`` names the only result columns wanted (scalars; JSON true/false read as
     1/0); SQLite extracts them, which is several times faster on a large store. The
     ``provenance`` column is then left out too (see ``load_provenance``).
+
+    ``integers``: a parameter or result that is a whole number in every run holding it,
+    but missing from some, is pandas' nullable ``Int64`` (``pd.NA`` where missing), not
+    floats (an export writes 8, not 8.0). Off by default: ``x == x`` is no test of a
+    missing value there.
     """
     import pandas as pd
 
@@ -110,13 +145,13 @@ def load(
     parts = [pd.DataFrame({name: columns[i] for i, name in enumerate(IDENTITY)})]
     position = len(IDENTITY)
     for prefix, where in PARAMETERS:
-        parts.append(_parsed_columns(path, prefix, where, list(columns[position])))
+        parts.append(_parsed_columns(path, prefix, where, list(columns[position]), integers))
         position += 1
     if results is None:
         for prefix, column in RESULT_COLUMNS.items():
             flat = [_flatten(prefix, document(text, path, "runs", run_id, column), {})
                     for run_id, text in zip(columns[0], columns[position])]
-            parts.append(pd.DataFrame.from_records(flat, index=range(len(flat))))
+            parts.append(_records_frame(flat, integers))
             position += 1
         parts.append(pd.DataFrame({"provenance": columns[position]}))
         position += 1

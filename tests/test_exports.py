@@ -226,3 +226,44 @@ def test_export_refuses_the_files_sqlite_keeps_beside_the_store(store, tmp_path,
     assert code == 2 and "is the store being exported, or a file SQLite keeps beside it" in output
     assert beside.exists() == existed and (beside.read_bytes() if existed else None) == before
     assert results.suites(store) == ["gp", "other"]
+
+
+def test_whole_numbers_missing_from_some_runs_export_as_whole_numbers(tmp_path):
+    """A model's `hidden` beside a model without one, or a task parameter beside
+    another suite's task, exported as 8.0 (pandas makes floats of a column with gaps);
+    JSON read it back as a float."""
+    path = tmp_path / "store.sqlite"
+    big = 2**62 + 1  # past what a float holds exactly
+
+    def run(suite: str, task: dict[str, Any], model: dict[str, Any], timings: dict[str, Any]) -> dict[str, Any]:
+        return {"suite": suite, "point": f"{suite}{len(model)}", "task": task["name"], "model": "m", "seed": 0,
+                "status": "ok", "primary_metric": "mse", "direction": "min", "primary_value": 0.5,
+                "config": {"task": task, "model": {"name": "m", "params": model}, "run": {}, "seed": 0},
+                "metrics": {"mse": 0.5}, "timings": timings, "measurements": {}}
+
+    adding = {"name": "adding", "params": {"seq_len": 12}}
+    with Store(path) as written:
+        written.write(run("a", adding, {"hidden": 8, "lr": 1.0, "big": big}, {"epochs": 3}), {})
+        written.write(run("a", adding, {}, {}), {})
+        written.write(run("b", {"name": "gp-pairs", "params": {"length": 16}}, {"hidden": 4}, {"epochs": 1}), {})
+
+    for suite in (["--suite", "a"], []):
+        code, output = invoke("report", "--store", str(path), *suite, "--format", "csv")
+        assert code == 0, output
+        rows = list(csv.DictReader(io.StringIO(output)))
+        assert [row["model.hidden"] for row in rows] == ["8", ""] + (["4"] if not suite else [])
+        assert [row["time.epochs"] for row in rows] == ["3", ""] + (["1"] if not suite else [])
+        assert [row["model.lr"] for row in rows][:2] == ["1.0", ""]  # a float stays one
+        assert [row["model.big"] for row in rows][:2] == [str(big), ""]
+        assert [row["task.seq_len"] for row in rows] == ["12", "12"] + ([""] if not suite else [])
+
+        code, output = invoke("report", "--store", str(path), *suite, "--format", "json")
+        assert code == 0, output
+        rows = json.loads(output)
+        hidden = [row["model.hidden"] for row in rows]
+        assert hidden == [8, None] + ([4] if not suite else []) and type(hidden[0]) is int
+        assert [row["model.big"] for row in rows][:2] == [big, None]
+        assert type(rows[0]["model.lr"]) is float
+
+        code, output = invoke("report", "--store", str(path), *suite, "--format", "markdown")
+        assert code == 0 and "<NA>" not in output and "nan" not in output, output

@@ -42,7 +42,8 @@ SECTIONS = ("task.", "model.", "run.", "metric.", "time.", "meter.")
 
 def export_frame(store: Path, suite: str | None, per: str = "run") -> "pd.DataFrame":
     """The rows of ``store`` (of ``suite`` when given), one per ``per``, every column."""
-    frame = PER[per](store, suite)
+    # A whole-number column with gaps exported as whole numbers (see results.load).
+    frame = load(store, suite, integers=True) if per == "run" else PER[per](store, suite)
     if per == "run":
         if frame.empty:
             raise UserError(f"{store}: the store has no runs{f' of suite {suite!r}' if suite else ''} yet")
@@ -85,7 +86,8 @@ def _json_column(values: "pd.Series") -> list[Any]:
     import numpy as np
 
     cells = values.tolist()  # Python floats, ints and bools, which repr exactly
-    if values.dtype.kind in "iub" or (values.dtype.kind == "f" and np.isfinite(values.to_numpy()).all()):
+    if (values.dtype.kind in "iub" and not values.hasnans) or (
+            values.dtype.kind == "f" and np.isfinite(values.to_numpy()).all()):
         return cells
     return [json_value(cell) for cell in cells]
 
@@ -110,10 +112,12 @@ def _csv_cell(value: Any) -> Any:
 
 def _csv_column(values: "pd.Series") -> list[Any]:
     import numpy as np
+    import pandas as pd
 
     cells = values.tolist()
     if values.dtype.kind in "iub":
-        return cells
+        # A nullable integer column (results.load's integers) holds pd.NA where missing.
+        return cells if not values.hasnans else ["" if cell is pd.NA else cell for cell in cells]
     if values.dtype.kind == "f":
         # Python's str of a float is its repr (exact); NaN (no value) is an empty cell.
         return cells if not np.isnan(values.to_numpy()).any() else ["" if c != c else c for c in cells]

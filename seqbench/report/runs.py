@@ -86,7 +86,25 @@ def report_table(
             if compare is not None:
                 frame.insert(0, "source", ref.label)
             frames.append(frame)
-    return pd.concat(frames, ignore_index=True)
+    return _joined(frames) if complete else pd.concat(frames, ignore_index=True)
+
+
+def _joined(frames: list["pd.DataFrame"]) -> "pd.DataFrame":
+    """The frames one below another; a column of whole numbers in every frame holding it
+    stays whole numbers (nullable Int64) where another frame lacks it, as ``load`` keeps
+    it within a set: pandas would make floats of it, and a CSV would read 12.0."""
+    import pandas as pd
+
+    joined = pd.concat(frames, ignore_index=True)
+    for name in joined.columns:
+        holding = [frame[name] for frame in frames if name in frame.columns]
+        if joined[name].dtype.kind != "f" or not all(
+                pd.api.types.is_integer_dtype(column.dtype) for column in holding):
+            continue
+        parts = [frame[name].astype("Int64") if name in frame.columns
+                 else pd.Series(pd.NA, index=range(len(frame)), dtype="Int64") for frame in frames]
+        joined[name] = pd.concat(parts, ignore_index=True)
+    return joined
 
 
 def _complete_rows(ref: SetRef, per: str, smoke: bool) -> "pd.DataFrame":

@@ -20,6 +20,10 @@ def cell(value: object) -> str:
     """Empty for a missing value, four significant digits for a float."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
+    import pandas as pd
+
+    if value is pd.NA:  # missing in a nullable integer column (results.load's integers)
+        return ""
     if isinstance(value, float):
         return f"{value:.4g}"
     return str(value)
