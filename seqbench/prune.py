@@ -61,11 +61,11 @@ class RunFolder:
     used: Path
 
     def note(self) -> str | None:
-        """The caveat when the folder is gone: relative paths were read from here."""
+        """The caveat when the folder cannot be entered: relative paths were read here."""
         if self.recorded is None or self.recorded == self.used:
             return None
-        return (f"the folder the suite ran in, {self.recorded}, is gone: relative paths in the "
-                f"suite file (a data_file) were read from {self.used}")
+        return (f"the folder the suite ran in, {self.recorded}, cannot be entered (gone, or closed "
+                f"to this user): relative paths in the suite file (a data_file) were read from {self.used}")
 
 
 def _run_folder(provenances: list[tuple[dict[str, Any], int]]) -> RunFolder:
@@ -79,7 +79,16 @@ def _run_folder(provenances: list[tuple[dict[str, Any], int]]) -> RunFolder:
     if not named:
         return RunFolder(None, here)
     recorded = Path(named.most_common(1)[0][0])
-    return RunFolder(recorded, recorded if recorded.is_dir() else here)
+    return RunFolder(recorded, recorded if _enterable(recorded) else here)
+
+
+def _enterable(folder: Path) -> bool:
+    """Whether the process can make ``folder`` its working folder: a store from another
+    user or machine may name one that is not there, or not open to us (``/root``)."""
+    try:
+        return folder.is_dir() and os.access(folder, os.X_OK)
+    except OSError:
+        return False
 
 
 @contextlib.contextmanager
@@ -92,8 +101,16 @@ def _reading_in(folder: RunFolder, suite_file: Path) -> Iterator[Path]:
     absolute = suite_file.resolve()
     # A task resolves a relative path against the process's working folder, which only
     # a change of folder reaches; the CLI reads one suite at a time, in one thread.
-    with contextlib.chdir(folder.used):
+    try:
+        changed = contextlib.chdir(folder.used)
+        changed.__enter__()
+    except OSError:  # gone or closed since _run_folder looked: read here, as for one gone
+        yield suite_file
+        return
+    try:
         yield absolute
+    finally:
+        changed.__exit__(None, None, None)
 
 
 def _identity(config: dict[str, Any]) -> str:

@@ -73,10 +73,29 @@ def test_a_run_folder_that_is_gone_is_said_and_the_file_read_here(tmp_path, monk
 
     code, out, err = _invoke(monkeypatch, other, "report", "--suite", "poly", "--store", str(store))
     assert code == 0, err
-    assert f"the folder the suite ran in, {ran}, is gone" in err
+    assert f"the folder the suite ran in, {ran}, cannot be entered" in err
     assert "not shown: 1 stored point is no longer in" in err  # this folder's file is another
 
     code, out, err = _invoke(monkeypatch, other, "prune", str(suite), "--store", str(store), "--dry-run")
     assert code == 0, err
-    assert f"the folder the suite ran in, {ran}, is gone" in err
+    assert f"the folder the suite ran in, {ran}, cannot be entered" in err
     assert "1 of 1 stored points are no longer in" in out
+
+
+def test_a_run_folder_this_user_may_not_enter_is_read_here_without_a_traceback(tmp_path, monkeypatch):
+    """A store from another user names a folder that exists but is closed to us (a
+    bundle made by root records /root): os.chdir raised PermissionError, a traceback."""
+    import os
+
+    from seqbench import prune
+
+    suite, ran, other, store = _folders(tmp_path)
+    code, _, err = _invoke(monkeypatch, ran, "run", str(suite), "--store", str(store))
+    assert code == 0, err
+    access = os.access
+    monkeypatch.setattr(prune.os, "access", lambda path, mode: Path(path) != ran and access(path, mode))
+
+    for args in (("report", "--suite", "poly"), ("prune", str(suite), "--dry-run")):
+        code, out, err = _invoke(monkeypatch, other, *args, "--store", str(store))
+        assert code == 0, err
+        assert f"the folder the suite ran in, {ran}, cannot be entered" in err
