@@ -108,7 +108,9 @@ def open_store(path: str | Path, tables: Sequence[str] = ("runs",), *, to_write:
             if to_write or not _in_read_only_folder(path):
                 raise
             # Reading a WAL store needs its -shm file, which a read-only folder cannot
-            # hold; nobody can write the store there either, so it is read as immutable.
+            # hold; nobody can write the store there either, so it is read as immutable,
+            # which reads the file alone: only when nothing beside it holds writes.
+            _check_nothing_beside(path)
             connection.close()
             connection = connect_checked(f"{uri}?immutable=1")
             if check_identity(connection, path):
@@ -129,6 +131,32 @@ def open_store(path: str | Path, tables: Sequence[str] = ("runs",), *, to_write:
     if made_side_files:
         connection.tidy = path.resolve()
     return connection
+
+
+def _check_nothing_beside(path: Path) -> None:
+    """Refuse an immutable reading that would show other results than the store holds:
+    a journal beside the file holds a write that stopped half-way (the file may hold
+    part of it: values never committed), a log holds committed writes not yet in the
+    file (without them the reading is stale)."""
+    resolved = path.resolve()
+    journal, log = Path(f"{resolved}-journal"), Path(f"{resolved}-wal")
+    if _holds_bytes(journal):
+        raise UserError(f"{path}: a write to the store stopped half-way ({journal} is beside it) and "
+                        "this folder is read-only, so it cannot be rolled back; the store's owner "
+                        f"can (`sqlite3 {path} 'PRAGMA integrity_check'`), or copy the store with its "
+                        "journal to a folder you may write")
+    if _holds_bytes(log):
+        raise UserError(f"{path}: results in its write-ahead log ({log}) cannot be read in this "
+                        f"read-only folder without the log's index ({resolved}-shm); the store's owner "
+                        "can fold them in (`seqbench report` there), or copy the store with its log to "
+                        "a folder you may write")
+
+
+def _holds_bytes(path: Path) -> bool:
+    try:
+        return path.stat().st_size > 0
+    except OSError:
+        return False
 
 
 def _in_read_only_folder(path: Path) -> bool:

@@ -185,3 +185,55 @@ def test_a_lone_shm_left_by_a_crash_does_not_make_reading_leave_a_log(write_suit
     assert result.exit_code == 2 and "view 'best'" in result.output, result.output
     assert side_files(store_path) == []
     assert _digest(store_path) == before
+
+
+def _wal_without_its_index(store):
+    """A store whose latest commit is still in its -wal (a writer gone before a
+    checkpoint), the -shm removed (a clean-up, or a copy without it)."""
+    import os
+    import subprocess
+    import sys
+
+    subprocess.run([sys.executable, "-c", f"""
+import os, sqlite3
+c = sqlite3.connect({str(store)!r}, isolation_level=None)
+c.execute("PRAGMA wal_autocheckpoint = 0")
+c.execute("UPDATE runs SET primary_value = 777, status = 'failed', error = 'late' WHERE seed = 0")
+os._exit(0)
+"""], check=True)
+    os.remove(f"{store}-shm")
+    assert os.path.getsize(f"{store}-wal") > 0
+
+
+@pytest.mark.parametrize("left", ["journal", "log"])
+def test_a_read_only_folder_does_not_read_around_writes_beside_the_store(write_suite, tmp_path, left):
+    """Read as immutable in a read-only folder, a store showed the values of a write
+    that never committed (a hot journal beside it), or hid committed ones (a -wal
+    without its -shm); export made a clean-looking bundle of them."""
+    from test_hostile_stores import make_read_only
+
+    folder = tmp_path / "ro"
+    store = folder / "store.sqlite"
+    assert invoke("run", str(write_suite(SUITE)), "--store", str(store)).exit_code == 0
+    if left == "journal":
+        _stopped_half_way(store)
+    else:
+        _wal_without_its_index(store)
+    beside = folder / f"store.sqlite-{'journal' if left == 'journal' else 'wal'}"
+    before = sorted((p.name, p.read_bytes()) for p in folder.iterdir())
+    make_read_only(folder)
+    try:
+        for args in (["report"], ["export", "tiny", "--out", str(tmp_path / "bundle.sqlite")]):
+            result = invoke(*args, "--store", str(store))
+            assert result.exit_code == 2, result.output
+            assert len(result.output.strip().splitlines()) == 1 and "Traceback" not in result.output
+            assert str(beside) in result.output and "read-only" in result.output
+        assert not (tmp_path / "bundle.sqlite").exists()
+        assert sorted((p.name, p.read_bytes()) for p in folder.iterdir()) == before
+    finally:
+        import os
+        import subprocess
+
+        if os.geteuid() == 0:
+            subprocess.run(["chattr", "-i", str(folder)], capture_output=True)
+        folder.chmod(0o755)
