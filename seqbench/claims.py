@@ -32,7 +32,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterable
 
-from seqbench.paths import safe_name
+from seqbench.paths import own_folders, safe_name
 
 __all__ = ["Claimant", "Claim", "LEASE_SECONDS", "claims_folder"]
 
@@ -60,7 +60,8 @@ def _owner_alive(folder: Path, owner: str) -> bool:
     # ``/x`` would take, and unlink, a lock file outside the folder.
     lock = folder / f"{safe_name(owner)}.lock"
     try:
-        descriptor = os.open(lock, os.O_RDWR)
+        # Not through a link planted in the folder: its target is no owner's lock.
+        descriptor = os.open(lock, os.O_RDWR | os.O_NOFOLLOW)
     except FileNotFoundError:
         return False  # released, or removed by a run that found it stale
     except OSError:
@@ -89,9 +90,11 @@ class Claimant:
         self.pid = os.getpid()
         self.host = socket.gethostname()
         self.folder = claims_folder(store)
-        self.folder.mkdir(exist_ok=True)
+        # A folder of its own: a link planted in its place (STORE.claims -> elsewhere)
+        # would have lock files made, and stale ones deleted, wherever it points.
+        own_folders(self.folder.parent, self.folder.name)
         self._lock_path = self.folder / f"{self.owner}.lock"
-        self._lock = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        self._lock = os.open(self._lock_path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
         fcntl.flock(self._lock, fcntl.LOCK_EX)
         self._stop = threading.Event()
         self._renewer = threading.Thread(target=self._renew, name="seqbench-claims", daemon=True)

@@ -21,7 +21,7 @@ from seqbench.devices import visible_gpu_count
 from seqbench.errors import UserError
 from seqbench.eta import expected_seconds
 from seqbench.executors.base import Executor, ProgressCallback
-from seqbench.paths import safe_name
+from seqbench.paths import own_folders, safe_name
 from seqbench.plugins import PluginFailure
 from seqbench.point import Point
 from seqbench.printable import printable
@@ -187,18 +187,23 @@ def _run_suite(suite: Suite, store: Store, claimant: Claimant, executor: Executo
         progress.epoch(printable(point.label()), epoch)
 
     records = contained("run()", lambda: iter(_records(executor, todo, heard)))
+    unsaved = 0
     try:
         while (yielded := _next_record(records, contained)) is not _END:
             record = Record.coerce(yielded)
             stored = _store(store, record, provenance)
+            unsaved += 0 if stored else 1
             point = by_hash[record.point]
-            progress.finished(_line(point, record), record.ok and stored, printable(point.label()))
+            progress.finished(_line(point, record, stored), record.ok and stored, printable(point.label()))
     finally:
         progress.close()
     if progress.failed:
+        # A point the store would not take is not in it: the report cannot show it.
+        not_stored = (f"; {unsaved} not stored (kept in {store.path}.unsaved; a resumed run "
+                      "runs them again)" if unsaved else "")
         click.echo(
-            f"suite {printable(suite.name)}: {progress.failed} of {len(todo)} points failed "
-            f"(see `seqbench report {printable(_suite_option(suite.name))}`)",
+            printable(f"suite {suite.name}: {progress.failed} of {len(todo)} points failed "
+                      f"(see `seqbench report {_suite_option(suite.name)}`){not_stored}"),
             file=out,
         )
     return progress.failed
@@ -236,13 +241,16 @@ def _store(store: Store, record: Record, provenance: dict[str, Any]) -> bool:
             failure = error
             if attempt < len(WRITE_RETRY_SECONDS):
                 time.sleep(WRITE_RETRY_SECONDS[attempt])
-    folder = store.path.parent / (store.path.name + ".unsaved")
-    kept = folder / f"{safe_name(record.suite)}-{safe_name(record.point)}.json"
+    name = f"{safe_name(record.suite)}-{safe_name(record.point)}"
     try:
-        folder.mkdir(exist_ok=True)
-        partial = kept.with_suffix(".partial")
-        partial.write_text(json.dumps({"record": record.to_dict(), "provenance": provenance},
-                                      default=str))
+        # Folder and file of their own: a link planted beside the store (STORE.unsaved ->
+        # elsewhere, or a .partial -> ~/.profile) is replaced, never written through.
+        folder = own_folders(store.path.parent, store.path.name + ".unsaved")
+        kept, partial = folder / f"{name}.json", folder / f"{name}.partial"
+        partial.unlink(missing_ok=True)  # a crash's leftover, or a link: made anew below
+        descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+        with os.fdopen(descriptor, "w") as file:
+            file.write(json.dumps({"record": record.to_dict(), "provenance": provenance}, default=str))
         os.replace(partial, kept)
         where = f"kept in {kept}"
     except OSError as error:
@@ -281,11 +289,14 @@ def _records(
     return executor.run(points)
 
 
-def _line(point: Point, record: Record) -> str:
+def _line(point: Point, record: Record, stored: bool = True) -> str:
     """The point's line of output: one line of printable text whatever its names,
-    values and error hold (``seqbench.printable``)."""
+    values and error hold (``seqbench.printable``). A point the store did not take is
+    not shown as ok, whatever it measured."""
     seconds = record.timings.get("total_s")
     took = f"  {seconds:.2f}s" if isinstance(seconds, (int, float)) else ""
+    if not stored:
+        return printable(f"UNSAVED {point.label()}  {'ok' if record.ok else record.error}, not in the store")
     if not record.ok:
         return printable(f"FAILED {point.label()}  {record.error}")
     metric = record.primary_metric
