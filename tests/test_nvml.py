@@ -253,21 +253,27 @@ def test_meter_records_as_many_samples_as_its_sample_rate_asks(fake_gpu, short_i
     assert 0.6 * due <= figures["samples"] <= due + 2
 
 
-def test_a_failing_probe_ends_the_thread_and_its_error_is_kept():
+def test_a_failing_probe_costs_its_tick_only_and_its_first_error_is_kept():
+    """A probe that fails once (a transient driver error) used to end the thread: the
+    rest of the window had no samples."""
+    calls = []
+
     def probe() -> int:
-        if len(sampler.samples()) >= 3:
-            raise RuntimeError("GPU is lost")
-        return 1
+        calls.append(None)
+        if len(calls) in (3, 4):
+            raise RuntimeError(f"transient {len(calls)}")
+        return len(calls)
 
     sampler = Sampler(probe, hz=100)
     sampler.start()
     deadline = time.monotonic() + 5
-    while sampler.running and time.monotonic() < deadline:
+    while len(calls) < 10 and time.monotonic() < deadline:
         time.sleep(0.01)
+    assert sampler.running
+    samples = sampler.stop(final_sample=False)
 
-    assert not sampler.running
-    assert str(sampler.error) == "GPU is lost"
-    assert len(sampler.stop(final_sample=False)) == 3
+    assert str(sampler.error) == "transient 3" and sampler.failures == 2
+    assert len(samples) == len(calls) - 2 >= 8
 
 
 RAISING_MODEL = """

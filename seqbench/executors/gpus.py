@@ -1,6 +1,8 @@
 """Which GPUs a sweep may hand out, and which points need one.
 
-A point runs on a GPU unless its ``run.device`` is ``cpu``. When several points run at
+A point runs on a GPU unless its ``run.device`` is ``cpu`` or its model is known to run
+on the CPU before it is built (a NumPy model that keeps ``Model.devices``'s answer,
+``cpu``); a model that only says so once built (``devices()``) still takes one. When several points run at
 once, each one that needs a GPU is given its own through ``CUDA_VISIBLE_DEVICES``, so
 two points never share a GPU's memory, clocks or NVML energy counter. GPUs are handed
 out by UUID, so the GPU a worker's CUDA sees and the one its meter reads are the same
@@ -21,7 +23,7 @@ from seqbench.settings import DEVICE_PATTERN
 __all__ = ["visible_gpus", "device_of", "needs_gpu", "pinned_index", "GpuPool"]
 
 
-def visible_gpus(environ: Mapping[str, str] | None = None) -> list[str]:
+def visible_gpus(environ: Mapping[str, str] | None = None, skipped: list[str] | None = None) -> list[str]:
     """The GPUs this process may use, as full UUIDs for ``CUDA_VISIBLE_DEVICES``, each
     once, in CUDA's (PCI bus) order.
 
@@ -30,7 +32,8 @@ def visible_gpus(environ: Mapping[str, str] | None = None) -> list[str]:
     the list ending at the first entry that matches no GPU or repeats one; empty or
     ``-1`` hides every GPU); every GPU NVML finds when it is unset; none without an
     NVIDIA driver. Without NVML, the entries CUDA could parse are kept as written, each
-    once.
+    once. A GPU NVML cannot open (lost, or another error) is left out, and named in
+    ``skipped``; the others are kept.
     """
     environ = os.environ if environ is None else environ
     visible = environ.get("CUDA_VISIBLE_DEVICES")
@@ -38,8 +41,10 @@ def visible_gpus(environ: Mapping[str, str] | None = None) -> list[str]:
     if nvml is None:
         return _as_written(visible)
     try:
-        return cuda_gpus(nvml, visible)
-    except nvml.NVMLError:
+        return cuda_gpus(nvml, visible, skipped)
+    except nvml.NVMLError as error:
+        if skipped is not None:
+            skipped.append(f"NVML could not list the GPUs: {type(error).__name__}: {error}")
         return _as_written(visible)
     finally:
         try:
@@ -62,7 +67,20 @@ def device_of(point: Point) -> str:
 
 
 def needs_gpu(point: Point) -> bool:
-    return device_of(point) != "cpu"
+    return device_of(point) != "cpu" and not _model_runs_on_cpu(point)
+
+
+def _model_runs_on_cpu(point: Point) -> bool:
+    """Whether the point's model runs on the CPU whatever the device asked: a NumPy
+    model that does not override ``Model.devices`` (which answers ``cpu`` for it)."""
+    from seqbench import registry
+    from seqbench.model import Model
+
+    try:
+        model = registry.models().get(point.model)
+    except Exception:  # an unknown model fails the point elsewhere, with its reason
+        return False
+    return getattr(model, "framework", None) == "numpy" and getattr(model, "devices", None) is Model.devices
 
 
 def pinned_index(point: Point) -> int | None:

@@ -50,9 +50,12 @@ class LocalExecutor(Executor):
             )
         self.slots = jobs or 1
         # With one point at a time it sees every GPU this sweep sees, as before --jobs.
-        self.gpus = visible_gpus() if self.slots > 1 else []
+        self.skipped: list[str] = []  # GPUs NVML could not open, left out of the pool
+        self.gpus = visible_gpus(skipped=self.skipped) if self.slots > 1 else []
 
     def check(self, points: Sequence[Point]) -> None:
+        if self.skipped:
+            click.echo(f"note: GPU(s) left out of the pool: {'; '.join(self.skipped)}", err=True)
         if not self.gpus:
             return
         pinned = next((p for p in points if (pinned_index(p) or 0) > 0), None)

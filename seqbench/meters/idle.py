@@ -9,7 +9,12 @@ couple of milliseconds, each reading stamped with the middle of the clock readin
 around it; the rate is the least-squares slope through its *updates* (the driver
 refreshes it only every few tens of milliseconds), and the spacing of those updates is
 the counter's update interval. Without a counter, the time-average of
-power samples is used instead, and the method says so.
+power samples is used instead, and the method says so; likewise where the counter did
+not move at all in the window while power read above zero (a stuck counter).
+
+The GPU's process lists are read with the power samples: a window in which another
+process held a context on the GPU is not idle. Its figure says who was there
+(``other_pids``) and is not cached, so the next point measures again.
 """
 
 from __future__ import annotations
@@ -47,16 +52,27 @@ class IdleGpu(Protocol):
     def power_w(self) -> float | None: ...
 
 
+def _others(gpu: IdleGpu) -> frozenset[int] | None:
+    """The processes other than this one listed on the GPU, or None where NVML does not
+    list them (or the GPU object cannot say)."""
+    read = getattr(gpu, "processes", None)
+    found = read() if read is not None else None
+    return None if found is None else frozenset(found) - {os.getpid()}
+
+
 @dataclass(frozen=True)
 class IdleFigure:
     """One GPU's idle power, how it was measured, and its counter's update interval."""
 
     uuid: str
-    power_w: float
+    power_w: float | None  # None: no plausible reading at all
     method: str  # "counter_rate", or "power_samples (instant|average)"
     window_s: float
     counter_interval_s: float | None  # None: no counter, or no two updates in the window
     measured_at: float  # time.time()
+    # Other processes listed on the GPU during the window ([]: none; None: not listed).
+    other_pids: list[int] | None = None
+    note: str | None = None  # why the figure is not what the method promises
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -98,6 +114,7 @@ def measure_idle(gpus: Sequence[IdleGpu], seconds: float, clock: Callable[[], fl
     changes: list[list[tuple[float, int]]] = [[] for _ in gpus]
     last = list(first)
     powers: list[list[tuple[float, float]]] = [[] for _ in gpus]
+    others: list[set[int] | None] = [None for _ in gpus]
     next_power = started
     now = started
     while True:
@@ -118,6 +135,9 @@ def measure_idle(gpus: Sequence[IdleGpu], seconds: float, clock: Callable[[], fl
                     power = gpu.power_w()
                     if power is not None:
                         powers[index].append((now, power))
+                found = _others(gpu)
+                if found is not None:
+                    others[index] = (others[index] or set()) | found
             next_power += POWER_EVERY_S
         if now - started >= seconds:
             break
@@ -126,25 +146,40 @@ def measure_idle(gpus: Sequence[IdleGpu], seconds: float, clock: Callable[[], fl
     figures = []
     for index, gpu in enumerate(gpus):
         seen, start, end = changes[index], first[index], last[index]
+        samples = powers[index]
+        span = samples[-1][0] - samples[0][0] if len(samples) > 1 else 0.0
+        mean = trapezoid(samples) / span if span > 0 else (samples[0][1] if samples else None)
         rate = _slope(seen) if gpu.has_counter and len(seen) >= 2 else math.nan
+        note = None
+        idle_w: float | None
         if math.isfinite(rate):
-            power, method = rate / 1000.0, "counter_rate"
+            idle_w, method = rate / 1000.0, "counter_rate"
+        elif gpu.has_counter and not seen and mean:
+            # Not one update while the board drew power: a stuck counter, not 0 W.
+            idle_w, method = mean, f"power_samples ({gpu.power_source})"
+            note = (f"energy counter did not advance in the {window:.3g} s window while power read "
+                    f"{mean:.4g} W; power samples used instead")
         elif gpu.has_counter and start is not None and end is not None and now > since[index]:
             # Fewer than two updates in the window: the coarse difference is all there is.
-            power, method = (end - start) / 1000.0 / (now - since[index]), "counter_rate"
+            idle_w, method = (end - start) / 1000.0 / (now - since[index]), "counter_rate"
         else:
-            samples = powers[index]
-            span = samples[-1][0] - samples[0][0] if len(samples) > 1 else 0.0
-            mean = trapezoid(samples) / span if span > 0 else (samples[0][1] if samples else 0.0)
-            power, method = mean, f"power_samples ({gpu.power_source})"
+            idle_w, method = mean, f"power_samples ({gpu.power_source})"
+            if mean is None and gpu.has_power:
+                note = "no plausible power reading in the window"
+        pids = others[index]
+        if pids:
+            busy = f"other processes on the GPU during the window ({','.join(map(str, sorted(pids)))}): not idle"
+            note = f"{note}; {busy}" if note else busy
         figures.append(
             IdleFigure(
                 uuid=gpu.uuid,
-                power_w=power,
+                power_w=idle_w,
                 method=method,
                 window_s=window,
                 counter_interval_s=_interval(seen) if gpu.has_counter else None,
                 measured_at=time.time(),
+                other_pids=sorted(pids) if pids is not None else None,
+                note=note,
             )
         )
     return figures

@@ -54,6 +54,15 @@ SAMPLER_THREAD = "seqbench-nvml-sampler"
 # A phase spanning fewer counter updates than this has edge errors of a sizeable share
 # of its energy (each edge is off by up to one interval x power).
 MIN_COUNTER_UPDATES = 5
+# A power reading at or above this (the largest boards draw about 1.2 kW; a 2.7 kW
+# module would still pass), or at or below zero, is not a reading of a working GPU:
+# NVML's "invalid" sentinel 0xFFFFFFFF mW reads 4.3 MW. Such readings are dropped.
+MAX_PLAUSIBLE_POWER_W = 5000.0
+
+
+def plausible_power(watts: float) -> bool:
+    """Whether a power reading can be a working GPU's: above 0 W, below the bound."""
+    return 0.0 < watts < MAX_PLAUSIBLE_POWER_W
 
 
 @dataclass(frozen=True)
@@ -67,11 +76,22 @@ class Reading:
     counter_mj: int | None = None
     # The process ids NVML lists on the GPU (compute and graphics contexts).
     processes: frozenset[int] | None = None
+    # An essential reading (power, energy counter) failed: the GPU and NVML's error.
+    error: str | None = None
+    # Optional readings missing from this sample, each "quantity: why" (an NVML error
+    # in utilisation or memory, a power reading dropped as implausible).
+    missing: tuple[str, ...] = ()
 
 
 class GpuError(Exception):
     """An NVML call on one GPU failed at run time (a lost GPU, a driver error); the
-    message names the GPU and NVML's error."""
+    message names the GPU and NVML's error, ``reason`` NVML's error alone, and
+    ``lost`` says whether it was ``GpuIsLost``."""
+
+    def __init__(self, message: str, reason: str = "", lost: bool = False) -> None:
+        super().__init__(message)
+        self.reason = reason or message
+        self.lost = lost
 
 
 # The member of NVML's value union that each field value type is read from.
@@ -84,7 +104,9 @@ class _Gpu:
     A reading the GPU or driver does not offer (``NotSupported``, ``FunctionNotFound``,
     ``NoPermission``, or a function this nvidia-ml-py lacks) is left out, and why is
     kept in ``unsupported``; any other NVML error at run time is a GpuError naming the
-    GPU.
+    GPU. During a phase only the essential readings (energy counter, power) failing
+    make the GPU's figures unknown; ``read`` records a failed optional reading
+    (utilisation, memory) as missing from that sample and goes on.
     """
 
     def __init__(self, nvml: ModuleType, ident: int | str) -> None:
@@ -105,7 +127,7 @@ class _Gpu:
         self.unlisted: dict[str, str] = {}  # process lists NVML did not give, and why
         self._instant_field = getattr(nvml, "NVML_FI_DEV_POWER_INSTANT", None)
         self.has_counter = self._optional("energy counter", self._counter_mj) is not None
-        self.has_instant = self._instant_power_w() is not None
+        self.has_instant = self._instant_or_none() is not None
         self.has_power = self.has_instant or self._optional("average power", self._average_power_w) is not None
         self.power_source = "instant" if self.has_instant else "average" if self.has_power else "none"
         if not (self.has_counter or self.has_power):
@@ -124,7 +146,7 @@ class _Gpu:
         except (nvml.NVMLError_NotSupported, nvml.NVMLError_FunctionNotFound, AttributeError):
             return  # a GPU, or driver, without MIG
         except nvml.NVMLError as error:
-            raise GpuError(f"GPU {self.uuid}: {type(error).__name__}: {error}") from None
+            raise _gpu_error(nvml, self.uuid, error) from None
         if mode == getattr(nvml, "NVML_DEVICE_MIG_ENABLE", 1):
             raise Unavailable(f"GPU {self.uuid} ({self.name}) is in MIG mode: {shared}")
 
@@ -137,7 +159,7 @@ class _Gpu:
         except (nvml.NVMLError_NotSupported, nvml.NVMLError_FunctionNotFound, nvml.NVMLError_NoPermission):
             raise
         except nvml.NVMLError as error:
-            raise GpuError(f"GPU {self.label}: {type(error).__name__}: {error}") from None
+            raise _gpu_error(nvml, self.label, error) from None
 
     def _optional(self, quantity: str, read: Callable[[], Any]) -> Any:
         """``read()``, or None once the GPU has said it does not offer ``quantity``."""
@@ -173,15 +195,37 @@ class _Gpu:
         value = values[0]
         if value.nvmlReturn != nvml.NVML_SUCCESS:
             if value.nvmlReturn == getattr(nvml, "NVML_ERROR_GPU_IS_LOST", 15):
-                raise GpuError(f"GPU {self.label}: {nvml.NVMLError(value.nvmlReturn)}")
+                raise GpuError(f"GPU {self.label}: {nvml.NVMLError(value.nvmlReturn)}", lost=True)
             self.unsupported.setdefault("instant power", str(nvml.NVMLError(value.nvmlReturn)))
             return None
         member = _VALUE_MEMBERS.get(int(value.valueType), "uiVal")
         return float(getattr(value.value, member)) / 1000.0
 
-    def power_w(self) -> float | None:
+    def _instant_or_none(self) -> float | None:
+        """The instant reading; None where it is not offered, or where the call failed
+        with an error other than a lost GPU (``unsupported`` then says which): the
+        averaged reading is the fallback, not an unmeasurable GPU."""
+        try:
+            return self._instant_power_w()
+        except GpuError as error:
+            if error.lost:
+                raise
+            self.unsupported.setdefault("instant power", error.reason)
+            return None
+
+    def power_w(self, missing: list[str] | None = None) -> float | None:
+        """The power now (W), or None where the GPU offers none or the reading is
+        implausible (dropped, and said in ``missing``)."""
+        watts = self._power_now()
+        if watts is None or plausible_power(watts):
+            return watts
+        if missing is not None:
+            missing.append(f"power: implausible reading of {watts:g} W dropped")
+        return None
+
+    def _power_now(self) -> float | None:
         if self.has_instant:
-            watts = self._instant_power_w()
+            watts = self._instant_or_none()
             if watts is not None:
                 return watts
             return self._instant_stopped()
@@ -228,19 +272,50 @@ class _Gpu:
                 self.unlisted[kind] = f"{type(error).__name__}: {error}"
             return None
 
+    def _soft(self, quantity: str, read: Callable[[], Any], missing: list[str]) -> Any:
+        """An optional reading: a failure (a transient driver error) leaves it out of
+        this sample only, said in ``missing``; it is tried again at the next."""
+        try:
+            return self._optional(quantity, read)
+        except GpuError as error:
+            missing.append(f"{quantity}: {error.reason}")
+            return None
+
     def read(self) -> Reading:
-        utilization = self._optional(
-            "utilization", lambda: self._call(self.nvml.nvmlDeviceGetUtilizationRates, self.handle)
+        """One sample. Never raises for an NVML error: an essential reading (power,
+        counter) that failed is kept in ``error``, optional ones in ``missing``."""
+        nvml = self.nvml
+        missing: list[str] = []
+        utilization = self._soft(
+            "utilization", lambda: self._call(nvml.nvmlDeviceGetUtilizationRates, self.handle), missing
         )
-        memory = self._optional("memory", lambda: self._call(self.nvml.nvmlDeviceGetMemoryInfo, self.handle))
+        memory = self._soft("memory", lambda: self._call(nvml.nvmlDeviceGetMemoryInfo, self.handle), missing)
+        power: float | None = None
+        counter: int | None = None
+        error: str | None = None
+        try:
+            power = self.power_w(missing)
+            counter = self.counter_mj()
+        except GpuError as failure:
+            error = str(failure)
+        except nvml.NVMLError as failure:  # "not offered" from a reading that was offered
+            error = str(_gpu_error(nvml, self.label, failure))
         return Reading(
-            power_w=self.power_w(),
+            power_w=power,
             utilization_gpu=float(utilization.gpu) if utilization is not None else None,
             utilization_memory=float(utilization.memory) if utilization is not None else None,
             memory_used=int(memory.used) if memory is not None else None,
-            counter_mj=self.counter_mj(),
+            counter_mj=counter,
             processes=self.processes(),
+            error=error,
+            missing=tuple(missing),
         )
+
+
+def _gpu_error(nvml: ModuleType, label: str, error: Exception) -> GpuError:
+    reason = f"{type(error).__name__}: {error}"
+    lost = isinstance(error, getattr(nvml, "NVMLError_GpuIsLost", ()))
+    return GpuError(f"GPU {label}: {reason}", reason=reason, lost=lost)
 
 
 @dataclass
@@ -319,7 +394,7 @@ class NvmlMeter(Meter):
                     gpus.append(_Gpu(nvml, uuid))
                 except (Unavailable, GpuError, nvml.NVMLError):
                     continue  # the meter itself will say why, if a point uses this one
-            _idle_figures(cls.idle_seconds, gpus)
+            _idle_figures(cls.idle_seconds, gpus, keep=True)
         except (GpuError, nvml.NVMLError):
             pass  # likewise
         finally:
@@ -336,7 +411,14 @@ class NvmlMeter(Meter):
         self._nvml = nvml
         try:
             visible = os.environ.get("CUDA_VISIBLE_DEVICES")
-            uuids = select_gpus(self.device, cuda_gpus(nvml, visible), visible)
+            skipped: list[str] = []
+            gpus = cuda_gpus(nvml, visible, skipped)
+            try:
+                uuids = select_gpus(self.device, gpus, visible)
+            except Unavailable as why:
+                # Other GPUs broken elsewhere in the machine matter only when the
+                # point's own cannot be found.
+                return f"{why} (NVML could not open: {'; '.join(skipped)})" if skipped else str(why)
             self._gpus = [_Gpu(nvml, uuid) for uuid in uuids]
         except (Unavailable, GpuError) as why:
             return str(why)
@@ -386,7 +468,8 @@ class NvmlMeter(Meter):
         figures = self._figures(window, window.sampler.samples(), ended, counters, failed)
         stopped_by = window.sampler.error
         if stopped_by is not None:
-            problems.insert(0, f"sampler stopped: {type(stopped_by).__name__}: {stopped_by}")
+            problems.insert(0, f"{window.sampler.failures} sample(s) failed, the first with "
+                               f"{type(stopped_by).__name__}: {stopped_by}")
         if problems:
             figures["sampler_error"] = "; ".join(problems)
         return figures
@@ -409,6 +492,9 @@ class NvmlMeter(Meter):
         sampler.start()  # its first sample, then the counters: together, the window's start
         before = time.monotonic()
         try:
+            errors = [reading.error for sample in sampler.samples() for reading in sample.value if reading.error]
+            if errors:  # a GPU that failed before the phase began: nothing of it can be measured
+                raise GpuError(errors[0])
             counters = [gpu.counter_mj() for gpu in self._gpus]
         except BaseException:
             sampler.stop(final_sample=False)
@@ -419,27 +505,45 @@ class NvmlMeter(Meter):
         return tuple(gpu.read() for gpu in self._gpus)
 
     def _energy(
-        self, index: int, window: _Window, samples: Samples, counter_end: int | None, failed: bool
+        self, index: int, window: _Window, samples: Samples, counter_end: int | None, failed: bool,
+        seconds: float,
     ) -> tuple[float | None, str | None, float | None, str | None]:
         """(joules or None, method, integrated joules or None, why it fell back) of one
-        GPU over the window."""
+        GPU over the window. A GPU whose power or counter failed during it has none:
+        what its samples cover is not the phase."""
         gpu = self._gpus[index]
-        integrated = trapezoid(_power_series(samples, index)) if gpu.has_power else None
+        series = _power_series(samples, index)
+        integrated = trapezoid(series) if len(series) >= 2 else None
         if failed:
-            return None, None, integrated, None
+            return None, None, None, None
         start = window.counters[index]
         if start is None or counter_end is None:
+            if integrated is None and gpu.has_power:
+                return None, None, None, f"GPU {gpu.uuid}: no plausible power readings to integrate"
             return integrated, "integrated", integrated, None
         # Read at every sample too: a counter that steps back anywhere in the phase was
         # reset (driver reload) or wrapped, and its end-minus-start would be short.
         readings = [start, *(s.value[index].counter_mj for s in samples if s.t >= window.started), counter_end]
         steps = [b - a for a, b in zip(readings, readings[1:]) if a is not None and b is not None]
         if all(step >= 0 for step in steps):
+            if counter_end == start and integrated and seconds > 0 and self._counter_should_move(index, seconds):
+                # A counter that never moved while the board drew power is stuck, not idle.
+                why = (f"GPU {gpu.uuid}: energy counter did not advance during the phase while power read "
+                       f"{integrated / seconds:.4g} W on average; power samples integrated instead")
+                return integrated, "integrated", integrated, why
             return (counter_end - start) / 1000.0, "counter", integrated, None
         why = f"GPU {gpu.uuid}: energy counter went backwards during the phase (reset)"
         if integrated is None:
             return None, None, None, why + "; no power readings to integrate"
         return integrated, "integrated", integrated, why + "; power samples integrated instead"
+
+    def _counter_should_move(self, index: int, seconds: float) -> bool:
+        """Whether a working counter updates at least once in ``seconds``: twice its
+        update interval seen while idle; where the idle window saw no two updates, any
+        phase."""
+        figure = self._idle[index] if self._idle and index < len(self._idle) else None
+        interval = figure.counter_interval_s if figure is not None else None
+        return interval is None or seconds >= 2 * interval
 
     def _resolution(self, seconds: float, methods: set[str]) -> dict[str, Any]:
         """How many counter updates the phase spans, and whether that is too few."""
@@ -458,7 +562,8 @@ class NvmlMeter(Meter):
         self, window: _Window, samples: Samples, ended: float, counters: list[int | None], failed: dict[int, str]
     ) -> dict[str, Any]:
         seconds = ended - window.started
-        per_gpu = [self._energy(i, window, samples, counters[i], i in failed) for i in range(len(self._gpus))]
+        failed = {**_failed_during(samples, len(self._gpus)), **failed}
+        per_gpu = [self._energy(i, window, samples, counters[i], i in failed, seconds) for i in range(len(self._gpus))]
         parts = [joules for joules, _, _, _ in per_gpu]
         energy = sum(j for j in parts if j is not None) if None not in parts else None
         methods = {method for _, method, _, _ in per_gpu if method is not None}
@@ -470,7 +575,10 @@ class NvmlMeter(Meter):
         utilization_memory = _series(samples, lambda r: r.utilization_memory, _mean)
         memory = _series(samples, lambda r: r.memory_used, sum)
         idle_figures = self._idle or []
-        idle = sum(f.power_w for f in idle_figures) if idle_figures else None
+        idle_parts = [f.power_w for f in idle_figures]
+        idle = sum(p for p in idle_parts if p is not None) if idle_parts and None not in idle_parts else None
+        idle_others = [f.other_pids for f in idle_figures]
+        idle_pids = sorted({pid for pids in idle_others if pids for pid in pids})
         sources = {gpu.power_source for gpu in self._gpus}
         others, other_pids, why = _other_processes(samples, os.getpid())
         unlisted = [f"GPU {gpu.uuid}: {kind} processes: {reason}" for gpu in self._gpus
@@ -488,6 +596,9 @@ class NvmlMeter(Meter):
             "idle_power_w": idle,
             "idle_method": ",".join(sorted({f.method for f in idle_figures})) or None,
             "idle_window_s": min((f.window_s for f in idle_figures), default=None),
+            "idle_other_processes": None if not idle_others or None in idle_others else len(idle_pids),
+            "idle_other_pids": ",".join(map(str, idle_pids)) or None,
+            "idle_note": "; ".join(f"GPU {f.uuid}: {f.note}" for f in idle_figures if f.note) or None,
             "energy_above_idle_j": energy - idle * seconds if idle is not None and energy is not None else None,
             "mean_power_w": energy / seconds if seconds > 0 and energy is not None else None,
             "peak_power_w": max(value for _, value in power) if power else None,
@@ -500,8 +611,37 @@ class NvmlMeter(Meter):
             "other_pids": other_pids,
             "other_processes_note": "; ".join(([why] if why else []) + unlisted) or None,
             "fallbacks": "; ".join(fallbacks) or None,
+            "missing_readings": _missing_readings(self._gpus, samples),
             **({"gpu_error": "; ".join(failed.values())} if failed else {}),
         }
+
+
+def _failed_during(samples: Samples, count: int) -> dict[int, str]:
+    """The GPUs whose power or counter failed at some sample, with the first error."""
+    failed: dict[int, str] = {}
+    for sample in samples:
+        for index in range(count):
+            error = sample.value[index].error
+            if error is not None:
+                failed.setdefault(index, error)
+    return failed
+
+
+def _missing_readings(gpus: list[_Gpu], samples: Samples) -> str | None:
+    """Which optional readings (utilisation, memory, implausible power) some samples
+    lack, per GPU: how many, and the first reason."""
+    notes = []
+    for index, gpu in enumerate(gpus):
+        counts: dict[str, int] = {}
+        first: dict[str, str] = {}
+        for sample in samples:
+            for entry in sample.value[index].missing:
+                quantity, _, why = entry.partition(": ")
+                counts[quantity] = counts.get(quantity, 0) + 1
+                first.setdefault(quantity, why)
+        notes += [f"GPU {gpu.uuid}: {quantity}: {count} of {len(samples)} samples without it ({first[quantity]})"
+                  for quantity, count in counts.items()]
+    return "; ".join(notes) or None
 
 
 def _other_processes(samples: Samples, own: int) -> tuple[int | None, str | None, str | None]:
@@ -531,18 +671,31 @@ def _other_processes(samples: Samples, own: int) -> tuple[int | None, str | None
                                 "other processes on the point's GPU counted, not named")
 
 
-def _idle_figures(seconds: float, gpus: list[_Gpu]) -> list[IdleFigure]:
+# The idle figures this process's prepare found or measured, by cache file and GPU UUID.
+_PREPARED: dict[tuple[str, str], IdleFigure] = {}
+
+
+def _idle_figures(seconds: float, gpus: list[_Gpu], keep: bool = False) -> list[IdleFigure]:
     """Each GPU's idle figure: this sweep's cached one while fresh, else measured now
-    (all the GPUs that need it together, in one window) and cached."""
+    (all the GPUs that need it together, in one window) and cached, unless another
+    process was on the GPU during the window. ``keep`` (prepare): hold them for this
+    process's meter, which takes them first, so a figure not cached is still this
+    point's and is not measured again once the model is on the GPU."""
     cache = IdleCache()
+    key = str(cache.path)
     with cache.locked() as entries:
-        figures = {gpu.uuid: cache.fresh(entries, gpu.uuid) for gpu in gpus}
+        figures = {gpu.uuid: _PREPARED.pop((key, gpu.uuid), None) or cache.fresh(entries, gpu.uuid) for gpu in gpus}
         missing = [gpu for gpu in gpus if figures[gpu.uuid] is None]
         if missing:
             for figure in measure_idle(missing, seconds):
                 figures[figure.uuid] = figure
-                entries[figure.uuid] = figure.to_dict()
-    return [figures[gpu.uuid] for gpu in gpus]  # type: ignore[misc]
+                if not figure.other_pids:  # a busy GPU's "idle" is not kept for other points
+                    entries[figure.uuid] = figure.to_dict()
+    found = [figures[gpu.uuid] for gpu in gpus]
+    if keep:
+        _PREPARED.clear()
+        _PREPARED.update(((key, figure.uuid), figure) for figure in found if figure is not None)
+    return found  # type: ignore[return-value]
 
 
 def _shutdown(nvml: ModuleType) -> None:

@@ -85,29 +85,41 @@ def parse_visible(visible: str) -> list[int | str]:
     return entries
 
 
-def _handles(nvml: ModuleType) -> list[tuple[int, Any]]:
-    """(NVML index, handle) of every GPU NVML finds and this process may open."""
+def _handles(nvml: ModuleType, skipped: list[str] | None = None) -> list[tuple[int, Any]]:
+    """(NVML index, handle) of every GPU NVML finds and this process may open. A GPU
+    that fails to open for another reason (``GpuIsLost``, ``Unknown``, a reset needed)
+    is left out too, named in ``skipped``: one broken GPU must not cost the others."""
     handles = []
     for index in range(nvml.nvmlDeviceGetCount()):
         try:
             handles.append((index, nvml.nvmlDeviceGetHandleByIndex(index)))
         except nvml.NVMLError_NoPermission:
             continue  # a GPU outside this container's cgroup: CUDA cannot open it either
+        except nvml.NVMLError as error:
+            if skipped is not None:
+                skipped.append(f"GPU at NVML index {index}: {type(error).__name__}: {error}")
     return handles
 
 
-def _pci_order(nvml: ModuleType) -> list[str]:
+def _pci_order(nvml: ModuleType, skipped: list[str] | None = None) -> list[str]:
     """The UUIDs of every GPU NVML finds and this process may open, in PCI bus order
     (domain, bus, device): the order CUDA numbers them in with
-    ``CUDA_DEVICE_ORDER=PCI_BUS_ID``, which NVML's own index order need not follow."""
+    ``CUDA_DEVICE_ORDER=PCI_BUS_ID``, which NVML's own index order need not follow.
+    A GPU whose handle or UUID NVML cannot give is left out, named in ``skipped``."""
     found = []
-    for index, handle in _handles(nvml):
+    for index, handle in _handles(nvml, skipped):
         try:
             pci = nvml.nvmlDeviceGetPciInfo(handle)
             key: tuple[int, ...] = (int(pci.domain), int(pci.bus), int(pci.device), index)
         except (nvml.NVMLError, AttributeError):
             key = (index,)  # no bus id to order by: NVML's order, which is PCI order by default
-        found.append((key, text(nvml.nvmlDeviceGetUUID(handle)), handle))
+        try:
+            uuid = text(nvml.nvmlDeviceGetUUID(handle))
+        except nvml.NVMLError as error:
+            if skipped is not None:
+                skipped.append(f"GPU at NVML index {index}: {type(error).__name__}: {error}")
+            continue
+        found.append((key, uuid, handle))
     found.sort(key=lambda item: item[0])
     return [uuid for _, uuid, _ in found]
 
@@ -134,16 +146,18 @@ def _mig_uuids(nvml: ModuleType) -> list[str]:
     return uuids
 
 
-def cuda_gpus(nvml: ModuleType, visible: str | None) -> list[str]:
+def cuda_gpus(nvml: ModuleType, visible: str | None, skipped: list[str] | None = None) -> list[str]:
     """The full UUIDs of the GPUs CUDA numbers 0, 1, ... in a process with this
     ``CUDA_VISIBLE_DEVICES`` (None: unset) and ``CUDA_DEVICE_ORDER=PCI_BUS_ID``.
+    GPUs NVML cannot open (a lost GPU) are left out, as CUDA cannot use them either,
+    and named in ``skipped``.
 
     CUDA's rules: an index is a position in PCI bus order; a UUID may be given by any
     prefix that matches exactly one GPU (or MIG instance); the list ends at the first
     entry that matches no GPU (an index past the last, an unknown or ambiguous UUID) or
     names one already listed.
     """
-    ordered = _pci_order(nvml)
+    ordered = _pci_order(nvml, skipped)
     if visible is None:
         return ordered
     entries = parse_visible(visible)

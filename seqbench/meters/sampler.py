@@ -38,7 +38,10 @@ class Sampler(Generic[T]):
 
     ``start`` takes a first sample once the thread has started and ``stop`` a last one
     after joining it, so the samples always span the whole measured window. A probe
-    that raises ends the thread; its exception is kept in ``error``. A probe slower than
+    that raises in the thread costs that tick's sample only: sampling goes on, the
+    first exception is kept in ``error`` and ``failures`` counts them (a probe that
+    ended the thread at its first error left the rest of the window without samples,
+    and integrals bridged the gap as if it had been sampled). A probe slower than
     the period makes the sampler skip ticks, never catch up in a burst.
     """
 
@@ -50,6 +53,7 @@ class Sampler(Generic[T]):
         self.period = 1.0 / hz
         self.name = name
         self.error: BaseException | None = None
+        self.failures = 0
         self._samples: list[Sample[T]] = []
         self._lock = threading.Lock()
         self._stopping = threading.Event()
@@ -65,6 +69,7 @@ class Sampler(Generic[T]):
         with self._lock:
             self._samples = []
         self.error = None
+        self.failures = 0
         self._stopping.clear()
         self._thread = threading.Thread(target=self._loop, name=self.name, daemon=True)
         # Starting a thread can take milliseconds on a busy machine: the first sample
@@ -109,9 +114,10 @@ class Sampler(Generic[T]):
         while not self._stopping.wait(max(0.0, due - time.monotonic())):
             try:
                 self.sample_now()
-            except Exception as error:  # kept for the meter to report; sampling ends
-                self.error = error
-                return
+            except Exception as error:  # kept for the meter to report; sampling goes on
+                self.failures += 1
+                if self.error is None:
+                    self.error = error
             due += self.period
             late = time.monotonic() - due
             if late > 0:

@@ -18,7 +18,9 @@ It is configured by the ``FAKE_NVML`` environment variable (JSON), read at
                "memory_total": bytes, "memory_used": bytes,
                "processes": true, "own": "listed" | "host_id" | "hidden",
                "others": [pid, ...],
-               "graphics": [pid, ...]}]}
+               "graphics": [pid, ...],
+               "energy_counter_stuck": false, "power_mw": null,
+               "fail": {"nvmlDevice...": [NVML_ERROR_code, times or null]}}]}
 
 Power at ``time.monotonic()`` t is ``idle_w + load_w + amp_w * sin(2 pi t / period_s)``;
 the energy counter is its exact integral since t = 0, so it advances with simulated
@@ -43,6 +45,12 @@ calls ``NotSupported``.
 
 ``_fake_set_state`` (not part of the real interface) lets a test model put load on a
 GPU, as real work would; the load's history is kept, so averaged power lags it.
+
+Faults, for tests of how seqbench copes: ``energy_counter_stuck`` keeps the counter at
+one value; ``power_mw`` makes both power readings return that many milliwatts (0, or
+the sentinel 0xFFFFFFFF); ``fail`` makes the named functions (``"*"``: every call on
+this GPU, its handle included) raise ``NVMLError(code)``, the next ``times`` calls
+(null: every call). ``_fake_fail`` sets the same while running.
 """
 
 from __future__ import annotations
@@ -229,6 +237,23 @@ class _Gpu:
         # The load's history, as (from t, watts above idle, joules at that t): the
         # counter is the exact integral of power since t = 0, piece by piece.
         self.pieces: list[tuple[float, float, float]] = [(0.0, float(spec.get("load_w", 0.0)), 0.0)]
+        self.counter_stuck = bool(spec.get("energy_counter_stuck", False))
+        self.power_mw = spec.get("power_mw")
+        # function name ("*": any) -> [NVML error code, calls left to fail or None: all]
+        self.fail: dict = {name: list(rule) for name, rule in spec.get("fail", {}).items()}
+
+    def check(self, function: str) -> None:
+        """Raise the error a test injected for ``function`` on this GPU, if any."""
+        for name in (function, "*"):
+            rule = self.fail.get(name)
+            if rule is None:
+                continue
+            code, left = rule
+            if left is not None:
+                if left <= 0:
+                    continue
+                rule[1] = left - 1
+            raise NVMLError(code)
 
     @property
     def load_w(self) -> float:
@@ -332,6 +357,7 @@ def nvmlDeviceGetHandleByIndex(index):
     _initialized()
     if not 0 <= index < len(_state["gpus"]):
         raise NVMLError(NVML_ERROR_INVALID_ARGUMENT)
+    _state["gpus"][index].check("nvmlDeviceGetHandleByIndex")
     return c_nvmlDevice_t(_state["gpus"][index])
 
 
@@ -344,11 +370,15 @@ def nvmlDeviceGetHandleByUUID(uuid):
 
 
 def nvmlDeviceGetName(handle):
-    return _gpu(handle).name
+    gpu = _gpu(handle)
+    gpu.check("nvmlDeviceGetName")
+    return gpu.name
 
 
 def nvmlDeviceGetUUID(handle):
-    return _gpu(handle).uuid
+    gpu = _gpu(handle)
+    gpu.check("nvmlDeviceGetUUID")
+    return gpu.uuid
 
 
 def nvmlDeviceGetIndex(handle):
@@ -357,24 +387,29 @@ def nvmlDeviceGetIndex(handle):
 
 def nvmlDeviceGetPowerUsage(handle):
     gpu = _gpu(handle)
+    gpu.check("nvmlDeviceGetPowerUsage")
     if not gpu.power:
         raise NVMLError(NVML_ERROR_NOT_SUPPORTED)
+    if gpu.power_mw is not None:
+        return int(gpu.power_mw)
     with _lock:
         return int(gpu.averaged_power_w(time.monotonic()) * 1000)
 
 
 def nvmlDeviceGetTotalEnergyConsumption(handle):
     gpu = _gpu(handle)
+    gpu.check("nvmlDeviceGetTotalEnergyConsumption")
     if not gpu.energy_counter:
         raise NVMLError(NVML_ERROR_NOT_SUPPORTED)
     with _lock:
-        return int(gpu.counter_j(time.monotonic()) * 1000)
+        return int(gpu.counter_j(0.0 if gpu.counter_stuck else time.monotonic()) * 1000)
 
 
 def nvmlDeviceGetFieldValues(handle, fieldIds):
     """As the real call: one ``c_nvmlFieldValue_t`` per id (an id, or ``(id, scope)``),
     each with its own ``nvmlReturn``; unknown or unsupported fields are not errors."""
     gpu = _gpu(handle)
+    gpu.check("nvmlDeviceGetFieldValues")
     now = time.monotonic()
     values = []
     for entry in fieldIds:
@@ -383,7 +418,7 @@ def nvmlDeviceGetFieldValues(handle, fieldIds):
         value.timestamp = int(now * 1e6)
         with _lock:
             if gpu.power and gpu.power_instant and field_id == NVML_FI_DEV_POWER_INSTANT:
-                value.value = c_nvmlValue_t(int(gpu.power_w(now) * 1000))
+                value.value = c_nvmlValue_t(int(gpu.power_w(now) * 1000) if gpu.power_mw is None else int(gpu.power_mw))
             elif gpu.power and gpu.power_instant and field_id == NVML_FI_DEV_POWER_AVERAGE:
                 value.value = c_nvmlValue_t(int(gpu.averaged_power_w(now) * 1000))
             else:
@@ -394,16 +429,19 @@ def nvmlDeviceGetFieldValues(handle, fieldIds):
 
 def nvmlDeviceGetUtilizationRates(handle):
     gpu = _gpu(handle)
+    gpu.check("nvmlDeviceGetUtilizationRates")
     return c_nvmlUtilization_t(*gpu.utilization)
 
 
 def nvmlDeviceGetMemoryInfo(handle, version=None):
     gpu = _gpu(handle)
+    gpu.check("nvmlDeviceGetMemoryInfo")
     return c_nvmlMemory_t(gpu.memory_total, gpu.memory_total - gpu.memory_used, gpu.memory_used)
 
 
 def nvmlDeviceGetComputeRunningProcesses(handle):
     gpu = _gpu(handle)
+    gpu.check("nvmlDeviceGetComputeRunningProcesses")
     if not gpu.processes:
         raise NVMLError(NVML_ERROR_NOT_SUPPORTED)
     with _lock:
@@ -414,6 +452,7 @@ def nvmlDeviceGetComputeRunningProcesses(handle):
 
 def nvmlDeviceGetGraphicsRunningProcesses(handle):
     gpu = _gpu(handle)
+    gpu.check("nvmlDeviceGetGraphicsRunningProcesses")
     if not gpu.processes:
         raise NVMLError(NVML_ERROR_NOT_SUPPORTED)
     with _lock:
@@ -437,3 +476,11 @@ def _fake_set_state(index, load_w=None, utilization=None, memory_used=None, powe
             gpu.utilization = list(utilization)
         if memory_used is not None:
             gpu.memory_used = int(memory_used)
+
+
+def _fake_fail(index, function, code, times=None):
+    """Test-only: make ``function`` (``"*"``: every call) on GPU ``index`` raise
+    ``NVMLError(code)`` for the next ``times`` calls (None: from now on)."""
+    gpu = _state["gpus"][index]
+    with _lock:
+        gpu.fail[function] = [int(code), times]
