@@ -55,6 +55,9 @@ class RunOptions:
 def run_suites(paths: list[Path], options: RunOptions, out: TextIO) -> int:
     """Run the suites at ``paths``; returns the exit code. Raises UserError before running
     anything if any suite, name or option is wrong."""
+    from seqbench.meters.nvml import idle_seconds_setting
+
+    idle_seconds_setting()  # read by every worker's meter: refused here, before anything runs
     meters = registry.meters()
     for clash in meters.conflicts():  # every point is measured by every meter: all use it
         raise UserError(f"{meters.conflict(clash)}; every point would use both")

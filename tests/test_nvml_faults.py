@@ -401,3 +401,27 @@ def test_a_busy_idle_window_from_prepare_is_the_points_own_and_not_measured_agai
     # Not cached, yet not measured again at the first phase, with the model on the GPU.
     assert train["idle_other_pids"] == "4242"
     assert UUID_A not in json.loads(idle_cache.read_text() or "{}")
+
+
+@pytest.mark.parametrize("value", ["abc", "nan", "0", "-1", "1e9"])
+def test_a_bad_idle_window_setting_is_one_line_from_run_and_no_traceback_elsewhere(tmp_path, monkeypatch, value):
+    """$SEQBENCH_GPU_IDLE_SECONDS was read with float() when the meter's module was
+    imported: `abc` made `seqbench run --dry-run`, `tasks` and `plugins` a traceback."""
+    import subprocess
+    import sys
+
+    from click.testing import CliRunner
+
+    from seqbench.cli import main
+
+    suite = tmp_path / "s.toml"
+    suite.write_text('[task]\nname = "adding"\nseq_len = 5\n[[model]]\nname = "oracle"\n')
+    monkeypatch.setenv("SEQBENCH_GPU_IDLE_SECONDS", value)
+    for args in ([], ["--dry-run"]):
+        result = CliRunner().invoke(main, ["run", str(suite), "--store", str(tmp_path / "s.sqlite"), *args])
+        assert result.exit_code == 2, result.output
+        assert result.output == (f"Error: $SEQBENCH_GPU_IDLE_SECONDS: expected seconds from 0.1 to 60, "
+                                 f"got {value!r}\n")
+    assert not (tmp_path / "s.sqlite").exists()
+    listed = subprocess.run([sys.executable, "-m", "seqbench", "tasks"], capture_output=True, text=True)
+    assert listed.returncode == 0 and "Traceback" not in listed.stderr and "adding" in listed.stdout

@@ -360,6 +360,39 @@ def _mean(values: list[float]) -> float:
     return sum(values) / len(values)
 
 
+IDLE_SECONDS_VARIABLE = "SEQBENCH_GPU_IDLE_SECONDS"
+DEFAULT_IDLE_SECONDS = 3.0
+IDLE_SECONDS_RANGE = (0.1, 60.0)
+
+
+def idle_seconds_setting(environ: Mapping[str, str] | None = None) -> float:
+    """The idle window's length: ``$SEQBENCH_GPU_IDLE_SECONDS``, else 3 s; a UserError
+    naming the variable and the range for anything else."""
+    from seqbench.errors import UserError
+
+    text = (os.environ if environ is None else environ).get(IDLE_SECONDS_VARIABLE)
+    if not text:
+        return DEFAULT_IDLE_SECONDS
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    low, high = IDLE_SECONDS_RANGE
+    if not low <= value <= high:  # NaN fails too
+        raise UserError(f"${IDLE_SECONDS_VARIABLE}: expected seconds from {low:g} to {high:g}, got {text!r}")
+    return value
+
+
+def _idle_seconds_or_default() -> float:
+    # Read when this module is imported, which every command does through the plugins:
+    # a bad value is refused by `seqbench run` (runner), not as a traceback of
+    # `seqbench tasks`.
+    try:
+        return idle_seconds_setting()
+    except Exception:
+        return DEFAULT_IDLE_SECONDS
+
+
 class NvmlMeter(Meter):
     name = "nvml"
     description = (
@@ -368,7 +401,7 @@ class NvmlMeter(Meter):
         "mean/peak power, utilisation, peak memory"
     )
     # The settle window idle power is measured over (SEQBENCH_GPU_IDLE_SECONDS to change).
-    idle_seconds = float(os.environ.get("SEQBENCH_GPU_IDLE_SECONDS") or 3.0)
+    idle_seconds = _idle_seconds_or_default()
 
     def __init__(self, device: str, settings: Mapping[str, Any] | None = None) -> None:
         super().__init__(device, settings)
