@@ -83,3 +83,24 @@ def test_nothing_is_said_of_runs_without_such_figures_whatever_their_shape(store
     said = notes(store)
 
     assert "shared a GPU" not in said and "energy counter" not in said
+
+
+def test_a_lost_reading_missing_samples_and_a_busy_idle_are_counted(store):
+    """gpu_error, missing_readings and idle_note/idle_other_processes were stored beside
+    the figures but the report said nothing of them."""
+    set_gpu_figures(store, {
+        0: {"train": {"gpu_error": "GPU GPU-1: NVMLError_GpuIsLost: GPU is lost", "energy_j": None},
+            "eval": {"missing_readings": "GPU GPU-1: utilization: 1 of 12 samples without it (x)"}},
+        1: {"train": {"idle_other_processes": 1, "idle_other_pids": "4242",
+                      "idle_note": "GPU GPU-1: other processes on the GPU during the window (4242): not idle"},
+            "eval": {"missing_readings": None, "gpu_error": None}},
+        # Empty text, no processes, and the data phase (shown nowhere): not noted.
+        2: {"train": {"idle_other_processes": 0, "idle_note": "", "missing_readings": None},
+            "data": {"gpu_error": "GPU GPU-1: lost", "idle_note": "x"}},
+    })
+
+    said = notes(store)
+
+    assert "tiny: 1 run lost a GPU reading during training or evaluation" in said
+    assert "tiny: 1 run had GPU samples without some reading" in said
+    assert "tiny: 1 run measured idle power with another process on the GPU or by a fallback" in said

@@ -1,7 +1,9 @@
 """Measurements a report's reader should not take at face value, said as notes: GPU
 figures of a train or eval phase that include other processes' work
-(``meter.nvml.<phase>.other_processes``), and train or eval phases too short for the
-GPU's energy counter (``short_phase``). Each stays in the store beside its figure; a
+(``meter.nvml.<phase>.other_processes``), train or eval phases too short for the
+GPU's energy counter (``short_phase``), a GPU reading lost (``gpu_error``), samples
+lacking a reading (``missing_readings``), and an idle figure that is not a true idle
+(``idle_other_processes``, ``idle_note``). Each stays in the store beside its figure; a
 note says how many runs it concerns, so nobody has to find the columns first. See
 docs/measurement.md.
 
@@ -30,7 +32,14 @@ __all__ = ["COLUMNS", "notes_for", "measurement_notes"]
 REPORTED = ("train", "eval")
 SHARED = [f"meter.nvml.{phase}.other_processes" for phase in REPORTED]
 SHORT = [f"meter.nvml.{phase}.short_phase" for phase in REPORTED]
-COLUMNS = SHARED + SHORT
+# A GPU reading that failed (energy unknown), samples lacking a reading, and an idle
+# figure that is not a true idle (another process there, or a fallback): each said in
+# its own text field beside the figures.
+LOST = [f"meter.nvml.{phase}.gpu_error" for phase in REPORTED]
+MISSING = [f"meter.nvml.{phase}.missing_readings" for phase in REPORTED]
+IDLE_BUSY = [f"meter.nvml.{phase}.idle_other_processes" for phase in REPORTED]
+IDLE_NOTE = [f"meter.nvml.{phase}.idle_note" for phase in REPORTED]
+COLUMNS = SHARED + SHORT + LOST + MISSING + IDLE_BUSY + IDLE_NOTE
 
 
 def _positive(value: Any) -> bool:
@@ -39,13 +48,27 @@ def _positive(value: Any) -> bool:
     return isinstance(value, (int, float)) and not (isinstance(value, float) and math.isnan(value)) and value > 0
 
 
-def _flagged(runs: "pd.DataFrame", columns: list[str], test: Any) -> int:
-    """How many runs have ``test`` true of any of ``columns`` (those present)."""
+def _flags(runs: "pd.DataFrame", columns: list[str], test: Any) -> "pd.Series":
+    """Per run, whether ``test`` is true of any of ``columns`` (those present)."""
+    import pandas as pd
+
     present = [column for column in columns if column in runs.columns]
     if not present or runs.empty:
-        return 0
-    hits = runs[present].map(test).astype(bool)
-    return int(hits.any(axis=1).sum())
+        return pd.Series(False, index=runs.index)
+    return runs[present].map(test).astype(bool).any(axis=1)
+
+
+def _flagged(runs: "pd.DataFrame", columns: list[str], test: Any) -> int:
+    """How many runs have ``test`` true of any of ``columns`` (those present)."""
+    return int(_flags(runs, columns, test).sum())
+
+
+def _text(value: Any) -> bool:
+    return isinstance(value, str) and bool(value)
+
+
+def _runs(count: int) -> str:
+    return f"{count} run{'' if count == 1 else 's'}"
 
 
 def notes_for(label: str, runs: "pd.DataFrame") -> list[str]:
@@ -54,8 +77,22 @@ def notes_for(label: str, runs: "pd.DataFrame") -> list[str]:
     shared = _flagged(runs, SHARED, _positive)
     # short_phase is JSON true (read as 1) when set.
     short = _flagged(runs, SHORT, lambda value: value is True or (_positive(value) and value == 1))
+    lost = _flagged(runs, LOST, _text)
+    missing = _flagged(runs, MISSING, _text)
+    idle = int((_flags(runs, IDLE_BUSY, _positive) | _flags(runs, IDLE_NOTE, _text)).sum())
     label = printable(label)
     notes = []
+    if lost:
+        notes.append(f"{label}: {_runs(lost)} lost a GPU reading during training or evaluation "
+                     "(meter.nvml.<phase>.gpu_error): that phase's GPU energy is unknown (empty)")
+    if missing:
+        notes.append(f"{label}: {_runs(missing)} had GPU samples without some reading "
+                     "(meter.nvml.<phase>.missing_readings): utilisation, memory or power figures "
+                     "cover part of the phase")
+    if idle:
+        notes.append(f"{label}: {_runs(idle)} measured idle power with another process on the GPU or "
+                     "by a fallback (meter.nvml.<phase>.idle_note): energy above idle is not against "
+                     "a true idle")
     if shared:
         counted = "run" if shared == 1 else "runs"
         notes.append(f"{label}: {shared} {counted} shared a GPU with other processes during training or "
