@@ -5,6 +5,7 @@ point, evaluation length or target position), or back into the records it stored
 from __future__ import annotations
 
 import json
+import math
 import re
 import sqlite3
 from collections import Counter
@@ -13,9 +14,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 from seqbench.errors import UserError
+from seqbench.point import config_hash
+from seqbench.printable import printable
 from seqbench.read_connection import open_store
 from seqbench.record import LengthResult, PositionValue, Record
-from seqbench.store_check import READ_TABLES, described, document
+from seqbench.store_check import READ_TABLES, beyond_float, described, document, within_float_range
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -50,17 +53,27 @@ def _flatten(prefix: str, value: dict[str, Any], into: dict[str, Any]) -> dict[s
 
 
 def _parsed_columns(path: str | Path, prefix: str, where: str, texts: list[Any],
-                    integers: bool = False) -> "pd.DataFrame":
+                    integers: bool = False) -> tuple["pd.DataFrame", Any]:
     """JSON objects, one per row, as flattened ``prefix.key`` columns; each distinct
-    text is parsed once (``where``: the part of ``config`` they are, for a refusal)."""
+    text is parsed once (``where``: the part of ``config`` they are, for a refusal).
+    Also, per row, a number that is the same for equal objects however their text is
+    written (key order, spaces)."""
     import pandas as pd
 
     codes, uniques = pd.factorize(pd.Series(texts, dtype=object), use_na_sentinel=False)
     # No such part (None, or NaN where pandas stands in for None): no columns.
-    parsed = [{} if text is None or text != text or text == "" else
-              _flatten(prefix, document(text, path, "runs", None, f"config {where}"), {}) for text in uniques]
+    documents = [None if text is None or text != text or text == "" else
+                 _number_document(text, path, f"config {where}") for text in uniques]
+    parsed = [{} if value is None else _flatten(prefix, value, {}) for value in documents]
     frame = _records_frame(parsed, integers)
-    return frame.take(codes).reset_index(drop=True)
+    canonical, _ = pd.factorize(pd.Series(
+        [json.dumps(value, sort_keys=True, default=str) for value in documents], dtype=object))
+    return frame.take(codes).reset_index(drop=True), canonical[codes]
+
+
+def _number_document(text: Any, path: str | Path, column: str) -> dict[str, Any]:
+    within_float_range(text, path, "runs", None, column)
+    return document(text, path, "runs", None, column)
 
 
 def _records_frame(records: list[dict[str, Any]], integers: bool) -> "pd.DataFrame":
@@ -121,6 +134,7 @@ def load(
     extracted = [_result_path(column) for column in results or ()]
     selected = list(IDENTITY)
     selected += [f"json_extract(config, '{where}')" for _, where in PARAMETERS]
+    selected.append(DATA_VERSION)
     if results is None:
         selected += ["metrics", "timings", "measurements", "provenance"]
     else:
@@ -144,9 +158,15 @@ def load(
     columns = list(zip(*rows)) if rows else [()] * len(selected)
     parts = [pd.DataFrame({name: columns[i] for i, name in enumerate(IDENTITY)})]
     position = len(IDENTITY)
+    configurations = []
     for prefix, where in PARAMETERS:
-        parts.append(_parsed_columns(path, prefix, where, list(columns[position]), integers))
+        part, canonical = _parsed_columns(path, prefix, where, list(columns[position]), integers)
+        parts.append(part)
+        configurations.append(canonical)
         position += 1
+    if rows:
+        _check_one_run_per_configuration(path, parts[0], configurations, columns[position])
+    position += 1  # the data version: part of a configuration, not a column
     if results is None:
         for prefix, column in RESULT_COLUMNS.items():
             flat = [_flatten(prefix, document(text, path, "runs", run_id, column), {})
@@ -165,10 +185,103 @@ def load(
         for name in ("primary_value",):
             frame[name] = pd.to_numeric(frame[name])
         _check_result_types(frame, path)
+        if results is not None:
+            _check_infinities(path, frame, results, extracted)
     return frame
 
 
+# A task's data version (seqbench.point): only configurations that name one are parsed.
+DATA_VERSION = ("CASE WHEN instr(config, '\"data_version\"') "
+                "THEN json_extract(config, '$.task.data_version') END")
+
+
+def _check_one_run_per_configuration(path: str | Path, identity: "pd.DataFrame", configurations: list[Any],
+                                     versions: Sequence[Any]) -> None:
+    """Refuse a run stored under a point other than its configuration's hash beside the
+    run of that configuration (seed included) in the same suite. seqbench stores a run
+    under its configuration's hash, once per suite; a store edited by hand (a
+    configuration changed, or stores merged) can hold a second run claiming it, which
+    ``seqbench run`` never reruns and a mean over seeds would count twice. Only runs
+    that share a configuration are hashed (none, in a store seqbench wrote); records
+    written through ``Store`` with made-up points (tests, scripts) are left as they are."""
+    import numpy as np
+    import pandas as pd
+
+    # The key, one integer per run: each part as integer codes (hashed in C), folded
+    # into the codes so far (at most one per run, so the product stays small).
+    named = [identity[name] for name in ("suite", "task", "model", "seed")] + [pd.Series(versions, dtype=object)]
+    key = np.zeros(len(identity), dtype=np.int64)
+    for codes in [pd.factorize(column, use_na_sentinel=False)[0] for column in named] + list(configurations):
+        key = pd.factorize(key * (int(codes.max()) + 1) + codes)[0]
+    repeated = pd.Series(key).duplicated(keep=False).to_numpy()
+    if not repeated.any():
+        return
+    shared = identity.loc[repeated, ["id", "point"]].assign(group=key[repeated])
+    ids = [int(run_id) for run_id in shared["id"]]
+    connection = open_store(path)
+    try:
+        texts = dict(connection.execute(f"SELECT id, config FROM runs WHERE id IN ({', '.join('?' * len(ids))})",
+                                        ids).fetchall())
+    finally:
+        connection.close()
+    for _, group in shared.sort_values("id").groupby("group", sort=False):
+        hashed = [run_id for run_id, point in zip(group["id"], group["point"])
+                  if point == config_hash(document(texts[run_id], path, "runs", run_id, "config"))]
+        if hashed:
+            other = next(run_id for run_id in group["id"] if run_id != hashed[0])
+            suite = str(identity.loc[identity["id"] == hashed[0], "suite"].iloc[0])
+            raise UserError(
+                f"{path}: a damaged or edited results store: runs row {other} holds the configuration and seed "
+                f"of row {hashed[0]} in suite {printable(repr(suite[:40]))} under another point (seqbench "
+                "stores each configuration once, under its hash; `seqbench run` would never rerun that point "
+                "and a mean over seeds would count that seed twice); left untouched")
+
+
+# What pandas calls a column of Python objects that may hold a float.
+_MAY_BE_INFINITE = {"floating", "mixed-integer-float", "mixed", "decimal"}
+
+
+def _check_infinities(path: str | Path, frame: "pd.DataFrame", results: Sequence[str],
+                      extracted: list[tuple[str, str]]) -> None:
+    """An infinite result SQLite extracted may be JSON ``1e999`` or an integer beyond
+    float range, which Python reads as the exact integer: the run's document is read
+    (``document``), which refuses the second, so that every view reads one value."""
+    import numpy as np
+    import pandas as pd
+
+    suspects: set[tuple[int, str]] = set()
+    for name, (source, _) in zip(results, extracted):
+        column = frame[name]
+        if column.dtype.kind == "f":
+            infinite = np.isinf(column.to_numpy())
+        elif column.dtype == object and pd.api.types.infer_dtype(column, skipna=True) in _MAY_BE_INFINITE:
+            infinite = column.map(lambda value: type(value) is float and math.isinf(value)).to_numpy(dtype=bool)
+        else:
+            continue  # integers, text, nothing
+        suspects.update((int(run_id), source) for run_id in frame["id"].to_numpy()[infinite])
+    if not suspects:
+        return
+    connection = open_store(path)
+    try:
+        for run_id, source in sorted(suspects):
+            (text,) = connection.execute(f"SELECT {source} FROM runs WHERE id = ?", (run_id,)).fetchone()
+            within_float_range(text, path, "runs", run_id, source)
+    finally:
+        connection.close()
+
+
 _NUMERIC_KINDS = {"floating", "integer", "mixed-integer-float", "boolean", "empty", "decimal"}
+
+
+_MAY_BE_HUGE = {"integer", "mixed-integer", "mixed-integer-float", "mixed"}
+
+
+def _is_float(number: int) -> bool:
+    try:
+        float(number)
+    except OverflowError:
+        return False
+    return True
 
 
 def _check_result_types(frame: "pd.DataFrame", path: str | Path) -> None:
@@ -185,6 +298,13 @@ def _check_result_types(frame: "pd.DataFrame", path: str | Path) -> None:
         if not name.startswith(("metric.", "time.", "meter.")) or pd.api.types.is_numeric_dtype(column):
             continue  # numbers (bool included), or a column pandas typed as such
         kind = pd.api.types.infer_dtype(column, skipna=True)
+        if kind in _MAY_BE_HUGE:
+            # Integers pandas could not hold as numbers: one past float range (10**400)
+            # is infinity to SQLite's JSON functions and 400 digits to Python's parser.
+            huge = column.map(lambda value: type(value) is int and not _is_float(value)).to_numpy(dtype=bool)
+            if huge.any():
+                index = int(huge.argmax())
+                raise beyond_float(path, f"runs row {frame['id'].iloc[index]}", name, column.iloc[index])
         if kind in _NUMERIC_KINDS:
             continue
         texts = column.map(lambda value: isinstance(value, (str, bytes, list, dict)))
@@ -215,6 +335,7 @@ def _extracted_in_python(
         documents = [document(text, path, "runs", identity[0], source) for text, source in zip(texts, sources)]
         config, results = documents[0], documents[1:]
         values = [_as_extracted(_at(config, where)) for _, where in PARAMETERS]
+        values.append(_as_extracted(_at(config, "$.task.data_version")))
         values += [_as_extracted(_at(document, where)) for document, (_, where) in zip(results, extracted)]
         rows.append((*identity, *values, *rest))
     return rows
@@ -283,6 +404,10 @@ def _per_run(
     if suite:
         where.append(f"{table}.run_id IN (SELECT id FROM runs WHERE suite = ?)")
         parameters.append(suite)
+    elif not identity:
+        # Rows whose run was deleted where foreign keys are off (store_schema.RUN_TABLES)
+        # belong to no run: the join leaves them out, and so does this.
+        where.append(f"{table}.run_id IN (SELECT id FROM runs)")
     if names is not None:
         names = list(names)
         where.append(f"{table}.name IN ({', '.join('?' * len(names))})")

@@ -21,8 +21,10 @@ from typing import Any, Mapping
 from seqbench.errors import UserError
 from seqbench.record import Record
 from seqbench.read_connection import open_store
-from seqbench.store_check import check_values, harden
-from seqbench.store_schema import APPLICATION_ID, SCHEMA, SCHEMA_VERSION, check_identity
+from seqbench.point import config_hash
+from seqbench.printable import printable
+from seqbench.store_check import check_values, described, document, harden
+from seqbench.store_schema import APPLICATION_ID, RUN_TABLES, SCHEMA, SCHEMA_VERSION, check_identity
 
 __all__ = ["Store", "default_store_path", "check_identity", "STORE_ENV", "SCHEMA_VERSION",
            "APPLICATION_ID"]
@@ -113,11 +115,36 @@ class Store:
         self.connection = connection
 
     def completed(self, suite: str) -> set[str]:
-        """Hashes of the suite's points that succeeded (resume skips exactly these)."""
-        rows = self.connection.execute(
-            "SELECT point FROM runs WHERE suite = ? AND status = 'ok'", (suite,)
-        )
-        return {point for (point,) in rows}
+        """Hashes of the suite's points that succeeded (resume skips exactly these).
+
+        Resume trusts each row's ``point``, reports and prune its configuration: a row
+        whose point is not its configuration's hash (a hand-edited store) is refused, or
+        resume would skip forever a point the report says is not run yet. So is a store
+        whose index answers this query otherwise than its table (a crafted or damaged
+        index would mark failed points done): the rows are read from the table itself
+        (NOT INDEXED) and compared with what the index gives the same query, the one
+        ``seqbench.claims`` asks."""
+        connection = self.connection
+        table = connection.execute(
+            "SELECT id, point, config FROM runs NOT INDEXED WHERE suite = ? AND status = 'ok'", (suite,)
+        ).fetchall()
+        # The index lookup (rows found through runs_by_suite) and the scan of the table
+        # cost about the same; the hashes below cost more (a few seconds at 100,000 runs).
+        indexed = set(connection.execute("SELECT id, point FROM runs WHERE suite = ? AND status = 'ok'", (suite,)))
+        if indexed != {(run_id, point) for run_id, point, _ in table}:
+            raise UserError(
+                f"{self.path}: a damaged or edited results store: an index of table runs disagrees with the "
+                f"table on which runs of suite {printable(repr(suite[:40]))} succeeded (resume would skip or "
+                f"rerun the wrong points); `sqlite3 {self.path} REINDEX` rebuilds the indexes; left untouched")
+        for run_id, point, text in table:
+            config = document(text, self.path, "runs", run_id, "config")
+            if config_hash(config) != point:
+                raise UserError(
+                    f"{self.path}: a damaged or edited results store: runs row {run_id}: point is "
+                    f"{described(point)}, not the hash of the row's config ({config_hash(config)}); seqbench "
+                    "stores every run under its configuration's hash, and resume would skip a point the "
+                    "report shows as not run; left untouched")
+        return {point for _, point, _ in table}
 
     def write(self, record: Record | Mapping[str, Any], provenance: dict[str, Any]) -> int:
         """Store one run, its curves, length and position metrics in one transaction,
@@ -167,6 +194,10 @@ class Store:
             )
             assert cursor.lastrowid is not None  # an INSERT that succeeded
             run_id = int(cursor.lastrowid)
+            # Rows another run left under this id (store_schema.RUN_TABLES: a run deleted
+            # with foreign keys off, whose id SQLite gives out again) are not this run's.
+            for table in RUN_TABLES:
+                connection.execute(f"DELETE FROM {table} WHERE run_id = ?", (run_id,))
             connection.executemany(
                 "INSERT INTO curves (run_id, epoch, name, value) VALUES (?, ?, ?, ?)",
                 [

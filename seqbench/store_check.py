@@ -34,7 +34,8 @@ from typing import Any, Iterable
 from seqbench.errors import UserError
 from seqbench.printable import printable
 
-__all__ = ["harden", "check_structure", "check_values", "described", "document", "folded", "OPTIONAL_TABLES", "READ_TABLES"]
+__all__ = ["harden", "check_structure", "check_values", "described", "document", "folded", "OPTIONAL_TABLES",
+           "READ_TABLES", "beyond_float", "within_float_range"]
 
 # Tables later versions added (IF NOT EXISTS makes them on the first write).
 OPTIONAL_TABLES = frozenset({"curves", "length_metrics", "position_metrics", "claims"})
@@ -225,14 +226,83 @@ def described(value: Any) -> str:
     return f"{kind} {printable(text[:_SHOWN])}{'...' if len(text) > _SHOWN else ''}"
 
 
+class _Repeated(Exception):
+    def __init__(self, key: str) -> None:
+        self.key = key
+
+
+class _BeyondFloat(Exception):
+    def __init__(self, digits: str) -> None:
+        self.digits = digits
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object with each key once: SQLite's JSON functions read the first of a
+    repeated key, Python's parser the last, so the table and the exports would show two
+    values for one figure."""
+    value = dict(pairs)
+    if len(value) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _Repeated(key)
+            seen.add(key)
+    return value
+
+
+def _float_range_int(digits: str) -> int:
+    """An integer of a document: one no float can hold (10**400) is refused; SQLite reads
+    it as infinity, Python as the exact integer (400 digits in an export)."""
+    number = int(digits)
+    try:
+        float(number)
+    except OverflowError:
+        raise _BeyondFloat(digits.lstrip("-")) from None
+    return number
+
+
+_DECODER = json.JSONDecoder(object_pairs_hook=_unique_keys)
+# The shortest integer beyond float range has 309 digits.
+_LONG_DIGITS = re.compile(r"[0-9]{309}")
+
+
+def beyond_float(path: Path | str, where: str, column: str, number: int) -> UserError:
+    """The refusal of an integer no float can hold, found in ``column`` at ``where``."""
+    digits = str(abs(number))
+    return UserError(f"{path}: a damaged or edited results store: {where}: {column} holds the integer "
+                     f"{digits[:12]}... ({len(digits)} digits), beyond any floating-point number, where "
+                     "seqbench writes numbers within float range; left untouched")
+
+
+def within_float_range(text: Any, path: Path | str, table: str, row: Any, column: str) -> None:
+    """Refuse JSON text holding an integer beyond float range (10**400): SQLite's JSON
+    functions read it as infinity, Python's parser as the exact integer. Only a text
+    holding a run of 309 digits is parsed to tell (a search, not a parse: it is made
+    where SQLite read an infinity, and for a configuration's distinct parts)."""
+    if not isinstance(text, str) or not _LONG_DIGITS.search(text):
+        return
+    try:
+        json.loads(text, parse_int=_float_range_int)
+    except _BeyondFloat as huge:
+        raise beyond_float(path, f"{table} row {row}" if row is not None else table, column,
+                           int(huge.digits)) from None
+    except (ValueError, RecursionError):
+        return  # not JSON: ``document`` says so
+
+
 def document(text: Any, path: Path | str, table: str, row: Any, column: str) -> dict[str, Any]:
     """The JSON object a store's ``column`` holds (``row``: its run id, None when the
     text stands for several rows), or a UserError saying what the text is instead: not
-    JSON, nested too deep to read, or JSON of another shape. JSON ``Infinity`` and
-    ``NaN``, which earlier versions wrote, are read."""
+    JSON, nested too deep to read, JSON of another shape, or an object giving one key
+    twice. JSON ``Infinity`` and ``NaN``, which earlier versions wrote, are read.
+    (An integer beyond float range: ``within_float_range``.)"""
     where = f"{table} row {row}" if row is not None else table
     try:
-        value = json.loads(text)
+        value = _DECODER.decode(text) if isinstance(text, str) else json.loads(text)
+    except _Repeated as repeated:
+        raise UserError(f"{path}: a damaged or edited results store: {where}: {column} gives the key "
+                        f"{printable(repr(repeated.key[:_SHOWN]))} twice (one reader would take the first, "
+                        "another the last), where seqbench writes each key once; left untouched") from None
     except (TypeError, ValueError, RecursionError) as error:
         reason = "nested too deeply to read" if isinstance(error, RecursionError) else "not JSON"
         raise UserError(f"{path}: a damaged or edited results store: {where}: {column} is {reason}, "

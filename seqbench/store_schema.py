@@ -11,7 +11,7 @@ from seqbench.errors import UserError
 from seqbench.printable import listed
 from seqbench.store_check import check_structure
 
-__all__ = ["SCHEMA", "SCHEMA_VERSION", "APPLICATION_ID", "check_identity"]
+__all__ = ["SCHEMA", "SCHEMA_VERSION", "APPLICATION_ID", "RUN_TABLES", "check_identity"]
 
 SCHEMA_VERSION = 1
 # SQLite's header field for "which application's file is this" (``PRAGMA application_id``):
@@ -81,6 +81,15 @@ CREATE TABLE IF NOT EXISTS claims (
     PRIMARY KEY (suite, point)
 );
 """
+
+
+# The tables whose rows belong to a run (keyed by ``run_id``). ``runs.id`` is an INTEGER
+# PRIMARY KEY without AUTOINCREMENT (changing that would make every existing store's
+# schema another than seqbench's), so SQLite gives a new run the largest id plus one,
+# and the id of a run deleted last is used again. A run deleted where foreign keys are
+# off (the ``sqlite3`` shell) leaves its rows in these tables: ``Store.write`` deletes
+# any rows of a new run's id before writing its own, and readers join through ``runs``.
+RUN_TABLES = ("curves", "length_metrics", "position_metrics")
 
 
 def check_identity(connection: sqlite3.Connection, path: Path) -> bool:

@@ -14,6 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from seqbench.cli import main
+from seqbench.point import config_hash
 from seqbench.errors import UserError
 from seqbench.results import load, load_curves
 from seqbench.store import Store
@@ -96,12 +97,21 @@ def test_same_point_in_two_suites_is_stored_once_per_suite(store_path):
 
 
 def test_completed_returns_only_succeeded_points_of_that_suite(store_path):
-    with Store(store_path) as store:
-        store.write(record("ok-here", suite="a"), {})
-        store.write(record("failed-here", suite="a", status="failed"), {})
-        store.write(record("ok-elsewhere", suite="b"), {})
+    # Points as seqbench makes them, the hash of their configuration: resume refuses a
+    # succeeded run stored under another point (tests/test_store_integrity.py).
+    def hashed(seq_len: int, **fields: Any) -> dict[str, Any]:
+        made = record(**fields)
+        made["config"]["task"]["params"]["seq_len"] = seq_len
+        made["point"] = config_hash(made["config"])
+        return made
 
-        assert store.completed("a") == {"ok-here"}
+    ok_here = hashed(3, suite="a")
+    with Store(store_path) as store:
+        store.write(ok_here, {})
+        store.write(hashed(4, suite="a", status="failed"), {})
+        store.write(hashed(5, suite="b"), {})
+
+        assert store.completed("a") == {ok_here["point"]}
         assert store.completed("c") == set()
 
 

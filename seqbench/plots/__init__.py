@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from functools import partial
 from typing import TYPE_CHECKING
 
+from seqbench.paths import safe_name
 from seqbench.plots import cost, curves, flops, generalisation, metric, pareto, positions
 from seqbench.plots.canvas import Palette, Plot, save
 from seqbench.plots.charts import line_grid, point_grid
@@ -22,7 +23,8 @@ if TYPE_CHECKING:
     import pandas as pd
     from matplotlib.figure import Figure
 
-__all__ = ["Figures", "figures", "save", "Plot", "ResultSet", "FAMILIES", "SMOKE_MARK", "is_smoke_set"]
+__all__ = ["Figures", "figures", "save", "Plot", "ResultSet", "FAMILIES", "SMOKE_MARK", "is_smoke_set",
+           "distinct_names"]
 
 FAMILIES = (metric, cost, flops, curves, pareto, generalisation, positions)
 
@@ -46,6 +48,7 @@ def figures(sets: list[ResultSet], band: str = "ci") -> Figures:
     runs = tidy(sets, sweep)
     palette = Palette(runs["series"].unique())
     plots = [_banded(plot, band) for family in FAMILIES for plot in family.plots(sets, sweep, runs, palette)]
+    plots = distinct_names(plots)
     if any(is_smoke_set(result_set) for result_set in sets):
         plots = [smoke_marked(plot) for plot in plots]
     return Figures(sets=sets, sweep=sweep, runs=runs, palette=palette, plots=plots)
@@ -73,6 +76,24 @@ def smoke_marked(plot: Plot) -> Plot:
         return figure
 
     return replace(plot, title=plot.title + SMOKE_MARK, draw=marked)
+
+
+def distinct_names(plots: list[Plot]) -> list[Plot]:
+    """``plots`` with file names of their own: a figure whose name (as a file name,
+    ``safe_name``, compared without case as macOS and Windows compare them) an earlier
+    figure has is named ``NAME-2`` (or the next number free). A primary metric called
+    ``time`` or ``energy`` made the metric's figure and the wall-time one both
+    ``time-vs-seq_len``, and the second overwrote the first."""
+    used: set[str] = set()
+    named = []
+    for plot in plots:
+        name, number = plot.name, 1
+        while safe_name(name).casefold() in used:
+            number += 1
+            name = f"{plot.name}-{number}"
+        used.add(safe_name(name).casefold())
+        named.append(plot if name == plot.name else replace(plot, name=name))
+    return named
 
 
 def _banded(plot: Plot, band: str) -> Plot:
