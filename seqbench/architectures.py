@@ -4,7 +4,9 @@ Each class here is the hyper-parameters (names, defaults, bounds), the signature
 serves, its smoke sizes and its description: everything a framework twin must share so
 that torch:X and tf:X are the same model. A framework plugin combines one with its own
 base, ``class TorchLSTM(LSTMArchitecture, TorchModel)``, and adds ``name`` and the
-network that implements it. Defaults are the original experiments' settings.
+network that implements it. Defaults are the original experiments' settings, except
+AttentionArchitecture's: its embedding, widths and last-position read-out are
+seqbench's own, not Batuketa's network (torch:batuketa-attention is that one).
 """
 
 from __future__ import annotations
@@ -42,9 +44,14 @@ class LSTMArchitecture:
 
 @dataclass
 class AttentionArchitecture:
-    description = "single-head self-attention with a causal mask; quadratic in length (Batuketa)"
+    description = (
+        "single-head self-attention with a causal mask after a linear embedding, an MLP read-out "
+        "at the last position; quadratic in length (Batuketa's task, not its network: "
+        "torch:batuketa-attention is that)"
+    )
     serves = CONTINUOUS_SCALAR
 
+    # seqbench's sizes, not the original's (Batuketa has no embedding and d_model 2).
     d_model: int = param(64, min=1, help="width of the query, key and value projections")
     hidden: int = param(64, min=1, help="width of the read-out layer")
 

@@ -82,6 +82,13 @@ ATT_EMBED = linear(F, D, T)  # 160
 ATT_FORWARD = ATT_EMBED + 3 * linear(D, D, T) + attention(T, T, D) + linear(D, HEAD, 1) + linear(HEAD, 1, 1)
 ATTENTION = (ATT_FORWARD, 3 * ATT_FORWARD - ATT_EMBED)  # 2,988; 8,804
 
+# --- torch:batuketa-attention: adding T = 5, no embedding: Q, K and V at the input's
+# width F = 2 (their input is data), the T x F outputs flattened into one unit, whose
+# input (the attention's output) needs its gradient.
+BATUKETA_QKV = 3 * linear(F, F, T)  # 120
+BATUKETA_FORWARD = BATUKETA_QKV + attention(T, T, F) + linear(T * F, 1, 1)  # 340
+BATUKETA = (BATUKETA_FORWARD, 3 * BATUKETA_FORWARD - BATUKETA_QKV)  # 340; 900
+
 # --- torch:gru-seq2seq: reverse L = 4, embeddings 4, hidden 6, 1 layer; 3 gates. The
 # encoder reads 4 tokens (no padding: reverse's digits are 1-9) from h_0 = 0; the decoder
 # runs one step per target (4, teacher-forced or not: the coin changes no shape),
@@ -189,6 +196,7 @@ CASES = {
     "lstm-adding": ("torch:lstm", "adding", {"seq_len": T}, {"hidden": H, "layers": 1}, LSTM_ADDING),
     "lstm-tokens": ("torch:lstm", "reverse", {"length": L}, {"hidden": H, "layers": 1}, LSTM_REVERSE),
     "attention": ("torch:attention", "adding", {"seq_len": T}, {"d_model": D, "hidden": HEAD}, ATTENTION),
+    "batuketa-attention": ("torch:batuketa-attention", "adding", {"seq_len": T}, {}, BATUKETA),
     "gru-seq2seq": (
         "torch:gru-seq2seq", "reverse", {"length": L},
         {"emb_dim": E, "hidden": G, "layers": 1, "dropout": 0.0}, GRU_SEQ2SEQ,

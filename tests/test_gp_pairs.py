@@ -191,6 +191,55 @@ def test_r2_stays_finite_when_the_targets_are_constant():
     assert task.score(off, targets)["r2"] == 0.0
 
 
+def test_r2_per_pair_is_the_mean_of_each_pairs_r2_about_its_own_mean():
+    # The reference's R² (oremnirv/attention helpers/metrics.py r_sq_2d, series 1):
+    # per pair, 1 - squared errors / squares about that pair's own mean; then the mean.
+    targets = np.array([[1.0, 2.0, 3.0], [10.0, 10.0, 16.0]])
+    means = np.array([[1.0, 2.0, 4.0], [10.0, 12.0, 16.0]])
+    predictions = np.stack([means, np.ones_like(means)], axis=-1)
+    scores = GPPairs(length=4, context=1).score(predictions, targets)
+    first = 1 - 1 / 2  # errors 0, 0, 1; squares about 2: 1, 0, 1
+    second = 1 - 4 / 24  # errors 0, 4, 0; squares about 12: 4, 4, 16
+    assert scores["r2_per_pair"] == pytest.approx((first + second) / 2)
+    # r2 keeps its meaning: every target about the mean of all six (7): 176.
+    assert scores["r2"] == pytest.approx(1 - 5 / 176)
+
+
+def test_r2_per_pair_stays_finite_for_a_pair_whose_targets_are_constant():
+    targets = np.array([[2.0, 2.0, 2.0], [0.0, 1.0, 2.0]])
+    exact = np.stack([targets, np.ones_like(targets)], axis=-1)
+    off = exact.copy()
+    off[0, :, 0] += 1  # the constant pair missed; the other exact
+    task = GPPairs(length=4, context=1)
+    assert task.score(exact, targets)["r2_per_pair"] == 1.0
+    assert task.score(off, targets)["r2_per_pair"] == 0.5  # (0 + 1) / 2
+
+
+def test_an_offset_only_predictor_scores_high_pooled_r2_and_negative_per_pair_r2():
+    # The audit's case: on the reference's process each sequence has an N(0, 2^2)
+    # offset, most of the pooled variance. Predicting B flat at its context's mean
+    # knows only the offset: pooled r2 counts that as explained, the reference's not.
+    task = GPPairs(process="original", noise=1e-4, context=50, length=100)
+    examples = task.generate(200, np.random.default_rng(0), "test")
+    offset = examples.inputs[:, 100:150, 1].mean(axis=1, keepdims=True)
+    flat = np.broadcast_to(offset, examples.targets.shape)
+    scores = task.score(np.stack([flat, np.ones_like(flat)], axis=-1), examples.targets)
+    assert scores["r2"] > 0.6
+    assert scores["r2_per_pair"] < 0
+    oracle = task.score(task.solve(examples.inputs), examples.targets)
+    assert oracle["r2_per_pair"] > 0.99
+
+
+def test_the_task_listing_names_and_explains_both_r2():
+    result = CliRunner().invoke(main, ["tasks"])
+    assert result.exit_code == 0, result.output
+    listing = result.output[result.output.index("gp-pairs  ["):]
+    listing = listing[: listing.index("parameters:")]
+    assert "metrics: nll, mse, r2, r2_per_pair" in listing
+    assert "r2 pools every pair" in " ".join(listing.split())
+    assert "r2_per_pair is the reference's" in " ".join(listing.split())
+
+
 @pytest.mark.parametrize("bad", [0.0, -0.1, np.nan])
 def test_non_positive_variances_are_refused(bad):
     targets = np.zeros((2, 3))

@@ -6,9 +6,14 @@ except at exactly two positions. The target is the sum of the two marked values.
 Where the two markers go (``placement``) is what published variants differ in, and
 the easier rules keep the markers near the start, so at long T they shorten the
 memory the task needs:
-  * "uniform" (unset, the default): two distinct positions, uniform over all T. Both
-    original experiments seqbench reproduces place them so: Batuketa's data code and
-    the LSTM experiment ("two random instances").
+  * "uniform" (unset, the default): two distinct positions, uniform over all T.
+    Batuketa's data code places them so. The LSTM experiment's write-up says "two
+    random instances", read here as uniform, but it also defines the task as Le et
+    al.'s §4.1, which may put one marker in each half ("halves"; the paper is not in
+    the reference set, so this is unsettled). Its reproduction suites use uniform.
+    The two differ at every T: under uniform the earlier marker lies on average
+    0.665 T from the end and both markers share a half in half the sequences; under
+    halves 0.75 T, and never.
   * "halves": one uniform in the first half (0..T/2-1), one in the second
     (T/2..T-1), as e.g. the unitary-RNN paper (Arjovsky et al. 2016) states it.
   * "hochreiter": Hochreiter & Schmidhuber's (1997, experiment 4) rule: "mark one of

@@ -20,7 +20,12 @@ Splits never share an input, because an input's split is a function of its text:
 90% train, 5% validation, 5% test by a 64-bit hash of what the factored text shows
 (the variable, the merged monomial's coefficient and power, the multiset of binomials),
 computed before any text is built. A split's examples are the draws whose hash falls
-in it: the original distribution restricted to that split's share. The test split
+in it: the original distribution conditioned on the texts of that split's share. That
+is not the whole distribution scaled down: a text drawn often goes to one split with
+all its copies, and the few texts of the frequent kinds (a both-monomial line such as
+``-3*x**2``) fall unevenly, so each split's mix is lumpy. In 1,000,000 draws the test
+split has 5.2% both-monomial lines against 4.0% of all draws, and the train split
+3.9% (the scientific audit's check_polynomial_splits.py). The test split
 keeps one draw in twenty, so a draw's hash must be cheap; each factor slot's part of
 the hash is tabulated. ``structure_split`` is the same hash from the factors
 themselves; ``split_of`` hashes token rows (data files).

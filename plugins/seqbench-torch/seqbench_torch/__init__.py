@@ -17,6 +17,7 @@ from seqbench_torch.causal_models import (
 )
 from seqbench_torch.models import (
     TorchAttention,
+    TorchBatuketaAttention,
     TorchGPAttention,
     TorchGRUSeq2Seq,
     TorchLSTM,
@@ -27,6 +28,7 @@ from seqbench_torch.models import (
 MODELS = (
     TorchLSTM,
     TorchAttention,
+    TorchBatuketaAttention,
     TorchGRUSeq2Seq,
     TorchTransformer,
     TorchGPAttention,

@@ -13,17 +13,21 @@ from typing import Any
 import numpy as np
 
 from seqbench.architectures import (
+    CONTINUOUS_SCALAR,
     AttentionArchitecture,
     GPAttentionArchitecture,
     GRUSeq2SeqArchitecture,
     LSTMArchitecture,
     TransformerArchitecture,
 )
+from seqbench.settings import RunSettings
+from seqbench.task import Task
 from seqbench_torch.base import TorchModel
 
 __all__ = [
     "TorchLSTM",
     "TorchAttention",
+    "TorchBatuketaAttention",
     "TorchGRUSeq2Seq",
     "TorchTransformer",
     "TorchGPAttention",
@@ -41,6 +45,35 @@ class TorchLSTM(LSTMArchitecture, TorchModel):
 class TorchAttention(AttentionArchitecture, TorchModel):
     name = "torch:attention"
     network = "seqbench_torch.networks.attention:CausalAttention"
+
+
+@dataclass
+class TorchBatuketaAttention(TorchModel):
+    """Batuketa's own network (gbordyugov/batuketa, ``batuketa/models.py``), torch only
+    (no shared declaration, no TensorFlow twin yet). It has no size to set: the width is
+    the input's features (2 on adding) and the read-out is sized by the task's length."""
+
+    name = "torch:batuketa-attention"
+    description = (
+        "Batuketa's network as published: no embedding, single-head causal attention at the "
+        "input's width (2), all T outputs flattened into one linear unit; 2T + 19 weights "
+        "(219 at T = 100); tested at its training length only"
+    )
+    serves = CONTINUOUS_SCALAR
+    network = "seqbench_torch.networks.attention:BatuketaAttention"
+
+    def validate(self, task: Task, run: RunSettings) -> None:
+        """Also refused up front: testing at other lengths (run.eval_lengths), which a
+        read-out with a weight per position cannot read (every such length would fail)."""
+        super().validate(task, run)
+        trained = getattr(task, task.length_param) if task.length_param else None
+        others = sorted({length for length in run.eval_lengths or () if length != trained})
+        if others:
+            raise ValueError(
+                f"torch:batuketa-attention's read-out has a weight per position, sized for the "
+                f"training length {trained}; it cannot be tested at {others}; allowed: "
+                f"run.eval_lengths unset or [{trained}]"
+            )
 
 
 @dataclass
