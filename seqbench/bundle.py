@@ -23,7 +23,7 @@ from seqbench.errors import UserError
 from seqbench.paths import own_file
 from seqbench.printable import listed
 from seqbench.read_connection import SIDE_SUFFIXES
-from seqbench.results import connect_read_only, suites as suites_of
+from seqbench.results import connect_read_only, stored_name, suites as suites_of
 from seqbench.store import Store
 
 __all__ = ["write_bundle", "bundle_origin", "TABLES"]
@@ -101,7 +101,8 @@ def write_bundle(store: Path, suites: Sequence[str], out: Path, force: bool = Fa
     """Write the runs of ``suites`` in ``store`` to the bundle ``out``; returns how many
     runs it holds. Refuses (UserError) a suite the store lacks, and an existing ``out``
     unless ``force``."""
-    suites = list(dict.fromkeys(suites))
+    names = suites_of(store)
+    suites = list(dict.fromkeys(stored_name(name, names) for name in suites))
     _check(store, suites, out, force)
     out.parent.mkdir(parents=True, exist_ok=True)
     # A link planted at that name would have the bundle written into its target.

@@ -23,7 +23,7 @@ from seqbench.store_check import READ_TABLES, beyond_float, described, document,
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["connect_read_only", "load", "load_curves", "load_length_metrics", "load_position_metrics", "load_provenance",
+__all__ = ["connect_read_only", "load", "stored_name", "load_curves", "load_length_metrics", "load_position_metrics", "load_provenance",
            "load_records", "StoredRecord", "suites"]
 
 IDENTITY = ("id", "suite", "point", "status", "task", "model", "seed", "primary_metric",
@@ -359,6 +359,19 @@ def _as_extracted(value: Any) -> Any:
     if isinstance(value, (dict, list)):
         return json.dumps(value)
     return value
+
+
+def stored_name(typed: str, names: Iterable[str]) -> str:
+    """The stored suite name ``typed`` (on a command line) means: itself, else the one
+    equal to it in Unicode NFC, as suite files' names are stored (a decomposed "café"
+    typed, or pasted from a macOS file name, finds the composed one); else ``typed``."""
+    import unicodedata
+
+    names = list(names)
+    if typed in names:
+        return typed
+    composed = unicodedata.normalize("NFC", typed)
+    return next((name for name in names if unicodedata.normalize("NFC", name) == composed), typed)
 
 
 def suites(path: str | Path) -> list[str]:

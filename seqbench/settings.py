@@ -26,6 +26,7 @@ __all__ = [
     "SMOKE_LIMITS",
     "TARGET_KEYS",
     "LATER_SETTINGS",
+    "MAX_SPLIT_EXAMPLES",
 ]
 
 # ASCII digits only, no leading zero, matched whole: ``\d`` would take full-width digits
@@ -33,6 +34,13 @@ __all__ = [
 DEVICE_PATTERN = re.compile(r"auto|cpu|cuda|cuda:(?:0|[1-9][0-9]*)")
 
 TARGET_KEYS = ("metric", "value", "direction")
+
+# train_size and eval_size: at most 2**29 examples, the most of the smallest example
+# there is (one input value, one target) that fit a split's 2**30 values
+# (seqbench.task_probe.MAX_SPLIT_VALUES, which then bounds them by the task's own
+# example size). Unbounded, 10**12 passed validation and failed every point with a
+# MemoryError (the harness's list of a split's chunks alone was 7 GiB).
+MAX_SPLIT_EXAMPLES = 2**29
 
 # What ``--smoke`` shrinks run settings to: enough to exercise every phase in seconds.
 SMOKE_LIMITS = {"epochs": 2, "train_size": 256, "eval_size": 128, "batch_size": 64}
@@ -97,8 +105,10 @@ class FitSettings:
 @dataclass(frozen=True)
 class RunSettings:
     epochs: int = param(10, min=1, help="training epochs (early stopping may end sooner)")
-    train_size: int = param(20_000, min=1, help="training examples")
-    eval_size: int = param(2_000, min=1, help="validation examples, and test examples")
+    train_size: int = param(20_000, min=1, max=MAX_SPLIT_EXAMPLES, help="training examples")
+    eval_size: int = param(
+        2_000, min=1, max=MAX_SPLIT_EXAMPLES, help="validation examples, and test examples"
+    )
     batch_size: int = param(256, min=1, help="examples per training and evaluation batch")
     patience: int | None = param(
         None, min=1, help="stop after this many epochs without validation improvement"

@@ -20,6 +20,7 @@ fit under its cap, runs at its values as written.
 
 from __future__ import annotations
 
+import unicodedata
 from typing import TYPE_CHECKING, Any, Sequence
 
 from seqbench.params import ParamError, coerce_params
@@ -28,7 +29,7 @@ from seqbench.settings import SMOKE_LIMITS
 if TYPE_CHECKING:
     from seqbench.task import Task
 
-__all__ = ["shrink_axis", "smoke_sweep", "SMOKE_SUFFIX", "smoke_name", "is_smoke_name"]
+__all__ = ["shrink_axis", "smoke_sweep", "SMOKE_SUFFIX", "smoke_name", "is_smoke_name", "looks_like_smoke_name"]
 
 # Smoke runs are stored under the suite's name with this suffix, so they are never
 # mistaken for (or resumed as) the suite's full-size runs.
@@ -41,6 +42,14 @@ def smoke_name(suite: str) -> str:
 
 def is_smoke_name(suite: str) -> bool:
     return suite.endswith(SMOKE_SUFFIX)
+
+
+def looks_like_smoke_name(suite: str) -> bool:
+    """Whether ``suite`` reads as a smoke run's name once compatibility characters are
+    folded (NFKC): full-width brackets (``x ［smoke］``), an ideographic or no-break
+    space. A suite file may not take such a name: it would be shown, and typed, as the
+    smoke runs of another suite. (``is_smoke_name`` is the exact test stored names get.)"""
+    return is_smoke_name(unicodedata.normalize("NFKC", suite))
 
 
 def _whole(value: Any) -> bool:

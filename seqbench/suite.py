@@ -10,6 +10,7 @@ import hashlib
 import itertools
 import json
 import math
+import unicodedata
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,15 +20,19 @@ from seqbench import registry
 from seqbench.devices import check_here, planned_device
 from seqbench.errors import UserError, near_name
 from seqbench.model import Model, unavailable_reason
-from seqbench.params import ParamError, coerce_params, param_specs
+from seqbench.params import ParamError, coerce_params, coerce_value, param_specs
 from seqbench.point import Point
 from seqbench.settings import SMOKE_LIMITS, RunSettings, check_device
-from seqbench.smoke_sizes import SMOKE_SUFFIX, is_smoke_name, smoke_name, smoke_sweep
+from seqbench.smoke_sizes import SMOKE_SUFFIX, looks_like_smoke_name, smoke_name, smoke_sweep
 from seqbench.suite_plugins import able_models, check_model, plugin_call, task_data_version, task_signature
 from seqbench.suite_input import NO_REPEAT, brief, first_repeated, parse_toml, read_bytes, shown
-from seqbench.suite_run import RUN_KEYS, check_eval_lengths, check_run_keys, check_target
-from seqbench.task_probe import probe_task
-from seqbench.task import Task
+from seqbench.suite_run import (
+    MAX_EVAL_LENGTHS, RUN_KEYS, EvalTask, check_eval_lengths, check_run_keys, check_target,
+)
+from seqbench.task_probe import (
+    MAX_SPLIT_VALUES, check_example_size, check_split_size, probe_task, task_at, values_per_example,
+)
+from seqbench.task import Signature, Task
 
 __all__ = ["Suite", "load_suite", "SECTIONS"]
 
@@ -80,6 +85,11 @@ def _load_suite(path: Path, smoke: bool, device: str | None, max_points: int | N
     where = str(path)
 
     unknown = sorted(set(raw) - set(SECTIONS))
+    if unknown and not isinstance(raw[unknown[0]], dict):
+        # ``name = "x"`` above every [section] header: a key, not a section.
+        raise UserError(f"{where}: {brief(unknown[0])} = {brief(raw[unknown[0]])}: a key outside any section; "
+                        f"keys go under a section header{_home_of(unknown[0])}; allowed sections: "
+                        f"{', '.join(SECTIONS)}")
     if unknown:
         raise UserError(f"{where}: unknown section [{unknown[0]}]; allowed: {', '.join(SECTIONS)}"
                         f"{near_name(unknown[0], SECTIONS)}")
@@ -112,20 +122,39 @@ def _load_suite(path: Path, smoke: bool, device: str | None, max_points: int | N
     models = _model_entries(where, raw.get("model"))
     sweep = _sweep_axes(where, raw.get("sweep", {}), task_cls, models)
     _check_size(where, sweep, models, seeds, max_points)
+    _check_probe_count(where, sweep, run_values, max_points)
     if smoke:
         sweep = smoke_sweep(sweep, task_cls, task_values)
 
     points: dict[str, Point] = {}
-    probed: set[str] = set()
+    # Each distinct task configuration (its parameters) is built into a signature, its
+    # eval lengths' tasks and its probe once, whatever the number of grid points
+    # (run and model axes, models, seeds) sharing it.
+    configs: dict[str, _Config] = {}
+    eval_lists: dict[tuple[str, tuple[int, ...], bool], tuple[int, int] | None] = {}
     axes = list(sweep.items())
     for combination in itertools.product(*(values for _, values in axes)):
         chosen = {key: value for (key, _), value in zip(axes, combination)}
         task_params, task = _resolve_task(where, task_cls, task_values, chosen, smoke)
-        signature = task_signature(where, task_name, task)
-        data_version = task_data_version(where, task_name, task)
+        probe_key = json.dumps(task_params, sort_keys=True, default=repr)
+        config = configs.get(probe_key)
+        if config is None:
+            config = configs[probe_key] = _Config(
+                task, task_signature(where, task_name, task), task_data_version(where, task_name, task),
+                task_params, set(_swept_values(chosen, "task")))
+        signature, data_version = config.signature, config.data_version
         run_values_resolved = _resolve_run(where, run_values, chosen, smoke, device, gpus)
-        check_eval_lengths(where, task_cls, task_params, run_values_resolved["eval_lengths"],
-                           swept="run.eval_lengths" in chosen)
+        lengths = run_values_resolved["eval_lengths"]
+        eval_swept = "run.eval_lengths" in chosen
+        if lengths is not None:
+            list_key = (probe_key, tuple(lengths), eval_swept)
+            if list_key not in eval_lists:  # a list checked once per task configuration
+                key = "[sweep] run.eval_lengths" if eval_swept else "[run] eval_lengths"
+                built = check_eval_lengths(where, task_cls, task_params, lengths, eval_swept, config.eval_built)
+                for length in lengths:
+                    config.eval_keys.setdefault(length, key)
+                # The length whose test split is largest, for the split-size check.
+                eval_lists[list_key] = max(((built[n].values, n) for n in lengths), default=None)
         target_key = "[sweep] run.target" if "run.target" in chosen else "[run] target"
         check_target(f"{where}: {target_key}", task_cls, run_values_resolved["target"])
         # Built once, validated: the settings every step after this one reads.
@@ -158,15 +187,88 @@ def _load_suite(path: Path, smoke: bool, device: str | None, max_points: int | N
                 )
                 # Axes a model does not have (model.hidden for the oracle) collapse here.
                 points.setdefault(point.hash, point)
-        # After the checks that name a setting: making examples costs more than reading
-        # a value, so a mistake the user can fix by its key is reported first.
-        probe_key = json.dumps(task_params, sort_keys=True, default=repr)
-        if probe_key not in probed:  # once per distinct task, not per model or run axis
-            probe_task(where, task, signature, task_params, set(_swept_values(chosen, "task")))
-            probed.add(probe_key)
+        # After the checks that name a setting, and before anything is made: sizes
+        # from the signatures alone.
+        if not config.sized:
+            check_example_size(where, task_at(config.task, config.params, config.swept), config.signature)
+            config.sized = True
+        _check_splits(where, chosen, run, config, eval_lists[list_key] if lengths is not None else None)
+
+    # Making examples costs more than reading a value: only once every grid point's
+    # values passed, so a mistake the user can fix by its key is reported first. One
+    # probe per distinct task configuration, one per distinct evaluation length of it.
+    # Each configuration let go once probed: a task keeps what it computed for its
+    # examples (gp-pairs: a factored 4,096-point covariance, 128 MiB), and nine of them
+    # held at once took 1.8 GB.
+    for probe_key in list(configs):
+        config = configs.pop(probe_key)
+        probe_task(where, config.task, config.signature, config.params, config.swept)
+        for length in list(config.eval_built):
+            evaluated = config.eval_built.pop(length)
+            params = {**config.params, str(task_cls.length_param): length}
+            probe_task(where, evaluated.task, evaluated.signature, params, config.swept,
+                       ("test",), (config.eval_keys[length], length))
 
     file_hash = hashlib.sha256(content).hexdigest()
     return Suite(path, name, description, seeds, file_hash, list(points.values()))
+
+
+@dataclass
+class _Config:
+    """A distinct task configuration of the grid: its task (as first built), what it
+    says of itself, and its evaluation lengths' tasks, checked."""
+
+    task: Task
+    signature: Signature
+    data_version: int | None
+    params: dict[str, Any]
+    swept: set[str]  # its parameters a [sweep] axis chose
+    eval_built: dict[int, EvalTask] = dataclasses.field(default_factory=dict)
+    eval_keys: dict[int, str] = dataclasses.field(default_factory=dict)  # the key that listed each length
+    sized: bool = False  # its example size checked (check_example_size)
+
+    @property
+    def size(self) -> int:
+        return values_per_example(self.signature)
+
+
+def _check_splits(where: str, chosen: dict[str, Any], run: RunSettings, config: _Config,
+                  longest: tuple[int, int] | None) -> None:
+    """The point's splits within MAX_SPLIT_VALUES: train_size and eval_size examples at
+    the training length, and eval_size at the evaluation length of largest examples
+    (``longest``: its values an example and the length)."""
+    largest = max(config.size, longest[0] if longest is not None else 0)
+    if max(run.train_size, run.eval_size) * largest <= MAX_SPLIT_VALUES:
+        return  # every grid point passes here: its messages are only worded on failure
+    at = task_at(config.task, config.params, config.swept)
+    keys = {setting: f"[sweep] run.{setting}" if f"run.{setting}" in chosen else f"[run] {setting}"
+            for setting in ("train_size", "eval_size")}
+    check_split_size(where, keys["train_size"], run.train_size, at, config.size)
+    check_split_size(where, keys["eval_size"], run.eval_size, at, config.size)
+    if longest is not None:
+        values, length = longest
+        at_length = task_at(config.task, config.params, config.swept, (config.eval_keys[length], length))
+        check_split_size(where, keys["eval_size"], run.eval_size, at_length, values)
+
+
+def _check_probe_count(where: str, sweep: dict[str, list[Any]], run_values: dict[str, Any],
+                       max_points: int | None) -> None:
+    """Refuse, before anything is built, a grid whose validation would probe more task
+    configurations (each distinct task, and each at every evaluation length) than
+    ``max_points``: each probe makes examples, which can take seconds."""
+    if max_points is None:
+        return
+    tasks = math.prod(len(values) for key, values in sweep.items() if key.startswith("task."))
+    given = sweep["run.eval_lengths"] if "run.eval_lengths" in sweep else [run_values.get("eval_lengths")]
+    lists: list[list[Any]] = [values for values in given if isinstance(values, list)]
+    if any(len(values) > MAX_EVAL_LENGTHS for values in lists):
+        return  # refused with its own message while the grid is checked
+    count = tasks * (1 + sum(len(values) for values in lists))
+    if count > max_points:
+        raise UserError(
+            f"{where}: [sweep] makes up to {count:,} task configurations to probe ({tasks:,} of "
+            f"[task], each at its length and at every one of eval_lengths), more than --max-points "
+            f"{max_points:,}; raise --max-points to validate them all")
 
 
 def _check_size(
@@ -181,6 +283,13 @@ def _check_size(
         raise UserError(
             f"{where}: [sweep] makes up to {count:,} points ({sizes}), more than --max-points "
             f"{max_points:,}; raise --max-points to run them all")
+
+
+def _home_of(key: str) -> str:
+    """`` (name belongs under [suite])`` for a key one section takes, else empty."""
+    owners = (("suite", SUITE_KEYS), ("run", RUN_KEYS), ("task", ("name",)))
+    homes = [f"[{section}]" for section, keys in owners if key in keys]
+    return f" ({key} belongs under {' or '.join(homes)})" if homes else ""
 
 
 def _available(kind: str) -> str:
@@ -213,13 +322,18 @@ def _suite_header(where: str, header: dict[str, Any], default_name: str) -> tupl
         raise UserError(
             f"{where}: [suite] name: expected printable text of at most {MAX_NAME_CHARACTERS} characters "
             f"(no control or format characters, no separator but the space), got {brief(name)}{taken}")
+    # One name, one spelling: "café" typed precomposed (NFC) or decomposed (NFD, as some
+    # editors and macOS file names write it) looks the same everywhere it is shown, and
+    # the store compares names byte for byte; both are stored, compared and reported as NFC.
+    name = unicodedata.normalize("NFC", name)
     if name != name.strip():
         # ' x ' cannot be found by --suite x, and 'x [smoke] ' passed the smoke check
         # below, to be stored as 'x [smoke]  [smoke]'.
         raise UserError(f"{where}: [suite] name: {brief(name)} starts or ends with whitespace; "
                         "allowed: a name without spaces around it")
-    if is_smoke_name(name):
-        raise UserError(f"{where}: [suite] name: {name!r} ends in {SMOKE_SUFFIX.strip()!r}, which "
+    if looks_like_smoke_name(name):
+        folded = "" if name.endswith(SMOKE_SUFFIX) else " (read with its full-width or compatibility characters as plain ones)"
+        raise UserError(f"{where}: [suite] name: {name!r} ends in {SMOKE_SUFFIX.strip()!r}{folded}, which "
                         "marks the runs of `seqbench run --smoke`; choose another name")
     description = header.get("description", "")
     if not isinstance(description, str):
@@ -311,9 +425,6 @@ def _sweep_axes(
             raise UserError(f"{where}: [sweep] {key}: names cannot be swept; list [[model]] entries instead")
         if not isinstance(values, list) or not values:
             raise UserError(f"{where}: [sweep] {key}: expected a non-empty list of values, got {brief(values)}")
-        repeated = first_repeated(values)
-        if repeated is not NO_REPEAT:
-            raise UserError(f"{where}: [sweep] {key}: repeated value {brief(repeated)} in {shown(values)}")
         if section == "task":
             known = [spec.name for spec in param_specs(task_cls)]
         elif section == "run":
@@ -329,8 +440,30 @@ def _sweep_axes(
                 f"{where}: [sweep] {key}: unknown parameter of {owner}; "
                 f"allowed: {', '.join(known) or 'none'}{near_name(name, known)}"
             )
+        # Each value's type before the repeat check: true is not a repeat of 1 (Python's
+        # True == 1), it is a boolean where an int belongs.
+        _check_axis_types(where, key, section, name, task_cls, values)
+        repeated = first_repeated(values)
+        if repeated is not NO_REPEAT:
+            raise UserError(f"{where}: [sweep] {key}: repeated value {brief(repeated)} in {shown(values)}")
         axes[key] = values
     return axes
+
+
+def _check_axis_types(where: str, key: str, section: str, name: str, task_cls: type[Task],
+                      values: list[Any]) -> None:
+    """Each value of a task or run axis against its declared type and bounds (the
+    message the grid point would give). Model axes are typed per model, at each grid
+    point; ``run.target`` (a table) is checked against the task there too."""
+    owner: type = task_cls if section == "task" else RunSettings
+    if section == "model" or name == "target":
+        return
+    spec = next(spec for spec in param_specs(owner) if spec.name == name)
+    for value in values:
+        try:
+            coerce_value(spec, value)
+        except ParamError as error:
+            raise UserError(f"{where}: [sweep] {section}.{error}") from None
 
 
 def _swept_values(chosen: dict[str, Any], section: str) -> dict[str, Any]:

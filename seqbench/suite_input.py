@@ -88,8 +88,9 @@ NO_REPEAT = object()
 
 
 def first_repeated(values: list[Any]) -> Any:
-    """The first value that equals an earlier one (1 and 1.0 are equal, as in ``==``), or
-    NO_REPEAT; linear time, so a 40,000-value list is checked at once."""
+    """The first value that equals an earlier one (1 and 1.0 are equal, as in ``==``; a
+    boolean equals only a boolean, not 1 or 0 as in Python), or NO_REPEAT; linear time,
+    so a 40,000-value list is checked at once."""
     seen: set[Any] = set()
     for value in values:
         key = _hashable(value)
@@ -100,6 +101,8 @@ def first_repeated(values: list[Any]) -> Any:
 
 
 def _hashable(value: Any) -> Any:
+    if isinstance(value, bool):
+        return ("bool", value)  # True == 1 and hash(True) == hash(1): a boolean is no number
     if isinstance(value, list):
         return ("list", tuple(_hashable(item) for item in value))
     if isinstance(value, dict):

@@ -6,17 +6,32 @@ and key (seqbench.suite calls them while it validates a suite)."""
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, NamedTuple
 
 from seqbench import registry
 from seqbench.errors import UserError, near_name
 from seqbench.params import coerce_value, param_specs
 from seqbench.settings import TARGET_KEYS, RunSettings
 from seqbench.suite_input import NO_REPEAT, brief, first_repeated, shown
-from seqbench.suite_plugins import plugin_call
-from seqbench.task import Task
+from seqbench.suite_plugins import plugin_call, task_signature
+from seqbench.task import Signature, Task
+from seqbench.task_probe import check_example_size
 
-__all__ = ["RUN_KEYS", "check_run_keys", "check_eval_lengths", "check_target"]
+__all__ = ["RUN_KEYS", "check_run_keys", "check_eval_lengths", "check_target", "EvalTask", "MAX_EVAL_LENGTHS"]
+
+# A length-generalisation curve is a few dozen lengths; every point tests at each, and
+# validation builds and probes each. 1,000 lengths in a 10,000-point grid took 42 s to
+# validate (each length's task built at every grid point).
+MAX_EVAL_LENGTHS = 100
+
+
+class EvalTask(NamedTuple):
+    """The task at one of ``run.eval_lengths``, checked."""
+
+    task: Task
+    signature: Signature
+    values: int  # in one example (seqbench.task_probe.values_per_example)
+
 
 RUN_KEYS = tuple(spec.name for spec in param_specs(RunSettings) if spec.name != "smoke")
 
@@ -39,17 +54,27 @@ def check_run_keys(where: str, values: dict[str, Any]) -> None:
 
 def check_eval_lengths(
     where: str, task_cls: type[Task], task_params: dict[str, Any], lengths: list[int] | None,
-    swept: bool = False,
-) -> None:
-    """Every evaluation length must make a valid task: same parameters, another length.
-    ``swept``: the lengths come from ``[sweep] run.eval_lengths``, which the message names."""
+    swept: bool = False, built: dict[int, EvalTask] | None = None,
+) -> dict[int, EvalTask]:
+    """Every evaluation length must make a valid task: same parameters, another length,
+    each within the task's declared bounds and of examples no larger than a training
+    length may make (``check_example_size``). ``swept``: the lengths come from ``[sweep]
+    run.eval_lengths``, which the message names. Returns each length's task, its
+    signature and the values one of its examples holds (for the split-size check and
+    the probe); ``built``: those of this task configuration already checked, by an
+    earlier grid point, which are not built again (and are added to)."""
+    built = {} if built is None else built
     if lengths is None:
-        return
+        return built
     key = f"{where}: {'[sweep] run.eval_lengths' if swept else '[run] eval_lengths'}"
     if task_cls.length_param is None:
         raise UserError(f"{key}: task {task_cls.name!r} has no length parameter to vary")
     if not lengths:
         raise UserError(f"{key}: expected a non-empty list of lengths")
+    if len(lengths) > MAX_EVAL_LENGTHS:
+        # Every point tests at every length, and validation probes each one.
+        raise UserError(f"{key}: {len(lengths):,} lengths; allowed: at most {MAX_EVAL_LENGTHS} "
+                        "lengths (a curve needs a few dozen)")
     repeated = first_repeated(list(lengths))
     if repeated is not NO_REPEAT:
         # Each length is a row of the store's length_metrics, keyed by length: a repeat
@@ -57,12 +82,18 @@ def check_eval_lengths(
         raise UserError(f"{key}: repeated length {brief(repeated)} in {shown(list(lengths))}")
     spec = next(s for s in param_specs(task_cls) if s.name == task_cls.length_param)
     for length in lengths:
+        if type(length) is int and length in built:  # not True for 1: a bool is coerced (refused)
+            continue
         try:
             coerce_value(spec, length)
-            plugin_call(where, "[task] name", registry.tasks(), task_cls.name, f"{task_cls.name}(...)",
-                        lambda: task_cls(**{**task_params, spec.name: length}), (ValueError, TypeError))
+            task: Task = plugin_call(where, "[task] name", registry.tasks(), task_cls.name, f"{task_cls.name}(...)",
+                                     lambda: task_cls(**{**task_params, spec.name: length}), (ValueError, TypeError))
         except (ValueError, TypeError) as error:
             raise UserError(f"{key}: length {brief(length)} is not valid for {task_cls.name!r}: {error}") from None
+        signature = task_signature(where, task_cls.name, task)
+        at = f"{key.split(': ', 1)[-1]} length {brief(length)} of [task] {task_cls.name}"
+        built[length] = EvalTask(task, signature, check_example_size(where, at, signature))
+    return built
 
 
 def check_target(key: str, task_cls: type[Task], target: dict[str, Any] | None) -> None:

@@ -23,6 +23,18 @@ and the task's ``solve``, reading the same wrapped ids, still scores 1. So the
 signature's vocabularies are checked before anything is made, and the ids made (inputs,
 targets and the task's own answer) after: the first failure otherwise was the first
 model to index a table with them (numpy:lookup: "negative dimensions").
+
+Every split a point uses is probed, not only the train split: a token task assigns each
+possible input to one split by its hash, and a short length or a small vocabulary can
+leave the validation or test split owning none (parity at lengths 1, 2, 3 and 5), which
+failed every point. So the probe makes and answers two examples of each of train,
+validation and test at the training length, and two test examples at each of
+``run.eval_lengths`` (``splits``, ``eval_length``). Each distinct configuration is
+probed once (seqbench.suite keeps the keys), one split at a time.
+
+A split's size is checked from the signature alone, before anything is made:
+``check_split_size`` refuses a split of more than ``MAX_SPLIT_VALUES`` values (its
+examples times the values of one).
 """
 
 from __future__ import annotations
@@ -33,49 +45,117 @@ from typing import Any
 
 import numpy as np
 
+from seqbench.data import SPLITS
 from seqbench.errors import UserError
+from seqbench.settings import MAX_SPLIT_EXAMPLES
 from seqbench.suite_input import brief
 from seqbench.task import Signature, Task
 
-__all__ = ["probe_task", "MAX_EXAMPLE_VALUES", "MAX_TOKEN_VOCAB"]
+__all__ = [
+    "probe_task", "check_example_size", "check_split_size", "values_per_example", "task_at",
+    "MAX_EXAMPLE_VALUES", "MAX_SPLIT_VALUES", "MAX_TOKEN_VOCAB",
+]
 
 # 2**26 values: 512 MiB as float64 for one example. The longest sequences benchmarks
 # train on today are around a million positions.
 MAX_EXAMPLE_VALUES = 2**26
 PROBE_EXAMPLES = 2
+# 2**30 values in one split (its examples times the values of one): 8 GiB as float64.
+# Past the data cache (256 MiB) a split is made again chunk by chunk on every pass, and
+# an evaluation split's targets and the model's predictions are held whole; a split
+# past this would be hours of data making per epoch or a MemoryError on every point.
+# The largest shipped suite's split is 300,100,000 values (reproductions/adding_lstm:
+# 100,000 examples at T = 1,500).
+MAX_SPLIT_VALUES = 2**30
+assert MAX_SPLIT_EXAMPLES == MAX_SPLIT_VALUES // 2  # the fewest values an example has: 2
 # Ids 0..2**31 - 1: int32, what embedding layers take and what the shipped tasks store.
 MAX_TOKEN_VOCAB = 2**31
 
 
-def _values_per_example(signature: Signature) -> int:
+def values_per_example(signature: Signature) -> int:
+    """The values one example holds: its inputs (length x features) and its targets."""
     inputs = signature.input_length * max(signature.input_features, 1)
     return inputs + (signature.target_length or 1)
 
 
-def probe_task(where: str, task: Task, signature: Signature, params: dict[str, Any], swept: set[str]) -> None:
-    """Refuse (UserError) parameters with which ``task`` cannot make and answer an example.
-
-    ``params`` are the task's parameters as resolved, ``swept`` the ones a sweep chose:
-    the message names them, since the same [task] table is fine at other values."""
-    name = task.name
+def task_at(task: Task, params: dict[str, Any], swept: set[str],
+            eval_length: tuple[str, int] | None = None) -> str:
+    """How messages name a task configuration: ``[task] parity``, with the swept values
+    (``at [sweep] task.length = 3``) and the evaluation length (``at [run] eval_lengths
+    length 5``) that chose it."""
     shown = ", ".join(f"task.{key} = {brief(params[key])}" for key in sorted(params) if key in swept)
-    at = f"[task] {name}" + (f" at [sweep] {shown}" if shown else "")
-    size = _values_per_example(signature)
+    at = f"[task] {task.name}" + (f" at [sweep] {shown}" if shown else "")
+    if eval_length is not None:
+        key, length = eval_length
+        at += f" at {key} length {brief(length)}"
+    return at
+
+
+def check_example_size(where: str, at: str, signature: Signature) -> int:
+    """The values one example holds, refused (UserError) past MAX_EXAMPLE_VALUES: from
+    the signature alone, before anything is made."""
+    size = values_per_example(signature)
     if size > MAX_EXAMPLE_VALUES:
         raise UserError(
             f"{where}: {at}: would make examples of {size:,} values each (input length "
             f"{signature.input_length:,}); allowed: at most {MAX_EXAMPLE_VALUES:,} values an example"
         )
+    return size
+
+
+def check_split_size(where: str, key: str, count: int, at: str, size: int) -> None:
+    """``count`` examples of ``size`` values within MAX_SPLIT_VALUES, else UserError.
+    ``key`` is the run setting that asked for them (``[run] train_size``, ``[sweep]
+    run.eval_size``), ``at`` the task configuration (``task_at``)."""
+    if count * size > MAX_SPLIT_VALUES:
+        setting = key.rsplit(".", 1)[-1].split()[-1]
+        raise UserError(
+            f"{where}: {key} = {count:,} with {at} ({size:,} values an example) makes a split of "
+            f"{count * size:,} values; allowed: at most {MAX_SPLIT_VALUES:,} values a split "
+            f"(examples x values an example): {setting} at most {MAX_SPLIT_VALUES // size:,} "
+            "here, or shorter sequences"
+        )
+
+
+def _parameters(params: dict[str, Any]) -> str:
+    shown = ", ".join(f"{key} = {brief(value)}" for key, value in sorted(params.items()))
+    return shown if len(shown) <= 300 else shown[:280] + " ..."
+
+
+def probe_task(where: str, task: Task, signature: Signature, params: dict[str, Any], swept: set[str],
+               splits: tuple[str, ...] = SPLITS, eval_length: tuple[str, int] | None = None) -> None:
+    """Refuse (UserError) parameters with which ``task`` cannot make and answer two
+    examples of each of ``splits``.
+
+    ``params`` are the task's parameters as resolved, ``swept`` the ones a sweep chose:
+    the message names them, since the same [task] table is fine at other values.
+    ``eval_length``: (the key that asked for it, the length) when ``task`` is the task
+    at one of ``run.eval_lengths``, of which the run uses the test split only."""
+    at = task_at(task, params, swept, eval_length)
+    check_example_size(where, at, signature)
     _check_vocabularies(where, at, signature)
+    for split in splits:
+        # One split at a time: only one split's examples are held at once.
+        _probe_split(where, at, task, signature, params, split, first=split == "train")
+
+
+def _probe_split(where: str, at: str, task: Task, signature: Signature, params: dict[str, Any],
+                 split: str, first: bool) -> None:
+    # The train split's failure is the parameters' (any split would fail alike); another
+    # split's, once train could be made, is that split owning too few of the possible
+    # inputs (an evaluation length's test split is probed alone: the same cause).
+    def failed(error: Exception) -> UserError:
+        return _failed(where, at, error) if first else _split_failed(where, at, split, params, error)
+
     try:
         # The overflow warnings on the way to a failure are that failure's detail: the
         # message below says it once.
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore")
-            examples = task.generate(PROBE_EXAMPLES, np.random.default_rng(0), split="train")
+            examples = task.generate(PROBE_EXAMPLES, np.random.default_rng(0), split=split)
             inputs, targets = np.asarray(examples.inputs), np.asarray(examples.targets)
     except Exception as error:  # any failure here is the same failure every point would meet
-        raise _failed(where, at, error) from None
+        raise failed(error) from None
     # Before solving and scoring: wrapped ids are the cause, whatever those then make of them.
     _check_token_ids(where, at, signature, {"inputs": inputs, "targets": targets})
     try:
@@ -86,14 +166,24 @@ def probe_task(where: str, task: Task, signature: Signature, params: dict[str, A
             primary = float(metrics[task.primary_metric])
             answer = np.asarray(answer)
     except Exception as error:
-        raise _failed(where, at, error) from None
+        raise failed(error) from None
     _check_token_ids(where, at, signature, {"its own answer": answer})
     if not math.isfinite(primary):
         raise UserError(
             f"{where}: {at}: with these parameters the task scores its own exact answer "
-            f"{task.primary_metric} = {primary}: they leave the range its arithmetic holds; "
-            "allowed: more moderate values"
+            f"{task.primary_metric} = {primary}"
+            + ("" if first else f" on its {split} split")
+            + ": they leave the range its arithmetic holds; allowed: more moderate values"
         )
+
+
+def _split_failed(where: str, at: str, split: str, params: dict[str, Any], error: Exception) -> UserError:
+    return UserError(
+        f"{where}: {at}: its {split} split cannot be made with {_parameters(params)} "
+        f"({type(error).__name__}: {_first_line(error)}), so every point would fail; allowed: "
+        "values that leave each split (train, validation, test) inputs of its own: a split owns "
+        "a share of the possible inputs, so longer sequences or a larger vocabulary"
+    )
 
 
 def _failed(where: str, at: str, error: Exception) -> UserError:

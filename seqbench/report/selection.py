@@ -15,7 +15,7 @@ from seqbench.report.caveats import measurement_notes
 from seqbench.report.data_versions import data_version_notes
 from seqbench.report.set_ref import SetRef
 from seqbench.read_connection import open_store
-from seqbench.results import suites as suites_of
+from seqbench.results import stored_name, suites as suites_of
 from seqbench.smoke_sizes import is_smoke_name, smoke_name
 
 if TYPE_CHECKING:
@@ -79,6 +79,7 @@ def shown_suites(store: Path, suite: str | None, smoke: bool = False,
         if hidden and not smoke:
             notes.append(f"not shown: smoke runs ({listed(hidden)}); add --smoke to see them")
         return Shown(chosen, {}, notes)
+    suite = stored_name(suite, names)
     if smoke and not is_smoke_name(suite) and smoke_name(suite) in names:
         suite = smoke_name(suite)
     if suite not in names:
