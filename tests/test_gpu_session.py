@@ -86,10 +86,12 @@ def test_smoke_runs_every_step_and_writes_each_as_it_goes(tmp_path):
                                            "polynomial.sqlite", "adding.sqlite"} <= set(names)
 
 
-def test_the_gpu_variants_it_would_run_pass_suite_validation(tmp_path):
+def test_the_gpu_variants_it_would_run_pass_suite_validation(tmp_path, monkeypatch):
     """What only a GPU runs (bf16, compile, one suite per variant) is checked as far as a
     CPU can: `seqbench run --dry-run` validates every suite and lists its points, on a
-    machine shown one GPU (CUDA_VISIBLE_DEVICES; bf16 on the CPU is refused up front)."""
+    machine shown one GPU (the fake NVML's; bf16 on the CPU is refused up front)."""
+    from fake_nvml import use_fake_nvml
+
     sys.path.insert(0, str(SCRIPT.parent))
     import gpu_session
 
@@ -98,10 +100,13 @@ def test_the_gpu_variants_it_would_run_pass_suite_validation(tmp_path):
     for index, text in enumerate(gpu_session.throughput_suites(found, "cuda", 40_000)):
         files.append(tmp_path / f"{index}.toml")
         files[-1].write_text(text)
-    result = subprocess.run(
-        [sys.executable, "-m", "seqbench", "run", *map(str, files), "--dry-run", "--store", str(tmp_path / "s.sqlite")],
-        capture_output=True, text=True, timeout=120, env={**os.environ, "CUDA_VISIBLE_DEVICES": "0"},
-    )
+    with use_fake_nvml(monkeypatch) as configure:
+        configure({"uuid": "GPU-aaaaaaaa-0000-0000-0000-000000000000", "name": "NVIDIA H100 80GB HBM3"})
+        result = subprocess.run(
+            [sys.executable, "-m", "seqbench", "run", *map(str, files), "--dry-run", "--store",
+             str(tmp_path / "s.sqlite")],
+            capture_output=True, text=True, timeout=120, env={**os.environ, "CUDA_VISIBLE_DEVICES": "0"},
+        )
     assert result.returncode == 0, result.stderr
     assert result.stdout.count(": 1 point (") == 6
     precisions = [tomllib.loads(f.read_text())["model"][0] for f in files]

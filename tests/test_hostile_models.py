@@ -6,7 +6,10 @@ Each refusal is one line naming the file and key, exit 2, nothing written."""
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
+from fake_nvml import use_fake_nvml
 
 from seqbench.suite import load_suite
 from test_suite_validation import ORACLE, assert_one_line_error, invoke_run
@@ -46,7 +49,9 @@ def test_a_gpu_this_machine_does_not_show_is_refused_even_for_numpy_models(
     suite = tmp_path / "suite.toml"
     run, _, sweep = where.partition("[sweep]")
     suite.write_text(RUN + run + "\n" + ADDING + ORACLE + (f"[sweep]{sweep}\n" if sweep else ""))
-    assert_one_line_error(invoke_run(str(suite), "--store", str(store_path)), store_path, f"{suite}: {fragment}")
+    with one_gpu(monkeypatch):
+        result = invoke_run(str(suite), "--store", str(store_path))
+    assert_one_line_error(result, store_path, f"{suite}: {fragment}")
     # The machine's GPUs are the local executor's; a suite read for elsewhere is not checked.
     assert load_suite(suite).points
 
@@ -55,9 +60,30 @@ def test_device_option_naming_a_missing_gpu_is_refused(tmp_path, store_path, mon
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0")
     suite = tmp_path / "suite.toml"
     suite.write_text(RUN + 'device = "cpu"\n' + ADDING + ORACLE)
-    assert_one_line_error(
-        invoke_run(str(suite), "--store", str(store_path), "--device", "cuda:2"), store_path,
-        "Error: --device: 'cuda:2' is not on this machine (1 visible GPU)")
+    with one_gpu(monkeypatch):
+        result = invoke_run(str(suite), "--store", str(store_path), "--device", "cuda:2")
+    assert_one_line_error(result, store_path, "Error: --device: 'cuda:2' is not on this machine (1 visible GPU)")
+
+
+def test_cuda_visible_devices_on_a_machine_without_a_driver_shows_no_gpu(tmp_path, store_path, monkeypatch):
+    """CUDA_VISIBLE_DEVICES=0 without an NVIDIA driver counted as one GPU: device =
+    "cuda" passed validation and every torch point failed."""
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0")
+    suite = tmp_path / "suite.toml"
+    suite.write_text(RUN + 'device = "cuda"\n' + ADDING + ORACLE)
+    for library in ("missing", "driver_not_loaded"):
+        with use_fake_nvml(monkeypatch) as configure:
+            configure(library=library)
+            result = invoke_run(str(suite), "--store", str(store_path))
+        assert_one_line_error(result, store_path, "[run] device: 'cuda' is not on this machine (no visible GPU)")
+
+
+@contextlib.contextmanager
+def one_gpu(monkeypatch):
+    """This machine shown one GPU: the fake NVML's, as a driver would list it."""
+    with use_fake_nvml(monkeypatch) as configure:
+        configure({"uuid": "GPU-aaaaaaaa-0000-0000-0000-000000000000", "name": "NVIDIA H100 80GB HBM3"})
+        yield
 
 
 @pytest.mark.parametrize(

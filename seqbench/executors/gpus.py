@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 from typing import Mapping
 
-from seqbench.meters.nvml_lib import cuda_gpus, parse_visible, start_nvml
+from seqbench.meters.nvml_lib import NO_GPU_REASONS, cuda_gpus, parse_visible, start_nvml
 from seqbench.point import Point
 from seqbench.settings import DEVICE_PATTERN
 
@@ -31,14 +31,16 @@ def visible_gpus(environ: Mapping[str, str] | None = None, skipped: list[str] | 
     (seqbench.meters.nvml_lib.cuda_gpus: indices in PCI order, unique UUID prefixes,
     the list ending at the first entry that matches no GPU or repeats one; empty or
     ``-1`` hides every GPU); every GPU NVML finds when it is unset; none without an
-    NVIDIA driver. Without NVML, the entries CUDA could parse are kept as written, each
-    once. A GPU NVML cannot open (lost, or another error) is left out, and named in
+    NVIDIA driver, whatever the variable lists. Without nvidia-ml-py, or where NVML
+    fails otherwise, the entries CUDA could parse are kept as written, each once. A GPU NVML cannot open (lost, or another error) is left out, and named in
     ``skipped``; the others are kept.
     """
     environ = os.environ if environ is None else environ
     visible = environ.get("CUDA_VISIBLE_DEVICES")
-    nvml, _ = start_nvml()
+    nvml, why = start_nvml()
     if nvml is None:
+        if why in NO_GPU_REASONS:
+            return []  # no driver: CUDA_VISIBLE_DEVICES=0 names no GPU CUDA could open
         return _as_written(visible)
     try:
         return cuda_gpus(nvml, visible, skipped)

@@ -46,11 +46,18 @@ def start_nvml() -> tuple[ModuleType | None, str | None]:
     return pynvml, None
 
 
+# start_nvml's reasons that mean this machine has no working NVIDIA driver: then CUDA
+# has no GPU either, whatever CUDA_VISIBLE_DEVICES lists.
+NO_LIBRARY = "NVML library not found: no NVIDIA driver"
+NO_DRIVER = "NVIDIA driver not loaded"
+NO_GPU_REASONS = (NO_LIBRARY, NO_DRIVER)
+
+
 def _init_failure(nvml: ModuleType, error: Exception) -> str:
     if isinstance(error, nvml.NVMLError_LibraryNotFound):
-        return "NVML library not found: no NVIDIA driver"
+        return NO_LIBRARY
     if isinstance(error, nvml.NVMLError_DriverNotLoaded):
-        return "NVIDIA driver not loaded"
+        return NO_DRIVER
     if isinstance(error, nvml.NVMLError_NoPermission):
         return "no permission to use NVML"
     return f"NVML failed to initialise: {error}"
