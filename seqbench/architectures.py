@@ -22,7 +22,15 @@ __all__ = [
     "GRUSeq2SeqArchitecture",
     "TransformerArchitecture",
     "GPAttentionArchitecture",
+    "MAX_WIDTH",
+    "MAX_LAYERS",
 ]
+
+# Bounds on every model's sizes: far past any model these tasks want (a width of 2**16
+# is a 17-billion-weight LSTM layer), and refused up front, where hidden = 2**62 failed
+# every point with a page of C++ allocator errors.
+MAX_WIDTH = 2**16
+MAX_LAYERS = 2**10
 
 CONTINUOUS_SCALAR = frozenset({("continuous", "scalar")})
 TOKENS_TOKENS = frozenset({("tokens", "tokens")})
@@ -37,8 +45,8 @@ class LSTMArchitecture:
     serves = CONTINUOUS_SCALAR | TOKENS_TOKENS
     smoke = {"hidden": 16}
 
-    hidden: int = param(100, min=1, help="LSTM cells")
-    layers: int = param(1, min=1, help="stacked LSTM layers")
+    hidden: int = param(100, min=1, max=MAX_WIDTH, help="LSTM cells")
+    layers: int = param(1, min=1, max=MAX_LAYERS, help="stacked LSTM layers")
     dropout: float = param(0.0, min=0.0, max=0.99, help="dropout between stacked layers")
 
 
@@ -52,8 +60,8 @@ class AttentionArchitecture:
     serves = CONTINUOUS_SCALAR
 
     # seqbench's sizes, not the original's (Batuketa has no embedding and d_model 2).
-    d_model: int = param(64, min=1, help="width of the query, key and value projections")
-    hidden: int = param(64, min=1, help="width of the read-out layer")
+    d_model: int = param(64, min=1, max=MAX_WIDTH, help="width of the query, key and value projections")
+    hidden: int = param(64, min=1, max=MAX_WIDTH, help="width of the read-out layer")
 
 
 @dataclass
@@ -62,9 +70,9 @@ class GRUSeq2SeqArchitecture:
     serves = TOKENS_TOKENS
     smoke = {"emb_dim": 16, "hidden": 32, "layers": 1}
 
-    emb_dim: int = param(128, min=1, help="token embedding width")
-    hidden: int = param(256, min=1, help="GRU hidden width (encoder and decoder)")
-    layers: int = param(3, min=1, help="GRU layers (encoder and decoder)")
+    emb_dim: int = param(128, min=1, max=MAX_WIDTH, help="token embedding width")
+    hidden: int = param(256, min=1, max=MAX_WIDTH, help="GRU hidden width (encoder and decoder)")
+    layers: int = param(3, min=1, max=MAX_LAYERS, help="GRU layers (encoder and decoder)")
     dropout: float = param(0.5, min=0.0, max=0.99, help="dropout on embeddings and between layers")
     teacher_forcing: float = param(
         0.5, min=0.0, max=1.0, help="chance of feeding the true previous token while training"
@@ -78,11 +86,11 @@ class TransformerArchitecture:
     serves = TOKENS_TOKENS
     smoke = {"hidden": 32, "enc_layers": 1, "dec_layers": 1, "heads": 2, "ff_dim": 64}
 
-    hidden: int = param(256, min=1, help="model width")
-    enc_layers: int = param(3, min=1, help="encoder layers")
-    dec_layers: int = param(3, min=1, help="decoder layers")
-    heads: int = param(8, min=1, help="attention heads (must divide hidden)")
-    ff_dim: int = param(512, min=1, help="position-wise feed-forward width")
+    hidden: int = param(256, min=1, max=MAX_WIDTH, help="model width")
+    enc_layers: int = param(3, min=1, max=MAX_LAYERS, help="encoder layers")
+    dec_layers: int = param(3, min=1, max=MAX_LAYERS, help="decoder layers")
+    heads: int = param(8, min=1, max=MAX_WIDTH, help="attention heads (must divide hidden)")
+    ff_dim: int = param(512, min=1, max=MAX_WIDTH, help="position-wise feed-forward width")
     dropout: float = param(0.1, min=0.0, max=0.99, help="dropout")
     # Unset (not "learned") by default, so the points stored before it keep their hashes.
     positions: Literal["sinusoidal"] | None = param(
@@ -102,10 +110,10 @@ class GPAttentionArchitecture:
     serves = frozenset({("continuous", "gaussian")})
     smoke = {"d_model": 16, "layers": 1, "heads": 2, "ff_dim": 32}
 
-    d_model: int = param(64, min=1, help="embedding width")
-    heads: int = param(4, min=1, help="attention heads (must divide d_model)")
-    layers: int = param(2, min=1, help="attention layers")
-    ff_dim: int = param(128, min=1, help="feed-forward width after attention")
+    d_model: int = param(64, min=1, max=MAX_WIDTH, help="embedding width")
+    heads: int = param(4, min=1, max=MAX_WIDTH, help="attention heads (must divide d_model)")
+    layers: int = param(2, min=1, max=MAX_LAYERS, help="attention layers")
+    ff_dim: int = param(128, min=1, max=MAX_WIDTH, help="feed-forward width after attention")
     dropout: float = param(0.0, min=0.0, max=0.99, help="dropout")
 
     def __post_init__(self) -> None:

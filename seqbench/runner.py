@@ -292,6 +292,19 @@ def _records(
     return executor.run(points)
 
 
+# A failed point's progress line shows its error's first line up to here; the store
+# keeps all of it (a framework's error can be a page of C++ stack).
+MAX_ERROR_CHARACTERS = 300
+
+
+def _brief_error(error: str | None) -> str:
+    text = str(error)
+    first, _, rest = text.strip().partition("\n")
+    if len(first) <= MAX_ERROR_CHARACTERS and not rest.strip():
+        return first
+    return first[:MAX_ERROR_CHARACTERS] + f"... ({len(text):,} characters in the store)"
+
+
 def _line(point: Point, record: Record, stored: bool = True) -> str:
     """The point's line of output: one line of printable text whatever its names,
     values and error hold (``seqbench.printable``). A point the store did not take is
@@ -299,9 +312,10 @@ def _line(point: Point, record: Record, stored: bool = True) -> str:
     seconds = record.timings.get("total_s")
     took = f"  {seconds:.2f}s" if isinstance(seconds, (int, float)) else ""
     if not stored:
-        return printable(f"UNSAVED {point.label()}  {'ok' if record.ok else record.error}, not in the store")
+        return printable(f"UNSAVED {point.label()}  {'ok' if record.ok else _brief_error(record.error)}, "
+                         "not in the store")
     if not record.ok:
-        return printable(f"FAILED {point.label()}  {record.error}")
+        return printable(f"FAILED {point.label()}  {_brief_error(record.error)}")
     metric = record.primary_metric
     value = record.primary_value
     shown = f"  {metric}={value:.4g}" if isinstance(value, (int, float)) else ""

@@ -243,3 +243,17 @@ def test_every_kind_of_failure_is_stored_while_the_sweep_goes_on_in_parallel(run
     assert statuses == {**{name: "failed" for name in bad}, "oracle": "ok"}
     assert result.stdout.count("FAILED") == len(bad)
     assert "suite failures: 5 of 6 points failed" in result.stdout
+
+
+def test_a_long_or_many_line_error_is_one_short_line_in_progress_and_whole_in_the_store():
+    """A framework's error (a page of C++ stack) filled the progress line: 1,400
+    characters for torch's allocator failure."""
+    from seqbench.runner import MAX_ERROR_CHARACTERS, _brief_error
+
+    assert _brief_error("ValueError: bad") == "ValueError: bad"
+    page = "RuntimeError: allocation failed\n" + "frame #0: c10::alloc\n" * 80
+    brief = _brief_error(page)
+    assert brief.startswith("RuntimeError: allocation failed... (") and "\n" not in brief
+    assert f"({len(page):,} characters in the store)" in brief
+    wide = "x" * 1000
+    assert _brief_error(wide) == "x" * MAX_ERROR_CHARACTERS + "... (1,000 characters in the store)"

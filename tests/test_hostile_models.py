@@ -163,3 +163,26 @@ def test_a_plugin_models_validate_hook_refuses_its_points(install_plugin, tmp_pa
         invoke_run(str(suite), "--store", str(store_path)), store_path,
         f"{suite}: [[model]] #1 'checked:small': model 'checked:small' of plugin 'seqbench-checked' "
         "(seqbench-checked 0.0.1) is broken: validate() raised RuntimeError: unlucky")
+
+
+def test_every_shipped_models_sizes_are_bounded(tmp_path, store_path):
+    """hidden = 2**62 (or a Mamba state of 2**62) passed validation, and every point
+    failed with a page of C++ allocator errors."""
+    from seqbench import registry
+    from seqbench.architectures import MAX_LAYERS, MAX_WIDTH
+    from seqbench.params import param_specs
+
+    sizes = {"hidden", "d_model", "emb_dim", "ff_dim", "heads", "layers", "enc_layers", "dec_layers", "state",
+             "expand", "mlp_expand", "conv_width", "chunk", "filter_width", "bands"}
+    checked = 0
+    for name in registry.models().names():
+        for spec in param_specs(registry.models().get(name)):
+            if spec.name in sizes and name.startswith(("torch:", "tf:")):
+                assert spec.max in (MAX_WIDTH, MAX_LAYERS), (name, spec.name)
+                checked += 1
+    assert checked > 30
+
+    suite = tmp_path / "suite.toml"
+    suite.write_text(RUN + ADDING + '[[model]]\nname = "torch:lstm"\nhidden = 4611686018427387904\n')
+    assert_one_line_error(invoke_run(str(suite), "--store", str(store_path)), store_path,
+                          "'torch:lstm' hidden: expected int between 1 and 65536, got 4611686018427387904")

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from seqbench import param
+from seqbench.architectures import MAX_LAYERS, MAX_WIDTH
 from seqbench.settings import RunSettings
 from seqbench.task import Task
 from seqbench_torch.base import TorchModel
@@ -29,9 +30,9 @@ class CausalArchitecture(TorchModel):
     serves = TOKENS_TOKENS
     smoke = SMOKE
 
-    d_model: int = param(64, min=1, help="model width")
-    layers: int = param(2, min=1, help="residual blocks (mixer + MLP)")
-    mlp_expand: int = param(2, min=0, help="MLP width as a multiple of d_model; 0: no MLP")
+    d_model: int = param(64, min=1, max=MAX_WIDTH, help="model width")
+    layers: int = param(2, min=1, max=MAX_LAYERS, help="residual blocks (mixer + MLP)")
+    mlp_expand: int = param(2, min=0, max=MAX_LAYERS, help="MLP width as a multiple of d_model; 0: no MLP")
     readout: Literal["end", "last"] = param(
         "end",
         help="answer at target_length slots after the input (end), or at the input's own last "
@@ -58,7 +59,7 @@ class TorchS4D(CausalArchitecture):
     network = "seqbench_torch.networks.s4d:s4d_network"
     smoke = {**SMOKE, "state": 8}
 
-    state: int = param(64, min=2, help="state size N per channel (N/2 complex modes)")
+    state: int = param(64, min=2, max=MAX_WIDTH, help="state size N per channel (N/2 complex modes)")
 
 
 @dataclass
@@ -68,11 +69,11 @@ class TorchMamba(CausalArchitecture):
     network = "seqbench_torch.networks.selective:mamba_network"
     smoke = {**SMOKE, "state": 4}
 
-    mlp_expand: int = param(0, min=0, help="MLP width as a multiple of d_model; 0 (Mamba's): no MLP")
-    state: int = param(16, min=1, help="state size N per channel")
-    expand: int = param(2, min=1, help="inner width as a multiple of d_model")
-    conv_width: int = param(4, min=1, help="short causal convolution width")
-    chunk: int = param(8, min=1, help="positions scanned in parallel per chunk")
+    mlp_expand: int = param(0, min=0, max=MAX_LAYERS, help="MLP width as a multiple of d_model; 0 (Mamba's): no MLP")
+    state: int = param(16, min=1, max=MAX_WIDTH, help="state size N per channel")
+    expand: int = param(2, min=1, max=MAX_LAYERS, help="inner width as a multiple of d_model")
+    conv_width: int = param(4, min=1, max=MAX_WIDTH, help="short causal convolution width")
+    chunk: int = param(8, min=1, max=MAX_WIDTH, help="positions scanned in parallel per chunk")
 
 
 @dataclass
@@ -82,7 +83,7 @@ class TorchLinearAttention(CausalArchitecture):
     network = "seqbench_torch.networks.linear_attention:linear_attention_network"
     smoke = {**SMOKE, "heads": 2}
 
-    heads: int = param(4, min=1, help="heads (must divide d_model)")
+    heads: int = param(4, min=1, max=MAX_WIDTH, help="heads (must divide d_model)")
 
     def __post_init__(self) -> None:
         if self.d_model % self.heads:
@@ -96,8 +97,8 @@ class TorchHyena(CausalArchitecture):
     network = "seqbench_torch.networks.hyena:hyena_network"
     smoke = {**SMOKE, "filter_width": 8}
 
-    filter_width: int = param(32, min=1, help="width of the implicit filter's MLP")
-    bands: int = param(4, min=1, help="sine/cosine bands in the filter's position code")
+    filter_width: int = param(32, min=1, max=MAX_WIDTH, help="width of the implicit filter's MLP")
+    bands: int = param(4, min=1, max=MAX_LAYERS, help="sine/cosine bands in the filter's position code")
 
 
 @dataclass
@@ -107,7 +108,7 @@ class TorchCausalTransformer(CausalArchitecture):
     network = "seqbench_torch.networks.causal:causal_transformer_network"
     smoke = {**SMOKE, "heads": 2}
 
-    heads: int = param(4, min=1, help="heads (must divide d_model)")
+    heads: int = param(4, min=1, max=MAX_WIDTH, help="heads (must divide d_model)")
 
     def __post_init__(self) -> None:
         if self.d_model % self.heads:
