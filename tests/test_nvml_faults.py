@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import time
+from typing import Callable
 
 import pytest
 
@@ -51,6 +52,22 @@ def opened(device: str = "cuda", hz: float = 50) -> NvmlMeter:
     meter.start("data")
     meter.stop("data")
     return meter
+
+
+def train_phase(*during: Callable[[], object] | float) -> dict:
+    """A training phase of a freshly opened meter, ``during`` it each step in turn: a
+    number of seconds to wait, or a call (a fault or load set on the fake)."""
+    meter = opened()
+    try:
+        meter.start("train")
+        for step in during:
+            if callable(step):
+                step()
+            else:
+                time.sleep(step)
+        return meter.stop("train")
+    finally:
+        meter.close()
 
 
 def true_energy(nvml, index: int, start: float, end: float) -> float:
@@ -122,15 +139,7 @@ def test_one_transient_utilisation_error_neither_stops_sampling_nor_cuts_the_ene
 
 def test_power_failing_mid_phase_on_a_gpu_with_a_counter_nulls_its_energy(fake_gpu):
     nvml = fake_gpu({"uuid": UUID_A, "idle_w": 80.0, "power_instant": False})
-    meter = opened()
-    try:
-        meter.start("train")
-        time.sleep(0.15)
-        nvml._fake_fail(0, "nvmlDeviceGetPowerUsage", UNKNOWN, times=1)
-        time.sleep(0.2)
-        train = meter.stop("train")
-    finally:
-        meter.close()
+    train = train_phase(0.15, lambda: nvml._fake_fail(0, "nvmlDeviceGetPowerUsage", UNKNOWN, times=1), 0.2)
 
     assert train["gpu_error"] == f"GPU {UUID_A}: NVMLError_Unknown: Unknown Error"
     assert train["energy_j"] is None and train["integrated_energy_j"] is None
@@ -260,13 +269,7 @@ def test_an_idle_window_alone_is_cached_and_says_no_one_else_was_there(fake_gpu,
 def test_implausible_power_readings_are_dropped_and_said(fake_gpu, milliwatts):
     fake_gpu({"uuid": UUID_A, "idle_w": 80.0, "energy_counter": False, "power_instant": True,
               "power_mw": milliwatts})
-    meter = opened()
-    try:
-        meter.start("train")
-        time.sleep(0.2)
-        train = meter.stop("train")
-    finally:
-        meter.close()
+    train = train_phase(0.2)
 
     # Before: 0 J at 0 W, or 4.3 MJ at 4.3 MW, stored as figures.
     assert train["energy_j"] is None and train["peak_power_w"] is None
@@ -279,13 +282,7 @@ def test_implausible_power_readings_are_dropped_and_said(fake_gpu, milliwatts):
 
 def test_with_a_counter_zero_power_readings_cost_only_the_power_figures(fake_gpu):
     fake_gpu({"uuid": UUID_A, "idle_w": 80.0, "power_instant": True, "power_mw": 0})
-    meter = opened()
-    try:
-        meter.start("train")
-        time.sleep(0.2)
-        train = meter.stop("train")
-    finally:
-        meter.close()
+    train = train_phase(0.2)
 
     assert train["energy_method"] == "counter"
     assert train["energy_j"] == pytest.approx(80.0 * train["seconds"], rel=0.02)
@@ -317,15 +314,7 @@ def test_field_values_failing_with_another_error_falls_back_to_average_power(fak
 
 def test_field_values_failing_mid_run_goes_on_with_average_power(fake_gpu):
     nvml = fake_gpu({"uuid": UUID_A, "idle_w": 80.0, "power_instant": True})
-    meter = opened()
-    try:
-        meter.start("train")
-        time.sleep(0.1)
-        nvml._fake_fail(0, "nvmlDeviceGetFieldValues", UNKNOWN, times=1)
-        time.sleep(0.2)
-        train = meter.stop("train")
-    finally:
-        meter.close()
+    train = train_phase(0.1, lambda: nvml._fake_fail(0, "nvmlDeviceGetFieldValues", UNKNOWN, times=1), 0.2)
 
     assert train["power_source"] == "instant, then average"
     assert "gpu_error" not in train

@@ -22,26 +22,8 @@ from seqbench.point import config_hash
 from seqbench.store import Store
 from seqbench.store_check import document, within_float_range
 from seqbench.store_schema import RUN_TABLES, SCHEMA
-
-SUITE = """\
-[suite]
-name = "good"
-seeds = [0]
-
-[run]
-epochs = 1
-train_size = 64
-eval_size = 32
-batch_size = 32
-device = "cpu"
-
-[task]
-name = "adding"
-seq_len = 10
-
-[[model]]
-name = "oracle"
-"""
+from test_hostile_stores import one_error_line
+from test_suite_validation import GOOD
 
 
 def hashed(seq_len: int = 3, seed: int = 0, suite: str = "s", status: str = "ok", epochs: int = 1,
@@ -90,15 +72,6 @@ def contents(path: Path) -> list[str]:
         connection.close()
 
 
-def one_line(args: list[str], *fragments: str) -> str:
-    result = CliRunner().invoke(main, args)
-    assert result.exit_code == 2, (result.output, result.exception)
-    assert "Traceback" not in result.output
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("Error: "), result.output
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
-    return lines[0]
 
 
 # F1: rows a deleted run left behind.
@@ -154,13 +127,13 @@ def test_rows_of_no_run_are_left_out_of_every_read(tmp_path):
 
 def test_a_run_whose_point_is_not_its_configurations_hash_stops_resume(tmp_path):
     path, suite = tmp_path / "s.sqlite", tmp_path / "good.toml"
-    suite.write_text(SUITE)
+    suite.write_text(GOOD)
     edited = hashed(10, suite="good")
     edited["point"] = config_hash({**edited["config"], "seed": 1})  # another point's hash
     write(path, edited, hashed(20, suite="good"))
     before = contents(path), sorted(tmp_path.iterdir())
 
-    one_line(["run", str(suite), "--store", str(path)], str(path), "runs row 1", "not the hash")
+    one_error_line(["run", str(suite), "--store", str(path)], str(path), "runs row 1", "not the hash")
     with Store(path) as store, pytest.raises(UserError, match="runs row 1: point"):
         store.completed("good")
 
@@ -185,7 +158,7 @@ def test_a_second_run_claiming_a_configuration_and_seed_is_refused_where_it_is_r
 
     for args in (["report"], ["report", "--per", "config"], ["report", "--plot", "--out", str(tmp_path / "r")],
                  ["report", "--format", "csv"]):
-        one_line([*args, "--store", str(path)], str(path), "runs row 1", "of row 2", "another point")
+        one_error_line([*args, "--store", str(path)], str(path), "runs row 1", "of row 2", "another point")
     with pytest.raises(UserError, match="runs row 1 holds the configuration and seed of row 2"):
         results.load(path, "s")
 
@@ -226,7 +199,7 @@ def lying_index(path: Path) -> None:
 
 def test_an_index_that_disagrees_with_its_table_stops_resume(tmp_path):
     path, suite = tmp_path / "s.sqlite", tmp_path / "good.toml"
-    suite.write_text(SUITE)
+    suite.write_text(GOOD)
     write(path, hashed(10, suite="good", status="failed"), hashed(20, suite="good", status="failed"))
     lying_index(path)
     connection = sqlite3.connect(path)
@@ -234,7 +207,7 @@ def test_an_index_that_disagrees_with_its_table_stops_resume(tmp_path):
     connection.close()
     before = contents(path), sorted(tmp_path.iterdir())
 
-    one_line(["run", str(suite), "--store", str(path)], str(path), "index of table runs disagrees", "REINDEX")
+    one_error_line(["run", str(suite), "--store", str(path)], str(path), "index of table runs disagrees", "REINDEX")
 
     assert (contents(path), sorted(tmp_path.iterdir())) == before
 
@@ -272,7 +245,7 @@ def test_a_key_given_twice_is_refused_where_the_document_is_read(tmp_path):
 
     # (A bundle copies JSON text as it is: it is refused where it is read.)
     for args in (["report", "--format", "csv"], ["report", "--format", "json"], ["report", "--per", "epoch"]):
-        one_line([*args, "--store", str(path)], "runs row 1: timings gives the key 'train_s' twice")
+        one_error_line([*args, "--store", str(path)], "runs row 1: timings gives the key 'train_s' twice")
     with pytest.raises(UserError, match="gives the key 'train_s' twice"):
         results.load_records(path)
 
@@ -285,7 +258,7 @@ def test_an_integer_beyond_float_range_is_refused_in_every_view(tmp_path):
 
     for args in (["report"], ["report", "--per", "config"], ["report", "--format", "json"],
                  ["report", "--format", "csv"], ["report", "--plot", "--out", str(tmp_path / "r")]):
-        one_line([*args, "--store", str(path)], "runs row 2: ", "holds the integer 100000000000...",
+        one_error_line([*args, "--store", str(path)], "runs row 2: ", "holds the integer 100000000000...",
                  "(401 digits), beyond any floating-point number")
     assert not (tmp_path / "r").exists()
 
@@ -296,7 +269,7 @@ def test_an_integer_beyond_float_range_in_a_configuration_is_refused(tmp_path):
     sql(path, "UPDATE runs SET config = json_set(config, '$.model.params.hidden', 1) WHERE id = 2",
         f"UPDATE runs SET config = replace(config, '\"hidden\":1', '\"hidden\":{10**400}') WHERE id = 2")
 
-    one_line(["report", "--store", str(path)], "config $.model.params holds the integer 100000000000...")
+    one_error_line(["report", "--store", str(path)], "config $.model.params holds the integer 100000000000...")
 
 
 def test_an_infinite_result_written_as_such_still_reads(tmp_path):
