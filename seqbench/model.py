@@ -158,6 +158,12 @@ class Model:
         return None
 
 
+def known_to_run_on_cpu(model_cls: type) -> bool:
+    """Whether a model class runs on the CPU before it is built: a NumPy model keeping
+    ``Model.devices``'s answer (``cpu``). Others say where only once built."""
+    return getattr(model_cls, "framework", None) == "numpy" and getattr(model_cls, "devices", None) is Model.devices
+
+
 def unavailable_reason(model_cls: type[Model]) -> str | None:
     """``model_cls.unavailable()``, checked: a plain (instance) method or an answer
     other than None or a string raises TypeError (the plugin's bug, which callers report

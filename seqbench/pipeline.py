@@ -32,7 +32,7 @@ from seqbench import registry
 from seqbench.data import FreshTrain, Split
 from seqbench.devices import count_flops, point_device
 from seqbench.meters import MeterSet
-from seqbench.model import EpochOutcome, Model
+from seqbench.model import EpochOutcome, Model, known_to_run_on_cpu
 from seqbench.point import Point
 from seqbench.record import EpochProgress, LengthResult, PositionValue, Record, now
 from seqbench.settings import RunSettings, reaches
@@ -386,7 +386,8 @@ def _run(point: Point, record: Record, phases: Phases, report: EpochReport | Non
     record.primary_metric, record.direction = task.primary_metric, task.direction
 
     fit = point.run.fit_settings(point.seed)  # 2
-    phases.meters.prepare()  # idle power, before the model takes a GPU
+    # Idle power, before the model takes a GPU; none for a model known to stay on the CPU.
+    phases.meters.prepare("cpu" if known_to_run_on_cpu(type(model)) else None)
     model.build(task, fit)
     phases.model = model
     record.provenance["device"] = point_device(model, point.run.device)

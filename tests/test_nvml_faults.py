@@ -414,3 +414,21 @@ def test_a_bad_idle_window_setting_is_one_line_from_run_and_no_traceback_elsewhe
     assert not (tmp_path / "s.sqlite").exists()
     listed = subprocess.run([sys.executable, "-m", "seqbench", "tasks"], capture_output=True, text=True)
     assert listed.returncode == 0 and "Traceback" not in listed.stderr and "adding" in listed.stdout
+
+
+def test_a_numpy_point_pays_no_idle_window_under_one_job(fake_gpu, idle_cache, tmp_path):
+    """A NumPy model runs on the CPU whatever the device asked, known before it is
+    built; with --jobs 1 its point still measured every GPU's idle window (3 s)."""
+    from seqbench.pipeline import run_point
+    from seqbench.suite import load_suite
+
+    fake_gpu({"uuid": UUID_A, "idle_w": 80.0})
+    suite = tmp_path / "s.toml"
+    suite.write_text('[run]\ntrain_size = 16\neval_size = 16\nepochs = 1\n[task]\nname = "adding"\n'
+                     'seq_len = 3\n[[model]]\nname = "numpy:ridge"\n')
+    (point,) = load_suite(suite, gpus=1).points
+
+    record = run_point(point)
+
+    assert record.ok and record.measurements["nvml"] == {"unavailable": "point ran on cpu"}
+    assert not idle_cache.exists() or UUID_A not in json.loads(idle_cache.read_text() or "{}")

@@ -73,16 +73,16 @@ def needs_gpu(point: Point) -> bool:
 
 
 def _model_runs_on_cpu(point: Point) -> bool:
-    """Whether the point's model runs on the CPU whatever the device asked: a NumPy
-    model that does not override ``Model.devices`` (which answers ``cpu`` for it)."""
+    """Whether the point's model runs on the CPU whatever the device asked
+    (``model.known_to_run_on_cpu``)."""
     from seqbench import registry
-    from seqbench.model import Model
+    from seqbench.model import known_to_run_on_cpu
 
     try:
         model = registry.models().get(point.model)
     except Exception:  # an unknown model fails the point elsewhere, with its reason
         return False
-    return getattr(model, "framework", None) == "numpy" and getattr(model, "devices", None) is Model.devices
+    return known_to_run_on_cpu(model)
 
 
 def pinned_index(point: Point) -> int | None:

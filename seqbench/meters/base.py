@@ -73,12 +73,15 @@ class MeterSet:
         if device is not None:
             self.open(device)
 
-    def prepare(self) -> None:
+    def prepare(self, device: str | None = None) -> None:
         """Each meter class's ``prepare``, before the model is built; errors are kept for
-        ``open`` to record."""
+        ``open`` to record. ``device``: where the point will run when that is known
+        before the model is built (``cpu`` for a NumPy model), in place of the run
+        setting's ``device``."""
+        settings = {**(self.settings or {}), **({"device": device} if device else {})}
         for cls in self.meter_classes:
             try:
-                cls.prepare(self.settings or {})
+                cls.prepare(settings)
             except Exception as error:
                 self._prepare_errors[cls.name] = _error_text(error)
 
