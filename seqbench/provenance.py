@@ -35,6 +35,26 @@ def _cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+# Widest first: the vector extension a CPU's kernels use changes floating-point
+# rounding, so results at one seed differ between CPUs (docs/measurement.md).
+SIMD_FLAGS = ("avx512f", "avx2", "avx", "sse4_2", "asimd")
+
+
+def _cpu_simd(cpuinfo: Path = Path("/proc/cpuinfo")) -> str | None:
+    """The widest vector extension ``cpuinfo`` lists (None where it cannot be read)."""
+    try:
+        text = cpuinfo.read_text(errors="replace")
+    except OSError:
+        return None
+    flags: set[str] = set()
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() in ("flags", "Features"):
+            flags.update(value.split())
+            break
+    return next((flag for flag in SIMD_FLAGS if flag in flags), None)
+
+
 def _git_commit(directory: Path) -> str | None:
     try:
         result = subprocess.run(
@@ -107,6 +127,7 @@ def collect(suite_path: Path, suite_hash: str) -> dict[str, Any]:
         "python": platform.python_version(),
         "platform": platform.platform(),
         "cpu": _cpu_model(),
+        "cpu_simd": _cpu_simd(),
         "cpu_count": os.cpu_count(),
         "host": socket.gethostname(),
         "suite_file": str(suite_path),
