@@ -267,3 +267,31 @@ def test_whole_numbers_missing_from_some_runs_export_as_whole_numbers(tmp_path):
 
         code, output = invoke("report", "--store", str(path), *suite, "--format", "markdown")
         assert code == 0 and "<NA>" not in output and "nan" not in output, output
+
+
+def test_whole_numbers_with_gaps_beside_another_sets_floats_or_huge_integers(tmp_path):
+    """Joined across suites, a nullable whole-number column beside another suite's
+    floats made CSV a traceback ("boolean value of NA is ambiguous"), and beside an
+    integer past int64 both CSV and JSON ("cannot safely cast")."""
+    path = tmp_path / "store.sqlite"
+
+    def run(suite: str, point: str, model: dict[str, Any]) -> dict[str, Any]:
+        return {"suite": suite, "point": point, "task": "adding", "model": "m", "seed": 0, "status": "ok",
+                "primary_metric": "mse", "direction": "min", "primary_value": 0.5,
+                "config": {"task": {"name": "adding", "params": {"seq_len": 5}},
+                           "model": {"name": "m", "params": model}, "run": {}, "seed": 0},
+                "metrics": {"mse": 0.5}, "timings": {}, "measurements": {}}
+
+    with Store(path) as written:
+        written.write(run("a", "a1", {"hidden": 8, "width": 3}), {})
+        written.write(run("a", "a2", {}), {})
+        written.write(run("b", "b1", {"hidden": 8.5, "width": 2**63 + 5}), {})
+
+    code, output = invoke("report", "--store", str(path), "--format", "csv")
+    assert code == 0, output
+    rows = list(csv.DictReader(io.StringIO(output)))
+    assert [row["model.hidden"] for row in rows] == ["8.0", "", "8.5"]  # floats, as a float column
+    assert [row["model.width"] for row in rows] == ["3", "", str(2**63 + 5)]
+    code, output = invoke("report", "--store", str(path), "--format", "json")
+    assert code == 0, output
+    assert [row["model.width"] for row in json.loads(output)] == [3, None, 2**63 + 5]

@@ -95,14 +95,25 @@ def _joined(frames: list["pd.DataFrame"]) -> "pd.DataFrame":
     it within a set: pandas would make floats of it, and a CSV would read 12.0."""
     import pandas as pd
 
+    integer = {
+        name: all(pd.api.types.is_integer_dtype(frame[name].dtype) for frame in frames if name in frame.columns)
+        for name in dict.fromkeys(name for frame in frames for name in frame.columns)
+    }
+    # A nullable integer column beside floats of another set: floats, as pandas joins
+    # plain ones (a Float64 column with NA is no column the exports write).
+    frames = [frame.astype({name: "float64" for name in frame.columns
+                            if not integer[name] and isinstance(frame[name].dtype, pd.Int64Dtype)})
+              for frame in frames]
     joined = pd.concat(frames, ignore_index=True)
-    for name in joined.columns:
-        holding = [frame[name] for frame in frames if name in frame.columns]
-        if joined[name].dtype.kind != "f" or not all(
-                pd.api.types.is_integer_dtype(column.dtype) for column in holding):
+    for name, whole in integer.items():
+        if not whole or joined[name].dtype.kind not in "fO":
             continue
-        parts = [frame[name].astype("Int64") if name in frame.columns
-                 else pd.Series(pd.NA, index=range(len(frame)), dtype="Int64") for frame in frames]
+        try:
+            parts = [frame[name].astype("Int64") if name in frame.columns
+                     else pd.Series(pd.NA, index=range(len(frame)), dtype="Int64") for frame in frames]
+        except (TypeError, OverflowError, ValueError):  # past int64 (2**63 and up): exact as objects
+            parts = [frame[name].astype(object) if name in frame.columns
+                     else pd.Series(None, index=range(len(frame)), dtype=object) for frame in frames]
         joined[name] = pd.concat(parts, ignore_index=True)
     return joined
 
