@@ -8,6 +8,7 @@ import os
 import shlex
 import sqlite3
 import time
+import unicodedata
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -124,7 +125,17 @@ def _check_names_in_store(suites: list[Suite], store: Path) -> None:
     finally:
         connection.close()
 
+    from seqbench.results import suites as stored_suites
+
+    composed = {unicodedata.normalize("NFC", name): name for name in stored_suites(store)}
     for suite in suites:
+        spelt = composed.get(unicodedata.normalize("NFC", suite.name), suite.name)
+        if spelt != suite.name:
+            # Stored as typed: one name in two Unicode spellings would be two suites that
+            # look alike in every report.
+            raise UserError(
+                f"{suite.path}: [suite] name {suite.name!r} is {spelt!r} in {store} spelt with other "
+                "Unicode characters (composed or decomposed accents); type it as the store has it")
         other = suite_file_of(store, suite.name)
         if other is not None and other.resolve() != suite.path.resolve():
             raise UserError(
@@ -139,7 +150,8 @@ def _check_distinct_names(suites: list[Suite]) -> None:
     file given twice included) would run points twice or mix two files' points."""
     first: dict[str, Suite] = {}
     for suite in suites:
-        earlier = first.setdefault(suite.name, suite)
+        # "café" composed and decomposed look alike wherever a name is shown.
+        earlier = first.setdefault(unicodedata.normalize("NFC", suite.name), suite)
         if earlier is suite:
             continue
         same = earlier.path.resolve() == suite.path.resolve()

@@ -10,7 +10,6 @@ import hashlib
 import itertools
 import json
 import math
-import unicodedata
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -322,10 +321,6 @@ def _suite_header(where: str, header: dict[str, Any], default_name: str) -> tupl
         raise UserError(
             f"{where}: [suite] name: expected printable text of at most {MAX_NAME_CHARACTERS} characters "
             f"(no control or format characters, no separator but the space), got {brief(name)}{taken}")
-    # One name, one spelling: "café" typed precomposed (NFC) or decomposed (NFD, as some
-    # editors and macOS file names write it) looks the same everywhere it is shown, and
-    # the store compares names byte for byte; both are stored, compared and reported as NFC.
-    name = unicodedata.normalize("NFC", name)
     if name != name.strip():
         # ' x ' cannot be found by --suite x, and 'x [smoke] ' passed the smoke check
         # below, to be stored as 'x [smoke]  [smoke]'.

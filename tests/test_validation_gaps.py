@@ -9,7 +9,8 @@ naming the file, the key and what is allowed, exit 2, nothing written.
 - ``train_size`` / ``eval_size`` are bounded, fixed and by what the task's examples hold;
 - the probe runs once per distinct task configuration, however many grid points share it;
 - a boolean in a sweep list is a type error, not a repeat of 1;
-- suite names are compared as NFC, and the smoke marker is read NFKC-folded;
+- suite names equal in NFC are one name (in one run, and against a store), and the
+  smoke marker is read NFKC-folded;
 - a key above every section header is called a key.
 """
 
@@ -191,16 +192,28 @@ def test_suite_names_equal_under_nfc_are_one_name(tmp_path, store_path):
     assert_one_line_error(result, store_path, str(second), "is also the name of", str(first))
 
 
-def test_a_decomposed_name_is_kept_composed(tmp_path):
+def test_a_name_is_kept_as_typed_and_another_spelling_of_a_stored_one_is_refused(tmp_path, store_path):
+    """Names are stored as typed (a store of an earlier seqbench holding a decomposed
+    name resumes as before); a file spelling a stored suite's name with other Unicode
+    characters would make a second suite that looks the same in every report."""
+    from seqbench import results
     from seqbench.suite import load_suite
 
-    suite = tmp_path / "suite.toml"
-    suite.write_text('[suite]\nname = "cafe\u0301"\n[task]\nname = "adding"\n' + ORACLE, encoding="utf-8")
+    decomposed = tmp_path / "d.toml"
+    decomposed.write_text('[suite]\nname = "cafe\u0301"\n[task]\nname = "adding"\n' + ORACLE, encoding="utf-8")
+    assert load_suite(decomposed).name == "cafe\u0301"
+    assert invoke_run(str(decomposed), "--store", str(store_path)).exit_code == 0
+    assert invoke_run(str(decomposed), "--store", str(store_path)).exit_code == 0  # resumed, nothing new
+    assert results.suites(store_path) == ["cafe\u0301"] and len(results.load(store_path)) == 1
 
-    loaded = load_suite(suite)
-
-    assert loaded.name == "caf\u00e9"
-    assert {point.suite for point in loaded.points} == {"caf\u00e9"}
+    composed = tmp_path / "c.toml"
+    composed.write_text('[suite]\nname = "caf\u00e9"\n[task]\nname = "adding"\n' + ORACLE, encoding="utf-8")
+    before = store_path.read_bytes()
+    result = invoke_run(str(composed), "--store", str(store_path))
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    (line,) = result.output.strip().splitlines()
+    assert str(composed) in line and "spelt with other Unicode characters" in line
+    assert store_path.read_bytes() == before
 
 
 def test_a_name_typed_decomposed_finds_the_composed_one_in_report_and_export(tmp_path, store_path):
@@ -224,3 +237,9 @@ def test_a_name_typed_decomposed_finds_the_composed_one_in_report_and_export(tmp
     from seqbench import results
 
     assert set(results.load(bundle)["suite"]) == {"caf\u00e9"}
+
+    other = tmp_path / "tea.toml"
+    other.write_text('[suite]\nname = "tea"\n[task]\nname = "adding"\n' + ORACLE, encoding="utf-8")
+    assert invoke_run(str(other), "--store", str(store_path)).exit_code == 0
+    compared = CliRunner().invoke(main, ["report", "--store", str(store_path), "--suite", "tea", "--compare", typed])
+    assert compared.exit_code == 0, compared.output

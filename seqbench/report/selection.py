@@ -149,6 +149,7 @@ def _visible(store: Path, smoke: bool) -> list[str]:
 def _one_suite(store: Path, suite: str | None, option: str, smoke: bool = False) -> str:
     names = _suites(store)
     if suite is not None:
+        suite = stored_name(suite, names)
         if smoke and not is_smoke_name(suite) and smoke_name(suite) in names:
             return smoke_name(suite)
         if suite not in names:
@@ -203,6 +204,7 @@ def _groups(store: Path, suite: str | None, compare: str | None, smoke: bool,
         labels = (first, second) if first != second else (str(store), str(other))
         return [[_compared(store, first, labels[0], include_stale, notes),
                  _compared(other, second, labels[1], include_stale, notes)]]
+    compare = stored_name(compare, names)
     if compare in names:
         if suite is None:
             rest = [name for name in _visible(store, smoke) if name != compare]
