@@ -390,7 +390,7 @@ def prune(suite_file, store, dry_run) -> None:
     metrics. There is no prompt: the command itself is the request, and --dry-run
     lists what it would delete.
     """
-    from seqbench.prune import prune as delete_stale, stale_in_store
+    from seqbench.prune import prune as delete_stale, stale_in_store, working_folder
 
     store = _store_path(store)
     with _store_damage(store):
@@ -398,7 +398,7 @@ def prune(suite_file, store, dry_run) -> None:
         folder = found[0].folder
         if gone := folder.note():
             show(gone, err=True)
-        elif folder.used != Path.cwd():
+        elif folder.used is not None and folder.used != working_folder():
             show(f"reading {suite_file} in {folder.used}, the folder its runs started in "
                  "(relative paths in it, a data_file, as the run read them)")
         verb = "would delete" if dry_run else "deleting"

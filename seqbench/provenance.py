@@ -55,6 +55,13 @@ def _cpu_simd(cpuinfo: Path = Path("/proc/cpuinfo")) -> str | None:
     return next((flag for flag in SIMD_FLAGS if flag in flags), None)
 
 
+def _working_folder() -> str | None:
+    try:
+        return os.getcwd()
+    except OSError:  # deleted under the run: relative paths in it cannot be read again
+        return None
+
+
 def _git_commit(directory: Path) -> str | None:
     try:
         result = subprocess.run(
@@ -137,7 +144,7 @@ def collect(suite_path: Path, suite_hash: str) -> dict[str, Any]:
         "suite_hash": suite_hash,
         # Where a relative path in the suite (polynomial's data_file) was read from:
         # report and prune read the file again from here to tell its points.
-        "cwd": os.getcwd(),
+        "cwd": _working_folder(),
         "git_commit": _git_commit(suite_path.resolve().parent),
         **gpu_provenance(),
     }

@@ -28,7 +28,7 @@ from seqbench.point import Point, config_hash
 from seqbench.read_connection import open_store
 from seqbench.smoke_sizes import is_smoke_name
 
-__all__ = ["StoredRun", "Staleness", "RunFolder", "stale_in_store", "stale_for_report", "suite_file_of",
+__all__ = ["StoredRun", "Staleness", "RunFolder", "working_folder", "stale_in_store", "stale_for_report", "suite_file_of",
            "prune"]
 
 
@@ -58,14 +58,15 @@ class RunFolder:
     started in (``recorded``) when it is still there, else the working folder."""
 
     recorded: Path | None  # None: runs from before provenance recorded it
-    used: Path
+    used: Path | None  # None: the working folder was deleted under this process
 
     def note(self) -> str | None:
         """The caveat when the folder cannot be entered: relative paths were read here."""
         if self.recorded is None or self.recorded == self.used:
             return None
+        here = self.used if self.used is not None else "the working folder, which is gone"
         return (f"the folder the suite ran in, {self.recorded}, cannot be entered (gone, or closed "
-                f"to this user): relative paths in the suite file (a data_file) were read from {self.used}")
+                f"to this user): relative paths in the suite file (a data_file) were read from {here}")
 
 
 def _run_folder(provenances: list[tuple[dict[str, Any], int]]) -> RunFolder:
@@ -75,11 +76,19 @@ def _run_folder(provenances: list[tuple[dict[str, Any], int]]) -> RunFolder:
         folder = provenance.get("cwd")
         if isinstance(folder, str) and os.path.isabs(folder):
             named[folder] += count
-    here = Path(os.getcwd())
+    here = working_folder()
     if not named:
         return RunFolder(None, here)
     recorded = Path(named.most_common(1)[0][0])
     return RunFolder(recorded, recorded if _enterable(recorded) else here)
+
+
+def working_folder() -> Path | None:
+    """The process's working folder; None when it was deleted under the process."""
+    try:
+        return Path(os.getcwd())
+    except OSError:
+        return None
 
 
 def _enterable(folder: Path) -> bool:
@@ -95,22 +104,31 @@ def _enterable(folder: Path) -> bool:
 def _reading_in(folder: RunFolder, suite_file: Path) -> Iterator[Path]:
     """``suite_file`` as it can be read in ``folder`` (absolute there, unless that is
     where we are, where messages name it as typed), with the working folder there."""
-    if folder.used == Path(os.getcwd()):
+    if folder.used is None or folder.used == working_folder():
         yield suite_file
         return
     absolute = suite_file.resolve()
     # A task resolves a relative path against the process's working folder, which only
     # a change of folder reaches; the CLI reads one suite at a time, in one thread.
+    # Back by descriptor, not by path: the folder we are in may have been deleted (its
+    # path then names nothing, but the descriptor still opens it).
     try:
-        changed = contextlib.chdir(folder.used)
-        changed.__enter__()
-    except OSError:  # gone or closed since _run_folder looked: read here, as for one gone
+        back = os.open(".", os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
         yield suite_file
         return
     try:
-        yield absolute
+        try:
+            os.chdir(folder.used)
+        except OSError:  # gone or closed since _run_folder looked: read here, as for one gone
+            yield suite_file
+            return
+        try:
+            yield absolute
+        finally:
+            os.fchdir(back)
     finally:
-        changed.__exit__(None, None, None)
+        os.close(back)
 
 
 def _identity(config: dict[str, Any]) -> str:

@@ -99,3 +99,21 @@ def test_a_run_folder_this_user_may_not_enter_is_read_here_without_a_traceback(t
         code, out, err = _invoke(monkeypatch, other, *args, "--store", str(store))
         assert code == 0, err
         assert f"the folder the suite ran in, {ran}, cannot be entered" in err
+
+
+def test_a_working_folder_deleted_under_report_and_prune_is_no_traceback(tmp_path, monkeypatch):
+    """os.getcwd() raised FileNotFoundError in a deleted folder: report --suite and prune
+    ended in a traceback where they had printed the table."""
+    suite, ran, other, store = _folders(tmp_path)
+    code, _, err = _invoke(monkeypatch, ran, "run", str(suite), "--store", str(store))
+    assert code == 0, err
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    monkeypatch.chdir(gone)
+    gone.rmdir()
+
+    for args in (("report", "--suite", "poly"), ("prune", str(suite), "--dry-run")):
+        result = CliRunner().invoke(main, [*args, "--store", str(store)])
+        assert result.exit_code == 0, result.output
+        assert "Traceback" not in result.output
+    assert "0 of 1 stored points are no longer in" in result.stdout  # read where the run started
