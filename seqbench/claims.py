@@ -32,6 +32,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterable
 
+from seqbench.errors import UserError
 from seqbench.paths import own_folders, safe_name
 
 __all__ = ["Claimant", "Claim", "LEASE_SECONDS", "claims_folder"]
@@ -92,7 +93,11 @@ class Claimant:
         self.folder = claims_folder(store)
         # A folder of its own: a link planted in its place (STORE.claims -> elsewhere)
         # would have lock files made, and stale ones deleted, wherever it points.
-        own_folders(self.folder.parent, self.folder.name)
+        try:
+            own_folders(self.folder.parent, self.folder.name)
+        except (FileExistsError, NotADirectoryError):
+            raise UserError(f"{self.folder}: a file where seqbench keeps the locks of the runs on "
+                            f"{store.name}; move it away") from None
         self._lock_path = self.folder / f"{self.owner}.lock"
         self._lock = os.open(self._lock_path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
         fcntl.flock(self._lock, fcntl.LOCK_EX)

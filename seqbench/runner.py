@@ -202,20 +202,23 @@ def _run_suite(suite: Suite, store: Store, claimant: Claimant, executor: Executo
         progress.epoch(printable(point.label()), epoch)
 
     records = contained("run()", lambda: iter(_records(executor, todo, heard)))
-    unsaved = 0
+    kept = lost = 0
     try:
         while (yielded := _next_record(records, contained)) is not _END:
             record = Record.coerce(yielded)
-            stored = _store(store, record, provenance)
-            unsaved += 0 if stored else 1
+            outcome = _store(store, record, provenance)
+            kept += outcome == "kept"
+            lost += outcome == "lost"
+            stored = outcome == "stored"
             point = by_hash[record.point]
             progress.finished(_line(point, record, stored), record.ok and stored, printable(point.label()))
     finally:
         progress.close()
     if progress.failed:
         # A point the store would not take is not in it: the report cannot show it.
-        not_stored = (f"; {unsaved} not stored (kept in {store.path}.unsaved; a resumed run "
-                      "runs them again)" if unsaved else "")
+        not_stored = ((f"; {kept} not stored (kept in {store.path}.unsaved)" if kept else "")
+                      + (f"; {lost} not stored and lost (not even kept beside the store)" if lost else "")
+                      + ("; a resumed run runs them again" if kept or lost else ""))
         click.echo(
             printable(f"suite {suite.name}: {progress.failed} of {len(todo)} points failed "
                       f"(see `seqbench report {_suite_option(suite.name)}`){not_stored}"),
@@ -243,15 +246,16 @@ WRITE_ATTEMPTS = 3
 WRITE_RETRY_SECONDS = (0.5, 2.0)
 
 
-def _store(store: Store, record: Record, provenance: dict[str, Any]) -> bool:
+def _store(store: Store, record: Record, provenance: dict[str, Any]) -> str:
     """Write ``record``, trying again after a pause if the store fails (a lock held past
     the busy timeout, a full disk, an I/O error). If it still fails, the record is kept
     as JSON beside the store and one line says where: a finished point is never lost,
-    and the sweep goes on. False when it was not stored (resume runs it again)."""
+    and the sweep goes on. "stored", else "kept" (beside the store) or "lost" (not even
+    that); resume runs a point not stored again."""
     for attempt in range(WRITE_ATTEMPTS):
         try:
             store.write(record, provenance)
-            return True
+            return "stored"
         except (sqlite3.Error, OSError) as error:
             failure = error
             if attempt < len(WRITE_RETRY_SECONDS):
@@ -267,15 +271,15 @@ def _store(store: Store, record: Record, provenance: dict[str, Any]) -> bool:
         with os.fdopen(descriptor, "w") as file:
             file.write(json.dumps({"record": record.to_dict(), "provenance": provenance}, default=str))
         os.replace(partial, kept)
-        where = f"kept in {kept}"
+        where, outcome = f"kept in {kept}", "kept"
     except OSError as error:
-        where = f"and could not be kept beside it either ({error})"
+        where, outcome = f"and could not be kept beside it either ({error})", "lost"
     click.echo(
         printable(f"seqbench: could not store {record.suite} point {record.point} in {store.path} "
                   f"after {WRITE_ATTEMPTS} tries ({failure}); {where}; the sweep goes on"),
         err=True,
     )
-    return False
+    return outcome
 
 
 _END = object()

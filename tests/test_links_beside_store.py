@@ -86,3 +86,41 @@ def test_an_unsaved_record_is_not_written_through_links_beside_the_store(tmp_pat
     assert (home / "dotfile").read_text() == "user's file"
     assert sorted(path.name for path in unsaved.iterdir()) == kept
     assert not any(path.is_symlink() for path in unsaved.iterdir())
+
+
+def test_a_record_that_cannot_be_kept_either_is_counted_as_lost(tmp_path, monkeypatch):
+    """With a file where STORE.unsaved goes (or a full disk), the summary still said
+    the records were kept beside the store."""
+    from seqbench import runner
+    from seqbench.store import Store
+
+    suite, store = tmp_path / "s.toml", tmp_path / "s.sqlite"
+    suite.write_text(SUITE)
+    (tmp_path / "s.sqlite.unsaved").write_text("not a folder")
+
+    def failing(self, record, provenance):
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(Store, "write", failing)
+    monkeypatch.setattr(runner, "WRITE_RETRY_SECONDS", (0.0, 0.0))
+
+    output = _run(suite, store, code=1)
+    assert "and could not be kept beside it either" in output
+    assert "2 of 2 points failed (see `seqbench report --suite tiny`); 2 not stored and lost" in output
+    assert "kept in" not in output.splitlines()[-2]
+
+
+def test_a_file_where_the_claims_folder_goes_is_one_line(tmp_path):
+    suite, store = tmp_path / "s.toml", tmp_path / "s.sqlite"
+    suite.write_text(SUITE)
+    _run(suite, store)
+    (tmp_path / "s.sqlite.claims").write_text("mine")
+    with sqlite3.connect(store) as connection:
+        connection.execute("DELETE FROM runs WHERE id = 1")  # a point left to run
+
+    result = CliRunner().invoke(main, ["run", str(suite), "--store", str(store)])
+
+    assert result.exit_code == 2 and "Traceback" not in result.output, result.output
+    assert result.output.strip().splitlines()[-1] == (
+        f"Error: {store}.claims: a file where seqbench keeps the locks of the runs on s.sqlite; move it away")
+    assert (tmp_path / "s.sqlite.claims").read_text() == "mine"
