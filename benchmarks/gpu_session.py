@@ -51,8 +51,10 @@ import gpu_checks  # noqa: E402  (beside this file; its summarise and idle probe
 
 INSTALL = ["-m", "pip", "install", "--no-deps", "--no-build-isolation", "--no-index",
            "-e", ".", "-e", "plugins/seqbench-tasks", "-e", "plugins/seqbench-torch"]
-POLYNOMIAL_TRAIN = 800_000  # the original: 1,000,000 pairs, 80% to train
-POLYNOMIAL_EVAL = 20_000    # suites/reproductions/polynomial.toml's eval_size
+# The original: 1,000,000 pairs, 80% to train (of which 95% trained: 760,000, as
+# suites/reproductions/polynomial.toml now has it); this timed session keeps its own sizes.
+POLYNOMIAL_TRAIN = 800_000
+POLYNOMIAL_EVAL = 20_000    # the suite's eval_size before it took the original's 40,000
 # The task each kind of model is measured on, first that it serves (else any it serves).
 PREFERRED_TASKS = ["adding", "polynomial", "gp-pairs", "subsequence"]
 MARGIN_S = 15.0  # left unspent at the end: packing the stores, the summary
