@@ -390,7 +390,8 @@ def prune(suite_file, store, dry_run) -> None:
     metrics. There is no prompt: the command itself is the request, and --dry-run
     lists what it would delete.
     """
-    from seqbench.prune import prune as delete_stale, stale_in_store, working_folder
+    from seqbench.paths import working_folder
+    from seqbench.prune import prune as delete_stale, stale_in_store
 
     store = _store_path(store)
     with _store_damage(store):

@@ -9,12 +9,13 @@ file and folder a report writes under its output folder, through ``own_file`` an
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from collections import Counter
 from pathlib import Path
 from typing import Iterable
 
-__all__ = ["safe_name", "distinct_safe_names", "MAX_NAME_BYTES", "own_file", "own_folders"]
+__all__ = ["safe_name", "distinct_safe_names", "MAX_NAME_BYTES", "own_file", "own_folders", "working_folder"]
 
 # File systems allow 255 bytes a name; callers add a prefix or suffix of their own
 # (``.png``, ``events.out.tfevents.0.seqbench-``), so names are kept well below that.
@@ -72,3 +73,12 @@ def own_folders(root: Path, relative: Path | str) -> Path:
         folder = own_file(folder / part)
         folder.mkdir(exist_ok=True)
     return folder
+
+
+def working_folder() -> Path | None:
+    """The process's working folder; None when it was deleted under the process (its
+    path then names nothing)."""
+    try:
+        return Path(os.getcwd())
+    except OSError:
+        return None

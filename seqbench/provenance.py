@@ -11,6 +11,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
+from seqbench.paths import working_folder
 from seqbench.plugins import plugin_infos
 
 __all__ = ["collect", "gpu_provenance"]
@@ -53,13 +54,6 @@ def _cpu_simd(cpuinfo: Path = Path("/proc/cpuinfo")) -> str | None:
             flags.update(value.split())
             break
     return next((flag for flag in SIMD_FLAGS if flag in flags), None)
-
-
-def _working_folder() -> str | None:
-    try:
-        return os.getcwd()
-    except OSError:  # deleted under the run: relative paths in it cannot be read again
-        return None
 
 
 def _git_commit(directory: Path) -> str | None:
@@ -143,8 +137,9 @@ def collect(suite_path: Path, suite_hash: str) -> dict[str, Any]:
         "suite_path": str(suite_path.resolve()),
         "suite_hash": suite_hash,
         # Where a relative path in the suite (polynomial's data_file) was read from:
-        # report and prune read the file again from here to tell its points.
-        "cwd": _working_folder(),
+        # report and prune read the file again from here to tell its points (null: the
+        # folder was deleted under the run).
+        "cwd": str(here) if (here := working_folder()) is not None else None,
         "git_commit": _git_commit(suite_path.resolve().parent),
         **gpu_provenance(),
     }

@@ -24,12 +24,12 @@ from pathlib import Path
 from typing import Any
 
 from seqbench.errors import UserError
+from seqbench.paths import working_folder
 from seqbench.point import Point, config_hash
 from seqbench.read_connection import open_store
 from seqbench.smoke_sizes import is_smoke_name
 
-__all__ = ["StoredRun", "Staleness", "RunFolder", "working_folder", "stale_in_store", "stale_for_report", "suite_file_of",
-           "prune"]
+__all__ = ["StoredRun", "Staleness", "RunFolder", "stale_in_store", "stale_for_report", "suite_file_of", "prune"]
 
 
 @dataclass(frozen=True)
@@ -83,14 +83,6 @@ def _run_folder(provenances: list[tuple[dict[str, Any], int]]) -> RunFolder:
     return RunFolder(recorded, recorded if _enterable(recorded) else here)
 
 
-def working_folder() -> Path | None:
-    """The process's working folder; None when it was deleted under the process."""
-    try:
-        return Path(os.getcwd())
-    except OSError:
-        return None
-
-
 def _enterable(folder: Path) -> bool:
     """Whether the process can make ``folder`` its working folder: a store from another
     user or machine may name one that is not there, or not open to us (``/root``)."""
@@ -118,16 +110,15 @@ def _reading_in(folder: RunFolder, suite_file: Path) -> Iterator[Path]:
         yield suite_file
         return
     try:
-        try:
-            os.chdir(folder.used)
-        except OSError:  # gone or closed since _run_folder looked: read here, as for one gone
-            yield suite_file
-            return
-        try:
-            yield absolute
-        finally:
-            os.fchdir(back)
+        os.chdir(folder.used)
+    except OSError:  # gone or closed since _run_folder looked: read here, as for one gone
+        os.close(back)
+        yield suite_file
+        return
+    try:
+        yield absolute
     finally:
+        os.fchdir(back)
         os.close(back)
 
 
