@@ -18,7 +18,7 @@ import contextlib
 import json
 import os
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -69,17 +69,27 @@ class RunFolder:
                 f"to this user): relative paths in the suite file (a data_file) were read from {here}")
 
 
-def _run_folder(provenances: list[tuple[dict[str, Any], int]]) -> RunFolder:
-    """The folder most of the runs started in, as their provenance records it."""
+Provenances = list[tuple[dict[str, Any], int]]  # results.load_provenance: each with its run count
+
+
+def _most_recorded(provenances: Provenances, keys: tuple[str, ...],
+                   accept: Callable[[str], bool] = bool) -> str | None:
+    """The text most runs record under the first of ``keys`` each holds (``accept``ed)."""
     named: Counter[str] = Counter()
     for provenance, count in provenances:
-        folder = provenance.get("cwd")
-        if isinstance(folder, str) and os.path.isabs(folder):
-            named[folder] += count
+        value = next((provenance[key] for key in keys if provenance.get(key)), None)
+        if isinstance(value, str) and accept(value):
+            named[value] += count
+    return named.most_common(1)[0][0] if named else None
+
+
+def _run_folder(provenances: Provenances) -> RunFolder:
+    """The folder most of the runs started in, as their provenance records it."""
     here = working_folder()
-    if not named:
+    folder = _most_recorded(provenances, ("cwd",), os.path.isabs)
+    if folder is None:
         return RunFolder(None, here)
-    recorded = Path(named.most_common(1)[0][0])
+    recorded = Path(folder)
     return RunFolder(recorded, recorded if _enterable(recorded) else here)
 
 
@@ -165,7 +175,7 @@ def _staleness(connection: Any, suite_file: Path, suite: str, points: list[Point
     return Staleness(suite_file, suite, stale, len(stored), len(current - held), folder)
 
 
-def _runs_of_file(store: Path, suite_file: Path) -> list[tuple[dict[str, Any], int]]:
+def _runs_of_file(store: Path, suite_file: Path) -> Provenances:
     """The provenance of the runs made from ``suite_file`` (by its absolute path): its
     suite's name is not known before the file is read, and reading it needs the folder."""
     from seqbench.results import load_provenance
@@ -203,15 +213,13 @@ def suite_file_of(store: Path, suite: str) -> Path | None:
     relative to where the report runs)."""
     from seqbench.results import load_provenance
 
-    named: Counter[str] = Counter()
-    for provenance, count in load_provenance(store, suite):
-        path = provenance.get("suite_path") or provenance.get("suite_file")
-        if isinstance(path, str):
-            named[path] += count
-    if not named:
-        return None
-    path = Path(named.most_common(1)[0][0])
-    return path if path.is_file() else None
+    return _suite_file(load_provenance(store, suite))
+
+
+def _suite_file(provenances: Provenances) -> Path | None:
+    recorded = _most_recorded(provenances, ("suite_path", "suite_file"))
+    path = Path(recorded) if recorded is not None else None
+    return path if path is not None and path.is_file() else None
 
 
 def stale_for_report(store: Path, suite: str) -> Staleness | None:
@@ -221,10 +229,11 @@ def stale_for_report(store: Path, suite: str) -> Staleness | None:
     from seqbench.results import load_provenance
     from seqbench.suite import load_suite
 
-    path = suite_file_of(store, suite)
+    provenances = load_provenance(store, suite)  # the file and its folder, from one reading
+    path = _suite_file(provenances)
     if path is None:
         return None
-    folder = _run_folder(load_provenance(store, suite))
+    folder = _run_folder(provenances)
     try:
         with _reading_in(folder, path) as readable:
             # The file is one the store names, not one the user did: a grid past the

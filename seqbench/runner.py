@@ -122,12 +122,11 @@ def _check_names_in_store(suites: list[Suite], store: Path) -> None:
     try:
         if not connection.execute("SELECT 1 FROM sqlite_master WHERE name = 'runs'").fetchone():
             return
+        stored = [name for (name,) in connection.execute("SELECT DISTINCT suite FROM runs")]
     finally:
         connection.close()
 
-    from seqbench.results import suites as stored_suites
-
-    composed = {unicodedata.normalize("NFC", name): name for name in stored_suites(store)}
+    composed = {unicodedata.normalize("NFC", name): name for name in stored}
     for suite in suites:
         spelt = composed.get(unicodedata.normalize("NFC", suite.name), suite.name)
         if spelt != suite.name:
