@@ -25,6 +25,7 @@ from seqbench.printable import listed
 from seqbench.read_connection import SIDE_SUFFIXES
 from seqbench.results import connect_read_only, stored_name, suites as suites_of
 from seqbench.store import Store
+from seqbench.store_schema import RUN_TABLES
 
 __all__ = ["write_bundle", "bundle_origin", "TABLES"]
 
@@ -32,7 +33,7 @@ __all__ = ["write_bundle", "bundle_origin", "TABLES"]
 STORE_FILE_SUFFIXES = ("", *SIDE_SUFFIXES, "-journal")
 
 # The store's tables, runs first: the others hang on a run's id.
-TABLES = ("runs", "curves", "length_metrics", "position_metrics")
+TABLES = ("runs", *RUN_TABLES)
 CHUNK_ROWS = 5_000
 
 

@@ -18,7 +18,7 @@ from seqbench.point import config_hash
 from seqbench.printable import printable
 from seqbench.read_connection import open_store
 from seqbench.record import LengthResult, PositionValue, Record
-from seqbench.store_check import READ_TABLES, beyond_float, described, document, within_float_range
+from seqbench.store_check import READ_TABLES, beyond_float, described, document, fits_float, within_float_range
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -276,14 +276,6 @@ _NUMERIC_KINDS = {"floating", "integer", "mixed-integer-float", "boolean", "empt
 _MAY_BE_HUGE = {"integer", "mixed-integer", "mixed-integer-float", "mixed"}
 
 
-def _is_float(number: int) -> bool:
-    try:
-        float(number)
-    except OverflowError:
-        return False
-    return True
-
-
 def _check_result_types(frame: "pd.DataFrame", path: str | Path) -> None:
     """Refuse a store whose JSON results hold text where seqbench writes a number: in
     ``metrics`` and ``timings`` it writes only numbers, true/false and null; a meter's
@@ -301,7 +293,7 @@ def _check_result_types(frame: "pd.DataFrame", path: str | Path) -> None:
         if kind in _MAY_BE_HUGE:
             # Integers pandas could not hold as numbers: one past float range (10**400)
             # is infinity to SQLite's JSON functions and 400 digits to Python's parser.
-            huge = column.map(lambda value: type(value) is int and not _is_float(value)).to_numpy(dtype=bool)
+            huge = column.map(lambda value: type(value) is int and not fits_float(value)).to_numpy(dtype=bool)
             if huge.any():
                 index = int(huge.argmax())
                 raise beyond_float(path, f"runs row {frame['id'].iloc[index]}", name, column.iloc[index])
@@ -363,8 +355,9 @@ def _as_extracted(value: Any) -> Any:
 
 def stored_name(typed: str, names: Iterable[str]) -> str:
     """The stored suite name ``typed`` (on a command line) means: itself, else the one
-    equal to it in Unicode NFC, as suite files' names are stored (a decomposed "café"
-    typed, or pasted from a macOS file name, finds the composed one); else ``typed``."""
+    equal to it in Unicode NFC (names are stored as their files spell them: a "café"
+    typed with a decomposed accent, or pasted from a macOS file name, finds one stored
+    composed, and the other way round); else ``typed``."""
     import unicodedata
 
     names = list(names)

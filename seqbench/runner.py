@@ -12,7 +12,7 @@ import unicodedata
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Mapping, TextIO
+from typing import Any, Callable, Iterable, Iterator, Literal, Mapping, TextIO
 
 import click
 
@@ -245,7 +245,10 @@ WRITE_ATTEMPTS = 3
 WRITE_RETRY_SECONDS = (0.5, 2.0)
 
 
-def _store(store: Store, record: Record, provenance: dict[str, Any]) -> str:
+StoreOutcome = Literal["stored", "kept", "lost"]
+
+
+def _store(store: Store, record: Record, provenance: dict[str, Any]) -> StoreOutcome:
     """Write ``record``, trying again after a pause if the store fails (a lock held past
     the busy timeout, a full disk, an I/O error). If it still fails, the record is kept
     as JSON beside the store and one line says where: a finished point is never lost,
@@ -260,6 +263,7 @@ def _store(store: Store, record: Record, provenance: dict[str, Any]) -> str:
             if attempt < len(WRITE_RETRY_SECONDS):
                 time.sleep(WRITE_RETRY_SECONDS[attempt])
     name = f"{safe_name(record.suite)}-{safe_name(record.point)}"
+    outcome: StoreOutcome
     try:
         # Folder and file of their own: a link planted beside the store (STORE.unsaved ->
         # elsewhere, or a .partial -> ~/.profile) is replaced, never written through.

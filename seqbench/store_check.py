@@ -35,7 +35,7 @@ from seqbench.errors import UserError
 from seqbench.printable import printable
 
 __all__ = ["harden", "check_structure", "check_values", "described", "document", "folded", "OPTIONAL_TABLES",
-           "READ_TABLES", "beyond_float", "within_float_range"]
+           "READ_TABLES", "beyond_float", "fits_float", "within_float_range"]
 
 # Tables later versions added (IF NOT EXISTS makes them on the first write).
 OPTIONAL_TABLES = frozenset({"curves", "length_metrics", "position_metrics", "claims"})
@@ -250,14 +250,21 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return value
 
 
-def _float_range_int(digits: str) -> int:
-    """An integer of a document: one no float can hold (10**400) is refused; SQLite reads
-    it as infinity, Python as the exact integer (400 digits in an export)."""
-    number = int(digits)
+def fits_float(number: int) -> bool:
+    """Whether a float can hold ``number``: one it cannot (10**400) SQLite's JSON
+    functions read as infinity and Python's parser as the exact integer."""
     try:
         float(number)
     except OverflowError:
-        raise _BeyondFloat(digits.lstrip("-")) from None
+        return False
+    return True
+
+
+def _float_range_int(digits: str) -> int:
+    """An integer of a document: one no float can hold is refused (``fits_float``)."""
+    number = int(digits)
+    if not fits_float(number):
+        raise _BeyondFloat(digits.lstrip("-"))
     return number
 
 
