@@ -54,10 +54,12 @@ def opened(device: str = "cuda", hz: float = 50) -> NvmlMeter:
     return meter
 
 
-def train_phase(*during: Callable[[], object] | float) -> dict:
-    """A training phase of a freshly opened meter, ``during`` it each step in turn: a
-    number of seconds to wait, or a call (a fault or load set on the fake)."""
-    meter = opened()
+def train_phase(*during: Callable[[], object] | float, device: str = "cuda",
+                meter: NvmlMeter | None = None) -> dict:
+    """A training phase of ``meter`` (else one opened now for ``device``), closed after
+    it; ``during`` it each step in turn: a number of seconds to wait, or a call (a fault
+    or load set on the fake)."""
+    meter = opened(device) if meter is None else meter
     try:
         meter.start("train")
         for step in during:
@@ -158,13 +160,7 @@ def test_a_broken_gpu_elsewhere_is_left_out_named_and_the_others_kept(fake_gpu, 
     # point's meter said "NVML: NVMLError_GpuIsLost".
     assert visible_gpus(skipped=skipped) == [UUID_A, UUID_B]
     assert skipped == ["GPU at NVML index 2: NVMLError_GpuIsLost: GPU is lost"]
-    meter = opened("cuda:1")
-    try:
-        meter.start("train")
-        time.sleep(0.1)
-        train = meter.stop("train")
-    finally:
-        meter.close()
+    train = train_phase(0.1, device="cuda:1")
     assert train["gpus"] == UUID_B
     assert train["energy_j"] == pytest.approx(80.0 * train["seconds"], rel=0.02)
 
@@ -236,12 +232,7 @@ def test_an_idle_window_shared_with_another_process_is_flagged_and_not_cached(fa
     nvml = fake_gpu({"uuid": UUID_A, "idle_w": 80.0, "others": [4242]})
     meter = opened()  # its idle window, with 4242 there
     nvml._fake_set_state(0, others=[])  # which leaves before the work
-    try:
-        meter.start("train")
-        time.sleep(0.05)
-        train = meter.stop("train")
-    finally:
-        meter.close()
+    train = train_phase(0.05, meter=meter)
 
     # Before: no column said so (the phases' other_processes were 0), and the figure
     # was cached for the sweep's other points.
