@@ -128,9 +128,12 @@ STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 
 @contextmanager
 def _stopped_by_signals() -> Iterator[None]:
+    received: list[int] = []
+
     def stop(signum: int, frame: object) -> None:
         for number in STOP_SIGNALS:  # a second signal must not break off the cleanup
             signal.signal(number, signal.SIG_IGN)
+        received.append(signum)
         raise Stopped(signum)
 
     if threading.current_thread() is not threading.main_thread():
@@ -139,6 +142,14 @@ def _stopped_by_signals() -> Iterator[None]:
     previous = {number: signal.signal(number, stop) for number in STOP_SIGNALS}
     try:
         yield
+    except BaseException as error:
+        # Code the Stopped was raised in may put another exception in its place: Ray's
+        # wait raises a plain KeyboardInterrupt (a SIGTERM would read as Ctrl-C, exit
+        # 130), a C extension a SystemError, a plugin boundary a broken-plugin error.
+        # Once a stop signal arrived, the signal is why the sweep ended.
+        if received and not isinstance(error, Stopped):
+            raise Stopped(received[0]) from error
+        raise
     finally:
         for number, handler in previous.items():
             signal.signal(number, handler)

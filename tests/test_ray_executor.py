@@ -385,8 +385,11 @@ def test_a_ray_sweep_prints_only_seqbench_lines(interrupted_then_resumed):
     ]
 
 
-def test_ctrl_c_on_a_cluster_cancels_the_sweeps_tasks_and_leaves_the_cluster_up(
-    ray_address, write_suite, tmp_path
+# SIGTERM as Slurm stops a job: ray.init installs a SIGTERM handler of its own that
+# calls sys.exit, which the sweep had reported as a broken executor (exit 2).
+@pytest.mark.parametrize(("stop", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)], ids=["SIGINT", "SIGTERM"])
+def test_a_stopped_sweep_on_a_cluster_cancels_its_tasks_and_leaves_the_cluster_up(
+    ray_address, write_suite, tmp_path, stop, code
 ):
     import ray
 
@@ -406,8 +409,8 @@ def test_ctrl_c_on_a_cluster_cancels_the_sweeps_tasks_and_leaves_the_cluster_up(
             assert process.poll() is None and time.monotonic() < deadline, process.communicate()
             time.sleep(0.05)
         hanging = [tries[0]["pid"] for tries in attempts(log_dir).values()]
-        process.send_signal(signal.SIGINT)
-        process.communicate(timeout=60)
+        process.send_signal(stop)
+        _, stderr = process.communicate(timeout=60)
     finally:
         if process.poll() is None:
             process.kill()
@@ -416,7 +419,9 @@ def test_ctrl_c_on_a_cluster_cancels_the_sweeps_tasks_and_leaves_the_cluster_up(
     while ray.available_resources().get("CPU") != 2 and time.monotonic() < deadline:
         time.sleep(0.1)
 
-    assert process.returncode == 130
+    assert process.returncode == code, stderr
+    if stop == signal.SIGTERM:
+        assert stderr.strip().splitlines()[-1].startswith("stopped by SIGTERM: "), stderr
     assert still_alive(hanging) == []
     assert ray.available_resources().get("CPU") == 2  # the tasks are gone, the cluster is not
 

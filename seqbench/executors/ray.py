@@ -16,7 +16,10 @@ import dataclasses
 import ipaddress
 import logging
 import os
+import signal
 import socket
+import threading
+from contextlib import contextmanager
 from types import ModuleType
 from typing import Any, Iterator, Sequence
 
@@ -129,6 +132,28 @@ def _silence_driver_prints(ray: ModuleType) -> None:
         worker_module._worker_logs_enabled = False
 
 
+# The signals seqbench's CLI stops a sweep on (seqbench.cli: SIGINT, SIGTERM, SIGHUP).
+_KEPT_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+@contextmanager
+def _signal_handlers_kept() -> Iterator[None]:
+    """Run ``ray.init`` without letting it replace the process's signal handlers: it
+    installs a SIGTERM handler that calls ``sys.exit``, which a sweep would report as a
+    broken executor (exit 2) instead of stopping as a SIGTERM should (exit 143, what
+    was kept said: Slurm stops jobs with SIGTERM)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread has handlers to set, and Ray leaves them alone there
+        return
+    kept = {number: signal.getsignal(number) for number in _KEPT_SIGNALS}
+    try:
+        yield
+    finally:
+        for number, handler in kept.items():
+            if handler is not None:  # None: a handler not set from Python, which we cannot restore
+                signal.signal(number, handler)
+
+
 class RayExecutor(Executor):
     name = "ray"
     description = (
@@ -170,14 +195,16 @@ class RayExecutor(Executor):
         quiet: dict[str, Any] = {"log_to_driver": False, "logging_level": logging.ERROR}
         if self.address is None:
             cpus = self.jobs or os.cpu_count() or 1
-            ray.init(
-                address="local", num_cpus=cpus, object_store_memory=LOCAL_OBJECT_STORE_BYTES,
-                include_dashboard=False, **quiet,
-            )
+            with _signal_handlers_kept():
+                ray.init(
+                    address="local", num_cpus=cpus, object_store_memory=LOCAL_OBJECT_STORE_BYTES,
+                    include_dashboard=False, **quiet,
+                )
             where = "started a local Ray instance"
         else:
             try:
-                ray.init(address=self.address, **quiet)
+                with _signal_handlers_kept():
+                    ray.init(address=self.address, **quiet)
             except (ConnectionError, ValueError, RuntimeError) as error:
                 first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
                 raise UserError(f"{self._named} {self.address}: cannot connect: {first_line}") from None
