@@ -1,7 +1,8 @@
 """What counting a point's FLOPs costs, by the size of the batch counted on.
 
 After training, the harness counts a model's FLOPs on the training split's first batch
-of the run's ``batch_size``, at most 64 examples (``seqbench.devices.FLOPS_BATCH``).
+of the run's ``batch_size``, at most 64 examples (``seqbench.devices.FLOPS_BATCH``), and
+one prediction on the validation and the test split's first batch.
 The torch counter steps through every dispatched product in Python, so a count costs
 wall time outside every phase (kept as ``meter.flops.count_s``). For each case this
 builds the model untrained, as a point does, and times ``seqbench.devices.count_flops``
@@ -48,12 +49,17 @@ def _timed_counts(task_name: str, task_params: dict[str, Any], model_name: str,
     model = registry.models().get(model_name)(**model_params)
     model.build(task, RunSettings(device="cpu").fit_settings(0))
     split = Split(task, "train", max(sizes), 0)
+    # A point's count also prices one prediction on the validation and test splits'
+    # first batches (their lengths may differ from training's): counted here too.
+    validation, test = (Split(task, name, max(sizes), 0) for name in ("validation", "test"))
+    for held_out in (split, validation, test):
+        held_out.prepare()
     timings = {"train_s": 1.0, "eval_s": 1.0, "epochs": 1, "train_examples": max(sizes)}
 
     def count(size: int) -> float:
         started = time.perf_counter()
-        entry = count_flops(model, split, size, validation_examples=0, test_examples=0,
-                            timings=timings, measurements={})
+        entry = count_flops(model, split, size, validation_examples=size, test_examples=size,
+                            timings=timings, measurements={}, validation=validation, test=test)
         if entry is None or "error" in entry:
             raise SystemExit(f"{model_name}: no count ({entry})")
         return time.perf_counter() - started

@@ -18,6 +18,7 @@ from seqbench.flops import phase_rates
 if TYPE_CHECKING:
     from seqbench.data import Split
     from seqbench.model import Model
+    from seqbench.task import Examples
 
 __all__ = ["point_device", "count_flops", "FLOPS_BATCH", "visible_gpu_count", "check_here",
            "planned_device"]
@@ -72,6 +73,22 @@ def point_device(model: "Model", requested: str) -> str:
 FLOPS_BATCH = 64
 
 
+def _first_batch(split: "Split", batch_size: int) -> "Examples":
+    return next(iter(split.batches(min(batch_size, FLOPS_BATCH))))
+
+
+def _predict_count(model: "Model", split: "Split", batch_size: int) -> float | None:
+    """Model FLOPs of one prediction on ``split``'s first batch: the model's
+    ``predict_flops(inputs)`` where it has one (seqbench-torch's: no training step
+    counted), else ``flops``'s ``predict_per_example``."""
+    batch = _first_batch(split, batch_size)
+    predict_flops = getattr(model, "predict_flops", None)
+    if callable(predict_flops):
+        return predict_flops(batch.inputs)
+    counts = model.flops(batch.inputs, batch.targets)
+    return counts.get("predict_per_example") if counts else None
+
+
 def count_flops(
     model: "Model",
     train: "Split",
@@ -81,6 +98,8 @@ def count_flops(
     test_examples: int,
     timings: Mapping[str, Any],
     measurements: Mapping[str, Any],
+    validation: "Split | None" = None,
+    test: "Split | None" = None,
 ) -> dict[str, Any] | None:
     """The record's ``flops`` entry (see seqbench.flops.phase_rates), or None when the
     model does not count its FLOPs. Counted once, after training, on the training
@@ -88,15 +107,28 @@ def count_flops(
     to a training step's own shape, so the padding a batch carries (token batches are
     trimmed to their longest row) and the products made once per batch (a convolution
     kernel, a filter) are shared nearly as in training, without paying a whole
-    large batch's count (benchmarks/flops_count.py: 3-8x 64's time at 256)."""
-    batch = next(iter(train.batches(min(batch_size, FLOPS_BATCH))))
+    large batch's count (benchmarks/flops_count.py: 3-8x 64's time at 256).
+
+    Prediction is counted again on the first batch of the validation and of the test
+    split, which price the validation predictions of the train phase and the eval
+    phase: their lengths may differ from training's (parity with ``min_length``, whose
+    training batches are shorter), and with them the padding and a decoder's steps.
+    The splits are the pipeline's when it passes them, else rebuilt from the training
+    split's task and seed (a split is a function of task, name, size and seed: the
+    same examples)."""
+    batch = _first_batch(train, batch_size)
     started = time.perf_counter()
     try:
-        counts = model.flops(batch.inputs, batch.targets)
+        found = model.flops(batch.inputs, batch.targets)
+        if not found:
+            return None
+        counts: dict[str, Any] = dict(found)
+        for name, split, size in (("validation", validation, validation_examples), ("test", test, test_examples)):
+            if size:
+                split = split if split is not None else _rebuilt(train, name, size)
+                counts[f"{name}_predict_per_example"] = _predict_count(model, split, batch_size)
     except Exception as error:  # a count that fails must not fail a trained point
         return {"error": f"{type(error).__name__}: {error}"}
-    if not counts:
-        return None
     # Outside every phase but inside the point's total_s: a count steps through each
     # product in Python (an LSTM at T = 1500: seconds, more than its smoke run's
     # training), so what it cost is kept beside what it found.
@@ -113,3 +145,9 @@ def count_flops(
     )
     entry["count_s"] = seconds
     return entry
+
+
+def _rebuilt(train: "Split", name: str, size: int) -> "Split":
+    from seqbench.data import Split
+
+    return Split(train.task, name, size, train.seed)

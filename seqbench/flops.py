@@ -4,15 +4,17 @@ utilisation (achieved / peak for the precision used).
 
 FLOPs here are *model* FLOPs, counted from the network's shapes (a multiply-add is 2
 FLOPs, the backward pass of a matmul twice its forward), not the hardware's executed
-instructions: recomputation (the flash kernel's, of attention's scores) and kernels'
-own overheads are not counted, as in PaLM's MFU. Padding is counted as the model
-computes it (a token batch trimmed to its longest row). Framework plugins count them
-(``Model.flops``); this module turns counts and timings into rates.
+instructions: recomputation (the flash kernel's, of attention's scores; a decoder
+re-run over every prefix) and kernels' own overheads are not counted, as in PaLM's MFU.
+Padding is counted as the model computes it (a token batch trimmed to its longest row).
+Framework plugins count them (``Model.flops``); this module turns counts and timings
+into rates.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from typing import Any, Mapping
 
@@ -29,11 +31,14 @@ class Peak:
 
 TERA = 1e12
 # Dense (no sparsity) peaks from NVIDIA's data sheets, in FLOP/s. fp32 is the CUDA-core
-# figure: PyTorch does not use TF32 for fp32 matmuls by default. bf16 and fp16 are the
-# tensor-core figures. Each entry's words must all be whole words of NVML's device name
-# (upper-cased, "-" read as a space), and entries are tried most specific first: a word
-# that merely starts like a model number names another GPU ("L40" is not the "L4",
-# "A10G" not the "A10", "V100S" not the "V100"), so it finds no peak rather than a wrong one.
+# (IEEE) figure: a seqbench-torch point at fp32 on CUDA turns TF32 off for matmuls and
+# for cuDNN's convolutions and RNNs (which torch runs in TF32 by default), and records
+# the math it ran as ``fp32_math``; a count whose fp32 math is not IEEE gets no fp32
+# peak. bf16 and fp16 are the tensor-core figures. Each entry's words must all be whole
+# words of NVML's device name (upper-cased, "-" read as a space), and entries are tried
+# most specific first: a word that merely starts like a model number names another GPU
+# ("L40" is not the "L4", "A10G" not the "A10", "V100S" not the "V100"), so it finds no
+# peak rather than a wrong one.
 PEAKS: list[tuple[tuple[str, ...], dict[str, float], str]] = [
     (("H200", "NVL"), {"fp32": 60 * TERA, "bf16": 835 * TERA, "fp16": 835 * TERA}, "H200 NVL data sheet"),
     (("H200",), {"fp32": 67 * TERA, "bf16": 989 * TERA, "fp16": 989 * TERA}, "H200 SXM data sheet"),
@@ -45,18 +50,31 @@ PEAKS: list[tuple[tuple[str, ...], dict[str, float], str]] = [
     (("L40",), {"fp32": 90.5 * TERA, "bf16": 181 * TERA, "fp16": 181 * TERA}, "L40 data sheet"),
     (("L4",), {"fp32": 30.3 * TERA, "bf16": 121 * TERA, "fp16": 121 * TERA}, "L4 data sheet"),
     (("A10",), {"fp32": 31.2 * TERA, "bf16": 125 * TERA, "fp16": 125 * TERA}, "A10 data sheet"),
+    # Other V100s (FHHL, SXM3, DGXS) run at other clocks: no peak rather than SXM2's.
     (("V100", "PCIE"), {"fp32": 14 * TERA, "fp16": 112 * TERA}, "V100 PCIe data sheet"),
-    (("V100",), {"fp32": 15.7 * TERA, "fp16": 125 * TERA}, "V100 SXM2 data sheet"),
+    (("V100", "SXM2"), {"fp32": 15.7 * TERA, "fp16": 125 * TERA}, "V100 SXM2 data sheet"),
     (("T4",), {"fp32": 8.1 * TERA, "fp16": 65 * TERA}, "T4 data sheet"),
 ]
 
 
+# A vGPU profile's suffix, as NVML names it after the board (``NVIDIA L40-48Q``,
+# ``GRID A100-40C``): the framebuffer in GB and the profile's letter.
+_VGPU_PROFILE = re.compile(r"^\d+[ABCQ]$")
+
+
 def peak_for(gpu_name: str | None, precision: str) -> Peak | None:
     """The table's peak for an NVML device name (e.g. ``NVIDIA H100 80GB HBM3``) at
-    ``precision`` (fp32, bf16, fp16), or None when the GPU or precision is not in it."""
+    ``precision`` (fp32, bf16, fp16), or None when the GPU or precision is not in it.
+
+    A share of a GPU has none: a MIG instance (``NVIDIA A100-SXM4-40GB MIG 1g.5gb``)
+    has a fraction of the board's multiprocessors, and a vGPU profile (``NVIDIA
+    L40-48Q``) a time slice of them, so the board's peak would understate their
+    utilisation by that fraction."""
     if not gpu_name:
         return None
     words = set(gpu_name.upper().replace("-", " ").split())
+    if "MIG" in words or any(_VGPU_PROFILE.match(word) for word in words):
+        return None
     for keys, peaks, source in PEAKS:
         if words.issuperset(keys):
             # The first entry naming this GPU decides: a precision it lacks (bf16 on a
@@ -66,13 +84,25 @@ def peak_for(gpu_name: str | None, precision: str) -> Peak | None:
 
 
 def _rate(flops: float | None, seconds: float | None) -> float | None:
-    if flops is None or not seconds or seconds <= 0 or not math.isfinite(flops):
+    """FLOP/s, or None where nothing counted was done: a phase whose count is 0 (a
+    model doing only elementwise work, which model FLOPs leave out) has no rate,
+    rather than a measured 0."""
+    if flops is None or not flops or not seconds or seconds <= 0 or not math.isfinite(flops):
         return None
     return flops / seconds
 
 
+def _known(count: Any) -> float | None:
+    """A per-example count, or None for none or 0: nothing a FLOP count sees."""
+    return float(count) if count else None
+
+
+# What a plugin's count may say beyond its figures, copied into the entry.
+DESCRIBED = ("fp32_math", "lower_bound", "omitted")
+
+
 def phase_rates(
-    counts: Mapping[str, float],
+    counts: Mapping[str, Any],
     timings: Mapping[str, Any],
     validation_examples: int,
     test_examples: int,
@@ -84,29 +114,43 @@ def phase_rates(
 
     The train phase runs the training steps and, after every epoch, predicts the
     validation split: both count. ``counts`` holds ``train_per_example`` (forward and
-    backward) and ``predict_per_example``.
+    backward) and ``predict_per_example`` (on a training batch), and where counted on
+    their own batches ``validation_predict_per_example`` and ``test_predict_per_example``,
+    which then price the validation and test predictions (their lengths, so padding,
+    may differ from training's). A prediction count of 0 is kept as None. ``fp32_math``,
+    ``lower_bound`` and ``omitted``, where given, are copied; at fp32 a count whose
+    ``fp32_math`` is not ``ieee`` gets no peak (the table's fp32 figures are IEEE's).
     """
     train_each = counts.get("train_per_example")
-    predict_each = counts.get("predict_per_example")
+    predict_each = _known(counts.get("predict_per_example"))
+    validation_each = _known(counts.get("validation_predict_per_example", predict_each))
+    test_each = _known(counts.get("test_predict_per_example", predict_each))
     epochs = int(timings.get("epochs") or 0)
     train_examples = int(timings.get("train_examples") or 0)
     done: dict[str, float | None] = {
         "train": (
-            train_each * train_examples + (predict_each or 0.0) * validation_examples * epochs
+            train_each * train_examples + (validation_each or 0.0) * validation_examples * epochs
             if train_each is not None
             else None
         ),
-        "eval": predict_each * test_examples if predict_each is not None else None,
+        "eval": test_each * test_examples if test_each is not None else None,
     }
+    fp32_math = counts.get("fp32_math")
     found = [peak_for(name, precision) for name in gpu_names]
+    if precision == "fp32" and fp32_math not in (None, "ieee"):
+        found = [None for _ in found]
     peaks = [p for p in found if p is not None]
     peak = sum(p.flop_per_s for p in peaks) if peaks and len(peaks) == len(found) else None
     entry: dict[str, Any] = {
         "train_per_example": train_each,
         "predict_per_example": predict_each,
+        "validation_predict_per_example": validation_each,
+        "test_predict_per_example": test_each,
         "count_method": counts.get("method"),
+        **{key: counts[key] for key in DESCRIBED if key in counts},
         "precision": precision,
         "peak_flop_per_s": peak,
+        "peak_gpu": "; ".join(p.gpu for p in peaks) if peak else None,
         "peak_source": "; ".join(p.source for p in peaks) if peak else None,
     }
     for phase, flops in done.items():

@@ -154,7 +154,14 @@ class Model:
         """Model FLOPs for this batch, per example: ``{"train_per_example": forward and
         backward, "predict_per_example": one prediction, "method": how counted}``, a
         multiply-add counting 2. Called once after training; it must not change the
-        model. None (the default): not known."""
+        model. None (the default): not known.
+
+        Optional keys: ``lower_bound`` (True where the count leaves out products the
+        model makes, such as FFT convolutions or scan updates) and ``omitted`` (what it
+        leaves out, in words). A model may also define ``predict_flops(inputs) ->
+        float | None``, one prediction's FLOPs per example for a batch of inputs:
+        seqbench calls it on the first validation and test batch (whose lengths may
+        differ from training's) and otherwise calls ``flops`` again there."""
         return None
 
 

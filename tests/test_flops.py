@@ -38,6 +38,14 @@ torch = pytest.importorskip("torch")
         ("Tesla V100S-PCIE-32GB", "fp32", None),
         ("NVIDIA H100 NVL", "bf16", 835 * TERA),
         ("NVIDIA A100 80GB PCIe", "bf16", 312 * TERA),
+        # A share of a GPU has a share of its peak: none rather than the whole board's.
+        ("NVIDIA A100-SXM4-40GB MIG 1g.5gb", "fp32", None),
+        ("NVIDIA H100 80GB HBM3 MIG 1g.10gb", "bf16", None),
+        ("NVIDIA L40-48Q", "fp32", None),
+        ("GRID A100-40C", "bf16", None),
+        # V100s at other clocks than the SXM2's and PCIe's data sheets.
+        ("Tesla V100-FHHL-16GB", "fp32", None),
+        ("Tesla V100-SXM3-32GB", "fp16", None),
     ],
 )
 def test_peaks_by_nvml_name_and_precision(name, precision, peak):
@@ -58,6 +66,47 @@ def test_phase_rates_count_validation_in_training_and_divide_by_the_peak():
     assert entry["train"]["utilisation"] == entry["train"]["flop_per_s"] / (989 * TERA)
     on_cpu = phase_rates(counts, timings, 50, 40, gpu_names=[], precision="fp32")
     assert on_cpu["train"]["utilisation"] is None and on_cpu["peak_flop_per_s"] is None
+
+
+def test_validation_and_test_predictions_are_priced_by_their_own_batches_counts():
+    """Training may draw shorter sequences (parity's min_length) than validation and
+    test: each split's predictions cost what a prediction on its own batch costs."""
+    timings = {"train_s": 2.0, "eval_s": 0.5, "epochs": 2, "train_examples": 1000}
+    counts = {"train_per_example": 100.0, "predict_per_example": 30.0, "validation_predict_per_example": 45.0,
+              "test_predict_per_example": 50.0, "method": "hand"}
+
+    entry = phase_rates(counts, timings, validation_examples=50, test_examples=40, gpu_names=[], precision="fp32")
+
+    assert entry["train"]["flops"] == 100 * 1000 + 45 * 50 * 2
+    assert entry["eval"]["flops"] == 50 * 40
+    assert (entry["predict_per_example"], entry["test_predict_per_example"]) == (30.0, 50.0)
+
+
+def test_a_prediction_counting_no_products_is_unknown_not_a_measured_zero():
+    """torch:oracle on adding does only elementwise work: no FLOP/s to plot at 0."""
+    timings = {"train_s": 0.1, "eval_s": 0.5, "epochs": 0, "train_examples": 0}
+    counts = {"train_per_example": 0.0, "predict_per_example": 0.0, "method": "hand"}
+
+    entry = phase_rates(counts, timings, 50, 40, gpu_names=["NVIDIA H100 80GB HBM3"], precision="fp32")
+
+    assert entry["predict_per_example"] is None
+    assert entry["eval"] == {"flops": None, "flop_per_s": None, "utilisation": None}
+    assert entry["train"]["flop_per_s"] is None and entry["train"]["utilisation"] is None
+
+
+def test_an_fp32_count_run_in_tf32_gets_no_fp32_peak_and_says_how_it_ran():
+    """The table's fp32 peaks are the CUDA-core (IEEE) figures: a count that says its
+    fp32 products ran in TF32 would divide by a peak 7-8x below the one it ran at."""
+    timings = {"train_s": 2.0, "eval_s": 0.5, "epochs": 1, "train_examples": 1000}
+    gpu = ["NVIDIA A100-SXM4-80GB"]
+    for math, peak in [("ieee", 19.5 * TERA), ("tf32 (cudnn conv, cudnn rnn)", None)]:
+        counts = {"train_per_example": 100.0, "predict_per_example": 30.0, "fp32_math": math}
+
+        entry = phase_rates(counts, timings, 50, 40, gpu_names=gpu, precision="fp32")
+
+        assert (entry["peak_flop_per_s"], entry["fp32_math"]) == (peak, math)
+    bf16 = phase_rates({**counts, "predict_per_example": 30.0}, timings, 50, 40, gpu_names=gpu, precision="bf16")
+    assert bf16["peak_flop_per_s"] == 312 * TERA  # fp32's math does not decide a bf16 peak
 
 
 SUITE = """
@@ -153,3 +202,83 @@ def test_the_seconds_a_count_took_are_kept_beside_it():
     entry = count_flops(_SlowCount(), split, 10, validation_examples=0, test_examples=0,
                         timings=timings, measurements={})
     assert entry["count_s"] >= 0.2
+
+
+PARITY = """
+[suite]
+name = "flops-lengths"
+
+[run]
+epochs = 1
+train_size = 8
+eval_size = 8
+batch_size = 4
+device = "cpu"
+
+[task]
+name = "parity"
+length = 32
+min_length = 2
+
+[[model]]
+name = "torch:lstm"
+hidden = 8
+layers = 1
+"""
+
+
+def test_validation_and_test_predictions_are_counted_on_their_own_first_batches(write_suite):
+    """parity at length 32 with min_length 2 trains on shorter rows than it validates
+    and tests on (33 positions, the last the answer slot). The LSTM's prediction costs
+    2 x 4H x (H + H) per position read, plus the head: the first training batch is
+    trimmed to 31 positions, the validation and test batches are all 33."""
+    (point,) = load_suite(write_suite(PARITY)).points
+
+    record = run_point(point)
+
+    assert record.ok, record.error
+    flops = record.measurements["flops"]
+    per_position, head = 2 * 4 * 8 * (8 + 8), 2 * 8 * 3
+    assert flops["predict_per_example"] == 31 * per_position + head
+    assert flops["validation_predict_per_example"] == flops["test_predict_per_example"] == 33 * per_position + head
+    assert flops["eval"]["flops"] == 8 * (33 * per_position + head)
+    epochs = record.timings["epochs"]
+    assert flops["train"]["flops"] == (flops["train_per_example"] * record.timings["train_examples"]
+                                       + 8 * epochs * (33 * per_position + head))
+
+
+def test_the_utilisation_figure_names_the_peak_it_divides_by(write_suite, tmp_path):
+    """A figure of utilisation says against what: the GPU, the precision (fp32 as IEEE)
+    and the data sheet's dense peak; and which models' counts are lower bounds."""
+    suite = load_suite(write_suite(SUITE))
+    store_path = tmp_path / "mfu.sqlite"
+    store = Store(store_path)
+    for point in suite.points:
+        record = run_point(point)
+        counted = record.measurements["flops"]
+        counts = {**counted, "method": counted["count_method"]}
+        # As the record of a point metered on an H100 would hold it.
+        record.measurements["flops"] = phase_rates(
+            counts, {**record.timings}, 16, 16, gpu_names=["NVIDIA H100 80GB HBM3"], precision="fp32")
+        store.write(record, {})
+    store.close()
+
+    plots = {plot.name: plot for plot in figures([load_set(store_path, "flops", "flops")]).plots}
+
+    assert plots["mfu-vs-seq_len"].caption.startswith(
+        "Utilisation divides by NVIDIA H100 80GB HBM3, fp32 (IEEE, TF32 off): 67 TFLOP/s dense (H100 SXM data sheet).")
+    assert "causal attention's T x T scores are counted whole" in plots["flops-vs-seq_len"].caption
+    assert "Lower bounds" not in plots["flops-vs-seq_len"].caption  # an LSTM's count leaves out no product
+
+
+def test_a_figure_names_the_models_whose_counts_are_lower_bounds(tmp_path):
+    import pandas as pd
+
+    from seqbench.plots.flops import caption
+    from seqbench.report.sets import ResultSet
+
+    runs = pd.DataFrame({"model": ["torch:s4d", "torch:lstm", "torch:mamba"],
+                         "meter.flops.lower_bound": [1, 0, 1]})  # JSON true/false as the store loads them
+    result_set = ResultSet("a", tmp_path / "a.sqlite", "a", runs, pd.DataFrame(), pd.DataFrame(), [])
+
+    assert "Lower bounds for torch:mamba, torch:s4d:" in caption([result_set], "flops")

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = ["ResultSet", "Sweep", "load_set", "sweep_of", "tidy", "summarise", "summarise_by_phase", "series_names",
-           "setting_rows", "add_intervals", "RESULTS", "SETTING", "FLOPS_COLUMNS"]
+           "setting_rows", "add_intervals", "RESULTS", "SETTING", "FLOPS_COLUMNS", "FLOPS_METHOD"]
 
 BATCH = "run.batch_size"
 SETTING = "setting"  # the panel row when a suite swept both length and batch size
@@ -24,12 +24,19 @@ FLOPS_COLUMNS = {
     "flop_per_s": {"train": "meter.flops.train.flop_per_s", "eval": "meter.flops.eval.flop_per_s"},
     "utilisation": {"train": "meter.flops.train.utilisation", "eval": "meter.flops.eval.utilisation"},
 }
+# What the FLOP/s and utilisation figures say of their method (seqbench.plots.flops):
+# the peak divided by and what it is, and whether a count is a lower bound.
+FLOPS_METHOD = (
+    "meter.flops.peak_flop_per_s", "meter.flops.peak_source", "meter.flops.precision",
+    "meter.flops.fp32_math", "meter.flops.lower_bound", "meter.flops.peak_gpu",
+)
 # Result columns the report reads (the rest of a record is never loaded).
 RESULTS = (
     "time.train_s", "time.eval_s", "time.total_s", "time.epochs",
     "meter.nvml.train.energy_j", "meter.nvml.eval.energy_j",
     "meter.nvml.train.energy_method", "meter.nvml.unavailable",
     *(column for columns in FLOPS_COLUMNS.values() for column in columns.values()),
+    *FLOPS_METHOD,
 )
 # Used only when the task's plugin is not installed where the report is made.
 LENGTH_NAMES = ("seq_len", "length", "seq_length", "sequence_length", "T")

@@ -81,3 +81,10 @@ class TorchModel(Model):
         from seqbench_torch.flops import count_flops
 
         return count_flops(self._trainer, inputs, targets)
+
+    def predict_flops(self, inputs: np.ndarray) -> float | None:
+        """Model FLOPs of one prediction per example on this batch, without a training
+        step's count: what the harness asks of the validation and test batches."""
+        from seqbench_torch.flops import count_prediction
+
+        return count_prediction(self._trainer, inputs)

@@ -48,7 +48,7 @@ from torch.utils.flop_counter import (
 if TYPE_CHECKING:
     from seqbench_torch.loop import Trainer
 
-__all__ = ["count_flops", "counting_kernels", "flop_counter"]
+__all__ = ["count_flops", "count_prediction", "counting_kernels", "flop_counter", "uncounted", "ELEMENTWISE"]
 
 
 def _flash_forward(query: Any, key: Any, value: Any, *args: Any, out_shape: Any = None, **kwargs: Any) -> int:
@@ -146,15 +146,31 @@ def counting_kernels() -> Iterator[None]:
         torch.backends.mha.set_fastpath_enabled(fast_path)
 
 
+# Left out of every count by model FLOPs' definition (PaLM's): not a gap in the count.
+ELEMENTWISE = "elementwise work (activations, gates, softmax, norms) and the optimiser step"
+
+
+def uncounted(network: torch.nn.Module) -> list[str]:
+    """The model's products its count omits: each module's ``uncounted`` (S4D's and
+    Hyena's FFT convolutions, Mamba's scan updates, linear attention's outer products),
+    once each."""
+    found = (getattr(module, "uncounted", "") for module in network.modules())
+    return list(dict.fromkeys(text for text in found if text))
+
+
 def count_flops(trainer: "Trainer", inputs: np.ndarray, targets: np.ndarray) -> dict[str, Any]:
     """Per-example FLOPs of one training step's forward and backward, and of one
     prediction, measured on this batch. Weights are not changed (no optimiser step;
     the gradients are dropped). A network with nothing to train takes no training
-    step (the loop skips it), so its training FLOPs are 0."""
+    step (the loop skips it), so its training FLOPs are 0.
+
+    Beside the figures: ``fp32_math`` (how fp32 products ran: what an fp32 peak refers
+    to), ``lower_bound`` (whether products of the model are left out) and ``omitted``
+    (what is left out, elementwise work always)."""
     network = trainer.network
     x, y = trainer.inputs(inputs), trainer.targets(targets)
     was_training = network.training
-    train = predict = 0
+    train = 0
     try:
         with counting_kernels():
             if trainer.trainable:
@@ -165,14 +181,36 @@ def count_flops(trainer: "Trainer", inputs: np.ndarray, targets: np.ndarray) -> 
                     loss.backward()
                 train = counter.get_total_flops()
                 network.zero_grad(set_to_none=True)
-            network.eval()
-            with flop_counter() as counter, torch.inference_mode(), trainer._autocast():
-                network.predict(x)
-            predict = counter.get_total_flops()
     finally:
         network.train(was_training)
+    gaps = uncounted(network)
     return {
         "train_per_example": train / len(x),
-        "predict_per_example": predict / len(x),
+        "predict_per_example": count_prediction(trainer, inputs),
         "method": "FlopCounterMode (fused kernels off)",
+        "fp32_math": trainer.fp32_math,
+        "lower_bound": bool(gaps),
+        "omitted": "; ".join([*gaps, ELEMENTWISE]),
     }
+
+
+def count_prediction(trainer: "Trainer", inputs: np.ndarray) -> float | None:
+    """Per-example FLOPs of one prediction on this batch: the products of the network's
+    ``counted_prediction`` (``predict`` itself, except where predict recomputes: a
+    decoder re-run over every prefix counts one teacher-forced pass over what it
+    decoded). None where the counter sees no product (elementwise work only, which
+    model FLOPs leave out): unknown, not free."""
+    network = trainer.network
+    x = trainer.inputs(inputs)
+    was_training = network.training
+    try:
+        network.eval()
+        with counting_kernels(), torch.inference_mode(), trainer._autocast():
+            prepare = getattr(network, "counted_prediction", None)  # a plain nn.Module's: predict
+            run = prepare(x) if prepare is not None else (lambda: network.predict(x))  # type: ignore[operator]
+            with flop_counter() as counter:
+                run()
+    finally:
+        network.train(was_training)
+    predict = counter.get_total_flops()
+    return predict / len(x) if predict else None

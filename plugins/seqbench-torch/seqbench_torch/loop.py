@@ -25,9 +25,58 @@ from seqbench_torch.objectives import objective_for
 if TYPE_CHECKING:
     from seqbench_torch.base import TorchModel
 
-__all__ = ["Trainer", "resolve_device", "network_factory", "trim_padding"]
+__all__ = ["Trainer", "resolve_device", "network_factory", "trim_padding", "use_ieee_fp32", "fp32_math"]
 
 AUTOCAST_DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def use_ieee_fp32(device: torch.device, precision: str) -> None:
+    """At ``fp32`` on CUDA, make fp32 mean IEEE fp32: torch runs cuDNN's convolutions and
+    RNNs in TF32 by default (``torch.backends.cudnn.conv/rnn.fp32_precision`` are
+    ``tf32``), so nn.LSTM, nn.GRU and the depthwise convolutions of an fp32 point ran on
+    the tensor cores while utilisation divided by the CUDA-core peak (up to 7-8x high on
+    an A100 or H100). Matmuls are set too, though IEEE is their default, so that a
+    process that asked for TF32 earlier does not carry it into the point. Other
+    precisions and devices are left as they are."""
+    if device.type != "cuda" or precision != "fp32":
+        return
+    # The legacy switches first, then the per-operator ones: torch's own readers of the
+    # legacy flag (cudnn.flags(), inductor's convolution templates) raise once the
+    # per-operator flags disagree with it.
+    torch.backends.cudnn.allow_tf32 = False
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.conv.fp32_precision = "ieee"  # type: ignore[attr-defined]
+    torch.backends.cudnn.rnn.fp32_precision = "ieee"  # type: ignore[attr-defined]
+    torch.backends.cuda.matmul.fp32_precision = "ieee"
+
+
+def _resolved(flag: Any, parent: Any) -> str:
+    """A per-operator fp32 precision as torch applies it: ``none`` defers to the
+    backend's, then to the global one; ``none`` throughout is IEEE."""
+    everywhere = torch.backends.fp32_precision  # type: ignore[attr-defined]
+    for value in (flag.fp32_precision, parent.fp32_precision, everywhere):
+        if value != "none":
+            return str(value)
+    return "ieee"
+
+
+def fp32_math(device: torch.device) -> str:
+    """How fp32 matmuls, convolutions and RNNs run on ``device`` by torch's flags now:
+    ``ieee``, or each reduced mode and the operators using it (``tf32 (cudnn conv,
+    cudnn rnn)``): what utilisation's fp32 peak refers to."""
+    if device.type == "cuda":
+        cuda, cudnn = torch.backends.cuda, torch.backends.cudnn
+        conv, rnn = cudnn.conv, cudnn.rnn  # type: ignore[attr-defined]
+        flags = {"matmul": (cuda.matmul, cuda.matmul), "cudnn conv": (conv, cudnn), "cudnn rnn": (rnn, cudnn)}
+    else:
+        mkldnn = torch.backends.mkldnn
+        flags = {f"onednn {op}": (getattr(mkldnn, op), mkldnn) for op in ("matmul", "conv", "rnn")}
+    reduced: dict[str, list[str]] = {}
+    for name, (flag, parent) in flags.items():
+        mode = _resolved(flag, parent)
+        if mode != "ieee":
+            reduced.setdefault(mode, []).append(name)
+    return "; ".join(f"{mode} ({', '.join(names)})" for mode, names in reduced.items()) or "ieee"
 
 
 def resolve_device(requested: str) -> torch.device:
@@ -77,6 +126,8 @@ class Trainer:
         if spec.precision != "fp32" and self.device.type != "cuda":
             # CPU kernels for reduced precision are patchy (oneDNN has no bf16 LSTM here).
             raise ValueError(f"precision {spec.precision!r} needs a CUDA device; use 'fp32' on the CPU")
+        use_ieee_fp32(self.device, spec.precision)
+        self.fp32_math = fp32_math(self.device)
         torch.manual_seed(settings.seed)
         network = network_factory(spec)(self.signature, task, **spec.network_options())
         if not isinstance(network, torch.nn.Module):

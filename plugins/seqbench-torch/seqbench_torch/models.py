@@ -113,3 +113,8 @@ class TorchOracle(TorchModel):
         if not self._trainer.network.is_graph:
             return None
         return super().flops(inputs, targets)
+
+    def predict_flops(self, inputs: np.ndarray) -> float | None:
+        if not self._trainer.network.is_graph:
+            return None
+        return super().predict_flops(inputs)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Callable, ClassVar
+
 import torch
 from torch import nn
 
@@ -11,10 +13,25 @@ __all__ = ["Network", "sequence_lengths", "pad_after_end", "answer_states"]
 
 
 class Network(nn.Module):
-    """``predict`` defaults to ``forward`` without targets; sequence decoders override it."""
+    """``predict`` defaults to ``forward`` without targets; sequence decoders override it.
+
+    For the FLOP count (seqbench_torch.flops): any module of a network may name, in
+    ``uncounted``, products of the model its count does not see (an FFT convolution),
+    which makes the count a lower bound; ``counted_prediction`` says what one
+    prediction's model FLOPs are counted on."""
+
+    uncounted: ClassVar[str] = ""
 
     def predict(self, inputs: torch.Tensor) -> torch.Tensor:
         return self(inputs)
+
+    def counted_prediction(self, inputs: torch.Tensor) -> Callable[[], object]:
+        """A call doing one prediction's model products, which the count runs under
+        its counter: ``predict`` itself. A network whose ``predict`` recomputes (a
+        decoder re-run over every prefix) returns the same products done once; what it
+        must run first to know their shapes (the decoding, for its length) it runs
+        here, uncounted."""
+        return lambda: self.predict(inputs)
 
 
 def sequence_lengths(tokens: torch.Tensor) -> torch.Tensor:

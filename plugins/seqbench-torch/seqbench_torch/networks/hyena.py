@@ -64,6 +64,8 @@ class ImplicitFilter(nn.Module):
 
 
 class HyenaOperator(nn.Module):
+    uncounted = "Hyena's FFT long convolution"
+
     def __init__(self, d_model: int, filter_width: int, bands: int, base_length: int, short_width: int = 3) -> None:
         super().__init__()
         self.in_proj = nn.Linear(d_model, 3 * d_model)

@@ -24,6 +24,8 @@ __all__ = ["CausalLinearAttention", "linear_attention_network"]
 
 
 class CausalLinearAttention(nn.Module):
+    uncounted = "linear attention's state outer products phi(k) v^T and cumulative sums"
+
     def __init__(self, d_model: int, heads: int, eps: float = 1e-6) -> None:
         super().__init__()
         if d_model % heads:

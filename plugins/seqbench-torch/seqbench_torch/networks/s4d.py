@@ -35,6 +35,8 @@ def fft_causal_conv(u: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
 class S4D(nn.Module):
     """One S4D layer on (B, L, H)."""
 
+    uncounted = "S4D's FFT convolution (about 5 x 2L log2(2L) FLOPs per channel, per FFT)"
+
     def __init__(self, d_model: int, state: int, dt_min: float = 1e-3, dt_max: float = 1e-1) -> None:
         super().__init__()
         modes = max(1, state // 2)

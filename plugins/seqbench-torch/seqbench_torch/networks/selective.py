@@ -70,6 +70,8 @@ def sequential_scan(x: torch.Tensor, dt: torch.Tensor, A: torch.Tensor, B: torch
 class SelectiveSSM(nn.Module):
     """One Mamba block on (B, L, d_model)."""
 
+    uncounted = "the selective scan's state updates (dt x B outer products, decays, cumulative sums)"
+
     def __init__(
         self, d_model: int, state: int, expand: int, conv_width: int, chunk: int,
         dt_min: float = 1e-3, dt_max: float = 1e-1,
