@@ -36,7 +36,7 @@ from seqbench.model import EpochOutcome, Model, known_to_run_on_cpu
 from seqbench.point import Point
 from seqbench.record import EpochProgress, LengthResult, PositionValue, Record, now
 from seqbench.settings import RunSettings, reaches
-from seqbench.task import PAD_ID, Task
+from seqbench.task import PAD_ID, Task, fit_width
 from seqbench.threads import worker_budget
 
 __all__ = [
@@ -86,18 +86,23 @@ def predict_split(model: Model, split: Split, batch_size: int) -> tuple[np.ndarr
     for batch in split.batches(batch_size):
         predictions.append(np.asarray(model.predict(batch.inputs)))
         targets.append(batch.targets)
-    return _concatenate_padded(predictions), _concatenate_padded(targets)
+    return _concatenate_padded(predictions, answers=True), _concatenate_padded(targets, answers=False)
 
 
-def _concatenate_padded(batches: list[np.ndarray]) -> np.ndarray:
+def _concatenate_padded(batches: list[np.ndarray], answers: bool) -> np.ndarray:
     """Batches joined along the examples axis. Token sequences may differ in width
     between batches (a model tested at a length it was not built for decodes to the
-    length it knows); they are right-padded with PAD_ID to the widest, as the task
-    contract pads every token sequence."""
+    length it knows); they are right-padded to the widest: targets with PAD_ID, as the
+    task contract pads every token sequence, and predictions (``answers``) with
+    NO_ANSWER (``fit_width``), which no target equals: PAD there would score the
+    positions a batch did not answer right wherever the target is padding."""
     widths = {batch.shape[1] for batch in batches if batch.ndim == 2}
     if len(widths) > 1 and all(np.issubdtype(b.dtype, np.integer) for b in batches):
         widest = max(widths)
-        batches = [np.pad(b, ((0, 0), (0, widest - b.shape[1])), constant_values=PAD_ID) for b in batches]
+        if answers:
+            batches = [fit_width(b, widest) for b in batches]
+        else:
+            batches = [np.pad(b, ((0, 0), (0, widest - b.shape[1])), constant_values=PAD_ID) for b in batches]
     return np.concatenate(batches)
 
 

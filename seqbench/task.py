@@ -13,21 +13,31 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 
-__all__ = ["Task", "Signature", "Examples", "InputKind", "TargetKind", "PAD_ID", "fit_width"]
+__all__ = [
+    "Task", "Signature", "Examples", "InputKind", "TargetKind", "PAD_ID", "NO_ANSWER", "fit_width",
+]
 
 PAD_ID = 0
+# What fills the positions a prediction did not reach: no token id (0..vocab-1) equals
+# it. Not PAD_ID, which is a real target token where targets are padded (subsequence's
+# zeros after the substring): padding predictions with it scored unanswered positions
+# right wherever the target was padding.
+NO_ANSWER = -1
 
 
 def fit_width(predictions: np.ndarray, width: int) -> np.ndarray:
     """Token predictions ``(N, any width)`` as ``(N, width)``: cut, or right-padded with
-    PAD_ID, which scores as wrong wherever a target has a token. For ``score``: a model
-    tested at another length than it was built for answers with its own width."""
+    NO_ANSWER (-1), which equals no token id, so every position not answered scores as
+    wrong, PAD targets included. For ``score``: a model tested at another length than it
+    was built for answers with its own width. Padded unsigned or boolean predictions come
+    back as int64 (-1 needs a signed dtype); signed and float ones keep their dtype."""
     predictions = np.asarray(predictions)
     if predictions.ndim != 2:
         raise ValueError(f"token predictions must be 2-D (examples, positions), got shape {predictions.shape}")
     if predictions.shape[1] >= width:
         return predictions[:, :width]
-    padded = np.full((len(predictions), width), PAD_ID, dtype=predictions.dtype)
+    signed = np.issubdtype(predictions.dtype, np.signedinteger) or np.issubdtype(predictions.dtype, np.floating)
+    padded = np.full((len(predictions), width), NO_ANSWER, dtype=predictions.dtype if signed else np.int64)
     padded[:, : predictions.shape[1]] = predictions
     return padded
 
@@ -106,8 +116,9 @@ class Task:
 
     Methods a task implements: ``signature``, ``generate``, ``solve``, ``score``; and,
     optionally, ``score_positions`` (metrics per target position, stored beside the
-    averaged test metrics; the default says the task has none) and ``data_version``
-    (when a fix changed the examples ``generate`` makes).
+    averaged test metrics; the default says the task has none), ``data_version``
+    (when a fix changed the examples ``generate`` makes) and ``fixed_examples`` (a
+    split whose examples the user supplied).
     """
 
     name: ClassVar[str]
@@ -142,7 +153,9 @@ class Task:
 
         Token predictions may be narrower than ``targets`` (a model built at one length
         and tested at another answers with its own width): score the positions it did
-        not answer as wrong, e.g. through ``fit_width(predictions, targets.shape[1])``."""
+        not answer as wrong, PAD targets included, e.g. through ``fit_width(predictions,
+        targets.shape[1])`` (it pads with NO_ANSWER, never a token id). Predictions may
+        also hold NO_ANSWER where the harness joined batches of different widths."""
         raise NotImplementedError
 
     def score_positions(
@@ -156,6 +169,14 @@ class Task:
         that is not finite is stored as missing, not as a failed point.
         """
         return None
+
+    def fixed_examples(self, split: str) -> bool:
+        """False (the default): ``split``'s examples are drawn from the input space the
+        parameters allow, and suite validation refuses a split of a token task that
+        holds fewer than 16 distinct examples (seqbench.task_probe). True where they are
+        a fixed set the user supplied (a data file's lines), however small: the user
+        chose them, so no parameter would give more."""
+        return False
 
     def data_version(self) -> int | None:
         """None (the default): this task's data have never changed. Else a number, raised

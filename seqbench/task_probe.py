@@ -29,8 +29,27 @@ possible input to one split by its hash, and a short length or a small vocabular
 leave the validation or test split owning none (parity at lengths 1, 2, 3 and 5), which
 failed every point. So the probe makes and answers two examples of each of train,
 validation and test at the training length, and two test examples at each of
-``run.eval_lengths`` (``splits``, ``eval_length``). Each distinct configuration is
+``run.eval_lengths`` (``splits``, ``eval_length``): more of each split but train for a
+token task (below). Each distinct configuration is
 probed once (seqbench.suite keeps the keys), one split at a time.
+
+A split owning a few inputs is as useless as one owning none, and silently so: parity
+at length 4 gave validation 1 distinct string, modular arithmetic at length 3 modulus 2
+gave test two inputs of one answer (a constant answer scored 100%). So for a task with
+token inputs, each split other than train is probed with a larger sample,
+``DISTINCT_SAMPLE`` (256) examples, or as many as ``DISTINCT_SAMPLE_VALUES`` (2**24
+values, 64 MiB of int32) hold where examples are long, and refused when it holds fewer
+than ``FEWEST_DISTINCT`` (16) distinct examples (input and target together), a quarter
+of the sample where the sample is smaller. The threshold cannot refuse a split that owns
+many inputs by chance: 256 draws from K equally likely examples give fewer than 16
+distinct with probability at most C(K, 15) (15/K)^256: below 1e-75 for every K >= 32
+(1e-27 at K = 20), and for K in the thousands a sample is all but all distinct (the
+draws need not be uniform, but a task putting most of its mass on under 16 of its
+inputs is the same handful). What it refuses is a split
+owning fewer than about 16 examples: figures over it measure a handful of inputs. The
+draws are seeded, so a configuration is always refused or always passed. A split whose
+examples the user supplied (``Task.fixed_examples``: polynomial's ``data_file`` lines)
+is not refused: however few, they are the user's choice.
 
 A split's size is checked from the signature alone, before anything is made:
 ``check_split_size`` refuses a split of more than ``MAX_SPLIT_VALUES`` values (its
@@ -41,6 +60,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections import Counter
 from typing import Any
 
 import numpy as np
@@ -60,6 +80,11 @@ __all__ = [
 # train on today are around a million positions.
 MAX_EXAMPLE_VALUES = 2**26
 PROBE_EXAMPLES = 2
+# An evaluation split of a token task: its sample, capped by its values, and the fewest
+# distinct examples it must hold (module docstring).
+DISTINCT_SAMPLE = 256
+DISTINCT_SAMPLE_VALUES = 2**24
+FEWEST_DISTINCT = 16
 # 2**30 values in one split (its examples times the values of one): 8 GiB as float64.
 # Past the data cache (256 MiB) a split is made again chunk by chunk on every pass, and
 # an evaluation split's targets and the model's predictions are held whole; a split
@@ -125,7 +150,8 @@ def _parameters(params: dict[str, Any]) -> str:
 def probe_task(where: str, task: Task, signature: Signature, params: dict[str, Any], swept: set[str],
                splits: tuple[str, ...] = SPLITS, eval_length: tuple[str, int] | None = None) -> None:
     """Refuse (UserError) parameters with which ``task`` cannot make and answer two
-    examples of each of ``splits``.
+    examples of each of ``splits``, or, for a task with token inputs, with which a split
+    other than train holds fewer than FEWEST_DISTINCT distinct examples.
 
     ``params`` are the task's parameters as resolved, ``swept`` the ones a sweep chose:
     the message names them, since the same [task] table is fine at other values.
@@ -152,12 +178,14 @@ def _probe_split(where: str, at: str, task: Task, signature: Signature, params: 
         # message below says it once.
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore")
-            examples = task.generate(PROBE_EXAMPLES, np.random.default_rng(0), split=split)
+            examples = task.generate(_sample_size(signature, first), np.random.default_rng(0), split=split)
             inputs, targets = np.asarray(examples.inputs), np.asarray(examples.targets)
     except Exception as error:  # any failure here is the same failure every point would meet
         raise failed(error) from None
     # Before solving and scoring: wrapped ids are the cause, whatever those then make of them.
     _check_token_ids(where, at, signature, {"inputs": inputs, "targets": targets})
+    if not first and signature.inputs == "tokens" and not _fixed_examples(task, split):
+        _check_distinct(where, at, split, params, inputs, targets)
     try:
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore")
@@ -175,6 +203,47 @@ def _probe_split(where: str, at: str, task: Task, signature: Signature, params: 
             + ("" if first else f" on its {split} split")
             + ": they leave the range its arithmetic holds; allowed: more moderate values"
         )
+
+
+def _fixed_examples(task: Task, split: str) -> bool:
+    try:
+        return bool(task.fixed_examples(split))
+    except Exception:  # a plugin's broken answer: check the split as any other
+        return False
+
+
+def _sample_size(signature: Signature, first: bool) -> int:
+    """Examples the probe makes of one split: two, or for an evaluation split of a token
+    task enough to count its distinct examples, within DISTINCT_SAMPLE_VALUES."""
+    if first or signature.inputs != "tokens":
+        return PROBE_EXAMPLES
+    fit = DISTINCT_SAMPLE_VALUES // values_per_example(signature)
+    return max(PROBE_EXAMPLES, min(DISTINCT_SAMPLE, fit))
+
+
+def _rows(array: np.ndarray) -> list[bytes]:
+    array = np.ascontiguousarray(array)
+    return [row.tobytes() for row in array.reshape(len(array), -1)]
+
+
+def _check_distinct(where: str, at: str, split: str, params: dict[str, Any],
+                    inputs: np.ndarray, targets: np.ndarray) -> None:
+    """Refuse a split whose sample holds fewer than FEWEST_DISTINCT distinct (input,
+    target) examples (a quarter of a smaller sample)."""
+    drawn = len(inputs)
+    needed = min(FEWEST_DISTINCT, drawn // 4)
+    distinct = len(set(zip(_rows(inputs), _rows(targets))))
+    if distinct >= needed:
+        return
+    commonest = Counter(_rows(targets)).most_common(1)[0][1] / drawn
+    raise UserError(
+        f"{where}: {at}: its {split} split holds only {distinct} distinct "
+        f"example{'' if distinct == 1 else 's'} (input and target) in {drawn} "
+        f"drawn with {_parameters(params)} (the commonest answer is {commonest:.0%} of them), "
+        "so its figures would measure a handful of inputs; allowed: values that leave the "
+        f"{split} split at least {needed} distinct examples of {drawn}: a split owns a share of "
+        "the possible inputs, so longer sequences or a larger vocabulary"
+    )
 
 
 def _split_failed(where: str, at: str, split: str, params: dict[str, Any], error: Exception) -> UserError:

@@ -358,6 +358,34 @@ class Broken(Copy):
     task_rules.check_task_scores_narrow_predictions(tiny_task(cls))
 
 
+def test_task_narrow_predictions_missing_positions_must_not_match_padding_targets(install_plugin):
+    # subsequence's mistake: targets padded with PAD_ID, narrow predictions padded with
+    # PAD_ID too, so the positions a model never answered scored right wherever the
+    # target was padding.
+    cls = install_task(install_plugin, """
+from seqbench.task import PAD_ID
+
+@dataclass
+class Broken(Copy):
+    name = "broken"
+    length_param = "length"
+    length: int = param(3, min=1)
+
+    def solve(self, inputs):
+        answer = inputs.copy()
+        answer[:, 1:] = PAD_ID  # one token, then padding
+        return answer
+
+    def score(self, predictions, targets):
+        missing = targets.shape[1] - predictions.shape[1]
+        return super().score(np.pad(predictions, ((0, 0), (0, missing)), constant_values=PAD_ID), targets)
+""", base=TOKENS.replace("from seqbench import", "from seqbench import param,"))
+    message = violation(task_rules.check_task_scores_narrow_predictions, tiny_task(cls))
+    assert ("[narrow-predictions] task 'broken': the exact answer cut to width 1 of 3 scores differently "
+            "from the full-width exact answer with positions 1..2 wrong: exact_match = 1 against 0") in message
+    assert "fit_width(predictions, targets.shape[1])" in message
+
+
 def test_task_pickling_data_must_not_depend_on_the_process(install_plugin):
     cls = install_task(install_plugin, '''
 @dataclass

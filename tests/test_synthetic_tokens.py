@@ -10,7 +10,8 @@ import pytest
 
 from seqbench.task import PAD_ID
 from seqbench_tasks import SYNTHETIC
-from seqbench_tasks.synthetic_tokens import sample_distinct, split_of_rows
+from seqbench.data import SPLITS
+from seqbench_tasks.synthetic_tokens import draw_lengths_first, lengths_owned, sample_distinct, split_of_rows
 
 SMALL = {
     "copy-memory": {"delay": 6},
@@ -20,6 +21,9 @@ SMALL = {
     "parity": {"length": 6, "min_length": 1},
     "modular-arithmetic": {"length": 7, "min_length": 1},
     "reverse-string": {"length": 6},
+    "stack-manipulation": {"length": 6, "min_length": 1},
+    "duplicate-string": {"length": 6, "min_length": 1},
+    "word-problem": {"length": 6, "group": "S3"},
 }
 
 
@@ -67,3 +71,21 @@ def test_the_conformance_kit_checks_a_model_on_one_task_of_each_signature_shape(
     tasks = [task for model, task in pairs if model == "torch:transformer"]
     # Token tasks with several answers (one of them with an end token), and with one.
     assert tasks == ["associative-recall", "induction-heads", "polynomial"]
+
+
+def test_a_length_whose_strings_the_split_owns_none_of_is_left_out_of_the_draw():
+    width = 3
+    # One string of length 1, owned by validation; length 2's many strings.
+    lonely = next(v for v in range(1, 1000) if split_of_rows(np.array([[v, 0, 0]]))[0] == SPLITS.index("validation"))
+
+    def draw(rng, count, length):
+        if length == 1:
+            return np.tile(np.array([lonely, 0, 0], dtype=np.int32), (count, 1))
+        return np.pad(rng.integers(1, 1000, size=(count, 2), dtype=np.int32), ((0, 0), (0, width - 2)))
+
+    owned = lengths_owned(draw, range(1, 3), "train")
+    rows = draw_lengths_first(draw, np.random.default_rng(0), 100, owned, "train", "t")
+
+    assert owned == (2,)
+    assert (split_of_rows(rows) == SPLITS.index("train")).all() and ((rows != 0).sum(axis=1) == 2).all()
+    assert lengths_owned(draw, range(1, 3), "validation") == (1, 2)

@@ -74,3 +74,73 @@ def test_each_grid_points_task_is_built_once_while_the_suite_validates(tmp_path,
     load_suite(suite)
 
     assert sorted(built) == [5, 10]
+
+
+# A plugin's token task whose validation and test splits draw from ``few`` inputs:
+# the harness, not the task, refuses the split that owns a handful.
+FEW_INPUTS = '''
+from dataclasses import dataclass
+import numpy as np
+from seqbench import Examples, Signature, Task, hookimpl, param
+
+@dataclass
+class Few(Task):
+    name = "few"
+    primary_metric = "exact_match"
+    direction = "max"
+    metrics = ("exact_match",)
+    few: int = param(3, min=1)
+
+    @property
+    def signature(self):
+        return Signature(inputs="tokens", targets="tokens", input_length=4, input_vocab=10_000,
+                         target_length=4, target_vocab=10_000)
+
+    def generate(self, count, rng, split="train"):
+        pool = self.few if split != "train" else 5_000
+        inputs = (rng.integers(0, pool, size=count)[:, None] + np.arange(4)).astype(np.int32) + 1
+        return Examples(inputs, inputs.copy())
+
+    def solve(self, inputs):
+        return inputs.copy()
+
+    def score(self, predictions, targets):
+        return {"exact_match": float(np.mean(np.all(predictions == targets, axis=1)))}
+
+@hookimpl
+def register_tasks(register):
+    register(Few)
+'''
+
+
+def test_a_plugin_tasks_split_owning_a_handful_of_inputs_is_refused(tmp_path, store_path, install_plugin):
+    install_plugin("seqbench-few", FEW_INPUTS)
+    suite = tmp_path / "suite.toml"
+    suite.write_text('[task]\nname = "few"\nfew = 3\n' + ORACLE)
+
+    result = invoke_run(str(suite), "--store", str(store_path))
+
+    assert_one_line_error(result, store_path, "[task] few: its validation split holds only 3 distinct examples "
+                          "(input and target) in 256 drawn with few = 3")
+
+
+@pytest.mark.parametrize("few", [32, 5_000])
+def test_a_split_owning_dozens_of_inputs_or_more_passes(tmp_path, store_path, install_plugin, few):
+    install_plugin("seqbench-few", FEW_INPUTS)
+    suite = tmp_path / "suite.toml"
+    suite.write_text(f'[task]\nname = "few"\nfew = {few}\n' + ORACLE)
+
+    result = invoke_run(str(suite), "--store", str(store_path), "--dry-run")
+
+    assert result.exit_code == 0, result.output
+
+
+def test_a_split_of_examples_the_user_supplied_is_not_refused_however_few(tmp_path, store_path, install_plugin):
+    install_plugin("seqbench-few", FEW_INPUTS.replace(
+        "    def solve(self, inputs):", "    def fixed_examples(self, split):\n        return True\n\n    def solve(self, inputs):"))
+    suite = tmp_path / "suite.toml"
+    suite.write_text('[task]\nname = "few"\nfew = 3\n' + ORACLE)
+
+    result = invoke_run(str(suite), "--store", str(store_path), "--dry-run")
+
+    assert result.exit_code == 0, result.output

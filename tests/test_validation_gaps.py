@@ -31,16 +31,32 @@ RUN = '[run]\nepochs = 1\ntrain_size = 8\neval_size = 8\nbatch_size = 4\ndevice 
 REFUSED = [
     # parity's 2**length inputs are spread over the splits by hash: at length 5 the test
     # split owns none (train and validation do), at length 1 validation owns none.
-    ("test-split-empty", RUN + '[task]\nname = "parity"\nlength = 5\n' + ORACLE,
-     ["[task] parity: its test split cannot be made with length = 5", "owns too few",
-      "allowed: values that leave each split (train, validation, test) inputs of its own"]),
     ("validation-split-empty", RUN + '[task]\nname = "parity"\nlength = 1\n' + ORACLE,
-     ["[task] parity: its validation split cannot be made with length = 1"]),
-    ("swept-value-named", RUN + '[task]\nname = "parity"\n[sweep]\ntask.length = [12, 5]\n' + ORACLE,
-     ["[task] parity at [sweep] task.length = 5: its test split cannot be made"]),
+     ["[task] parity: its validation split cannot be made with length = 1", "owns too few",
+      "allowed: values that leave each split (train, validation, test) inputs of its own"]),
     ("eval-length-split-empty",
      RUN + 'eval_lengths = [12, 5]\n[task]\nname = "parity"\nlength = 12\n' + ORACLE,
      ["[task] parity at [run] eval_lengths length 5: its test split cannot be made with length = 5"]),
+    # A split owning a handful of inputs (the audit's): its figures measure those alone.
+    # (parity at length 5: validation owns 4 strings; test, probed after it, none.)
+    ("few-distinct-validation", RUN + '[task]\nname = "parity"\nlength = 5\n' + ORACLE,
+     ["[task] parity: its validation split holds only 4 distinct examples (input and target) "
+      "in 256 drawn with length = 5", "allowed: values that leave the validation split at "
+      "least 16 distinct examples of 256", "longer sequences or a larger vocabulary"]),
+    ("few-distinct-one-answer", RUN + '[task]\nname = "modular-arithmetic"\nlength = 3\nmodulus = 2\n' + ORACLE,
+     ["[task] modular-arithmetic: its validation split holds only 1 distinct example",
+      "with length = 3, modulus = 2 (the commonest answer is 100% of them)"]),
+    ("few-distinct-copy-memory",
+     RUN + '[task]\nname = "copy-memory"\ndelay = 10\nsymbols = 3\nalphabet = 4\n' + ORACLE,
+     ["[task] copy-memory: its validation split holds only 9 distinct examples"]),
+    ("few-distinct-swept-value-named", RUN + '[task]\nname = "parity"\n[sweep]\ntask.length = [12, 5]\n' + ORACLE,
+     ["[task] parity at [sweep] task.length = 5: its validation split holds only 4 distinct"]),
+    ("few-distinct-eval-length",
+     RUN + 'eval_lengths = [12, 7]\n[task]\nname = "parity"\nlength = 12\n' + ORACLE,
+     ["[task] parity at [run] eval_lengths length 7: its test split holds only 11 distinct examples"]),
+    # At vocab 3 selective copying has one data token: one sequence to copy.
+    ("selective-copy-one-data-token", '[task]\nname = "selective-copy"\nvocab = 3\n' + ORACLE,
+     ["[task] vocab: expected int between 4 and 2147483647, got 3"]),
     ("eval-length-past-example-limit",
      RUN + 'eval_lengths = [100000000]\n[task]\nname = "adding"\nseq_len = 5\n' + ORACLE,
      ["[run] eval_lengths length 100000000 of [task] adding",

@@ -385,22 +385,27 @@ def check_task_scoring(task: Task) -> None:
 def check_task_scores_narrow_predictions(task: Task) -> None:
     """A task with token targets and a length parameter scores predictions narrower than
     its targets (a model built at a shorter length, tested at this one), counting the
-    positions not answered as wrong: finite metrics, never better than the exact answer."""
+    positions not answered as wrong: the exact answer cut to half the targets' width
+    scores, metric for metric, what the full-width exact answer scores with the cut-off
+    positions replaced by tokens wrong everywhere (each target token + 1, modulo
+    ``target_vocab``). So a task that pads narrow predictions with a token its targets
+    also hold (PAD_ID, where targets are padded) fails: its padded positions score right."""
     signature = task.signature
     if signature.targets != "tokens" or task.length_param is None:
         return
     subject, rule = _subject(task), "narrow-predictions"
     examples, answers = _answers(task)
-    answer = answers[0][1]
-    narrow = np.ascontiguousarray(answer[:, : max(1, answer.shape[1] // 2)])
-    with calling(f"{type(task).__name__}.score(predictions of width {narrow.shape[1]}, targets of width {answer.shape[1]})"):
+    answer, targets = answers[0][1], examples.targets
+    kept = max(1, targets.shape[1] // 2)
+    narrow = np.ascontiguousarray(answer[:, :kept])
+    with calling(f"{type(task).__name__}.score(predictions of width {kept}, targets of width {targets.shape[1]})"):
         try:
-            result = task.score(narrow, examples.targets)
+            result = task.score(narrow, targets)
         except (ValueError, IndexError) as error:
             raise ContractViolation(
                 rule, subject,
                 f"score refused predictions of shape {narrow.shape} for targets of shape "
-                f"{examples.targets.shape}: {type(error).__name__}: {error}",
+                f"{targets.shape}: {type(error).__name__}: {error}",
                 "accept predictions narrower than the targets (a model tested at another "
                 "length answers with its own width) and count the missing positions as wrong: "
                 "predictions = seqbench.task.fit_width(predictions, targets.shape[1])",
@@ -410,13 +415,26 @@ def check_task_scores_narrow_predictions(task: Task) -> None:
         raise ContractViolation(
             rule, subject, f"score of narrower predictions gave {bad}", "return finite metrics for them",
         )
-    exact = _primary(task, answer, examples.targets)
-    if task.better(float(result[task.primary_metric]), exact):
+    wrong = (targets + 1) % signature.target_vocab
+    filled = np.concatenate([narrow, wrong[:, kept:].astype(narrow.dtype)], axis=1)
+    with calling(f"{type(task).__name__}.score(predictions, targets)"):
+        reference = task.score(filled, targets)
+    differ = {
+        name: (float(value), float(reference[name])) for name, value in result.items()
+        if name in reference and not np.isclose(float(value), float(reference[name]), rtol=1e-9, atol=1e-12)
+    }
+    if differ:
+        shown = ", ".join(f"{name} = {narrowed:.6g} against {wrong_there:.6g}"
+                          for name, (narrowed, wrong_there) in sorted(differ.items()))
         raise ContractViolation(
             rule, subject,
-            f"predictions cut to width {narrow.shape[1]} score {task.primary_metric} = "
-            f"{result[task.primary_metric]:.6g}, better than the exact answer's {exact:.6g}",
-            "count the positions a prediction does not reach as wrong",
+            f"the exact answer cut to width {kept} of {targets.shape[1]} scores differently from "
+            f"the full-width exact answer with positions {kept}..{targets.shape[1] - 1} wrong: "
+            f"{shown} ({SMALL} test examples, seed 0); the positions not answered must count as wrong",
+            "count every position a prediction does not reach as wrong, padding targets "
+            "included: predictions = seqbench.task.fit_width(predictions, targets.shape[1]), "
+            "which pads with NO_ANSWER (-1); padding with PAD_ID scores it right wherever "
+            "the target is padding",
         )
 
 

@@ -85,7 +85,8 @@ class Reverse(Task):
 
     def score(self, predictions: np.ndarray, targets: np.ndarray) -> dict[str, float]:
         # A model tested at another length than it was built for may answer narrower:
-        # fit_width pads with PAD_ID, so the positions it did not reach count as wrong.
+        # fit_width pads with NO_ANSWER (-1), never a token id, so the positions it did
+        # not reach count as wrong (PAD_ID would match the zeros that pad targets).
         predictions = fit_width(predictions, targets.shape[1])
         if predictions.shape != targets.shape:
             raise ValueError(

@@ -5,14 +5,16 @@ from seqbench import hookimpl
 from seqbench_tasks.adding import Adding
 from seqbench_tasks.associative_recall import AssociativeRecall
 from seqbench_tasks.chomsky import ModularArithmetic, Parity, ReverseString
+from seqbench_tasks.chomsky_stack_and_tape import DuplicateString, StackManipulation
 from seqbench_tasks.copy_memory import CopyMemory
 from seqbench_tasks.gp_pairs import GPPairs
 from seqbench_tasks.induction_heads import InductionHeads
 from seqbench_tasks.polynomial import Polynomial
 from seqbench_tasks.selective_copy import SelectiveCopy
 from seqbench_tasks.subsequence import Subsequence
+from seqbench_tasks.word_problem import WordProblem
 
-# The synthetic token-task library (copying, recall, induction, Chomsky hierarchy).
+# The synthetic token-task library (copying, recall, induction, Chomsky hierarchy, state tracking).
 SYNTHETIC = (
     CopyMemory,
     SelectiveCopy,
@@ -21,6 +23,9 @@ SYNTHETIC = (
     Parity,
     ModularArithmetic,
     ReverseString,
+    StackManipulation,
+    DuplicateString,
+    WordProblem,
 )
 
 __all__ = ["Adding", "GPPairs", "Polynomial", "Subsequence", "SYNTHETIC"] + [cls.__name__ for cls in SYNTHETIC]

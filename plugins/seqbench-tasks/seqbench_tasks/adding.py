@@ -20,7 +20,9 @@ memory the task needs:
     the first ten pairs, then one of the first T/2 - 1 still unmarked pairs": the
     first marker uniform over steps 0..9, the second uniform over the first T/2 - 1
     steps other than the first marker's (steps 0..T/2-1 less that one, where the first
-    lies among them). Only the rule is theirs: their values lie in [-1, 1], their
+    lies among them). At T < 20 the first ten steps reach past T/2, so the first
+    marker can land in the second half (steps T/2..min(9, T-1)), and not both markers
+    lie in the first half as they do from T = 20. Only the rule is theirs: their values lie in [-1, 1], their
     length varies in T..1.1T and their end steps carry a -1 marker; here values stay
     in [0, 1), the length is T and no step is -1.
 """
@@ -49,8 +51,8 @@ class Adding(Task):
     placement: Literal["uniform", "halves", "hochreiter"] | None = param(
         None,
         help="where the two markers go: uniform (unset): anywhere; halves: one in each "
-        "half; hochreiter: the first in steps 0..9, the second in the first T/2 - 1 steps "
-        "still unmarked",
+        "half; hochreiter: the first in steps 0..9 (past T/2 when T < 20), the second in "
+        "the first T/2 - 1 steps still unmarked",
     )
 
     def data_version(self) -> int | None:

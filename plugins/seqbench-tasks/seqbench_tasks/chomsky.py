@@ -13,20 +13,48 @@ the input's last target_length non-PAD positions.
 
 Splits: a hash of the whole input (PAD contributes nothing) puts every input in one
 split; short training lengths have few strings, and a split may own none of a given
-length's strings (at length 1 there are two).
+length's strings (at length 1 there are two). With ``min_length`` the train split draws
+each row's length first, uniformly over the lengths of which it owns any string, then
+that row from the strings of that length it owns (``draw_lengths_first``): the length
+marginal is uniform, as in Delétang et al.'s curriculum. (Drawing rows first and keeping
+the train split's own gave parity at length 40, min_length 1, length shares 0.022-0.032
+against 0.025: data version 2 since.) A length of which the train split owns no string
+is left out of the curriculum, so the others share its rows (none of the shipped tasks'
+lengths is: parity's length 1 strings are both train, and so are modular arithmetic's
+single numbers at every modulus up to 39); none at all raises.
+
+What the hash cannot keep is a short length's labels balanced: the train split owns
+the strings it owns, however few. Parity: length 2, 3 of 4 strings (2 even, 1 odd, so
+2/3 of its rows answer "even"); length 4, 11 of 16 (6 even, 5 odd); length 5, 28 of 32;
+length 6, 48 of 64. Modular arithmetic's 5 single numbers are all train, its 75
+three-token expressions 67. From about length 8 (211 of 256 parity strings) a length's
+strings split 80/10/10 and its labels balance.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
 from seqbench import Examples, Signature, param
 from seqbench.task import PAD_ID
-from seqbench_tasks.synthetic_tokens import MAX_VOCAB, TOKEN_DTYPE, AnswerTask, draw_for_split, draw_lengths
+from seqbench_tasks.synthetic_tokens import (
+    MAX_VOCAB,
+    TOKEN_DTYPE,
+    AnswerTask,
+    LengthDraw,
+    draw_for_split,
+    draw_lengths_first,
+    lengths_owned,
+)
 
-__all__ = ["Parity", "ModularArithmetic", "ReverseString"]
+__all__ = [
+    "Parity", "ModularArithmetic", "ReverseString",
+    # shared with the other Chomsky-hierarchy modules
+    "MIN_LENGTH_HELP", "check_min_length", "owned_train_lengths", "padded_with_slots",
+]
 
 # Binary strings: a = 1, b = 2; the answer slot 3.
 SYMBOL_A, SYMBOL_B, BINARY_SLOT = 1, 2, 3
@@ -37,12 +65,24 @@ MIN_LENGTH_HELP = (
 )
 
 
-def _check_min_length(task: AnswerTask, length: int, min_length: int | None) -> None:
+def check_min_length(task: AnswerTask, length: int, min_length: int | None) -> None:
     if min_length is not None and min_length > length:
         raise ValueError(f"{task.name}: min_length ({min_length}) must be at most length ({length})")
 
 
-def _padded(symbols: np.ndarray, lengths: np.ndarray, slots: np.ndarray | int, slot: int) -> np.ndarray:
+def owned_train_lengths(task: AnswerTask, draw: LengthDraw, lengths: range) -> tuple[int, ...]:
+    """The training lengths (in ``draw``'s unit) of which the train split owns strings:
+    the others are left out of the curriculum (module docstring); none at all raises."""
+    owned = lengths_owned(draw, lengths, "train")
+    if not owned:
+        raise ValueError(
+            f"{task.name}: the train split owns no input of any length in {lengths.start}..{lengths.stop - 1}; "
+            "make the length or min_length larger"
+        )
+    return owned
+
+
+def padded_with_slots(symbols: np.ndarray, lengths: np.ndarray, slots: np.ndarray | int, slot: int) -> np.ndarray:
     """Rows of ``symbols`` cut to ``lengths``, each followed by its answer slots, then
     PAD: (N, symbols' width + the most slots)."""
     count, width = symbols.shape
@@ -68,7 +108,7 @@ class Parity(AnswerTask):
     min_length: int | None = param(None, min=1, help=MIN_LENGTH_HELP)
 
     def __post_init__(self) -> None:
-        _check_min_length(self, self.length, self.min_length)
+        check_min_length(self, self.length, self.min_length)
 
     @property
     def signature(self) -> Signature:
@@ -78,12 +118,24 @@ class Parity(AnswerTask):
             input_vocab=BINARY_SLOT + 1, target_length=1, target_vocab=3,
         )
 
-    def generate(self, count: int, rng: np.random.Generator, split: str = "train") -> Examples:
-        def draw(n: int) -> np.ndarray:
-            lengths = draw_lengths(rng, n, self.length, self.min_length, split)
-            return _padded(rng.integers(SYMBOL_A, SYMBOL_B + 1, size=(n, self.length)), lengths, 1, BINARY_SLOT)
+    def data_version(self) -> int | None:
+        """2 with ``min_length``: the train split draws each row's length first (uniform)
+        since; before, short lengths' shares were distorted by the split's hash."""
+        return None if self.min_length is None else 2
 
-        inputs = draw_for_split(draw, count, split, self.name)
+    def _strings(self, rng: np.random.Generator, count: int, length: int) -> np.ndarray:
+        symbols = rng.integers(SYMBOL_A, SYMBOL_B + 1, size=(count, self.length))
+        return padded_with_slots(symbols, np.full(count, length), 1, BINARY_SLOT)
+
+    @cached_property
+    def _train_lengths(self) -> tuple[int, ...]:
+        return owned_train_lengths(self, self._strings, range(self.min_length or self.length, self.length + 1))
+
+    def generate(self, count: int, rng: np.random.Generator, split: str = "train") -> Examples:
+        if split == "train" and self.min_length is not None:
+            inputs = draw_lengths_first(self._strings, rng, count, self._train_lengths, split, self.name)
+        else:
+            inputs = draw_for_split(lambda n: self._strings(rng, n, self.length), count, split, self.name)
         return Examples(inputs, self.solve(inputs))
 
     def solve(self, inputs: np.ndarray) -> np.ndarray:
@@ -93,6 +145,12 @@ class Parity(AnswerTask):
 
 @dataclass
 class ModularArithmetic(AnswerTask):
+    """Expressions have odd length. An even ``length`` makes expressions of length - 1,
+    as the reference does (``sample_batch`` subtracts one from an even length; it does
+    not refuse one): the input keeps length + 1 columns, so one of them is PAD in every
+    row, and an even ``run.eval_lengths`` length is scored on length - 1 tokens, the
+    same expressions as the odd length below it."""
+
     name = "modular-arithmetic"
     description = (
         "the value modulo 5 of numbers joined by +, - and * without brackets (Delétang et al. "
@@ -113,7 +171,7 @@ class ModularArithmetic(AnswerTask):
     )
 
     def __post_init__(self) -> None:
-        _check_min_length(self, self.length, self.min_length)
+        check_min_length(self, self.length, self.min_length)
 
     # ids: number v is 1 + v; then +, -, * and the answer slot.
     @property
@@ -131,19 +189,32 @@ class ModularArithmetic(AnswerTask):
             input_vocab=self.slot + 1, target_length=1, target_vocab=1 + self.modulus,
         )
 
-    def generate(self, count: int, rng: np.random.Generator, split: str = "train") -> Examples:
-        def draw(n: int) -> np.ndarray:
-            # Expressions have odd length, number (operator number)*: the count of
-            # numbers is what is drawn, uniform over the odd lengths in range.
-            longest = (self.length + 1) // 2
-            shortest = None if self.min_length is None else min(self.min_length // 2 + 1, longest)
-            lengths = 2 * draw_lengths(rng, n, longest, shortest, split) - 1
-            tokens = np.empty((n, self.length), dtype=TOKEN_DTYPE)
-            tokens[:, 0::2] = rng.integers(1, 1 + self.modulus, size=(n, (self.length + 1) // 2))
-            tokens[:, 1::2] = rng.integers(self.plus, self.plus + 3, size=(n, self.length // 2))
-            return _padded(tokens, lengths, 1, self.slot)
+    def data_version(self) -> int | None:
+        """2 with ``min_length``: the train split draws each row's length first (uniform)
+        since; before, short lengths' shares were distorted by the split's hash."""
+        return None if self.min_length is None else 2
 
-        inputs = draw_for_split(draw, count, split, self.name)
+    def _expressions(self, rng: np.random.Generator, count: int, numbers: int) -> np.ndarray:
+        """``count`` expressions of ``numbers`` numbers (length 2 * numbers - 1)."""
+        tokens = np.empty((count, self.length), dtype=TOKEN_DTYPE)
+        tokens[:, 0::2] = rng.integers(1, 1 + self.modulus, size=(count, (self.length + 1) // 2))
+        tokens[:, 1::2] = rng.integers(self.plus, self.plus + 3, size=(count, self.length // 2))
+        return padded_with_slots(tokens, np.full(count, 2 * numbers - 1), 1, self.slot)
+
+    @cached_property
+    def _train_lengths(self) -> tuple[int, ...]:
+        # Expressions have odd length, number (operator number)*: the count of numbers
+        # is what is drawn, uniform over the odd lengths in range.
+        longest = (self.length + 1) // 2
+        shortest = longest if self.min_length is None else min(self.min_length // 2 + 1, longest)
+        return owned_train_lengths(self, self._expressions, range(shortest, longest + 1))
+
+    def generate(self, count: int, rng: np.random.Generator, split: str = "train") -> Examples:
+        if split == "train" and self.min_length is not None:
+            inputs = draw_lengths_first(self._expressions, rng, count, self._train_lengths, split, self.name)
+        else:
+            numbers = (self.length + 1) // 2
+            inputs = draw_for_split(lambda n: self._expressions(rng, n, numbers), count, split, self.name)
         return Examples(inputs, self.solve(inputs))
 
     def solve(self, inputs: np.ndarray) -> np.ndarray:
@@ -187,7 +258,7 @@ class ReverseString(AnswerTask):
     def generate(self, count: int, rng: np.random.Generator, split: str = "train") -> Examples:
         def draw(n: int) -> np.ndarray:
             symbols = rng.integers(SYMBOL_A, SYMBOL_B + 1, size=(n, self.length))
-            return _padded(symbols, np.full(n, self.length), self.length, BINARY_SLOT)
+            return padded_with_slots(symbols, np.full(n, self.length), self.length, BINARY_SLOT)
 
         inputs = draw_for_split(draw, count, split, self.name)
         return Examples(inputs, self.solve(inputs))

@@ -8,6 +8,14 @@ position): A B ... A -> B, what an induction head does. ids: data tokens
 1..vocab-1, the special token vocab (0 is seqbench's PAD_ID). Mamba's setting:
 vocabulary 16, training length 256, tested up to 2^20.
 
+Two counts differ from H3's generator (safari's ``ICLDataModule`` with
+``generate_induction_head``): ``vocab`` 16 here is 15 data tokens and the special one,
+so chance is 1/15; safari's ``vocab_size`` 16 holds 14 data tokens and 2 specials (the
+copy prefix and a no-op token), chance 1/14. And ``length`` here counts every input
+token, the final special token (the trigger) included; safari's ``input_seq_len`` is
+the random tokens before the trigger it appends (with the answer after it), so its
+length 256 is 257 here.
+
 Splits: an input's first occurrence of the special token and its first 24 tokens
 decide its split (a hash of them); the rest of a long input is drawn after, for the
 kept rows only.
@@ -37,7 +45,7 @@ class InductionHeads(AnswerTask):
     length_param = "length"
     smoke = {"length": 16}
 
-    length: int = param(256, min=3, help="input tokens, the two special tokens included")
+    length: int = param(256, min=3, help="input tokens, the two special tokens (the final trigger too) included")
     # The special token's id is vocab itself, so the input vocabulary is vocab + 1.
     vocab: int = param(
         16, min=3, max=MAX_VOCAB - 1,

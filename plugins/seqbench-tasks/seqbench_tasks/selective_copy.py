@@ -8,7 +8,13 @@ order, among blanks (their 0, here 1) in a region of ``length`` positions; then
 order, due at the markers. Unlike the copying-memory problem, where the symbols sit
 at fixed places, the spacing varies per example, so a model must select what to keep
 by content, not by time. Mamba's setting: 16 tokens, vocabulary 16, sequence length
-4096 (here ``length`` = 4096, the input then 4096 + 16 tokens).
+4096. Their ``l_noise`` = 4096 blanks plus the 16 data tokens make a 4,112-position
+region, then 16 markers: a 4,128-token input. ``length`` here is the whole region,
+blanks and data tokens together, so ``length`` = 4096 (the default) is a 4,096-position
+region and a 4,112-token input, and the reference's is ``length`` = 4112.
+
+``vocab`` is at least 4: blank and marker take two ids, and at 3 there would be one
+data token, one possible sequence to copy, which no split but one could own.
 
 Splits: each sequence of data tokens belongs to one split (a hash of it); positions
 are drawn after, for the kept rows only.
@@ -43,7 +49,7 @@ class SelectiveCopy(AnswerTask):
     tokens: int = param(16, min=1, help="data tokens to copy")
     # The marker's id is vocab itself, so the input vocabulary is vocab + 1.
     vocab: int = param(
-        16, min=3, max=MAX_VOCAB - 1,
+        16, min=4, max=MAX_VOCAB - 1,
         help=f"vocabulary: blank, marker and vocab - 2 data tokens (Mamba's 16); at most {MAX_VOCAB - 1} (int32 ids)",
     )
 

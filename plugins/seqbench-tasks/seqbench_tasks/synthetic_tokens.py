@@ -12,12 +12,12 @@ encoder-decoder reads the whole input and decodes the target.
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
 from seqbench.data import SPLITS
-from seqbench.task import PAD_ID, Task
+from seqbench.task import PAD_ID, Task, fit_width
 from seqbench.task_probe import MAX_TOKEN_VOCAB
 
 __all__ = [
@@ -28,6 +28,9 @@ __all__ = [
     "split_of_rows",
     "draw_for_split",
     "draw_lengths",
+    "draw_lengths_first",
+    "LengthDraw",
+    "lengths_owned",
     "sample_distinct",
     "score_answers",
     "score_answer_positions",
@@ -121,6 +124,50 @@ def draw_lengths(
     return np.full(count, length)
 
 
+# Candidates of each length that ``lengths_owned`` looks through: a length with few
+# strings (where a split may own none) has at most a few dozen, and 1,024 draws miss
+# one the split owns with probability below 1e-7 at 64 strings; a length with more
+# strings has a split's share of them (0.8 for train), so it owns some for certain.
+_OWNED_CANDIDATES = 1024
+
+# draw(rng, n, length): n candidate rows of one length, vectorised, all of one width.
+LengthDraw = Callable[[np.random.Generator, int, int], np.ndarray]
+
+
+def lengths_owned(draw: LengthDraw, lengths: Iterable[int], split: str) -> tuple[int, ...]:
+    """The ``lengths`` of which ``split`` owns at least one row: _OWNED_CANDIDATES of each
+    drawn from a fixed seed, so the answer depends on the parameters alone."""
+    rng = np.random.default_rng(0)
+    wanted = SPLITS.index(split)
+    return tuple(
+        length for length in lengths
+        if np.any(split_of_rows(draw(rng, _OWNED_CANDIDATES, length)) == wanted)
+    )
+
+
+def draw_lengths_first(
+    draw: LengthDraw, rng: np.random.Generator, count: int, lengths: Sequence[int], split: str, task: str
+) -> np.ndarray:
+    """``count`` rows that ``split`` owns, each row's length drawn first, uniformly from
+    ``lengths`` (Delétang et al.'s uniform curriculum), then the rows of each length drawn
+    from those ``split`` owns (``draw_for_split``, one call per length present, each
+    vectorised over its rows). So the length marginal stays uniform: drawing the rows
+    first and keeping the split's own (``draw_for_split`` over mixed lengths) gave short
+    lengths, which own few strings, shares of 0.022-0.032 against 0.025 (parity, 40
+    lengths). ``lengths`` must each have rows the split owns (``lengths_owned``)."""
+    if not lengths:
+        raise ValueError(f"task {task!r}: the {split} split owns no input of any allowed length")
+    chosen = np.asarray(lengths)[rng.integers(0, len(lengths), size=count)]
+    rows: np.ndarray | None = None
+    for length in np.unique(chosen).tolist():
+        where = np.flatnonzero(chosen == length)
+        group = draw_for_split(lambda n: draw(rng, n, length), len(where), split, task)
+        if rows is None:
+            rows = np.empty((count, group.shape[1]), dtype=group.dtype)
+        rows[where] = group
+    return draw(rng, 0, lengths[-1]) if rows is None else rows
+
+
 def sample_distinct(rng: np.random.Generator, count: int, k: int, population: int) -> np.ndarray:
     """``count`` rows of ``k`` distinct integers from 0..population-1, each row a uniform
     k-subset in uniform order: Floyd's algorithm run on every row at once (a loop over
@@ -140,18 +187,15 @@ ANSWER_METRICS = ("accuracy", "exact_match")
 
 def _answers(predictions: np.ndarray, targets: np.ndarray, task: str) -> tuple[np.ndarray, np.ndarray]:
     """Predictions as wide as the targets (a model tested at another length may answer
-    fewer positions: the missing ones are PAD, so wrong; extra ones are dropped), and
-    the mask of answer positions (every non-PAD target)."""
+    fewer positions: the missing ones are NO_ANSWER, so wrong; extra ones are dropped),
+    and the mask of answer positions (every non-PAD target)."""
     predictions = np.asarray(predictions)
     if predictions.ndim != 2 or len(predictions) != len(targets):
         raise ValueError(
             f"{task} predictions must be token ids of shape ({len(targets)}, answers), "
             f"got {predictions.shape}"
         )
-    width = targets.shape[1]
-    if predictions.shape[1] < width:
-        predictions = np.pad(predictions, ((0, 0), (0, width - predictions.shape[1])), constant_values=PAD_ID)
-    return predictions[:, :width] == targets, targets != PAD_ID
+    return fit_width(predictions, targets.shape[1]) == targets, targets != PAD_ID
 
 
 def score_answers(predictions: np.ndarray, targets: np.ndarray, task: str) -> dict[str, float]:
