@@ -6,7 +6,9 @@ task says otherwise), each from its own seed derived from
 split, never on the batch size (a batch-size sweep trains on the same data), and
 train, validation and test draw from independent streams. Chunks are kept in
 memory when the split takes at most 256 MiB, else regenerated on every pass so memory
-stays bounded.
+stays bounded. Each chunk is checked as it is made: exactly the examples asked for, of
+the shapes, dtype kinds and token ranges the task's signature declares
+(``seqbench.plugin_output``), or the point fails naming the task and its plugin.
 
 ``FreshTrain`` is the train split under ``run.train_data = "fresh"``: every epoch draws
 new examples, as synthetic-task papers train on an unbounded stream. Its chunk seeds
@@ -23,7 +25,8 @@ from typing import Iterator
 
 import numpy as np
 
-from seqbench.task import Examples, Task
+from seqbench.plugin_output import checked_examples
+from seqbench.task import Examples, Signature, Task
 
 __all__ = ["Split", "FreshTrain", "SPLITS", "CHUNK_SIZE", "TRAIN_DATA"]
 
@@ -45,6 +48,7 @@ class Split:
         if self.chunk_size < 1:
             raise ValueError(f"task {task.name!r}: chunk_size must be at least 1, got {self.chunk_size}")
         self._cache: list[Examples] | None = None
+        self._signature: Signature | None = None
 
     def __len__(self) -> int:
         return self.size
@@ -59,7 +63,13 @@ class Split:
     def _generate_chunk(self, index: int) -> Examples:
         count = min(self.chunk_size, self.size - index * self.chunk_size)
         seed = np.random.SeedSequence(self.seed, spawn_key=self._spawn_key(index))
-        return self.task.generate(count, np.random.default_rng(seed), split=self.name)
+        examples = self.task.generate(count, np.random.default_rng(seed), split=self.name)
+        # A wrong count or shape would otherwise train and score as if right (NumPy
+        # broadcasts), stored as an ok point with the wrong number of examples.
+        if self._signature is None:
+            self._signature = self.task.signature
+        return checked_examples(self.task.name, examples, count, self._signature,
+                                f"generate({count}, rng, split={self.name!r})")
 
     def prepare(self) -> None:
         """Generate and keep the chunks if they fit the cache limit (the "data" phase)."""

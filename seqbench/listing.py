@@ -28,6 +28,9 @@ def _describe_all(reg: Registry[Any], describe: Callable[[Any, str], str]) -> st
     for name, cls in reg.items():
         plugin = reg.plugin_of(name)
         try:
+            # Its parameters first, worded as suite validation words them (a default its
+            # own declaration refuses, a class that is not a dataclass).
+            reg.call(name, "its parameters (dataclass fields)", lambda: param_specs(cls))
             text = reg.call(name, "its description", lambda: describe(cls, plugin))
         except PluginFailure as error:
             text = f"{name}  [{plugin}]  BROKEN\n  {error}\n"
@@ -73,10 +76,23 @@ def _kinds(task_cls: type[Task]) -> list[str]:
         signature = task_cls().signature
     except Exception as error:  # a plugin's task that needs parameters, or is broken
         return [f"  inputs -> targets: unknown at the defaults ({type(error).__name__}: {error})"]
-    served = [name for name, cls in registry.models().items()
-              if not cls.serves_every_task and cls.supports(signature)]
     return [f"  inputs -> targets: {signature.describe()}",
-            f"  models: {', '.join(served) or 'none installed but the oracles'}"]
+            f"  models: {', '.join(_serving(signature)) or 'none installed but the oracles'}"]
+
+
+def _serving(signature: Any) -> list[str]:
+    """The installed models, oracles aside, that serve ``signature``. Each model's
+    answer is its own: one that raises (or is no Model at all) is left out here and
+    listed as BROKEN by ``seqbench models``, never making the task look broken."""
+    models = registry.models()
+    served = []
+    for name, cls in models.items():
+        try:
+            if models.call(name, "supports()", lambda: not cls.serves_every_task and bool(cls.supports(signature))):
+                served.append(name)
+        except PluginFailure:
+            continue
+    return served
 
 
 def describe_model(model_cls: type[Model], plugin: str) -> str:
@@ -126,10 +142,14 @@ def describe_plugins() -> str:
     lines = []
     for info in plugin_infos():
         head = f"{info.name}  ({info.distribution} {info.version})"
+        if info.conflict:
+            lines.append(f"{head}  CONFLICT: {info.conflict}")
+            continue
         if info.error:
             lines.append(f"{head}  FAILED TO LOAD: {info.error}")
             continue
-        lines.append(head)
+        lines.append(head + ("  PROBLEMS" if info.problems else ""))
+        lines.extend(f"    PROBLEM: {problem}" for problem in info.problems)
         for kind, names in sorted(info.registered.items()):
             lines.append(f"    {kind}s: {', '.join(sorted(names))}")
             if kind == "model":

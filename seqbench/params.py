@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import json
 import math
 import types
 import typing
@@ -16,9 +17,9 @@ from dataclasses import dataclass
 from typing import Any, Literal, get_args, get_origin
 
 from seqbench.errors import near_name
-from seqbench.suite_input import brief
+from seqbench.suite_input import INT64, brief
 
-__all__ = ["param", "ParamSpec", "param_specs", "coerce_params", "ParamError"]
+__all__ = ["param", "ParamSpec", "param_specs", "coerce_params", "coerce_value", "ParamError", "BadDefault"]
 
 
 class ParamError(ValueError):
@@ -28,6 +29,11 @@ class ParamError(ValueError):
         super().__init__(f"{key}: {message}")
         self.key = key
         self.message = message
+
+
+class BadDefault(TypeError):
+    """A declared default that its own declaration refuses: the class's bug, not the
+    user's (a TypeError, so suite validation names the plugin, not the suite)."""
 
 
 def param(
@@ -89,7 +95,52 @@ def _bound(value: float | None) -> str | None:
 
 
 def param_specs(cls: type) -> list[ParamSpec]:
-    """The parameters a task or model class declares, in declaration order."""
+    """The parameters a task or model class declares, in declaration order.
+
+    Raises BadDefault for a default that the parameter's own declaration refuses: a
+    default is used exactly as a user's value would be (stored, hashed, sent to the
+    worker as JSON), so it must pass the same checks."""
+    specs = _declared(cls)
+    for spec in specs:
+        if not spec.required:
+            check_default(spec)
+    return specs
+
+
+def check_default(spec: ParamSpec) -> None:
+    """``spec.default`` as ``coerce_value`` would take it from a suite: of the declared
+    type, in its bounds and choices, finite, of at most 64 bits, and JSON. Raises
+    BadDefault naming the parameter."""
+    try:
+        coerce_value(spec, spec.default)
+    except ParamError as error:
+        raise BadDefault(f"parameter {spec.name!r} has default {brief(spec.default)}, which its own "
+                         f"declaration refuses: {error.message}") from None
+    problem = _unstorable(spec.default)
+    if problem is not None:
+        raise BadDefault(f"parameter {spec.name!r} has default {brief(spec.default)}: {problem}; "
+                         f"expected {spec.describe_allowed()}")
+
+
+def _unstorable(value: Any) -> str | None:
+    """Why ``value`` cannot be a point's parameter (stored as JSON, read by NumPy and
+    SQLite), or None."""
+    if isinstance(value, int) and not isinstance(value, bool) and not INT64[0] <= value <= INT64[1]:
+        return "an integer past 64 bits, which NumPy, the frameworks and SQLite refuse"
+    if isinstance(value, (list, tuple)):
+        return next((p for p in map(_unstorable, value) if p is not None), None)
+    if isinstance(value, dict):
+        if not all(isinstance(key, str) for key in value):
+            return "a dict whose keys are not all strings (JSON keys are)"
+        return next((p for p in map(_unstorable, value.values()) if p is not None), None)
+    try:
+        json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError) as error:
+        return f"not a JSON value ({error})"
+    return None
+
+
+def _declared(cls: type) -> list[ParamSpec]:
     hints = _type_hints(cls)
     specs = []
     for field in dataclasses.fields(cls):

@@ -33,6 +33,8 @@ from seqbench.data import FreshTrain, Split
 from seqbench.devices import count_flops, point_device
 from seqbench.meters import MeterSet
 from seqbench.model import EpochOutcome, Model, known_to_run_on_cpu
+from seqbench.plugin_output import PluginOutputError, checked_predictions
+from seqbench.plugins import host
 from seqbench.point import Point
 from seqbench.record import EpochProgress, LengthResult, PositionValue, Record, now
 from seqbench.settings import RunSettings, reaches
@@ -81,10 +83,14 @@ def failed_record(point: Point, error: str, detail: str | None = None) -> Record
 
 
 def predict_split(model: Model, split: Split, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
-    """Predictions and targets for a whole split, batch by batch."""
+    """Predictions and targets for a whole split, batch by batch; each batch's
+    predictions checked against the batch and the task's signature (one answer per
+    example, the promised shape and dtype kind), or the point fails naming the model."""
+    signature = split.task.signature
     predictions, targets = [], []
     for batch in split.batches(batch_size):
-        predictions.append(np.asarray(model.predict(batch.inputs)))
+        answer = model.predict(batch.inputs)
+        predictions.append(checked_predictions(model.name, answer, len(batch), signature))
         targets.append(batch.targets)
     return _concatenate_padded(predictions, answers=True), _concatenate_padded(targets, answers=False)
 
@@ -362,6 +368,11 @@ def run_point(
     "metric", "value", "seconds"}``, the primary validation metric and the training
     seconds so far. The record itself is only complete at the end."""
     record = Record.start(point)
+    # Every installed plugin is imported and registers on first use of a registry: done
+    # here, before the clock, it is startup's (a slow plugin the suite does not use is
+    # not billed to every point's total).
+    for collect in (registry.tasks, registry.models, registry.meters):
+        collect()
     started = time.perf_counter()
     if process_started is not None:
         record.timings["startup_s"] = started - process_started
@@ -373,6 +384,8 @@ def run_point(
         _run(point, record, phases, on_epoch)
         record.status = "ok"
     except Exception as error:
+        if isinstance(error, PluginOutputError):
+            error.owner = _owner(error.kind, error.name)
         record.error = f"{type(error).__name__}: {error}"
         record.traceback = traceback.format_exc()
     finally:
@@ -382,6 +395,12 @@ def run_point(
         record.measurements = {**meters.results, **record.measurements}  # and flops (step 7)
         record.finished_at = now()
     return record
+
+
+def _owner(kind: str, name: str) -> str:
+    """`` of plugin 'x' (its-distribution 1.0)`` for the task or model ``name``."""
+    reg = registry.tasks() if kind == "task" else registry.models()
+    return f" of {host().describe_plugin(reg.plugin_of(name))}" if name in reg else ""
 
 
 def _run(point: Point, record: Record, phases: Phases, report: EpochReport | None) -> None:
@@ -429,6 +448,8 @@ def _run(point: Point, record: Record, phases: Phases, report: EpochReport | Non
         test_examples=len(splits.test),
         timings={**record.timings, **seconds},
         measurements=phases.meters.results,
+        validation=splits.validation,
+        test=splits.test,
     )
     if flops is not None:
         record.measurements["flops"] = flops

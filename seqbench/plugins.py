@@ -10,6 +10,15 @@ registered knows its plugin) and so that an implementation that raises, a hook w
 included, costs its plugin one warning, not the other plugins' registrations (pluggy
 itself stops a call at the first exception).
 
+What a plugin hands the host is checked where it enters: ``register`` takes classes
+of the hook's kind with a name one can type and print on one line (anything else is
+refused with a warning, and the plugin's other items still register); a hook that
+returns items instead of registering them is warned of; what a hook prints goes to
+stderr; an entry-point name two distributions install loads neither (an impostor
+cannot take a plugin's place by being listed first); an import slower than
+``SLOW_IMPORT_S`` is named. Each problem is also kept on the plugin's ``PluginInfo``
+for ``seqbench plugins``.
+
 Plugin code the host calls later (a model's ``unavailable()``, a task's ``signature``,
 a model's ``validate``) goes through ``Registry.call``: whatever it raises,
 ``SystemExit`` included, becomes one ``PluginFailure`` line naming the item, what was
@@ -25,9 +34,10 @@ import importlib
 import io
 import os
 import sys
+import time
 from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from dataclasses import dataclass, field
-from importlib.metadata import entry_points
+from importlib.metadata import EntryPoint, entry_points
 from types import SimpleNamespace
 from typing import Any, Callable, Generator, Generic, Iterator, TypeVar
 
@@ -44,6 +54,16 @@ PROJECT = "seqbench"
 ENTRY_POINT_GROUP = "seqbench"
 DISABLE_ENV = "SEQBENCH_DISABLE_PLUGINS"
 REGISTRATION_PREFIX = "register_"
+# What each registration hook takes: subclasses of these (imported when the hook's
+# registry is first collected, so loading seqbench imports no more than it did).
+ITEM_BASES = {
+    "register_tasks": "seqbench.task:Task",
+    "register_models": "seqbench.model:Model",
+    "register_meters": "seqbench.meters.base:Meter",
+    "register_executors": "seqbench.executors.base:Executor",
+}
+# An import slower than this is named: every command and every point's worker pays it.
+SLOW_IMPORT_S = 1.0
 
 # Core features are plugins too, registered through the same hooks as anyone's.
 DEFAULT_PLUGINS = (
@@ -85,6 +105,10 @@ class PluginInfo:
     version: str
     error: str | None = None
     registered: dict[str, list[str]] = field(default_factory=dict)
+    # Set when another distribution installs an entry point of the same name: neither loads.
+    conflict: str | None = None
+    # What went wrong while it registered (a hook that raised, an item refused), one line each.
+    problems: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -97,32 +121,63 @@ class Registry(Generic[T]):
     """The items of one kind (task, model, meter, executor) by name, with the plugin that
     registered each; duplicate names are kept aside and refused when names are used."""
 
-    def __init__(self, kind: str, whose: Callable[[str], str] = repr) -> None:
+    def __init__(self, kind: str, whose: Callable[[str], str] = repr, base: type | None = None) -> None:
         self.kind = kind
         self._whose = whose  # a plugin's name -> how messages name it (with its distribution)
+        self._base = base  # what every item must be a subclass of, when known
         self._entries: dict[str, Registered[T]] = {}
         self._conflicts: dict[str, list[str]] = {}
 
-    def add(self, item: T, plugin: str) -> None:
+    def refusal(self, item: object) -> str | None:
+        """Why ``item`` cannot be registered here (a sentence), or None. An item is a
+        class of this registry's kind whose ``name`` one can type and print on one line."""
+        base = self._base
+        if base is not None and not (isinstance(item, type) and issubclass(item, base)):
+            what = (f"class {item.__qualname__}" if isinstance(item, type)
+                    else f"an instance of {type(item).__qualname__}, not a class,")
+            return (f"registered {what} as a {self.kind}; register_{self.kind}s takes subclasses of "
+                    f"{base.__module__}.{base.__qualname__}")
         name = getattr(item, "name", None)
         if not isinstance(name, str) or not name:
-            raise TypeError(f"plugin {plugin!r} registered a {self.kind} without a name: {item!r}")
-        if name in self._entries:
-            self._conflicts.setdefault(name, [self._entries[name].plugin]).append(plugin)
-            return
-        self._entries[name] = Registered(item, plugin)
+            return f"registered a {self.kind} without a name: {item!r}"
+        if not valid_name(name):
+            return (f"registered {self.kind} {name!r}, a name that cannot be typed or shown on one line; "
+                    "names are printable, without whitespace, commas or control characters")
+        return None
+
+    def add(self, item: T, plugin: str) -> None:
+        reason = self.refusal(item)
+        if reason is not None:
+            raise TypeError(f"plugin {plugin!r} {reason}")
+        name = getattr(item, "name")
+        existing = self._entries.get(name)
+        if existing is None:
+            self._entries[name] = Registered(item, plugin)
+        elif existing.item is item and existing.plugin == plugin and name not in self._conflicts:
+            return  # the same class twice from the same plugin: nothing new
+        else:
+            self._conflicts.setdefault(name, [existing.plugin]).append(plugin)
 
     def conflict(self, name: str) -> str | None:
-        """Why ``name`` cannot be used when more than one plugin registered it, else None."""
+        """Why ``name`` cannot be used when it was registered more than once (by two
+        plugins, or as two classes by one), else None. Both plugins are named with their
+        distributions, and so is the way to keep either from loading: which is the
+        impostor is the user's call, not the order plugins happened to load in."""
         plugins = self._conflicts.get(name)
         if plugins is None:
             return None
-        owners = " and ".join(repr(p) for p in plugins)
-        return (f"{self.kind} {name!r} is registered by both {owners}; uninstall one, "
-                f"or disable it with {DISABLE_ENV}={plugins[-1]}")
+        owners = list(dict.fromkeys(plugins))
+        if len(owners) == 1:
+            return (f"{self.kind} {name!r} is registered twice, as two classes, by {self._whose(owners[0])}; "
+                    f"its author must register one, or disable it with {DISABLE_ENV}={owners[0]}")
+        named = " and ".join(self._whose(owner) for owner in owners)
+        both = "both " if len(owners) == 2 else ""
+        either = " or ".join(f"{DISABLE_ENV}={owner}" for owner in owners)
+        return (f"{self.kind} {name!r} is registered by {both}{named}; uninstall one, "
+                f"or keep one from loading: {either}")
 
     def conflicts(self) -> list[str]:
-        """The names more than one plugin registered (refused when used)."""
+        """The names registered more than once (refused when used)."""
         return sorted(self._conflicts)
 
     def get(self, name: str) -> T:
@@ -168,6 +223,14 @@ class Registry(Generic[T]):
         return name in self._entries
 
 
+def valid_name(name: str) -> bool:
+    """A task's or model's name as users type it in suites and read it in listings:
+    printable (no control or format characters, no line breaks), without whitespace
+    (a name is one word on the command line and in ``seqbench plugins``' lists) or
+    commas (those lists are comma-separated)."""
+    return bool(name) and name.isprintable() and not any(c.isspace() or c == "," for c in name)
+
+
 def disabled_plugins() -> set[str]:
     return {name.strip() for name in os.environ.get(DISABLE_ENV, "").split(",") if name.strip()}
 
@@ -184,6 +247,28 @@ def _describe(error: BaseException) -> str:
     return text if len(text) <= 500 else text[:497] + "..."
 
 
+def _brief(value: object) -> str:
+    text = " ".join(repr(value).split())
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _distribution(entry_point: EntryPoint) -> tuple[str, str]:
+    """The name and version of the distribution that installs ``entry_point``."""
+    dist = entry_point.dist
+    return (dist.name, dist.version) if dist is not None else ("?", "?")
+
+
+def _item_base(hook_name: str) -> type | None:
+    """The class every item ``hook_name`` registers must subclass; None for a hook
+    seqbench added after this table."""
+    where = ITEM_BASES.get(hook_name)
+    if where is None:
+        return None
+    module, _, attribute = where.partition(":")
+    base: type = getattr(importlib.import_module(module), attribute)
+    return base
+
+
 def _last_line(printed: str) -> str:
     """What a failed import printed last (argparse's ``error: ...`` line), as a clause."""
     lines = [line.strip() for line in printed.splitlines() if line.strip()]
@@ -198,6 +283,7 @@ class PluginHost:
         self.pm = pm if pm is not None else get_plugin_manager()
         self._infos: dict[str, PluginInfo] = {}
         self._registries: dict[str, Registry[Any]] = {}
+        self._clashing: list[PluginInfo] = []  # entry points refused for a name taken twice
         self._loaded = False
         self._acting: str | None = None  # the plugin whose hook implementation is running
 
@@ -220,27 +306,62 @@ class PluginHost:
                 continue
             self.add(importlib.import_module(module_name), module_name, PROJECT, __version__)
 
+        by_name: dict[str, list[EntryPoint]] = {}
         for entry_point in entry_points(group=ENTRY_POINT_GROUP):
-            if entry_point.name in disabled or self.pm.has_plugin(entry_point.name):
+            if entry_point.name in disabled:
                 continue
-            dist = entry_point.dist
-            info = PluginInfo(entry_point.name, dist.name if dist else "?", dist.version if dist else "?")
-            self._infos[info.name] = info
-            printed = io.StringIO()
-            try:
-                # What the import prints is held back: an import that parses sys.argv
-                # and exits prints argparse's usage, which is not seqbench's.
-                with redirect_stdout(printed), redirect_stderr(printed):
-                    plugin = entry_point.load()
-                self._register(plugin, info.name)
-                self.pm.check_pending()
-            except PLUGIN_FAILURES as error:  # any import-time failure is the plugin's, not ours
-                if self.pm.has_plugin(info.name):
-                    self.pm.unregister(name=info.name)
-                info.error = _describe(error) + _last_line(printed.getvalue())
-                _warn(f"seqbench {self.describe_plugin(info.name)} failed to load: {info.error}")
+            same = by_name.setdefault(entry_point.name, [])
+            if not any(_distribution(e) == _distribution(entry_point) and e.value == entry_point.value
+                       for e in same):  # one distribution seen twice is still one
+                same.append(entry_point)
+        for name, found in by_name.items():
+            if len(found) > 1 or self.pm.has_plugin(name):
+                self._refuse_clash(name, found)
             else:
-                sys.stderr.write(printed.getvalue())  # a plugin's own import-time notes
+                self._load_entry_point(found[0])
+
+    def _refuse_clash(self, name: str, found: list[EntryPoint]) -> None:
+        """An entry-point name two distributions use (or one a built-in plugin has): none
+        of them loads. Loading the first found would let whichever distribution
+        ``entry_points()`` happens to list first, an impostor included, take the name."""
+        infos = [PluginInfo(name, *_distribution(entry_point)) for entry_point in found]
+        owners = [f"{info.distribution} {info.version}" for info in infos]
+        if self.pm.has_plugin(name):
+            why = (f"entry point {name!r} of {' and '.join(owners)} has the name of a seqbench built-in "
+                   "plugin; it is not loaded: rename the entry point")
+        else:
+            listed = " and ".join([", ".join(owners[:-1]), owners[-1]])
+            why = (f"entry point {name!r} is installed by {'both ' if len(owners) == 2 else ''}{listed}; "
+                   "none of them is loaded (any could be impersonating another): uninstall all but one")
+        for info in infos:
+            info.conflict = why
+            self._clashing.append(info)
+        _warn(f"seqbench plugins: {why}")
+
+    def _load_entry_point(self, entry_point: EntryPoint) -> None:
+        info = PluginInfo(entry_point.name, *_distribution(entry_point))
+        self._infos[info.name] = info
+        printed = io.StringIO()
+        started = time.perf_counter()
+        try:
+            # What the import prints is held back: an import that parses sys.argv
+            # and exits prints argparse's usage, which is not seqbench's.
+            with redirect_stdout(printed), redirect_stderr(printed):
+                plugin = entry_point.load()
+            self._register(plugin, info.name)
+            self.pm.check_pending()
+        except PLUGIN_FAILURES as error:  # any import-time failure is the plugin's, not ours
+            if self.pm.has_plugin(info.name):
+                self.pm.unregister(name=info.name)
+            info.error = _describe(error) + _last_line(printed.getvalue())
+            _warn(f"seqbench {self.describe_plugin(info.name)} failed to load: {info.error}")
+            return
+        sys.stderr.write(printed.getvalue())  # a plugin's own import-time notes
+        seconds = time.perf_counter() - started
+        if seconds > SLOW_IMPORT_S:
+            _warn(f"seqbench {self.describe_plugin(info.name)} took {seconds:.1f} s to import, paid by "
+                  "every seqbench command and every point's worker process; import heavy libraries "
+                  f"where they are used, or disable it with {DISABLE_ENV}={info.name}")
 
     def add(self, plugin: object, name: str, distribution: str, version: str) -> None:
         """Register one plugin object (a module, say) under ``name``, before the registries
@@ -253,7 +374,7 @@ class PluginHost:
 
     def infos(self) -> list[PluginInfo]:
         self.load()
-        return list(self._infos.values())
+        return [*self._infos.values(), *self._clashing]
 
     def describe_plugin(self, name: str) -> str:
         """How a message names plugin ``name``: ``plugin 'x' (its-distribution 1.0)``."""
@@ -275,20 +396,35 @@ class PluginHost:
             return self._registries[hook_name]
         self.load()
         kind = hook_name.removeprefix(REGISTRATION_PREFIX).removesuffix("s")
-        registry: Registry[Any] = Registry(kind, self.describe_plugin)
+        registry: Registry[Any] = Registry(kind, self.describe_plugin, _item_base(hook_name))
 
         def register(item: object) -> None:
             if self._acting is None:
                 raise TypeError(f"register() was called outside a {hook_name} implementation")
+            reason = registry.refusal(item)
+            if reason is not None:
+                # Refused here, one warning, and the plugin's other items still register.
+                self._problem(self._acting, f"{reason}; refused")
+                return
             registry.add(item, self._acting)
 
-        getattr(self.pm.hook, hook_name)(register=register)
+        # A hook's prints are not the command's output (``seqbench plugins`` is read by
+        # scripts): they go where import-time prints go, to stderr.
+        with redirect_stdout(sys.stderr):
+            getattr(self.pm.hook, hook_name)(register=register)
         for name in registry.names():
             info = self._infos.get(registry.plugin_of(name))
             if info is not None:
                 info.registered.setdefault(kind, []).append(name)
         self._registries[hook_name] = registry
         return registry
+
+    def _problem(self, plugin: str, text: str) -> None:
+        """One warning naming ``plugin``, also kept for ``seqbench plugins`` to show."""
+        _warn(f"seqbench {self.describe_plugin(plugin)} {text}")
+        info = self._infos.get(plugin)
+        if info is not None:
+            info.problems.append(text)
 
     # Attribution ---------------------------------------------------------------------
 
@@ -325,10 +461,16 @@ class PluginHost:
         def contained(*args: object, **kwargs: object) -> object:
             with self._acting_as(plugin):
                 try:
-                    return function(*args, **kwargs)
+                    returned = function(*args, **kwargs)
                 except PLUGIN_FAILURES as error:  # a broken plugin must not take the others down
-                    _warn(f"seqbench {self.describe_plugin(plugin)} failed in {hook_name}: {_describe(error)}")
+                    self._problem(plugin, f"failed in {hook_name}: {_describe(error)}")
                     return None
+            if returned is not None and hook_name.startswith(REGISTRATION_PREFIX):
+                # What a hook returns is dropped by pluggy's callers: said, or it looks
+                # as if the plugin registered nothing for no reason.
+                self._problem(plugin, f"returned {_brief(returned)} from {hook_name} instead of calling "
+                                      "register(item) for each item; nothing it returned is registered")
+            return returned
 
         return contained
 
@@ -339,7 +481,7 @@ class PluginHost:
         warning, and the call goes on as if the wrapper were not there."""
 
         def failed(error: BaseException) -> None:
-            _warn(f"seqbench {self.describe_plugin(plugin)} failed in {hook_name}: {_describe(error)}")
+            self._problem(plugin, f"failed in {hook_name}: {_describe(error)}")
 
         @functools.wraps(function)
         def stepped(*args: object, **kwargs: object) -> Generator[Any, Any, Any]:

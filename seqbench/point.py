@@ -17,8 +17,11 @@ __all__ = ["Point", "config_hash"]
 
 
 def config_hash(config: dict[str, Any]) -> str:
-    """A stable hash of a configuration: canonical JSON, so key order never matters."""
-    text = json.dumps(config, sort_keys=True, separators=(",", ":"))
+    """A stable hash of a configuration: canonical JSON, so key order never matters.
+
+    Strict JSON: a NaN or infinity raises ValueError rather than being hashed as the
+    text ``NaN``, which the store (holding null for it) could never match again."""
+    text = json.dumps(config, sort_keys=True, separators=(",", ":"), allow_nan=False)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 

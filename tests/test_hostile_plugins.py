@@ -189,8 +189,9 @@ def test_a_clash_is_refused_only_where_the_name_is_used(install_plugin, tmp_path
     clashing.write_text(QUICK + '[task]\nname = "copy-memory"\n' + ORACLE)
     assert_one_line_error(
         invoke_run(str(clashing), "--store", str(store_path)), store_path,
-        "[task] name: task 'copy-memory' is registered by both 'seqbench-tasks' and 'seqbench-copycat'",
-        "SEQBENCH_DISABLE_PLUGINS=seqbench-copycat")
+        "[task] name: task 'copy-memory' is registered by both plugin 'seqbench-tasks' (seqbench-tasks ",
+        "and plugin 'seqbench-copycat' (seqbench-copycat 0.0.1); uninstall one, or keep one from loading: "
+        "SEQBENCH_DISABLE_PLUGINS=seqbench-tasks or SEQBENCH_DISABLE_PLUGINS=seqbench-copycat")
 
 
 BROKEN_EXECUTOR = '''

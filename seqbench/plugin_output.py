@@ -1,0 +1,126 @@
+"""What a point checks of plugin output while it runs: each chunk of examples a task
+generates and each batch of predictions a model returns, against the task's Signature.
+
+NumPy broadcasts what it is given: predictions of shape (1,), (N, 1) or (N - 1,) for N
+scalar targets score a number all the same, and a split of 205 examples trains as well
+as one of 200. Without these checks a plugin's wrong output is stored as an ``ok``
+point with a plausible metric. Each failure names the task or model and its plugin.
+(The conformance kit, ``seqbench.testing``, checks the same contract more thoroughly,
+at tiny sizes, before a plugin is published; these are the cheap checks every point
+can afford: counts, shapes, dtype kinds and token ranges, no pass over float values.)
+This module knows no plugins (it is below them); the pipeline adds the plugin's name.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from seqbench.task import Examples, Signature
+
+__all__ = ["PluginOutputError", "checked_examples", "checked_predictions", "expected_predictions"]
+
+
+class PluginOutputError(RuntimeError):
+    """A task's examples or a model's predictions are not what its signature promises.
+    Whoever knows the plugins (``seqbench.pipeline``) sets ``owner``, `` of plugin 'x'
+    (its-distribution 1.0)``, so the message names the plugin as well."""
+
+    def __init__(self, kind: str, name: str, problem: str) -> None:
+        super().__init__(kind, name, problem)
+        self.kind, self.name, self.problem = kind, name, problem
+        self.owner = ""
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.name!r}{self.owner} is broken: {self.problem}"
+
+
+def _fail(kind: str, name: str, problem: str) -> PluginOutputError:
+    return PluginOutputError(kind, name, problem)
+
+
+def _is_kind(array: np.ndarray, kind: type) -> bool:
+    return bool(np.issubdtype(array.dtype, kind))
+
+
+def checked_examples(task_name: str, examples: Any, count: int, signature: Signature, where: str) -> Examples:
+    """``examples`` (what ``generate(count, ...)`` returned, as ``where`` says) if they
+    are ``count`` examples shaped and typed as ``signature`` declares; else
+    PluginOutputError naming the task and its plugin."""
+    inputs, targets = getattr(examples, "inputs", None), getattr(examples, "targets", None)
+    if not isinstance(inputs, np.ndarray) or not isinstance(targets, np.ndarray):
+        raise _fail("task", task_name, f"{where} returned {type(examples).__name__}, not "
+                                       "Examples(inputs, targets) of NumPy arrays")
+    if len(inputs) != count or len(targets) != count:
+        raise _fail("task", task_name, f"{where} returned {len(inputs)} inputs and {len(targets)} targets; "
+                                       f"expected exactly {count}")
+    problem = _inputs_problem(inputs, signature) or _targets_problem(targets, signature)
+    if problem:
+        raise _fail("task", task_name, f"{where} returned {problem}; its signature is {signature.describe()}")
+    return examples if isinstance(examples, Examples) else Examples(inputs, targets)
+
+
+def _inputs_problem(inputs: np.ndarray, signature: Signature) -> str | None:
+    count = len(inputs)
+    if signature.inputs == "continuous":
+        expected: tuple[int | None, ...] = (count, signature.input_length, signature.input_features)
+        if inputs.shape != expected or not _is_kind(inputs, np.floating):
+            return f"inputs of shape {inputs.shape} and dtype {inputs.dtype}; expected floats of shape {expected}"
+        return None
+    expected = (count, signature.input_length)
+    if inputs.shape != expected or not _is_kind(inputs, np.integer):
+        return f"inputs of shape {inputs.shape} and dtype {inputs.dtype}; expected token ids (integers) of shape {expected}"
+    return _ids_problem(inputs, signature.input_vocab, "input")
+
+
+def _targets_problem(targets: np.ndarray, signature: Signature) -> str | None:
+    count, kind = len(targets), signature.targets
+    expected = (count,) if kind == "scalar" else (count, signature.target_length)
+    wanted, what = (np.integer, "token ids (integers)") if kind == "tokens" else (np.floating, "floats")
+    if targets.shape != expected or not _is_kind(targets, wanted):
+        return f"{kind} targets of shape {targets.shape} and dtype {targets.dtype}; expected {what} of shape {expected}"
+    return _ids_problem(targets, signature.target_vocab, "target") if kind == "tokens" else None
+
+
+def _ids_problem(ids: np.ndarray, vocab: int | None, side: str) -> str | None:
+    if vocab is None or not ids.size:
+        return None
+    low, high = int(ids.min()), int(ids.max())
+    if low < 0 or high >= vocab:
+        return f"{side} token ids from {low} to {high}; {side}_vocab is {vocab} (ids 0..{vocab - 1})"
+    return None
+
+
+def expected_predictions(signature: Signature, count: int) -> str:
+    """The shape a model's predictions for ``count`` examples must have, as text."""
+    if signature.targets == "scalar":
+        return f"({count},) floats, one per example"
+    if signature.targets == "tokens":
+        return f"({count}, {signature.target_length}) token ids (integers)"
+    return f"({count}, {signature.target_length}, 2) floats, a mean and a variance per position"
+
+
+def checked_predictions(model_name: str, predictions: Any, count: int, signature: Signature) -> np.ndarray:
+    """``predictions`` (what ``predict`` returned for a batch of ``count`` examples) as
+    an array, if it has the shape and dtype kind ``signature`` promises; else
+    PluginOutputError naming the model and its plugin. Token predictions may be of any
+    width (a model tested at another length answers with its own); values are not
+    checked (a NaN is the metric's to report)."""
+    try:
+        array = np.asarray(predictions)
+    except (TypeError, ValueError) as error:  # a ragged list
+        raise _fail("model", model_name, f"predict() returned {type(predictions).__name__}, not an array "
+                                         f"({type(error).__name__}: {error})") from None
+    kind = signature.targets
+    if kind == "scalar":
+        fits = array.shape == (count,) and _is_kind(array, np.floating)
+    elif kind == "tokens":
+        fits = array.ndim == 2 and len(array) == count and _is_kind(array, np.integer)
+    else:
+        fits = array.shape == (count, signature.target_length, 2) and _is_kind(array, np.floating)
+    if not fits:
+        raise _fail("model", model_name, f"predict() returned shape {array.shape} of dtype {array.dtype} "
+                                         f"for a batch of {count} examples; expected "
+                                         f"{expected_predictions(signature, count)}")
+    return array
