@@ -359,3 +359,33 @@ def test_tf_oracle_is_exact_on_token_tasks(task):
     assert not model._trainer.network.is_graph
     examples = examples_of(task, count=500)
     assert task.score(model.predict(examples.inputs), examples.targets)["exact_match"] == 1.0
+
+
+@pytest.fixture
+def tf32_setting():
+    """TensorFlow's TF32 switch, put back as it was: it is process-wide."""
+    tf = import_tensorflow()
+    before = tf.config.experimental.tensor_float_32_execution_enabled()
+    yield tf
+    tf.config.experimental.enable_tensor_float_32_execution(before)
+
+
+def test_fp32_on_a_gpu_turns_tensorflows_tf32_off(tf32_setting):
+    # TensorFlow computes fp32 matmuls in TF32 on Ampere and later by default;
+    # seqbench-torch runs fp32 in IEEE, so "fp32" must mean the same arithmetic in both.
+    from seqbench_tensorflow.loop import use_ieee_fp32
+
+    tf = tf32_setting
+    tf.config.experimental.enable_tensor_float_32_execution(True)
+    use_ieee_fp32("/GPU:0", "fp32")
+    assert tf.config.experimental.tensor_float_32_execution_enabled() is False
+
+
+@pytest.mark.parametrize(("device", "precision"), [("/CPU:0", "fp32"), ("/GPU:0", "bf16"), ("/GPU:0", "fp16")])
+def test_other_devices_and_precisions_leave_tf32_as_it_was(tf32_setting, device, precision):
+    from seqbench_tensorflow.loop import use_ieee_fp32
+
+    tf = tf32_setting
+    tf.config.experimental.enable_tensor_float_32_execution(True)
+    use_ieee_fp32(device, precision)
+    assert tf.config.experimental.tensor_float_32_execution_enabled() is True

@@ -33,7 +33,7 @@ from seqbench_tensorflow.objectives import objective_for  # noqa: E402
 if TYPE_CHECKING:
     from seqbench_tensorflow.base import TFModel
 
-__all__ = ["Trainer", "trim_padding", "POLICIES"]
+__all__ = ["Trainer", "trim_padding", "POLICIES", "use_ieee_fp32"]
 
 POLICIES = {"fp32": "float32", "bf16": "mixed_bfloat16", "fp16": "mixed_float16"}
 ADAM_EPSILON = 1e-8  # torch's default; Keras' is 1e-7
@@ -43,6 +43,15 @@ def trim_padding(tokens: np.ndarray) -> np.ndarray:
     """Drop trailing columns that are padding in every row: pad to the batch's longest."""
     used = np.flatnonzero((tokens != PAD_ID).any(axis=0))
     return tokens[:, : (used[-1] + 1 if len(used) else 1)]
+
+
+def use_ieee_fp32(device: str, precision: str) -> None:
+    """At ``fp32`` on a GPU, make fp32 mean IEEE fp32: TensorFlow runs fp32 matmuls and
+    convolutions in TF32 on Ampere and later by default, which seqbench-torch does not
+    (it sets IEEE at fp32), so a torch/TensorFlow comparison at "fp32" would compare two
+    kinds of arithmetic. Other precisions and the CPU are left as they are."""
+    if precision == "fp32" and device.upper().startswith("/GPU"):
+        tf.config.experimental.enable_tensor_float_32_execution(False)
 
 
 @contextlib.contextmanager
@@ -61,6 +70,7 @@ class Trainer:
         self.spec = spec
         self.signature = task.signature
         self.device = resolve_device(tf, settings.device)
+        use_ieee_fp32(self.device, spec.precision)
         keras.utils.set_random_seed(settings.seed)
         module_name, class_name = spec.network.split(":")
         network_cls = getattr(importlib.import_module(f"seqbench_tensorflow.networks.{module_name}"), class_name)
