@@ -4,18 +4,21 @@
 2. let the meters measure what needs an unused device (idle power),
    build the model, then open the meters for the device the built
    model says it runs on (``Model.devices``), not the one asked for;
+                                                           [steps 1-2: build_s]
 3. generate the train, validation and test splits                   [phase data]
 4. train: the model's loop calls ``EpochJudge.on_epoch`` after each
    epoch, which scores validation, keeps the curve row and decides
    early stopping and the target                                    [phase train]
 5. predict and score the test split (averaged and per position)     [phase eval]
 6. with ``run.eval_lengths``: test again at each length             [phase generalisation]
-7. throughput and the target's figures into the record's timings;
+7. throughput (examples and input tokens the model was fed, seqbench.throughput)
+   and the target's figures into the record's timings;
    the model's FLOPs and the FLOP/s each phase achieved into its
    measurements.
 
-``run_point`` brackets them: meters, phase clocks, the worker's thread budget in the
-record's provenance, and a ``failed`` record instead of an exception.
+``run_point`` brackets them: meters, phase clocks, the worker's machine
+(``provenance.machine``) and thread budget in the record's provenance, and a
+``failed`` record instead of an exception.
 """
 
 from __future__ import annotations
@@ -36,10 +39,12 @@ from seqbench.model import EpochOutcome, Model, known_to_run_on_cpu
 from seqbench.plugin_output import PluginOutputError, checked_predictions
 from seqbench.plugins import host
 from seqbench.point import Point
+from seqbench.provenance import machine
 from seqbench.record import EpochProgress, LengthResult, PositionValue, Record, now
 from seqbench.settings import RunSettings, reaches
 from seqbench.task import PAD_ID, Task, fit_width
 from seqbench.threads import worker_budget
+from seqbench.throughput import CountedFreshTrain, CountedSplit, tokens_read, throughput
 
 __all__ = [
     "run_point",
@@ -176,6 +181,7 @@ class EpochJudge:
         self.best: float | None = None
         self.since_best = 0
         self.examples = 0  # training examples seen, over all epochs
+        self.tokens: float | None = 0.0  # their input tokens (None: not counted)
         self.epoch_start: float | None = None  # None: the epoch began with the train phase
         self.reached: tuple[int, float] | None = None  # (epoch, seconds) the target was reached
 
@@ -188,6 +194,8 @@ class EpochJudge:
         seconds = clock - (self.epoch_start if self.epoch_start is not None else train_started)
         self._note_target(epoch, validation, clock - train_started)
         self.examples += examples_seen
+        tokens = tokens_read(self.train, examples_seen)
+        self.tokens = self.tokens + tokens if self.tokens is not None and tokens is not None else None
         primary = float(validation[self.task.primary_metric])
         improved = self._note_best(primary)
         self.curves.append(
@@ -266,14 +274,15 @@ def _build(point: Point) -> tuple[Task, Model]:
 
 def _splits(task: Task, point: Point) -> Splits:
     run = point.run
+    # Train and test count the input tokens of the batches the model is fed.
     return Splits(
         train=(
-            FreshTrain(task, run.train_size, point.seed)
+            CountedFreshTrain(task, run.train_size, point.seed)
             if run.train_data == "fresh"
-            else Split(task, "train", run.train_size, point.seed)
+            else CountedSplit(task, "train", run.train_size, point.seed)
         ),
         validation=Split(task, "validation", run.eval_size, point.seed),
-        test=Split(task, "test", run.eval_size, point.seed),
+        test=CountedSplit(task, "test", run.eval_size, point.seed),
     )
 
 
@@ -316,18 +325,6 @@ def _length_generalisation(task: Task, model: Model, point: Point) -> list[Lengt
             entry["error"] = f"NonFiniteResult: test metric {shown} at this length"
         results.append(entry)
     return results
-
-
-def _throughput(task: Task, train_examples: int, test_examples: int, seconds: dict[str, float]) -> dict[str, Any]:
-    """Examples and tokens a second in the train and eval phases."""
-    tokens = task.tokens_per_example()
-    timings: dict[str, Any] = {}
-    for phase, examples in (("train", train_examples), ("eval", test_examples)):
-        spent = seconds.get(phase, 0.0)
-        rate = examples / spent if spent > 0 and examples else None
-        timings[f"{phase}_examples_per_s"] = rate
-        timings[f"{phase}_tokens_per_s"] = rate * tokens if rate is not None else None
-    return timings
 
 
 def position_metrics(task: Task, predictions: np.ndarray, targets: np.ndarray) -> list[PositionValue]:
@@ -373,6 +370,9 @@ def run_point(
     # not billed to every point's total).
     for collect in (registry.tasks, registry.models, registry.meters):
         collect()
+    # Where the point runs, told by the worker itself: under Ray, a node the sweep's own
+    # provenance never saw (about 12 ms, startup's too).
+    record.provenance.update(machine())
     started = time.perf_counter()
     if process_started is not None:
         record.timings["startup_s"] = started - process_started
@@ -405,17 +405,22 @@ def _owner(kind: str, name: str) -> str:
 
 def _run(point: Point, record: Record, phases: Phases, report: EpochReport | None) -> None:
     """The steps of the module's docstring, in order; each fills its part of ``record``."""
-    task, model = _build(point)  # 1
-    _check_data_version(task, point)
-    record.primary_metric, record.direction = task.primary_metric, task.direction
+    building = time.perf_counter()
+    try:
+        task, model = _build(point)  # 1
+        _check_data_version(task, point)
+        record.primary_metric, record.direction = task.primary_metric, task.direction
 
-    fit = point.run.fit_settings(point.seed)  # 2
-    # Idle power, before the model takes a GPU; none for a model known to stay on the CPU.
-    phases.meters.prepare("cpu" if known_to_run_on_cpu(type(model)) else None)
-    model.build(task, fit)
-    phases.model = model
-    record.provenance["device"] = point_device(model, point.run.device)
-    phases.meters.open(record.provenance["device"])
+        fit = point.run.fit_settings(point.seed)  # 2
+        # Idle power, before the model takes a GPU; none for a model known to stay on the CPU.
+        phases.meters.prepare("cpu" if known_to_run_on_cpu(type(model)) else None)
+        model.build(task, fit)  # where a framework is first imported
+        phases.model = model
+        phases.synchronize()  # what build queued on a device is build's
+        record.provenance["device"] = point_device(model, point.run.device)
+        phases.meters.open(record.provenance["device"])
+    finally:
+        record.timings["build_s"] = time.perf_counter() - building
 
     splits = _splits(task, point)  # 3
     phases.run("data", splits.prepare)
@@ -428,6 +433,7 @@ def _run(point: Point, record: Record, phases: Phases, report: EpochReport | Non
     predictions, targets = phases.run(  # 5
         "eval", lambda: predict_split(model, splits.test, point.run.batch_size)
     )
+    test_tokens = tokens_read(splits.test, len(splits.test))
     record.metrics = _test_metrics(task, predictions, targets)
     record.position_metrics = position_metrics(task, predictions, targets)
     if point.run.eval_lengths:  # 6
@@ -438,7 +444,9 @@ def _run(point: Point, record: Record, phases: Phases, report: EpochReport | Non
     record.timings.update(judge.target_timings())  # 7
     record.timings["epochs"] = len(record.curves)
     record.timings["train_examples"] = judge.examples
-    record.timings.update(_throughput(task, judge.examples, len(splits.test), phases.seconds))
+    record.timings.update(
+        throughput((judge.examples, judge.tokens), (len(splits.test), test_tokens), phases.seconds)
+    )
     seconds = {f"{phase}_s": value for phase, value in phases.seconds.items()}
     flops = count_flops(
         model,

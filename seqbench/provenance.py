@@ -1,8 +1,16 @@
 """Where a run came from: versions, interpreter, machine, GPUs and driver, suite file and
-git commit."""
+git commit.
+
+Two parts, collected where each is true: ``machine()`` in every point's worker (the
+machine and software the point ran with: under Ray, a node the driver never sees), and
+``collect()`` once per sweep in the parent (the suite file, its hash, the working folder,
+the git commit, and the parent's machine, which stands for a record that carries none:
+one an executor made for a worker that died, or one from an earlier worker).
+"""
 
 from __future__ import annotations
 
+import functools
 import os
 import platform
 import socket
@@ -14,7 +22,7 @@ from typing import Any
 from seqbench.paths import working_folder
 from seqbench.plugins import plugin_infos
 
-__all__ = ["collect", "gpu_provenance"]
+__all__ = ["collect", "machine", "gpu_provenance", "MACHINE_KEYS"]
 
 FRAMEWORKS = ("numpy", "torch", "tensorflow", "keras", "ray")
 
@@ -113,17 +121,21 @@ def gpu_provenance() -> dict[str, Any]:
     return found
 
 
-def collect(suite_path: Path, suite_hash: str) -> dict[str, Any]:
-    """Provenance shared by every run of one suite invocation (collected once, in the parent)."""
+MACHINE_KEYS = (
+    "seqbench", "plugins", "frameworks", "python", "platform", "cpu", "cpu_simd", "cpu_count", "host",
+    "gpus", "gpu_driver", "cuda_driver", "gpu_unavailable",
+)
+"""The keys ``machine()`` gives: a point's worker records them, and they override the sweep's."""
+
+
+@functools.cache
+def _process_facts() -> dict[str, Any]:
+    # What cannot change while a process lives; about 4 ms of package metadata and
+    # /proc reads, paid once per process.
     from seqbench import __version__
 
     return {
         "seqbench": __version__,
-        "plugins": {
-            info.name: f"{info.distribution} {info.version}"
-            for info in plugin_infos()
-            if info.error is None
-        },
         "frameworks": {name: v for name in FRAMEWORKS if (v := _version(name))},
         "python": platform.python_version(),
         "platform": platform.platform(),
@@ -131,6 +143,35 @@ def collect(suite_path: Path, suite_hash: str) -> dict[str, Any]:
         "cpu_simd": _cpu_simd(),
         "cpu_count": os.cpu_count(),
         "host": socket.gethostname(),
+    }
+
+
+def machine() -> dict[str, Any]:
+    """The machine this process runs on and the software it runs (``MACHINE_KEYS``):
+    seqbench, plugin and framework versions, Python, platform, CPU, core count, host,
+    and the GPUs and driver NVML sees. About 12 ms in a fresh process without an NVIDIA
+    driver, most of it importing pynvml, which the GPU meter imports anyway wherever a
+    point may use a GPU."""
+    facts = _process_facts()
+    return {
+        "seqbench": facts["seqbench"],
+        "plugins": {
+            info.name: f"{info.distribution} {info.version}"
+            for info in plugin_infos()
+            if info.error is None
+        },
+        **{key: dict(value) if isinstance(value, dict) else value
+           for key, value in facts.items() if key != "seqbench"},
+        **gpu_provenance(),
+    }
+
+
+def collect(suite_path: Path, suite_hash: str) -> dict[str, Any]:
+    """Provenance shared by every run of one suite invocation (collected once, in the
+    parent): the suite's, and this machine's (``machine()``), which each point's worker
+    replaces with its own."""
+    return {
+        **machine(),
         "suite_file": str(suite_path),
         # The same file wherever a report is later run from (suite_file is as typed,
         # often relative to the folder the run started in).
@@ -141,5 +182,4 @@ def collect(suite_path: Path, suite_hash: str) -> dict[str, Any]:
         # folder was deleted under the run).
         "cwd": str(here) if (here := working_folder()) is not None else None,
         "git_commit": _git_commit(suite_path.resolve().parent),
-        **gpu_provenance(),
     }

@@ -65,9 +65,11 @@ class Record:
     ``seconds``, ``examples_per_s``. ``timings`` holds phase seconds (``<phase>_s``),
     rates and the target's figures; ``measurements`` each meter's figures by phase,
     and ``flops`` (seqbench.flops) where the model counts its FLOPs. ``provenance``
-    holds what only the point's worker knows of where it ran: ``device`` (what the
-    built model runs on, not the ``auto`` asked for) and ``threads`` (its CPU budget,
-    seqbench.threads); the store merges it into the run's provenance.
+    holds what only the point's worker knows of where it ran: the machine and software
+    (``seqbench.provenance.machine``: host, CPU, GPUs, driver, versions), ``device``
+    (what the built model runs on, not the ``auto`` asked for) and ``threads`` (its CPU
+    budget, seqbench.threads); the store merges it over the sweep's provenance, so
+    under Ray a run names the node it ran on, not the driver.
     """
 
     suite: str

@@ -168,8 +168,9 @@ class Store:
             _json(record.metrics),
             _json(record.timings),
             _json(record.measurements),
-            # The sweep's provenance, and what only the point's worker knows (the device
-            # it ran on, its thread budget).
+            # The sweep's provenance, overridden by what the point's worker recorded: the
+            # machine and versions it ran with (under Ray another machine than the
+            # sweep's), the device, its thread budget.
             _json({**provenance, **record.provenance}),
             record.started_at,
             record.finished_at,

@@ -190,7 +190,9 @@ class Task:
         return None
 
     def tokens_per_example(self) -> int:
-        """Sequence positions one example carries, for tokens/s figures."""
+        """The signature's input plus target length: the longest an example may be, a
+        nominal figure. The harness's tokens/s no longer uses it: it counts the input
+        tokens of the batches a model is fed (``seqbench.throughput``)."""
         sig = self.signature
         return sig.input_length + (sig.target_length or 0)
 

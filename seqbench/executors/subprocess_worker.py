@@ -17,6 +17,7 @@ from pathlib import Path
 
 from seqbench.executors.memory import describe_sigkill, oom_kills
 from seqbench.point import Point
+from seqbench.provenance import machine
 from seqbench.record import EpochProgress, Record
 from seqbench.worker import progress_path
 
@@ -211,26 +212,29 @@ class WorkerProcess:
             pass
 
     def record(self) -> Record:
-        """The worker's record, or a ``failed`` one saying how the process ended."""
+        """The worker's record, or a ``failed`` one saying how the process ended. A
+        failed one names this machine in its provenance, as a worker's record does: under
+        Ray this runs on the node the point ran on, not where the sweep was started."""
         try:
-            if self.timed_out:
-                return Record.failed(
-                    self.point, f"timed out after {self.timeout:g} s (run.timeout)", self._log_tail()
-                )
-            if self.result_path.exists():
+            if self.result_path.exists() and not self.timed_out:
                 return Record.from_json(self.result_path.read_text())
-            code = self.process.returncode
-            if code == -signal.SIGKILL:
-                how = describe_sigkill(self.peak_rss, self._oom_kills_before)
-            elif code is not None and code < 0:
-                how = f"killed by signal {signal.Signals(-code).name}"
-            else:
-                how = f"exited with code {code}"
-            return Record.failed(
-                self.point, f"worker process died ({how}) before writing a result", self._log_tail()
-            )
+            failed = self._failed()
+            failed.provenance.update(machine())
+            return failed
         finally:
             self.close()
+
+    def _failed(self) -> Record:
+        if self.timed_out:
+            return Record.failed(self.point, f"timed out after {self.timeout:g} s (run.timeout)", self._log_tail())
+        code = self.process.returncode
+        if code == -signal.SIGKILL:
+            how = describe_sigkill(self.peak_rss, self._oom_kills_before)
+        elif code is not None and code < 0:
+            how = f"killed by signal {signal.Signals(-code).name}"
+        else:
+            how = f"exited with code {code}"
+        return Record.failed(self.point, f"worker process died ({how}) before writing a result", self._log_tail())
 
     def _log_tail(self) -> str:
         self._log.flush()
