@@ -12,14 +12,19 @@ namespace or on another host has a PID meaningless here): every owner holds an
 ``flock`` on ``STORE.claims/OWNER.lock`` for its whole life, which the kernel drops when
 the process dies, kill -9 included. A claim whose owner's lock can be taken, or whose
 lock file is gone, is stale and taken over at once, so resuming after a crash runs
-everything that was not stored. A lease, renewed by the owner every
-``LEASE_SECONDS / 4``, covers owners the lock cannot judge (a file system without
-locks, or an owner that stopped, SIGSTOP, without dying): past its lease a claim is
-stale too.
+everything that was not stored. A claim whose owner's lock is held by a run on this
+host is live, whatever its lease says: the lease can lapse while the owner lives (its
+renewals refused by a write lock held past the busy timeout), and taking its points
+then ran again what it still had queued. A lease, renewed by the owner every
+``RENEW_SECONDS``, covers owners the lock cannot judge: a file system without locks,
+and a run on another host (a shared file system may keep a dead client's lock); past
+its lease such a claim is stale. A renewal that fails is noted (``renew_error``) and
+tried again at the next tick; the renewer never stops before ``close``.
 """
 
 from __future__ import annotations
 
+import enum
 import fcntl
 import os
 import socket
@@ -35,9 +40,10 @@ from typing import Iterable
 from seqbench.errors import UserError
 from seqbench.paths import own_folders, safe_name
 
-__all__ = ["Claimant", "Claim", "LEASE_SECONDS", "claims_folder"]
+__all__ = ["Claimant", "Claim", "LEASE_SECONDS", "RENEW_SECONDS", "claims_folder"]
 
 LEASE_SECONDS = 120.0
+RENEW_SECONDS = LEASE_SECONDS / 4
 
 
 @dataclass(frozen=True)
@@ -54,9 +60,17 @@ def claims_folder(store: Path) -> Path:
     return store.parent / (store.name + ".claims")
 
 
-def _owner_alive(folder: Path, owner: str) -> bool:
-    """True while ``owner`` holds its lock file (the kernel keeps the lock exactly as
-    long as the process that took it lives)."""
+class _Owner(enum.Enum):
+    """What an owner's lock file says of it."""
+
+    ALIVE = "its lock is held"
+    GONE = "its lock can be taken, or its file is gone"
+    UNKNOWN = "the lock cannot be judged here"
+
+
+def _owner_state(folder: Path, owner: str) -> _Owner:
+    """Whether ``owner`` holds its lock file (the kernel keeps the lock exactly as long
+    as the process that took it lives)."""
     # ``owner`` is read from the store, which may be hostile: an owner of ``../x`` or
     # ``/x`` would take, and unlink, a lock file outside the folder.
     lock = folder / f"{safe_name(owner)}.lock"
@@ -64,28 +78,45 @@ def _owner_alive(folder: Path, owner: str) -> bool:
         # Not through a link planted in the folder: its target is no owner's lock.
         descriptor = os.open(lock, os.O_RDWR | os.O_NOFOLLOW)
     except FileNotFoundError:
-        return False  # released, or removed by a run that found it stale
+        return _Owner.GONE  # released, or removed by a run that found it stale
     except OSError:
-        return True  # cannot judge: the lease decides
+        return _Owner.UNKNOWN  # the lease decides
     try:
         fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
-        return True
+        return _Owner.ALIVE
     except OSError:
-        return True  # locks unsupported here: the lease decides
+        return _Owner.UNKNOWN  # locks unsupported here: the lease decides
     else:
         lock.unlink(missing_ok=True)  # its owner is gone: tidy up
-        return False
+        return _Owner.GONE
     finally:
         os.close(descriptor)
 
 
+def _holds(state: _Owner, same_host: bool, lease_until: float, now: float) -> bool:
+    """Whether a claim still holds its point: a lock held on this host is a live run,
+    whatever its lease; a lock taken or gone is a dead one, on any host; otherwise (no
+    lock to judge, or a lock held from another host, which a shared file system may keep
+    for a dead client) the lease decides."""
+    if state is _Owner.GONE:
+        return False
+    if state is _Owner.ALIVE and same_host:
+        return True
+    return lease_until > now
+
+
 class Claimant:
     """This run as an owner of claims in one store: its lock file, held from
-    construction to ``close``, and a thread renewing its leases."""
+    construction to ``close``, and a thread renewing its leases every ``renew_every``
+    seconds (tests shorten it)."""
 
-    def __init__(self, connection: sqlite3.Connection, store: Path) -> None:
+    def __init__(self, connection: sqlite3.Connection, store: Path, renew_every: float = RENEW_SECONDS) -> None:
         self.connection = connection
+        self.renew_every = renew_every
+        # The last renewal's failure (``sqlite3.OperationalError: database is locked``),
+        # None once one succeeds: the renewer notes it and tries again at its next tick.
+        self.renew_error: str | None = None
         self.store = store
         self.owner = uuid.uuid4().hex
         self.pid = os.getpid()
@@ -122,15 +153,15 @@ class Claimant:
                 (suite,))}
             mine: list[str] = []
             others: list[Claim] = []
-            judged: dict[str, bool] = {}
+            judged: dict[str, _Owner] = {}
             for point in wanted:
                 if point in done:
                     continue
                 row = held.get(point)
-                if row is not None and row[1] != self.owner and row[5] > now:
+                if row is not None and row[1] != self.owner:
                     if row[1] not in judged:
-                        judged[row[1]] = _owner_alive(self.folder, row[1])
-                    if judged[row[1]]:
+                        judged[row[1]] = _owner_state(self.folder, row[1])
+                    if _holds(judged[row[1]], row[3] == self.host, row[5], now):
                         others.append(Claim(point, row[2], row[3], row[4]))
                         continue
                 mine.append(point)
@@ -153,20 +184,36 @@ class Claimant:
         self.connection.execute("DELETE FROM claims WHERE owner = ?", (self.owner,))
 
     def _renew(self) -> None:
+        """Push this run's leases on every ``renew_every`` seconds until ``close``. A
+        renewal that fails (a write lock held past the busy timeout) is noted and tried
+        again, on a new connection, at the next tick: stopping for good let the leases
+        lapse while this run lived."""
         connection: sqlite3.Connection | None = None
         try:
-            while not self._stop.wait(LEASE_SECONDS / 4):
-                if connection is None:
-                    from seqbench.store import connect
-
-                    connection = connect(self.store)
-                connection.execute("UPDATE claims SET lease_until = ? WHERE owner = ?",
-                                   (time.time() + LEASE_SECONDS, self.owner))
-        except sqlite3.Error:
-            pass  # the lock still speaks for this run; the lease only backs it up
+            while not self._stop.wait(self.renew_every):
+                try:
+                    if connection is None:
+                        connection = self._renewal_connection()
+                    connection.execute("UPDATE claims SET lease_until = ? WHERE owner = ?",
+                                       (time.time() + LEASE_SECONDS, self.owner))
+                except Exception as error:  # any failure: the next tick tries again
+                    self.renew_error = f"{type(error).__name__}: {error}"
+                    if connection is not None:
+                        connection.close()
+                        connection = None
+                else:
+                    self.renew_error = None
         finally:
             if connection is not None:
                 connection.close()
+
+    def _renewal_connection(self) -> sqlite3.Connection:
+        from seqbench.store import connect
+
+        connection = connect(self.store)
+        # Waiting for a write lock past the next tick only delays that tick's own try.
+        connection.execute(f"PRAGMA busy_timeout = {max(1, int(self.renew_every * 1000))}")
+        return connection
 
     def close(self) -> None:
         """Release the claims, stop renewing, drop the lock and its file."""

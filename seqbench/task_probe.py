@@ -54,19 +54,37 @@ is not refused: however few, they are the user's choice.
 A split's size is checked from the signature alone, before anything is made:
 ``check_split_size`` refuses a split of more than ``MAX_SPLIT_VALUES`` values (its
 examples times the values of one).
+
+Who is to blame. The examples made are first held to the contract every chunk a point
+makes is held to (``seqbench.plugin_output.checked_examples``: Examples of NumPy arrays,
+as many as asked for, of the signature's shapes and dtype kinds): a task whose examples
+break it is a broken plugin at any parameters, a ``PluginFailure`` naming the task, its
+plugin and distribution (2-D inputs where the signature says (N, L, 1) had failed in
+``solve`` and blamed "these parameters"). A failure the parameters may cause (an
+exception while making or answering, ids outside the vocabulary, a primary metric that
+is not finite) is then judged against the task's defaults: the probe is run again on a
+task built from them (only on this path, so a passing suite pays nothing). Defaults
+that fail too, or parameters that are the defaults, make it the plugin's failure;
+defaults that pass leave the user's values refused as before, saying the defaults pass.
+A task with a required parameter has no defaults to try: its refusal names both.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import warnings
 from collections import Counter
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
+from seqbench import registry
 from seqbench.data import SPLITS
 from seqbench.errors import UserError
+from seqbench.params import param_specs
+from seqbench.plugin_output import PluginOutputError, checked_examples
+from seqbench.plugins import PluginFailure, host
 from seqbench.settings import MAX_SPLIT_EXAMPLES
 from seqbench.suite_input import brief
 from seqbench.task import Signature, Task
@@ -151,7 +169,9 @@ def probe_task(where: str, task: Task, signature: Signature, params: dict[str, A
                splits: tuple[str, ...] = SPLITS, eval_length: tuple[str, int] | None = None) -> None:
     """Refuse (UserError) parameters with which ``task`` cannot make and answer two
     examples of each of ``splits``, or, for a task with token inputs, with which a split
-    other than train holds fewer than FEWEST_DISTINCT distinct examples.
+    other than train holds fewer than FEWEST_DISTINCT distinct examples; refuse the task
+    (PluginFailure) when what it makes breaks its signature, or when it fails the same
+    way at its default parameters (module docstring: who is to blame).
 
     ``params`` are the task's parameters as resolved, ``swept`` the ones a sweep chose:
     the message names them, since the same [task] table is fine at other values.
@@ -159,10 +179,74 @@ def probe_task(where: str, task: Task, signature: Signature, params: dict[str, A
     at one of ``run.eval_lengths``, of which the run uses the test split only."""
     at = task_at(task, params, swept, eval_length)
     check_example_size(where, at, signature)
-    _check_vocabularies(where, at, signature)
+    _check_vocabularies(where, at, task, signature)
     for split in splits:
         # One split at a time: only one split's examples are held at once.
-        _probe_split(where, at, task, signature, params, split, first=split == "train")
+        try:
+            _probe_split(where, at, task, signature, params, split, first=split == "train")
+        except _Failed as failed:
+            raise _blamed(where, at, task, params, split, failed) from None
+
+
+class _Failed(Exception):
+    """What the probe found at some parameters that they, or the plugin, may be to blame
+    for: ``problem`` says it without naming them (``making and answering two examples
+    failed (...)``); ``refusal(defaults_pass)`` is the UserError blaming the parameters,
+    worded for defaults that pass (True) or that could not be probed (False)."""
+
+    def __init__(self, problem: str, refusal: Callable[[bool], UserError]) -> None:
+        super().__init__(problem)
+        self.problem, self.refusal = problem, refusal
+
+
+def _blamed(where: str, at: str, task: Task, params: dict[str, Any], split: str, failed: _Failed) -> UserError:
+    """The user's parameters when the task's defaults pass the probe that ``params``
+    failed; the plugin when the defaults fail it too (or ``params`` are the defaults);
+    both, as before, when the defaults cannot be probed (a required parameter)."""
+    defaults = _default_parameters(type(task))
+    if defaults is None:
+        return failed.refusal(False)
+    if params != defaults:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                default_task = type(task)()
+                signature = default_task.signature
+            if not isinstance(signature, Signature):
+                return failed.refusal(False)
+            at_defaults = task_at(default_task, defaults, set())
+            check_example_size(where, at_defaults, signature)
+            _check_vocabularies(where, at_defaults, default_task, signature)
+            _probe_split(where, at_defaults, default_task, signature, defaults, split, first=split == "train")
+        except _Failed as also:
+            failed = also
+        except PluginFailure as broken:
+            return broken  # its examples at the defaults break its signature: broken anyway
+        except Exception:  # the defaults cannot be judged (a file they name is not there, say)
+            return failed.refusal(False)
+        else:
+            return failed.refusal(True)
+    return _broken(where, at, task.name, f"at its default parameters {failed.problem}")
+
+
+def _default_parameters(cls: type) -> dict[str, Any] | None:
+    """A task class's parameters at their defaults, as a suite's point holds them (unset
+    ones left out); None when a parameter has no default."""
+    try:
+        specs = param_specs(cls)
+    except Exception:  # a default its own declaration refuses: nothing to compare with
+        return None
+    if any(spec.required for spec in specs):
+        return None
+    return {spec.name: spec.default for spec in specs if spec.default is not None}
+
+
+def _broken(where: str, at: str, task_name: str, problem: str) -> PluginFailure:
+    """The task's plugin is broken: one line naming the task, its plugin and distribution
+    (as ``Registry.call`` and the pipeline name them)."""
+    tasks = registry.tasks()
+    owner = f" of {host().describe_plugin(tasks.plugin_of(task_name))}" if task_name in tasks else ""
+    return PluginFailure(f"{where}: {at}: task {task_name!r}{owner} is broken: {problem}")
 
 
 def _probe_split(where: str, at: str, task: Task, signature: Signature, params: dict[str, Any],
@@ -170,20 +254,32 @@ def _probe_split(where: str, at: str, task: Task, signature: Signature, params: 
     # The train split's failure is the parameters' (any split would fail alike); another
     # split's, once train could be made, is that split owning too few of the possible
     # inputs (an evaluation length's test split is probed alone: the same cause).
-    def failed(error: Exception) -> UserError:
-        return _failed(where, at, error) if first else _split_failed(where, at, split, params, error)
+    def failed(error: Exception) -> _Failed:
+        if first:
+            return _failed(where, at, error)
+        return _split_failed(where, at, split, params, error)
 
+    count = _sample_size(signature, first)
     try:
         # The overflow warnings on the way to a failure are that failure's detail: the
         # message below says it once.
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore")
-            examples = task.generate(_sample_size(signature, first), np.random.default_rng(0), split=split)
-            inputs, targets = np.asarray(examples.inputs), np.asarray(examples.targets)
+            made = task.generate(count, np.random.default_rng(0), split=split)
     except Exception as error:  # any failure here is the same failure every point would meet
         raise failed(error) from None
+    # The contract every chunk a point makes is held to (seqbench.data), before anything
+    # reads the examples: a task whose examples break it is broken at any parameters.
+    # Token ids are left to _check_token_ids, which tells wrapped ids and whose they are.
+    contract = dataclasses.replace(signature, input_vocab=None, target_vocab=None)
+    try:
+        examples = checked_examples(task.name, made, count, contract,
+                                    f"generate({count}, rng, split={split!r})")
+    except PluginOutputError as error:
+        raise _broken(where, at, task.name, error.problem) from None
+    inputs, targets = examples.inputs, examples.targets
     # Before solving and scoring: wrapped ids are the cause, whatever those then make of them.
-    _check_token_ids(where, at, signature, {"inputs": inputs, "targets": targets})
+    _check_token_ids(where, at, task, signature, {"inputs": inputs, "targets": targets})
     if not first and signature.inputs == "tokens" and not _fixed_examples(task, split):
         _check_distinct(where, at, split, params, inputs, targets)
     try:
@@ -195,14 +291,18 @@ def _probe_split(where: str, at: str, task: Task, signature: Signature, params: 
             answer = np.asarray(answer)
     except Exception as error:
         raise failed(error) from None
-    _check_token_ids(where, at, signature, {"its own answer": answer})
+    _check_token_ids(where, at, task, signature, {"its own answer": answer})
     if not math.isfinite(primary):
-        raise UserError(
-            f"{where}: {at}: with these parameters the task scores its own exact answer "
-            f"{task.primary_metric} = {primary}"
-            + ("" if first else f" on its {split} split")
-            + ": they leave the range its arithmetic holds; allowed: more moderate values"
-        )
+        scored = f"{task.primary_metric} = {primary}" + ("" if first else f" on its {split} split")
+
+        def refusal(defaults_pass: bool) -> UserError:
+            return UserError(
+                f"{where}: {at}: with these parameters the task scores its own exact answer {scored}"
+                + (" (its default parameters pass)" if defaults_pass else "")
+                + ": they leave the range its arithmetic holds; allowed: more moderate values"
+            )
+
+        raise _Failed(f"it scores its own exact answer {scored}", refusal)
 
 
 def _fixed_examples(task: Task, split: str) -> bool:
@@ -246,21 +346,34 @@ def _check_distinct(where: str, at: str, split: str, params: dict[str, Any],
     )
 
 
-def _split_failed(where: str, at: str, split: str, params: dict[str, Any], error: Exception) -> UserError:
-    return UserError(
-        f"{where}: {at}: its {split} split cannot be made with {_parameters(params)} "
-        f"({type(error).__name__}: {_first_line(error)}), so every point would fail; allowed: "
-        "values that leave each split (train, validation, test) inputs of its own: a split owns "
-        "a share of the possible inputs, so longer sequences or a larger vocabulary"
-    )
+def _split_failed(where: str, at: str, split: str, params: dict[str, Any], error: Exception) -> _Failed:
+    raised = f"{type(error).__name__}: {_first_line(error)}"
+
+    def refusal(defaults_pass: bool) -> UserError:
+        return UserError(
+            f"{where}: {at}: its {split} split cannot be made with {_parameters(params)} ({raised}), so "
+            f"every point would fail{_DEFAULTS_PASS if defaults_pass else ''}; allowed: values that leave "
+            "each split (train, validation, test) inputs of its own: a split owns a share of the possible "
+            "inputs, so longer sequences or a larger vocabulary"
+        )
+
+    return _Failed(f"its {split} split cannot be made ({raised})", refusal)
 
 
-def _failed(where: str, at: str, error: Exception) -> UserError:
-    return UserError(
-        f"{where}: {at}: making and answering two examples with these parameters failed "
-        f"({type(error).__name__}: {_first_line(error)}); allowed: values the task can compute "
-        "with (smaller or more moderate ones), else its plugin is broken"
-    )
+def _failed(where: str, at: str, error: Exception) -> _Failed:
+    raised = f"{type(error).__name__}: {_first_line(error)}"
+
+    def refusal(defaults_pass: bool) -> UserError:
+        return UserError(
+            f"{where}: {at}: making and answering two examples with these parameters failed ({raised})"
+            f"{_DEFAULTS_PASS if defaults_pass else ''}; allowed: values the task can compute with "
+            f"(smaller or more moderate ones){'' if defaults_pass else ', else its plugin is broken'}"
+        )
+
+    return _Failed(f"making and answering two examples failed ({raised})", refusal)
+
+
+_DEFAULTS_PASS = " (its default parameters pass)"
 
 
 _SIDES = {"inputs": ("inputs", "input_vocab"), "targets": ("targets", "target_vocab"),
@@ -276,17 +389,15 @@ def _vocabulary(signature: Signature, side: str) -> tuple[str, int | None] | Non
     return field, getattr(signature, field)
 
 
-def _check_vocabularies(where: str, at: str, signature: Signature) -> None:
+def _check_vocabularies(where: str, at: str, task: Task, signature: Signature) -> None:
     for side in ("inputs", "targets"):
         declared = _vocabulary(signature, side)
         if declared is None:
             continue
         field, vocab = declared
         if isinstance(vocab, bool) or not isinstance(vocab, int) or vocab < 1:
-            raise UserError(
-                f"{where}: {at}: its signature's {field} is {vocab!r}; token {side} need a "
-                "vocabulary (an int >= 1): its plugin is broken"
-            )
+            raise _broken(where, at, task.name, f"its signature's {field} is {vocab!r}; token {side} need "
+                                                "a vocabulary (an int >= 1)")
         if vocab > MAX_TOKEN_VOCAB:
             raise UserError(
                 f"{where}: {at}: with these parameters its {field} is {vocab:,}: token ids "
@@ -296,8 +407,9 @@ def _check_vocabularies(where: str, at: str, signature: Signature) -> None:
             )
 
 
-def _check_token_ids(where: str, at: str, signature: Signature, arrays: dict[str, np.ndarray]) -> None:
-    """Every id in ``arrays`` (a side's name to its array) within 0..vocab-1 of its side."""
+def _check_token_ids(where: str, at: str, task: Task, signature: Signature, arrays: dict[str, np.ndarray]) -> None:
+    """Every id in ``arrays`` (a side's name to its array) within 0..vocab-1 of its side:
+    ids of another dtype are the plugin's fault, ids outside the range ``_Failed``."""
     for side, array in arrays.items():
         declared = _vocabulary(signature, side)
         if declared is None:
@@ -305,19 +417,20 @@ def _check_token_ids(where: str, at: str, signature: Signature, arrays: dict[str
         field, vocab = declared
         assert isinstance(vocab, int)  # _check_vocabularies refused anything else
         if not np.issubdtype(array.dtype, np.integer):
-            raise UserError(
-                f"{where}: {at}: made {side} of dtype {array.dtype}, not token ids (integers): "
-                "its plugin is broken"
-            )
+            raise _broken(where, at, task.name, f"it made {side} of dtype {array.dtype}, not token ids (integers)")
         low, high = (int(array.min()), int(array.max())) if array.size else (0, 0)
         if low < 0 or high >= vocab:
             # A negative id is almost always one past int32 that NumPy wrapped.
             wrapped = " (negative: ids wrapped past int32's largest)" if low < 0 else ""
-            raise UserError(
-                f"{where}: {at}: made {side} with token ids {low:,}..{high:,}{wrapped}, outside "
-                f"0..{field} - 1 = 0..{vocab - 1:,}; allowed: smaller vocabulary parameters, "
-                "else its plugin is broken"
-            )
+            made = (f"made {side} with token ids {low:,}..{high:,}{wrapped}, outside "
+                    f"0..{field} - 1 = 0..{vocab - 1:,}")
+
+            def refusal(defaults_pass: bool) -> UserError:
+                hedge = "" if defaults_pass else ", else its plugin is broken"
+                return UserError(f"{where}: {at}: {made}{_DEFAULTS_PASS if defaults_pass else ''}; allowed: "
+                                 f"smaller vocabulary parameters{hedge}")
+
+            raise _Failed(f"it {made}", refusal)
 
 
 def _first_line(error: BaseException) -> str:

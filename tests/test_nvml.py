@@ -179,6 +179,27 @@ def test_idle_power_is_measured_once_before_the_first_phase_and_subtracted(fake_
     assert above == pytest.approx(140.0 * evaluation["seconds"], rel=0.01)
 
 
+def test_a_phase_drawing_less_than_the_idle_figure_is_flagged_below_idle(fake_gpu, short_idle):
+    """Power falling below the measured idle (a GPU idled in a higher power state than
+    the phase ran in) left a negative energy above idle stored without a flag."""
+    nvml = fake_gpu({"idle_w": 60.0})
+    meter = NvmlMeter("cuda")
+    assert meter.unavailable() is None
+    try:
+        at_idle = measure(meter, "train", 0.2)
+        meter.start("eval")
+        nvml._fake_set_state(0, load_w=-30.0)  # 30 W, half the idle figure
+        time.sleep(0.2)
+        low = meter.stop("eval")
+    finally:
+        meter.close()
+
+    # A phase at idle, read with noise either side of zero, is not flagged.
+    assert at_idle["below_idle"] is False and at_idle["energy_above_idle_j"] == pytest.approx(0.0, abs=0.5)
+    assert low["energy_above_idle_j"] == pytest.approx(-30.0 * low["seconds"], rel=0.05)
+    assert low["below_idle"] is True
+
+
 def test_peak_memory_and_utilisation_come_from_the_samples(fake_gpu, short_idle):
     nvml = fake_gpu({"idle_w": 60.0, "memory_used": 1_000_000_000, "utilization": [5, 1]})
     meter = NvmlMeter("cuda", {"sample_hz": 20})

@@ -14,8 +14,9 @@ says which (``instant, then average`` where the field stopped answering mid-run)
 background sampler reads power, utilisation and memory at ``run.sample_hz`` (10 Hz
 unless set). Idle power and the counter's update interval
 come from seqbench.meters.idle, measured once per GPU per sweep before the model is
-built; each phase reports its energy above idle beside the total, and flags itself
-when it spans too few counter updates. See docs/measurement.md.
+built; each phase reports its energy above idle beside the total (``below_idle`` when
+that is negative), and flags itself when it spans too few counter updates. See
+docs/measurement.md.
 
 ``pynvml`` (nvidia-ml-py) is imported lazily here, never when seqbench is imported.
 """
@@ -58,6 +59,9 @@ MIN_COUNTER_UPDATES = 5
 # module would still pass), or at or below zero, is not a reading of a working GPU:
 # NVML's "invalid" sentinel 0xFFFFFFFF mW reads 4.3 MW. Such readings are dropped.
 MAX_PLAUSIBLE_POWER_W = 5000.0
+# A phase whose energy falls short of idle power x its window by more than this share
+# is flagged ``below_idle``; less is a phase at idle read with noise.
+BELOW_IDLE_SHARE = 0.01
 
 
 def plausible_power(watts: float) -> bool:
@@ -616,6 +620,8 @@ class NvmlMeter(Meter):
         others, other_pids, why = _other_processes(samples, os.getpid())
         unlisted = [f"GPU {gpu.uuid}: {kind} processes: {reason}" for gpu in self._gpus
                     for kind, reason in gpu.unlisted.items()]
+        # Over the meter's own window, as the energy is (not the phase's time.<phase>_s).
+        above = energy - idle * seconds if idle is not None and energy is not None else None
         return {
             "gpus": ",".join(gpu.uuid for gpu in self._gpus),
             "gpu_names": ",".join(gpu.name for gpu in self._gpus),
@@ -632,7 +638,8 @@ class NvmlMeter(Meter):
             "idle_other_processes": None if not idle_others or None in idle_others else len(idle_pids),
             "idle_other_pids": ",".join(map(str, idle_pids)) or None,
             "idle_note": "; ".join(f"GPU {f.uuid}: {f.note}" for f in idle_figures if f.note) or None,
-            "energy_above_idle_j": energy - idle * seconds if idle is not None and energy is not None else None,
+            "energy_above_idle_j": above,
+            "below_idle": _below_idle(above, idle, seconds),
             "mean_power_w": energy / seconds if seconds > 0 and energy is not None else None,
             "peak_power_w": max(value for _, value in power) if power else None,
             "utilization_gpu_mean_pct": _time_mean(utilization),
@@ -647,6 +654,16 @@ class NvmlMeter(Meter):
             "missing_readings": _missing_readings(self._gpus, samples),
             **({"gpu_error": "; ".join(failed.values())} if failed else {}),
         }
+
+
+def _below_idle(above: float | None, idle: float | None, seconds: float) -> bool | None:
+    """Whether the phase drew less than the idle figure, by more than BELOW_IDLE_SHARE
+    of the idle energy over its window: that figure is off (measured in a higher power
+    state than the phase ran in, or with another process on the GPU), not energy
+    recovered. A smaller shortfall is a phase at idle read with the counter's noise."""
+    if above is None or idle is None:
+        return None
+    return above < -BELOW_IDLE_SHARE * idle * max(seconds, 0.0)
 
 
 def _failed_during(samples: Samples, count: int) -> dict[int, str]:

@@ -2,8 +2,9 @@
 figures of a train or eval phase that include other processes' work
 (``meter.nvml.<phase>.other_processes``), train or eval phases too short for the
 GPU's energy counter (``short_phase``), a GPU reading lost (``gpu_error``), samples
-lacking a reading (``missing_readings``), and an idle figure that is not a true idle
-(``idle_other_processes``, ``idle_note``). Each stays in the store beside its figure; a
+lacking a reading (``missing_readings``), an idle figure that is not a true idle
+(``idle_other_processes``, ``idle_note``), and a phase that drew less than that idle
+figure, so its energy above idle is negative (``below_idle``). Each stays in the store beside its figure; a
 note says how many runs it concerns, so nobody has to find the columns first. See
 docs/measurement.md.
 
@@ -39,7 +40,9 @@ LOST = [f"meter.nvml.{phase}.gpu_error" for phase in REPORTED]
 MISSING = [f"meter.nvml.{phase}.missing_readings" for phase in REPORTED]
 IDLE_BUSY = [f"meter.nvml.{phase}.idle_other_processes" for phase in REPORTED]
 IDLE_NOTE = [f"meter.nvml.{phase}.idle_note" for phase in REPORTED]
-COLUMNS = SHARED + SHORT + LOST + MISSING + IDLE_BUSY + IDLE_NOTE
+# Energy above idle below zero, past noise: the idle figure, not the phase, is off.
+BELOW_IDLE = [f"meter.nvml.{phase}.below_idle" for phase in REPORTED]
+COLUMNS = SHARED + SHORT + LOST + MISSING + IDLE_BUSY + IDLE_NOTE + BELOW_IDLE
 
 
 def _positive(value: Any) -> bool:
@@ -61,11 +64,14 @@ def _flags(runs: "pd.DataFrame", columns: list[str], test: Any) -> "pd.Series":
 def _column_flags(values: "pd.Series", test: Any) -> "pd.Series":
     """``test`` of each value, None and NaN never flagged; a column pandas typed as
     numbers at once (a Python call per cell of 100,000 runs x 12 columns cost a report
-    half a second): no text in it, and ``_positive`` is its values above 0."""
+    half a second): no text in it, ``_positive`` is its values above 0 and ``_true`` its
+    ones (JSON true)."""
     import pandas as pd
 
-    if values.dtype.kind in "iuf" and test in (_positive, _text):
-        return values > 0 if test is _positive else pd.Series(False, index=values.index)
+    if values.dtype.kind in "iuf" and test in (_positive, _true, _text):
+        if test is _text:
+            return pd.Series(False, index=values.index)
+        return values > 0 if test is _positive else values == 1
     flags = pd.Series(False, index=values.index)
     held = values.notna()  # a field most runs lack (no GPU) is tested only where held
     if held.any():
@@ -76,6 +82,10 @@ def _column_flags(values: "pd.Series", test: Any) -> "pd.Series":
 def _flagged(runs: "pd.DataFrame", columns: list[str], test: Any) -> int:
     """How many runs have ``test`` true of any of ``columns`` (those present)."""
     return int(_flags(runs, columns, test).sum())
+
+
+def _true(value: Any) -> bool:
+    return value is True or (_positive(value) and value == 1)
 
 
 def _text(value: Any) -> bool:
@@ -90,8 +100,9 @@ def notes_for(label: str, runs: "pd.DataFrame") -> list[str]:
     """A line for each caveat some of ``runs`` (a results.load frame with ``COLUMNS``,
     only the runs shown) carry."""
     shared = _flagged(runs, SHARED, _positive)
-    # short_phase is JSON true (read as 1) when set.
-    short = _flagged(runs, SHORT, lambda value: value is True or (_positive(value) and value == 1))
+    # short_phase and below_idle are JSON true (read as 1) when set.
+    short = _flagged(runs, SHORT, _true)
+    below = _flagged(runs, BELOW_IDLE, _true)
     lost = _flagged(runs, LOST, _text)
     missing = _flagged(runs, MISSING, _text)
     idle = int((_flags(runs, IDLE_BUSY, _positive) | _flags(runs, IDLE_NOTE, _text)).sum())
@@ -108,6 +119,10 @@ def notes_for(label: str, runs: "pd.DataFrame") -> list[str]:
         notes.append(f"{label}: {_runs(idle)} measured idle power with another process on the GPU or "
                      "by a fallback (meter.nvml.<phase>.idle_note): energy above idle is not against "
                      "a true idle")
+    if below:
+        notes.append(f"{label}: {_runs(below)} drew less GPU energy in a train or eval phase than the "
+                     "idle figure accounts for (meter.nvml.<phase>.below_idle): its negative energy above "
+                     "idle says the idle figure is off, not that energy was recovered")
     if shared:
         counted = "run" if shared == 1 else "runs"
         notes.append(f"{label}: {shared} {counted} shared a GPU with other processes during training or "
