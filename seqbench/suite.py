@@ -199,12 +199,19 @@ def _load_suite(path: Path, smoke: bool, device: str | None, max_points: int | N
     # Each configuration let go once probed: a task keeps what it computed for its
     # examples (gp-pairs: a factored 4,096-point covariance, 128 MiB), and nine of them
     # held at once took 1.8 GB.
+    # An evaluation length's task is often the same for every configuration of a sweep
+    # (only the training length swept): probed once.
+    probed_eval: set[str] = set()
     for probe_key in list(configs):
         config = configs.pop(probe_key)
         probe_task(where, config.task, config.signature, config.params, config.swept)
         for length in list(config.eval_built):
             evaluated = config.eval_built.pop(length)
             params = {**config.params, str(task_cls.length_param): length}
+            evaluated_key = json.dumps(params, sort_keys=True, default=repr)
+            if evaluated_key in probed_eval:
+                continue
+            probed_eval.add(evaluated_key)
             probe_task(where, evaluated.task, evaluated.signature, params, config.swept,
                        ("test",), (config.eval_keys[length], length))
 

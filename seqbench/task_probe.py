@@ -47,7 +47,11 @@ distinct with probability at most C(K, 15) (15/K)^256: below 1e-75 for every K >
 draws need not be uniform, but a task putting most of its mass on under 16 of its
 inputs is the same handful). What it refuses is a split
 owning fewer than about 16 examples: figures over it measure a handful of inputs. The
-draws are seeded, so a configuration is always refused or always passed. A split whose
+first ``FIRST_DISTINCT_SAMPLE`` (32) examples are drawn first, and a split holding 16
+distinct among them passes there; only one that does not is drawn to the whole sample
+and judged on it (so the bound above holds, and a split with inputs to spare costs 32
+examples: 256 at length 8000 took 1.3 GB). The draws are seeded, so a configuration is
+always refused or always passed. A split whose
 examples the user supplied (``Task.fixed_examples``: polynomial's ``data_file`` lines)
 is not refused: however few, they are the user's choice.
 
@@ -87,7 +91,7 @@ from seqbench.plugin_output import PluginOutputError, checked_examples
 from seqbench.plugins import PluginFailure, host
 from seqbench.settings import MAX_SPLIT_EXAMPLES
 from seqbench.suite_input import brief
-from seqbench.task import Signature, Task
+from seqbench.task import Examples, Signature, Task
 
 __all__ = [
     "probe_task", "check_example_size", "check_split_size", "values_per_example", "task_at",
@@ -101,6 +105,7 @@ PROBE_EXAMPLES = 2
 # An evaluation split of a token task: its sample, capped by its values, and the fewest
 # distinct examples it must hold (module docstring).
 DISTINCT_SAMPLE = 256
+FIRST_DISTINCT_SAMPLE = 32  # drawn first: a split with inputs to spare stops there
 DISTINCT_SAMPLE_VALUES = 2**24
 FEWEST_DISTINCT = 16
 # 2**30 values in one split (its examples times the values of one): 8 GiB as float64.
@@ -259,29 +264,43 @@ def _probe_split(where: str, at: str, task: Task, signature: Signature, params: 
             return _failed(where, at, error)
         return _split_failed(where, at, split, params, error)
 
-    count = _sample_size(signature, first)
-    try:
-        # The overflow warnings on the way to a failure are that failure's detail: the
-        # message below says it once.
-        with warnings.catch_warnings(), np.errstate(all="ignore"):
-            warnings.simplefilter("ignore")
-            made = task.generate(count, np.random.default_rng(0), split=split)
-    except Exception as error:  # any failure here is the same failure every point would meet
-        raise failed(error) from None
+    rng = np.random.default_rng(0)
     # The contract every chunk a point makes is held to (seqbench.data), before anything
     # reads the examples: a task whose examples break it is broken at any parameters.
     # Token ids are left to _check_token_ids, which tells wrapped ids and whose they are.
     contract = dataclasses.replace(signature, input_vocab=None, target_vocab=None)
-    try:
-        examples = checked_examples(task.name, made, count, contract,
-                                    f"generate({count}, rng, split={split!r})")
-    except PluginOutputError as error:
-        raise _broken(where, at, task.name, error.problem) from None
-    inputs, targets = examples.inputs, examples.targets
-    # Before solving and scoring: wrapped ids are the cause, whatever those then make of them.
-    _check_token_ids(where, at, task, signature, {"inputs": inputs, "targets": targets})
-    if not first and signature.inputs == "tokens" and not _fixed_examples(task, split):
-        _check_distinct(where, at, split, params, inputs, targets)
+
+    def made(count: int) -> Examples:
+        try:
+            # The overflow warnings on the way to a failure are that failure's detail:
+            # the message below says it once.
+            with warnings.catch_warnings(), np.errstate(all="ignore"):
+                warnings.simplefilter("ignore")
+                drawn = task.generate(count, rng, split=split)
+        except Exception as error:  # any failure here is the same failure every point would meet
+            raise failed(error) from None
+        try:
+            examples = checked_examples(task.name, drawn, count, contract, f"generate({count}, rng, split={split!r})")
+        except PluginOutputError as error:
+            raise _broken(where, at, task.name, error.problem) from None
+        # Before solving and scoring: wrapped ids are the cause, whatever those then make of them.
+        _check_token_ids(where, at, task, signature, {"inputs": examples.inputs, "targets": examples.targets})
+        return examples
+
+    counted = not first and signature.inputs == "tokens" and not _fixed_examples(task, split)
+    count = _sample_size(signature, first)
+    # The distinct examples are counted on a first draw, and only a split that holds too
+    # few of them there is drawn to the whole sample, on which alone it may be refused:
+    # a split with inputs to spare costs a few dozen examples, not DISTINCT_SAMPLE of
+    # them (at length 8000, 256 of a token task's examples took 1.3 GB to make).
+    examples = made(min(count, FIRST_DISTINCT_SAMPLE) if counted else count)
+    if counted and _distinct(examples) < FEWEST_DISTINCT and len(examples.inputs) < count:
+        more = made(count - len(examples.inputs))
+        whole = Examples(np.concatenate([examples.inputs, more.inputs]),
+                         np.concatenate([examples.targets, more.targets]))
+        _check_distinct(where, at, split, params, whole.inputs, whole.targets)
+    elif counted:
+        _check_distinct(where, at, split, params, examples.inputs, examples.targets)
     try:
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore")
@@ -319,6 +338,10 @@ def _sample_size(signature: Signature, first: bool) -> int:
         return PROBE_EXAMPLES
     fit = DISTINCT_SAMPLE_VALUES // values_per_example(signature)
     return max(PROBE_EXAMPLES, min(DISTINCT_SAMPLE, fit))
+
+
+def _distinct(examples: Examples) -> int:
+    return len(set(zip(_rows(examples.inputs), _rows(examples.targets))))
 
 
 def _rows(array: np.ndarray) -> list[bytes]:

@@ -144,3 +144,38 @@ def test_a_split_of_examples_the_user_supplied_is_not_refused_however_few(tmp_pa
     result = invoke_run(str(suite), "--store", str(store_path), "--dry-run")
 
     assert result.exit_code == 0, result.output
+
+
+def test_a_split_with_inputs_to_spare_is_probed_with_a_few_dozen_examples_not_the_whole_sample(monkeypatch):
+    # 256 examples of a long token task took 1.3 GB to make (reverse-string at length
+    # 8000): a split whose first draw already holds enough distinct examples stops there.
+    from seqbench_tasks.chomsky import ReverseString
+
+    from seqbench import task_probe
+
+    asked: list[tuple[str, int]] = []
+    real = ReverseString.generate
+    monkeypatch.setattr(ReverseString, "generate",
+                        lambda self, count, rng, split="train": asked.append((split, count)) or real(self, count, rng, split))
+    task = ReverseString(length=40)
+
+    task_probe.probe_task("suite.toml", task, task.signature, {"length": 40}, set())
+
+    assert asked == [("train", task_probe.PROBE_EXAMPLES), ("validation", task_probe.FIRST_DISTINCT_SAMPLE),
+                     ("test", task_probe.FIRST_DISTINCT_SAMPLE)]
+
+
+def test_an_evaluation_length_shared_by_a_sweeps_configurations_is_probed_once(tmp_path, store_path, monkeypatch):
+    import seqbench.suite as suite_module
+
+    probed = []
+    real = suite_module.probe_task
+    monkeypatch.setattr(suite_module, "probe_task", lambda *a: probed.append((a[3]["length"], a[5:])) or real(*a))
+    suite = tmp_path / "suite.toml"
+    suite.write_text('[run]\neval_lengths = [60]\n[task]\nname = "reverse-string"\n'
+                     '[sweep]\ntask.length = [20, 30, 40]\n' + ORACLE)
+
+    result = invoke_run(str(suite), "--store", str(store_path), "--dry-run")
+
+    assert result.exit_code == 0, result.output
+    assert sorted(length for length, _ in probed) == [20, 30, 40, 60]
