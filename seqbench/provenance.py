@@ -113,10 +113,13 @@ def gpu_provenance() -> dict[str, Any]:
             found["gpu_unavailable"] = "NVML finds no GPU"
     except nvml.NVMLError as error:
         found["gpu_unavailable"] = f"NVML: {error}"
+    except Exception as error:  # a broken NVML library or binding: provenance says so, the point runs
+        found["gpus"] = None
+        found["gpu_unavailable"] = f"reading the GPUs failed: {type(error).__name__}: {error}"[:300]
     finally:
         try:
             nvml.nvmlShutdown()
-        except nvml.NVMLError:
+        except Exception:
             pass
     return found
 

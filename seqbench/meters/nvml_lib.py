@@ -43,6 +43,8 @@ def start_nvml() -> tuple[ModuleType | None, str | None]:
         pynvml.nvmlInit()
     except pynvml.NVMLError as error:
         return None, _init_failure(pynvml, error)
+    except Exception as error:  # a broken library or binding is as unusable as a missing one
+        return None, f"NVML failed to initialise: {type(error).__name__}: {error}"[:300]
     return pynvml, None
 
 
