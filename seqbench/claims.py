@@ -13,9 +13,11 @@ namespace or on another host has a PID meaningless here): every owner holds an
 the process dies, kill -9 included. A claim whose owner's lock can be taken, or whose
 lock file is gone, is stale and taken over at once, so resuming after a crash runs
 everything that was not stored. A claim whose owner's lock is held by a run on this
-host is live, whatever its lease says: the lease can lapse while the owner lives (its
-renewals refused by a write lock held past the busy timeout), and taking its points
-then ran again what it still had queued. A lease, renewed by the owner every
+host is live for ``STOPPED_GRACE_SECONDS`` (8 minutes) past its lease: the lease can
+lapse while the owner lives (its renewals refused by a write lock held past the busy
+timeout), and taking its points then ran again what it still had queued; a lease
+lapsed longer than that belongs to a run that stopped running (SIGSTOP, Ctrl-Z, a
+suspended job), whose points another run takes, as before. A lease, renewed by the owner every
 ``RENEW_SECONDS``, covers owners the lock cannot judge: a file system without locks,
 and a run on another host (a shared file system may keep a dead client's lock); past
 its lease such a claim is stale. A renewal that fails is noted (``renew_error``) and
@@ -40,10 +42,12 @@ from typing import Iterable
 from seqbench.errors import UserError
 from seqbench.paths import own_folders, safe_name
 
-__all__ = ["Claimant", "Claim", "LEASE_SECONDS", "RENEW_SECONDS", "claims_folder"]
+__all__ = ["Claimant", "Claim", "LEASE_SECONDS", "RENEW_SECONDS", "STOPPED_GRACE_SECONDS", "claims_folder"]
 
 LEASE_SECONDS = 120.0
 RENEW_SECONDS = LEASE_SECONDS / 4
+# How long past its lease a live owner on this host keeps its claims (``_holds``).
+STOPPED_GRACE_SECONDS = 4 * LEASE_SECONDS
 
 
 @dataclass(frozen=True)
@@ -95,14 +99,16 @@ def _owner_state(folder: Path, owner: str) -> _Owner:
 
 
 def _holds(state: _Owner, same_host: bool, lease_until: float, now: float) -> bool:
-    """Whether a claim still holds its point: a lock held on this host is a live run,
-    whatever its lease; a lock taken or gone is a dead one, on any host; otherwise (no
-    lock to judge, or a lock held from another host, which a shared file system may keep
-    for a dead client) the lease decides."""
+    """Whether a claim still holds its point: a lock held on this host is a live run for
+    STOPPED_GRACE_SECONDS past its lease (renewals refused by a busy store are retried
+    every tick, so a lease that lapsed that long ago belongs to a run that stopped
+    running, SIGSTOP or Ctrl-Z, whose points another run may take); a lock taken or gone
+    is a dead one, on any host; otherwise (no lock to judge, or a lock held from another
+    host, which a shared file system may keep for a dead client) the lease decides."""
     if state is _Owner.GONE:
         return False
     if state is _Owner.ALIVE and same_host:
-        return True
+        return lease_until + STOPPED_GRACE_SECONDS > now
     return lease_until > now
 
 

@@ -18,7 +18,7 @@ from typing import Callable, Iterator
 
 import pytest
 
-from seqbench.claims import LEASE_SECONDS, Claimant
+from seqbench.claims import LEASE_SECONDS, STOPPED_GRACE_SECONDS, Claimant
 from seqbench.store import Store
 
 TICK = 0.1  # the renewer's interval, and so its busy timeout, in these tests
@@ -71,26 +71,27 @@ def test_a_renewal_refused_by_a_held_write_lock_is_tried_again_at_the_next_tick(
 
 OWNER = """
 import sys
+import time
 from seqbench.claims import Claimant
 from seqbench.store import Store
 
 store = Store(sys.argv[1])
 claimant = Claimant(store.connection, store.path)
 claimant.claim("s", ["p1", "p2"])
-# As if its renewals had been refused for two minutes: the lease has lapsed.
-store.connection.execute("UPDATE claims SET lease_until = 0")
+# As if its renewals had been refused for a while: the lease has lapsed (by sys.argv[2] s).
+store.connection.execute("UPDATE claims SET lease_until = ?", (time.time() - float(sys.argv[2]),))
 print("ready", flush=True)
 sys.stdin.read()
 """
 
 
 def test_a_lapsed_lease_does_not_hand_over_the_points_of_an_owner_alive_on_this_host(store):
-    owner = subprocess.Popen([sys.executable, "-c", textwrap.dedent(OWNER), str(store.path)],
+    owner = subprocess.Popen([sys.executable, "-c", textwrap.dedent(OWNER), str(store.path), "60"],
                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     claimant = Claimant(store.connection, store.path, renew_every=60)
     try:
         assert owner.stdout is not None and owner.stdout.readline() == "ready\n"
-        assert leases(store.path) == [0, 0]
+        assert all(lease < time.time() for lease in leases(store.path))
 
         mine, others = claimant.claim("s", ["p1", "p2", "p3"])
 
@@ -124,4 +125,21 @@ def test_a_lock_held_for_a_run_on_another_host_yields_to_its_lease(store, lease_
         assert [claim.host for claim in others] == ([] if taken else ["elsewhere"])
     finally:
         os.close(lock)
+        claimant.close()
+
+
+def test_an_owner_on_this_host_whose_lease_lapsed_long_ago_has_stopped_and_its_points_are_taken(store):
+    # A run stopped with SIGSTOP (Ctrl-Z, a suspended job) holds its lock but renews
+    # nothing: past STOPPED_GRACE_SECONDS its points go to a run that is running.
+    lapsed = str(STOPPED_GRACE_SECONDS + 60)
+    owner = subprocess.Popen([sys.executable, "-c", textwrap.dedent(OWNER), str(store.path), lapsed],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    claimant = Claimant(store.connection, store.path, renew_every=60)
+    try:
+        assert owner.stdout is not None and owner.stdout.readline() == "ready\n"
+
+        assert claimant.claim("s", ["p1", "p2"]) == (["p1", "p2"], [])
+    finally:
+        owner.kill()
+        owner.wait()
         claimant.close()
