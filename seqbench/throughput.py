@@ -1,8 +1,9 @@
 """Throughput: examples and input tokens a second in the train and eval phases.
 
 Input tokens are counted from the batches a model is actually fed, not from the task's
-signature: for token inputs, the ids that are not ``PAD_ID`` (a batch of parity strings
-of lengths 1 to 40 carries about 22 a row, not 40); for continuous inputs, one per
+signature: for token inputs, each row up to its last id that is not ``PAD_ID`` (rows are
+right-padded; a batch of parity strings of lengths 1 to 40 carries about 22 a row, not
+40; a PAD_ID inside a row, subsequence's start index 0, is a token); for continuous inputs, one per
 input position (``inputs.shape[1]``: gp-pairs' 200 observed points, never its targets).
 Targets are not counted: they are what the model predicts, not what it reads.
 """
@@ -19,6 +20,17 @@ from seqbench.task import PAD_ID, Examples, Task
 __all__ = ["InputTokens", "CountedSplit", "CountedFreshTrain", "tokens_read", "throughput"]
 
 
+def row_lengths(inputs: np.ndarray) -> int:
+    """The tokens of right-padded token rows: each row up to and including its last id
+    that is not PAD_ID (the contract pads on the right only, so a PAD_ID inside a row
+    is a token: subsequence's start index 0)."""
+    if inputs.ndim != 2 or not inputs.size:
+        return int(np.count_nonzero(inputs != PAD_ID))
+    used = inputs != PAD_ID
+    last = inputs.shape[1] - np.argmax(used[:, ::-1], axis=1)  # one past the last token
+    return int(np.sum(np.where(used.any(axis=1), last, 0)))
+
+
 class InputTokens:
     """The examples and input tokens of the batches read since the last ``take``."""
 
@@ -31,7 +43,7 @@ class InputTokens:
         inputs = np.asarray(batch.inputs)
         self.examples += len(batch)
         if self.token_inputs:
-            self.tokens += int(np.count_nonzero(inputs != PAD_ID))
+            self.tokens += row_lengths(inputs)
         else:
             self.tokens += len(batch) * (inputs.shape[1] if inputs.ndim > 1 else 1)
 

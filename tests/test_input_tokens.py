@@ -116,3 +116,19 @@ def test_gp_pairs_counts_its_input_positions_not_its_targets_again(write_suite):
     assert record.timings["eval_input_tokens"] == 8 * signature.input_length
     assert record.timings["eval_input_tokens_per_s"] == pytest.approx(
         8 * signature.input_length / record.timings["eval_s"])
+
+
+def test_a_pad_id_inside_a_row_is_a_token_only_trailing_padding_is_not():
+    # Rows are right-padded: subsequence's start index 0 is a real input token, and
+    # a row's trailing zeros are padding.
+    from seqbench_tasks import Subsequence
+
+    from seqbench.throughput import row_lengths
+
+    task = Subsequence(length=10)
+    inputs = task.generate(256, np.random.default_rng(0), split="test").inputs
+    starting_at_zero = int(np.sum(inputs[:, 0] == 0))
+
+    assert starting_at_zero > 0  # the case this is about occurs
+    assert row_lengths(inputs) == inputs.size  # every position of a subsequence input is read
+    assert row_lengths(np.array([[3, 0, 2, 0, 0], [0, 0, 0, 0, 0], [0, 1, 0, 0, 0]])) == 3 + 0 + 2
