@@ -35,6 +35,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -44,7 +45,6 @@ from seqbench_tasks.synthetic_tokens import (
     MAX_VOCAB,
     TOKEN_DTYPE,
     AnswerTask,
-    LengthDraw,
     draw_for_split,
     draw_lengths_first,
     lengths_owned,
@@ -53,7 +53,7 @@ from seqbench_tasks.synthetic_tokens import (
 __all__ = [
     "Parity", "ModularArithmetic", "ReverseString",
     # shared with the other Chomsky-hierarchy modules
-    "MIN_LENGTH_HELP", "check_min_length", "owned_train_lengths", "padded_with_slots",
+    "LengthRangeTask", "MIN_LENGTH_HELP", "check_min_length", "padded_with_slots",
 ]
 
 # Binary strings: a = 1, b = 2; the answer slot 3.
@@ -70,16 +70,51 @@ def check_min_length(task: AnswerTask, length: int, min_length: int | None) -> N
         raise ValueError(f"{task.name}: min_length ({min_length}) must be at most length ({length})")
 
 
-def owned_train_lengths(task: AnswerTask, draw: LengthDraw, lengths: range) -> tuple[int, ...]:
-    """The training lengths (in ``draw``'s unit) of which the train split owns strings:
-    the others are left out of the curriculum (module docstring); none at all raises."""
-    owned = lengths_owned(draw, lengths, "train")
-    if not owned:
-        raise ValueError(
-            f"{task.name}: the train split owns no input of any length in {lengths.start}..{lengths.stop - 1}; "
-            "make the length or min_length larger"
-        )
-    return owned
+class LengthRangeTask(AnswerTask):
+    """A task whose train split may take every length from ``min_length`` to ``length``
+    (Delétang et al.'s curriculum; module docstring), validation and test exactly
+    ``length``. A subclass declares the ``length`` and ``min_length`` parameters and
+    makes candidate rows of one length with ``_rows(rng, count, length)``; where its
+    rows count length in another unit (modular arithmetic: numbers), it says so with
+    ``_full_length`` and ``_train_range``."""
+
+    if TYPE_CHECKING:  # each subclass declares them as parameters
+        length: int
+        min_length: int | None
+
+    def __post_init__(self) -> None:
+        check_min_length(self, self.length, self.min_length)
+
+    def _rows(self, rng: np.random.Generator, count: int, length: int) -> np.ndarray:
+        raise NotImplementedError
+
+    def _full_length(self) -> int:
+        """The length of validation and test rows, in ``_rows``' unit."""
+        return self.length
+
+    def _train_range(self) -> range:
+        """The training lengths with ``min_length``, in ``_rows``' unit."""
+        return range(self.min_length or self.length, self.length + 1)
+
+    @cached_property
+    def _train_lengths(self) -> tuple[int, ...]:
+        """The training lengths of which the train split owns rows: the others are left
+        out of the curriculum (module docstring); none at all raises."""
+        lengths = self._train_range()
+        owned = lengths_owned(self._rows, lengths, "train")
+        if not owned:
+            raise ValueError(
+                f"{self.name}: the train split owns no input of any length in {lengths.start}..{lengths.stop - 1}; "
+                "make the length or min_length larger"
+            )
+        return owned
+
+    def generate(self, count: int, rng: np.random.Generator, split: str = "train") -> Examples:
+        if split == "train" and self.min_length is not None:
+            inputs = draw_lengths_first(self._rows, rng, count, self._train_lengths, split, self.name)
+        else:
+            inputs = draw_for_split(lambda n: self._rows(rng, n, self._full_length()), count, split, self.name)
+        return Examples(inputs, self.solve(inputs))
 
 
 def padded_with_slots(symbols: np.ndarray, lengths: np.ndarray, slots: np.ndarray | int, slot: int) -> np.ndarray:
@@ -95,7 +130,7 @@ def padded_with_slots(symbols: np.ndarray, lengths: np.ndarray, slots: np.ndarra
 
 
 @dataclass
-class Parity(AnswerTask):
+class Parity(LengthRangeTask):
     name = "parity"
     description = (
         "is the number of b's in a binary string even or odd? (Delétang et al. 2023's "
@@ -106,9 +141,6 @@ class Parity(AnswerTask):
 
     length: int = param(40, min=1, help="N: symbols in the string (the longest, when training on a range)")
     min_length: int | None = param(None, min=1, help=MIN_LENGTH_HELP)
-
-    def __post_init__(self) -> None:
-        check_min_length(self, self.length, self.min_length)
 
     @property
     def signature(self) -> Signature:
@@ -123,20 +155,9 @@ class Parity(AnswerTask):
         since; before, short lengths' shares were distorted by the split's hash."""
         return None if self.min_length is None else 2
 
-    def _strings(self, rng: np.random.Generator, count: int, length: int) -> np.ndarray:
+    def _rows(self, rng: np.random.Generator, count: int, length: int) -> np.ndarray:
         symbols = rng.integers(SYMBOL_A, SYMBOL_B + 1, size=(count, self.length))
         return padded_with_slots(symbols, np.full(count, length), 1, BINARY_SLOT)
-
-    @cached_property
-    def _train_lengths(self) -> tuple[int, ...]:
-        return owned_train_lengths(self, self._strings, range(self.min_length or self.length, self.length + 1))
-
-    def generate(self, count: int, rng: np.random.Generator, split: str = "train") -> Examples:
-        if split == "train" and self.min_length is not None:
-            inputs = draw_lengths_first(self._strings, rng, count, self._train_lengths, split, self.name)
-        else:
-            inputs = draw_for_split(lambda n: self._strings(rng, n, self.length), count, split, self.name)
-        return Examples(inputs, self.solve(inputs))
 
     def solve(self, inputs: np.ndarray) -> np.ndarray:
         odd = np.sum(np.asarray(inputs) == SYMBOL_B, axis=1) % 2
@@ -144,7 +165,7 @@ class Parity(AnswerTask):
 
 
 @dataclass
-class ModularArithmetic(AnswerTask):
+class ModularArithmetic(LengthRangeTask):
     """Expressions have odd length. An even ``length`` makes expressions of length - 1,
     as the reference does (``sample_batch`` subtracts one from an even length; it does
     not refuse one): the input keeps length + 1 columns, so one of them is PAD in every
@@ -170,9 +191,6 @@ class ModularArithmetic(AnswerTask):
         help=f"numbers are 0..modulus-1 and so is the answer; at most {MAX_VOCAB - 5} (int32 ids)",
     )
 
-    def __post_init__(self) -> None:
-        check_min_length(self, self.length, self.min_length)
-
     # ids: number v is 1 + v; then +, -, * and the answer slot.
     @property
     def plus(self) -> int:
@@ -194,28 +212,22 @@ class ModularArithmetic(AnswerTask):
         since; before, short lengths' shares were distorted by the split's hash."""
         return None if self.min_length is None else 2
 
-    def _expressions(self, rng: np.random.Generator, count: int, numbers: int) -> np.ndarray:
+    def _rows(self, rng: np.random.Generator, count: int, numbers: int) -> np.ndarray:
         """``count`` expressions of ``numbers`` numbers (length 2 * numbers - 1)."""
         tokens = np.empty((count, self.length), dtype=TOKEN_DTYPE)
         tokens[:, 0::2] = rng.integers(1, 1 + self.modulus, size=(count, (self.length + 1) // 2))
         tokens[:, 1::2] = rng.integers(self.plus, self.plus + 3, size=(count, self.length // 2))
         return padded_with_slots(tokens, np.full(count, 2 * numbers - 1), 1, self.slot)
 
-    @cached_property
-    def _train_lengths(self) -> tuple[int, ...]:
-        # Expressions have odd length, number (operator number)*: the count of numbers
-        # is what is drawn, uniform over the odd lengths in range.
-        longest = (self.length + 1) // 2
-        shortest = longest if self.min_length is None else min(self.min_length // 2 + 1, longest)
-        return owned_train_lengths(self, self._expressions, range(shortest, longest + 1))
+    # Expressions have odd length, number (operator number)*: the count of numbers is
+    # what is drawn, uniform over the odd lengths in range.
+    def _full_length(self) -> int:
+        return (self.length + 1) // 2
 
-    def generate(self, count: int, rng: np.random.Generator, split: str = "train") -> Examples:
-        if split == "train" and self.min_length is not None:
-            inputs = draw_lengths_first(self._expressions, rng, count, self._train_lengths, split, self.name)
-        else:
-            numbers = (self.length + 1) // 2
-            inputs = draw_for_split(lambda n: self._expressions(rng, n, numbers), count, split, self.name)
-        return Examples(inputs, self.solve(inputs))
+    def _train_range(self) -> range:
+        longest = self._full_length()
+        shortest = longest if self.min_length is None else min(self.min_length // 2 + 1, longest)
+        return range(shortest, longest + 1)
 
     def solve(self, inputs: np.ndarray) -> np.ndarray:
         """Multiplication before addition and subtraction, as in Delétang et al.'s example

@@ -33,23 +33,13 @@ Splits: a hash of the whole input (PAD contributes nothing) puts every input in 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property
 
 import numpy as np
 
-from seqbench import Examples, Signature, param
+from seqbench import Signature, param
 from seqbench.task import PAD_ID
-from seqbench_tasks.chomsky import (
-    MIN_LENGTH_HELP, SYMBOL_A, SYMBOL_B, check_min_length, owned_train_lengths, padded_with_slots,
-)
-from seqbench_tasks.synthetic_tokens import (
-    MAX_VOCAB,
-    TOKEN_DTYPE,
-    AnswerTask,
-    LengthDraw,
-    draw_for_split,
-    draw_lengths_first,
-)
+from seqbench_tasks.chomsky import MIN_LENGTH_HELP, SYMBOL_A, SYMBOL_B, LengthRangeTask, padded_with_slots
+from seqbench_tasks.synthetic_tokens import MAX_VOCAB, TOKEN_DTYPE
 
 __all__ = ["StackManipulation", "DuplicateString", "POP", "PUSH_A", "PUSH_B", "STACK_SLOT", "STACK_END"]
 
@@ -57,20 +47,8 @@ POP, PUSH_A, PUSH_B, STACK_SLOT = 3, 4, 5, 6
 STACK_END = 3  # in the target: after the final stack's bottom symbol
 
 
-def _generate(
-    task: StackManipulation | DuplicateString, strings: LengthDraw, count: int, rng: np.random.Generator, split: str
-) -> Examples:
-    """As chomsky.py's tasks: with ``min_length`` the train split draws each row's length
-    first, uniformly over the lengths of which it owns strings; else exactly ``length``."""
-    if split == "train" and task.min_length is not None:
-        inputs = draw_lengths_first(strings, rng, count, task._train_lengths, split, task.name)
-    else:
-        inputs = draw_for_split(lambda n: strings(rng, n, task.length), count, split, task.name)
-    return Examples(inputs, task.solve(inputs))
-
-
 @dataclass
-class StackManipulation(AnswerTask):
+class StackManipulation(LengthRangeTask):
     name = "stack-manipulation"
     description = (
         "a binary stack (bottom to top) and POP / PUSH a / PUSH b actions; answer the final stack "
@@ -84,9 +62,6 @@ class StackManipulation(AnswerTask):
     )
     min_length: int | None = param(None, min=1, help=MIN_LENGTH_HELP)
 
-    def __post_init__(self) -> None:
-        check_min_length(self, self.length, self.min_length)
-
     @property
     def signature(self) -> Signature:
         return Signature(
@@ -94,7 +69,7 @@ class StackManipulation(AnswerTask):
             target_length=self.length + 1, target_vocab=STACK_END + 1, end_id=STACK_END,
         )
 
-    def _strings(self, rng: np.random.Generator, count: int, length: int) -> np.ndarray:
+    def _rows(self, rng: np.random.Generator, count: int, length: int) -> np.ndarray:
         """Theirs: a stack of 1..length-1 symbols (of 1 at length 1, with no action),
         the rest actions, each uniform; then the slots of the longest answer."""
         stack = rng.integers(1, max(length, 2), size=count)
@@ -102,13 +77,6 @@ class StackManipulation(AnswerTask):
         actions = rng.integers(POP, PUSH_B + 1, size=(count, self.length))
         tokens = np.where(np.arange(self.length)[None, :] < stack[:, None], symbols, actions)
         return padded_with_slots(tokens, np.full(count, length), self.length + 1, STACK_SLOT)
-
-    @cached_property
-    def _train_lengths(self) -> tuple[int, ...]:
-        return owned_train_lengths(self, self._strings, range(self.min_length or self.length, self.length + 1))
-
-    def generate(self, count: int, rng: np.random.Generator, split: str = "train") -> Examples:
-        return _generate(self, self._strings, count, rng, split)
 
     def solve(self, inputs: np.ndarray) -> np.ndarray:
         """The stack simulated for every row at once (a loop over positions): the
@@ -131,7 +99,7 @@ class StackManipulation(AnswerTask):
 
 
 @dataclass
-class DuplicateString(AnswerTask):
+class DuplicateString(LengthRangeTask):
     name = "duplicate-string"
     description = (
         "a string, then twice as many slots; answer it twice without separator (Delétang et al. "
@@ -147,9 +115,6 @@ class DuplicateString(AnswerTask):
         help=f"symbols in the alphabet (the paper's binary strings: 2); at most {MAX_VOCAB - 2} (int32 ids)",
     )
 
-    def __post_init__(self) -> None:
-        check_min_length(self, self.length, self.min_length)
-
     @property
     def slot(self) -> int:
         return self.vocab + 1
@@ -161,16 +126,9 @@ class DuplicateString(AnswerTask):
             target_length=2 * self.length, target_vocab=self.vocab + 1,
         )
 
-    def _strings(self, rng: np.random.Generator, count: int, length: int) -> np.ndarray:
+    def _rows(self, rng: np.random.Generator, count: int, length: int) -> np.ndarray:
         symbols = rng.integers(1, self.vocab + 1, size=(count, self.length))
         return padded_with_slots(symbols, np.full(count, length), 2 * self.length, self.slot)
-
-    @cached_property
-    def _train_lengths(self) -> tuple[int, ...]:
-        return owned_train_lengths(self, self._strings, range(self.min_length or self.length, self.length + 1))
-
-    def generate(self, count: int, rng: np.random.Generator, split: str = "train") -> Examples:
-        return _generate(self, self._strings, count, rng, split)
 
     def solve(self, inputs: np.ndarray) -> np.ndarray:
         inputs = np.asarray(inputs)

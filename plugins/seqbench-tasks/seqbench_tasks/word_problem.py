@@ -42,15 +42,14 @@ from __future__ import annotations
 import functools
 import itertools
 from dataclasses import dataclass
-from functools import cached_property
 from typing import Literal, get_args
 
 import numpy as np
 
-from seqbench import Examples, Signature, param
+from seqbench import Signature, param
 from seqbench.task import PAD_ID
-from seqbench_tasks.chomsky import check_min_length, owned_train_lengths
-from seqbench_tasks.synthetic_tokens import TOKEN_DTYPE, AnswerTask, draw_for_split, draw_lengths_first
+from seqbench_tasks.chomsky import LengthRangeTask, check_min_length
+from seqbench_tasks.synthetic_tokens import TOKEN_DTYPE
 
 __all__ = ["WordProblem", "GROUPS", "cayley_table"]
 
@@ -102,7 +101,7 @@ def cayley_table(group: str) -> np.ndarray:
 
 
 @dataclass
-class WordProblem(AnswerTask):
+class WordProblem(LengthRangeTask):
     name = "word-problem"
     description = (
         "the running product of a sequence of group elements (Merrill, Petty & Sabharwal 2024's "
@@ -145,22 +144,10 @@ class WordProblem(AnswerTask):
             target_length=self.length if self.tagging else 1, target_vocab=1 + self.order,
         )
 
-    def _sequences(self, rng: np.random.Generator, count: int, length: int) -> np.ndarray:
+    def _rows(self, rng: np.random.Generator, count: int, length: int) -> np.ndarray:
         elements = 1 + rng.integers(0, self.order, size=(count, self.length))
         return np.where(np.arange(self.length)[None, :] < length, elements, PAD_ID).astype(TOKEN_DTYPE)
 
-    @cached_property
-    def _train_lengths(self) -> tuple[int, ...]:
-        return owned_train_lengths(self, self._sequences, range(self.min_length or self.length, self.length + 1))
-
-    def generate(self, count: int, rng: np.random.Generator, split: str = "train") -> Examples:
-        """With ``min_length`` (tagging = false), the train split draws each row's length
-        first, uniformly over the lengths of which it owns sequences, as chomsky.py does."""
-        if split == "train" and self.min_length is not None:
-            inputs = draw_lengths_first(self._sequences, rng, count, self._train_lengths, split, self.name)
-        else:
-            inputs = draw_for_split(lambda n: self._sequences(rng, n, self.length), count, split, self.name)
-        return Examples(inputs, self.solve(inputs))
 
     def solve(self, inputs: np.ndarray) -> np.ndarray:
         """A scan over positions, every row at once: product = table[product, element]."""
