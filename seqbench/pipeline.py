@@ -37,7 +37,6 @@ from seqbench.devices import count_flops, point_device
 from seqbench.meters import MeterSet
 from seqbench.model import EpochOutcome, Model, known_to_run_on_cpu
 from seqbench.plugin_output import PluginOutputError, checked_predictions
-from seqbench.plugins import host
 from seqbench.point import Point
 from seqbench.provenance import machine
 from seqbench.record import EpochProgress, LengthResult, PositionValue, Record, now
@@ -385,7 +384,7 @@ def run_point(
         record.status = "ok"
     except Exception as error:
         if isinstance(error, PluginOutputError):
-            error.owner = _owner(error.kind, error.name)
+            error.owner = (registry.tasks() if error.kind == "task" else registry.models()).owner_of(error.name)
         record.error = f"{type(error).__name__}: {error}"
         record.traceback = traceback.format_exc()
     finally:
@@ -395,12 +394,6 @@ def run_point(
         record.measurements = {**meters.results, **record.measurements}  # and flops (step 7)
         record.finished_at = now()
     return record
-
-
-def _owner(kind: str, name: str) -> str:
-    """`` of plugin 'x' (its-distribution 1.0)`` for the task or model ``name``."""
-    reg = registry.tasks() if kind == "task" else registry.models()
-    return f" of {host().describe_plugin(reg.plugin_of(name))}" if name in reg else ""
 
 
 def _run(point: Point, record: Record, phases: Phases, report: EpochReport | None) -> None:

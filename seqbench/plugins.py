@@ -193,6 +193,11 @@ class Registry(Generic[T]):
     def plugin_of(self, name: str) -> str:
         return self._entries[name].plugin
 
+    def owner_of(self, name: str) -> str:
+        """`` of plugin 'x' (its-distribution 1.0)`` for a registered ``name``, for a
+        message about it; nothing for a name not registered here."""
+        return f" of {self._whose(self.plugin_of(name))}" if name in self._entries else ""
+
     def names(self) -> list[str]:
         return sorted(self._entries)
 

@@ -88,7 +88,7 @@ from seqbench.data import SPLITS
 from seqbench.errors import UserError
 from seqbench.params import param_specs
 from seqbench.plugin_output import PluginOutputError, checked_examples
-from seqbench.plugins import PluginFailure, host
+from seqbench.plugins import PluginFailure
 from seqbench.settings import MAX_SPLIT_EXAMPLES
 from seqbench.suite_input import brief
 from seqbench.task import Examples, Signature, Task
@@ -249,9 +249,7 @@ def _default_parameters(cls: type) -> dict[str, Any] | None:
 def _broken(where: str, at: str, task_name: str, problem: str) -> PluginFailure:
     """The task's plugin is broken: one line naming the task, its plugin and distribution
     (as ``Registry.call`` and the pipeline name them)."""
-    tasks = registry.tasks()
-    owner = f" of {host().describe_plugin(tasks.plugin_of(task_name))}" if task_name in tasks else ""
-    return PluginFailure(f"{where}: {at}: task {task_name!r}{owner} is broken: {problem}")
+    return PluginFailure(f"{where}: {at}: task {task_name!r}{registry.tasks().owner_of(task_name)} is broken: {problem}")
 
 
 def _probe_split(where: str, at: str, task: Task, signature: Signature, params: dict[str, Any],
