@@ -58,8 +58,8 @@ def _timed_counts(task_name: str, task_params: dict[str, Any], model_name: str,
 
     def count(size: int) -> float:
         started = time.perf_counter()
-        entry = count_flops(model, split, size, validation_examples=size, test_examples=size,
-                            timings=timings, measurements={}, validation=validation, test=test)
+        entry = count_flops(model, split, size, validation=validation, test=test,
+                            timings=timings, measurements={})
         if entry is None or "error" in entry:
             raise SystemExit(f"{model_name}: no count ({entry})")
         return time.perf_counter() - started

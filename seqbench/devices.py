@@ -94,12 +94,10 @@ def count_flops(
     train: "Split",
     batch_size: int,
     *,
-    validation_examples: int,
-    test_examples: int,
+    validation: "Split | None",
+    test: "Split | None",
     timings: Mapping[str, Any],
     measurements: Mapping[str, Any],
-    validation: "Split | None" = None,
-    test: "Split | None" = None,
 ) -> dict[str, Any] | None:
     """The record's ``flops`` entry (see seqbench.flops.phase_rates), or None when the
     model does not count its FLOPs. Counted once, after training, on the training
@@ -113,9 +111,8 @@ def count_flops(
     split, which price the validation predictions of the train phase and the eval
     phase: their lengths may differ from training's (parity with ``min_length``, whose
     training batches are shorter), and with them the padding and a decoder's steps.
-    The splits are the pipeline's when it passes them, else rebuilt from the training
-    split's task and seed (a split is a function of task, name, size and seed: the
-    same examples)."""
+    ``validation`` and ``test`` are the point's splits (None: the point has none, and
+    its phases no such examples)."""
     batch = _first_batch(train, batch_size)
     started = time.perf_counter()
     try:
@@ -123,9 +120,8 @@ def count_flops(
         if not found:
             return None
         counts: dict[str, Any] = dict(found)
-        for name, split, size in (("validation", validation, validation_examples), ("test", test, test_examples)):
-            if size:
-                split = split if split is not None else _rebuilt(train, name, size)
+        for name, split in (("validation", validation), ("test", test)):
+            if split is not None and len(split):
                 counts[f"{name}_predict_per_example"] = _predict_count(model, split, batch_size)
     except Exception as error:  # a count that fails must not fail a trained point
         return {"error": f"{type(error).__name__}: {error}"}
@@ -138,16 +134,10 @@ def count_flops(
     entry = phase_rates(
         counts,
         timings,
-        validation_examples=validation_examples,
-        test_examples=test_examples,
+        validation_examples=len(validation) if validation is not None else 0,
+        test_examples=len(test) if test is not None else 0,
         gpu_names=names.split(",") if names else [],
         precision=str(getattr(model, "precision", "fp32")),
     )
     entry["count_s"] = seconds
     return entry
-
-
-def _rebuilt(train: "Split", name: str, size: int) -> "Split":
-    from seqbench.data import Split
-
-    return Split(train.task, name, size, train.seed)

@@ -445,12 +445,10 @@ def _run(point: Point, record: Record, phases: Phases, report: EpochReport | Non
         model,
         splits.train,
         point.run.batch_size,
-        validation_examples=len(splits.validation),
-        test_examples=len(splits.test),
-        timings={**record.timings, **seconds},
-        measurements=phases.meters.results,
         validation=splits.validation,
         test=splits.test,
+        timings={**record.timings, **seconds},
+        measurements=phases.meters.results,
     )
     if flops is not None:
         record.measurements["flops"] = flops

@@ -179,7 +179,7 @@ def test_flops_are_counted_on_a_batch_of_the_runs_batch_size_up_to_64():
     split = Split(registry.tasks().get("adding")(seq_len=3), "train", 100, 0)
     timings = {"train_s": 1.0, "eval_s": 1.0, "epochs": 1, "train_examples": 100}
     for batch_size, expected in [(16, 16), (40, 40), (64, 64), (500, 64)]:
-        entry = count_flops(_BatchSeen(), split, batch_size, validation_examples=0, test_examples=0,
+        entry = count_flops(_BatchSeen(), split, batch_size, validation=None, test=None,
                             timings=timings, measurements={})
         assert entry["train_per_example"] == expected
 
@@ -199,7 +199,7 @@ def test_the_seconds_a_count_took_are_kept_beside_it():
 
     split = Split(registry.tasks().get("adding")(seq_len=3), "train", 10, 0)
     timings = {"train_s": 1.0, "eval_s": 1.0, "epochs": 1, "train_examples": 10}
-    entry = count_flops(_SlowCount(), split, 10, validation_examples=0, test_examples=0,
+    entry = count_flops(_SlowCount(), split, 10, validation=None, test=None,
                         timings=timings, measurements={})
     assert entry["count_s"] >= 0.2
 
