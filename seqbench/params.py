@@ -101,10 +101,17 @@ def param_specs(cls: type) -> list[ParamSpec]:
     default is used exactly as a user's value would be (stored, hashed, sent to the
     worker as JSON), so it must pass the same checks."""
     specs = _declared(cls)
-    for spec in specs:
-        if not spec.required:
-            check_default(spec)
+    if cls not in _DEFAULTS_CHECKED:  # a class's defaults do not change: checked once
+        for spec in specs:
+            if not spec.required:
+                check_default(spec)
+        _DEFAULTS_CHECKED.add(cls)
     return specs
+
+
+# Classes whose defaults passed ``check_default``: every grid point's parameters go
+# through ``param_specs``, and checking every default again cost half of each call.
+_DEFAULTS_CHECKED: set[type] = set()
 
 
 def check_default(spec: ParamSpec) -> None:
