@@ -107,25 +107,28 @@ def test_a_model_answering_fewer_positions_than_the_targets_scores_the_missing_o
 
 SUITE = """
 [suite]
-name = "parity_generalises"
+name = "generalises"
 [run]
 epochs = 1
 train_size = 200
 eval_size = 100
 batch_size = 100
-eval_lengths = [20, 60]
+eval_lengths = {eval_lengths}
 [task]
-name = "parity"
-length = 10
+name = "{task}"
+length = {length}
 min_length = 1
 [[model]]
 name = "oracle"
 """
 
 
-def test_the_harness_trains_on_the_range_and_tests_each_longer_length(write_suite, store_path):
-    result = CliRunner().invoke(main, ["run", str(write_suite(SUITE)), "--store", str(store_path)])
+@pytest.mark.parametrize(("task", "length", "eval_lengths"), [("parity", 10, [20, 60]), ("stack-manipulation", 8, [16, 40])])
+def test_the_harness_trains_on_the_range_and_tests_each_longer_length(write_suite, store_path, task, length,
+                                                                        eval_lengths):
+    suite = write_suite(SUITE.format(task=task, length=length, eval_lengths=eval_lengths))
+    result = CliRunner().invoke(main, ["run", str(suite), "--store", str(store_path)])
     assert result.exit_code == 0, result.output
     by_length = results.load_length_metrics(store_path)
     accuracy = by_length[by_length["name"] == "accuracy"]
-    assert accuracy["length"].tolist() == [20, 60] and (accuracy["value"] == 1.0).all()
+    assert accuracy["length"].tolist() == eval_lengths and (accuracy["value"] == 1.0).all()

@@ -8,10 +8,7 @@ import dataclasses
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 
-from seqbench import results
-from seqbench.cli import main
 from seqbench_tasks import DuplicateString, StackManipulation
 from test_suite_validation import ORACLE, assert_one_line_error, invoke_run
 from test_task_statistics import _chi_square_is_uniform
@@ -165,29 +162,3 @@ def test_at_its_vocabulary_bound_duplicate_string_makes_ids_within_int32():
     task = DuplicateString(length=3, vocab=2**31 - 2)
     examples = task.generate(4, np.random.default_rng(0))
     assert task.signature.input_vocab == 2**31 and examples.inputs.max() < 2**31 and examples.inputs.min() >= 0
-
-
-SUITE = """
-[suite]
-name = "stack_generalises"
-[run]
-epochs = 1
-train_size = 200
-eval_size = 100
-batch_size = 100
-eval_lengths = [16, 40]
-[task]
-name = "stack-manipulation"
-length = 8
-min_length = 1
-[[model]]
-name = "oracle"
-"""
-
-
-def test_the_harness_trains_on_the_range_and_tests_each_longer_length(write_suite, store_path):
-    result = CliRunner().invoke(main, ["run", str(write_suite(SUITE)), "--store", str(store_path)])
-    assert result.exit_code == 0, result.output
-    by_length = results.load_length_metrics(store_path)
-    accuracy = by_length[by_length["name"] == "accuracy"]
-    assert accuracy["length"].tolist() == [16, 40] and (accuracy["value"] == 1.0).all()
