@@ -23,7 +23,14 @@ SMALL = {
     "reverse-string": {"length": 6},
     "stack-manipulation": {"length": 6, "min_length": 1},
     "duplicate-string": {"length": 6, "min_length": 1},
+    "even-pairs": {"length": 6, "min_length": 1},
+    "cycle-navigation": {"length": 6, "min_length": 1},
+    "odds-first": {"length": 6, "min_length": 1},
+    "bucket-sort": {"length": 6, "min_length": 1},
+    "missing-duplicate-string": {"length": 6, "min_length": 1},
+    "binary-addition": {"length": 6, "min_length": 1},
     "word-problem": {"length": 6, "group": "S3"},
+    "flip-flop": {"length": 16},
 }
 
 
@@ -70,7 +77,7 @@ def test_the_conformance_kit_checks_a_model_on_one_task_of_each_signature_shape(
     pairs = [param.values[0] for param in parameters({"seqbench-torch"})["model_on_task"]]
     tasks = [task for model, task in pairs if model == "torch:transformer"]
     # Token tasks with several answers (one of them with an end token), and with one.
-    assert tasks == ["associative-recall", "induction-heads", "polynomial"]
+    assert tasks == ["associative-recall", "binary-addition", "cycle-navigation"]
 
 
 def test_a_length_whose_strings_the_split_owns_none_of_is_left_out_of_the_draw():

@@ -37,6 +37,8 @@ BOUNDS = [
     ("selective-copy-vocab", "selective-copy", "vocab", INT32_IDS - 1, [INT32_IDS]),
     ("copy-memory-alphabet", "copy-memory", "alphabet", INT32_IDS - 3, [INT32_IDS - 2]),
     ("modulus", "modular-arithmetic", "modulus", INT32_IDS - 5, [INT32_IDS - 4, 3_000_000_000]),
+    ("odds-first-vocab", "odds-first", "vocab", INT32_IDS - 2, [INT32_IDS - 1]),
+    ("bucket-sort-vocab", "bucket-sort", "vocab", INT32_IDS - 2, [INT32_IDS - 1]),
     ("gp-length", "gp-pairs", "length", MAX_LENGTH, [MAX_LENGTH + 1, 5000, 8000]),
 ]
 REFUSED = [(case[0] + f"-{value}", case[1], case[2], value) for case in BOUNDS for value in case[4]]

@@ -10,7 +10,8 @@ import math
 import numpy as np
 import pytest
 
-from seqbench_tasks import (Adding, AssociativeRecall, CopyMemory, InductionHeads, ModularArithmetic, Parity,
+from seqbench_tasks import (Adding, AssociativeRecall, BucketSort, CopyMemory, CycleNavigation, EvenPairs,
+                            InductionHeads, MissingDuplicateString, ModularArithmetic, OddsFirst, Parity,
                             ReverseString, SelectiveCopy)
 
 
@@ -55,6 +56,7 @@ def _columns(name: str):
     copy, selective = CopyMemory(delay=5, symbols=12, alphabet=6), SelectiveCopy(length=24, tokens=10, vocab=9)
     recall, heads = AssociativeRecall(length=24, vocab=40, pairs=5, queries=5), InductionHeads(length=20, vocab=7)
     modular = ModularArithmetic(length=15)
+    missing = MissingDuplicateString(length=21)  # 10 symbols twice, then the empty token
     return {
         "copy-memory symbols": (copy, lambda x, y: x[:, :12], range(2, 8)),
         "selective-copy data": (selective, lambda x, y: y, range(2, 9)),
@@ -71,13 +73,21 @@ def _columns(name: str):
         "reverse symbols": (ReverseString(length=30), lambda x, y: y, range(1, 3)),
         "modular numbers": (modular, lambda x, y: x[:, 0:15:2], range(1, 6)),
         "modular operators": (modular, lambda x, y: x[:, 1:15:2], range(6, 9)),
+        "even-pairs symbols": (EvenPairs(length=30), lambda x, y: x[:, :30], range(1, 3)),
+        "cycle-navigation moves": (CycleNavigation(length=30), lambda x, y: x[:, :30], range(1, 4)),
+        "odds-first symbols": (OddsFirst(length=30, vocab=3), lambda x, y: x[:, :30], range(1, 4)),
+        "bucket-sort symbols": (BucketSort(length=30), lambda x, y: x[:, :30], range(1, 6)),
+        "missing-duplicate masked places": (missing, lambda x, y: np.argmax(x == 3, axis=1), range(20)),
+        "missing-duplicate answers": (missing, lambda x, y: y, range(1, 3)),
     }[name]
 
 
 @pytest.mark.parametrize("name", ["copy-memory symbols", "selective-copy data", "selective-copy places", "recall keys",
                                   "recall values", "recall filler", "recall query order", "induction first special",
                                   "induction answers", "parity symbols", "parity answers", "reverse symbols",
-                                  "modular numbers", "modular operators"])
+                                  "modular numbers", "modular operators", "even-pairs symbols", "cycle-navigation moves",
+                                  "odds-first symbols", "bucket-sort symbols", "missing-duplicate masked places",
+                                  "missing-duplicate answers"])
 def test_token_tasks_draw_uniformly_where_their_definition_does(name):
     """Every draw the papers make uniform is uniform in the train split (which owns 80%
     of a large input space, so conditioning on it does not skew the marginals)."""
