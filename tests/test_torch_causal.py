@@ -13,7 +13,10 @@ from seqbench import registry  # noqa: E402
 from seqbench.testing.build import tiny_task  # noqa: E402
 from torch_training import settings, train  # noqa: E402
 
-CAUSAL = ["torch:s4d", "torch:mamba", "torch:linear-attention", "torch:hyena", "torch:causal-transformer"]
+CAUSAL = [
+    "torch:s4d", "torch:mamba", "torch:linear-attention", "torch:hyena", "torch:causal-transformer", "torch:rwkv",
+    "torch:retnet",
+]
 
 
 def test_the_chunked_selective_scan_equals_the_one_step_recurrence():

@@ -13,6 +13,8 @@ from seqbench_torch.causal_models import (
     TorchHyena,
     TorchLinearAttention,
     TorchMamba,
+    TorchRetNet,
+    TorchRWKV,
     TorchS4D,
 )
 from seqbench_torch.models import (
@@ -37,6 +39,8 @@ MODELS = (
     TorchMamba,
     TorchLinearAttention,
     TorchHyena,
+    TorchRWKV,
+    TorchRetNet,
     TorchCausalTransformer,
 )
 

@@ -17,7 +17,10 @@ from seqbench.settings import RunSettings
 from seqbench.task import Task
 from seqbench_torch.base import TorchModel
 
-__all__ = ["TorchS4D", "TorchMamba", "TorchLinearAttention", "TorchHyena", "TorchCausalTransformer"]
+__all__ = [
+    "TorchS4D", "TorchMamba", "TorchLinearAttention", "TorchHyena", "TorchCausalTransformer", "TorchRWKV",
+    "TorchRetNet",
+]
 
 TOKENS_TOKENS = frozenset({("tokens", "tokens")})
 SMOKE = {"d_model": 16, "layers": 1}
@@ -113,3 +116,39 @@ class TorchCausalTransformer(CausalArchitecture):
     def __post_init__(self) -> None:
         if self.d_model % self.heads:
             raise ValueError(f"heads ({self.heads}) must divide d_model ({self.d_model})")
+
+
+@dataclass
+class TorchRWKV(CausalArchitecture):
+    name = "torch:rwkv"
+    description = (
+        "RWKV-4 (Peng et al. 2023): token shift, time mixing by the WKV recurrence (a decay and a "
+        "bonus per channel), channel mixing with squared ReLU"
+    )
+    network = "seqbench_torch.networks.rwkv:rwkv_network"
+    smoke = {**SMOKE, "mlp_expand": 2}
+
+    mlp_expand: int = param(
+        4, min=0, max=MAX_LAYERS, help="channel-mixing width as a multiple of d_model (RWKV-4's 4); 0: none"
+    )
+    chunk: int = param(16, min=1, max=MAX_WIDTH, help="positions of the WKV computed at once (exact at any size)")
+
+
+@dataclass
+class TorchRetNet(CausalArchitecture):
+    name = "torch:retnet"
+    description = (
+        "RetNet's multi-scale retention (Sun et al. 2023): a decay per head, rotated queries and keys, "
+        "group norm and a swish gate; the parallel form, quadratic in length"
+    )
+    network = "seqbench_torch.networks.retnet:retnet_network"
+    smoke = {**SMOKE, "heads": 2}
+
+    heads: int = param(4, min=1, max=MAX_WIDTH, help="heads (must divide d_model into an even width)")
+
+    def __post_init__(self) -> None:
+        if self.d_model % self.heads or (self.d_model // self.heads) % 2:
+            raise ValueError(
+                f"heads ({self.heads}) must divide d_model ({self.d_model}) into an even width per head "
+                f"(queries and keys rotate in channel pairs)"
+            )
