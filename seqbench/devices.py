@@ -13,7 +13,9 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any, Mapping
 
-from seqbench.flops import phase_rates
+from seqbench.flops import CountError, checked_count, checked_counts, phase_rates
+from seqbench.plugin_registry import PLUGIN_FAILURES, describe_error
+from seqbench.printable import printable
 
 if TYPE_CHECKING:
     from seqbench.data import Split
@@ -77,16 +79,18 @@ def _first_batch(split: "Split", batch_size: int) -> "Examples":
     return next(iter(split.batches(min(batch_size, FLOPS_BATCH))))
 
 
-def _predict_count(model: "Model", split: "Split", batch_size: int) -> float | None:
-    """Model FLOPs of one prediction on ``split``'s first batch: the model's
-    ``predict_flops(inputs)`` where it has one (seqbench-torch's: no training step
-    counted), else ``flops``'s ``predict_per_example``."""
+def _predict_count(model: "Model", split: "Split", batch_size: int, name: str) -> float | None:
+    """Model FLOPs of one prediction on ``split``'s first batch (``name``: validation or
+    test): the model's ``predict_flops(inputs)`` where it has one (seqbench-torch's: no
+    training step counted), else ``flops``'s ``predict_per_example``; checked as a count
+    (``checked_count``)."""
     batch = _first_batch(split, batch_size)
     predict_flops = getattr(model, "predict_flops", None)
     if callable(predict_flops):
-        return predict_flops(batch.inputs)
-    counts = model.flops(batch.inputs, batch.targets)
-    return counts.get("predict_per_example") if counts else None
+        return checked_count(predict_flops(batch.inputs), f"{name}_predict_per_example",
+                             f"predict_flops() on the {name} batch")
+    found = model.flops(batch.inputs, batch.targets)
+    return checked_counts(found, f"flops() on the {name} batch").get("predict_per_example") if found else None
 
 
 def count_flops(
@@ -112,32 +116,55 @@ def count_flops(
     phase: their lengths may differ from training's (parity with ``min_length``, whose
     training batches are shorter), and with them the padding and a decoder's steps.
     ``validation`` and ``test`` are the point's splits (None: the point has none, and
-    its phases no such examples)."""
+    its phases no such examples).
+
+    A count that raises, or gives what is not a count (``seqbench.flops.checked_counts``:
+    text or a negative number for FLOPs, an integer past float range), and anything
+    its figures raise, leave the trained point as it is: the entry is only ``error``,
+    naming the model, its plugin and the problem."""
     batch = _first_batch(train, batch_size)
     started = time.perf_counter()
     try:
         found = model.flops(batch.inputs, batch.targets)
-        if not found:
+        if found is None:
             return None
-        counts: dict[str, Any] = dict(found)
+        counts = checked_counts(found)
+        if not counts:
+            return None
         for name, split in (("validation", validation), ("test", test)):
             if split is not None and len(split):
-                counts[f"{name}_predict_per_example"] = _predict_count(model, split, batch_size)
-    except Exception as error:  # a count that fails must not fail a trained point
-        return {"error": f"{type(error).__name__}: {error}"}
-    # Outside every phase but inside the point's total_s: a count steps through each
-    # product in Python (an LSTM at T = 1500: seconds, more than its smoke run's
-    # training), so what it cost is kept beside what it found.
-    seconds = time.perf_counter() - started
-    nvml = measurements.get("nvml", {})
-    names = (nvml.get("train") or {}).get("gpu_names")
-    entry = phase_rates(
-        counts,
-        timings,
-        validation_examples=len(validation) if validation is not None else 0,
-        test_examples=len(test) if test is not None else 0,
-        gpu_names=names.split(",") if names else [],
-        precision=str(getattr(model, "precision", "fp32")),
-    )
+                counts[f"{name}_predict_per_example"] = _predict_count(model, split, batch_size, name)
+        # Outside every phase but inside the point's total_s: a count steps through each
+        # product in Python (an LSTM at T = 1500: seconds, more than its smoke run's
+        # training), so what it cost is kept beside what it found.
+        seconds = time.perf_counter() - started
+        nvml = measurements.get("nvml", {})
+        names = (nvml.get("train") or {}).get("gpu_names")
+        entry = phase_rates(
+            counts,
+            timings,
+            validation_examples=len(validation) if validation is not None else 0,
+            test_examples=len(test) if test is not None else 0,
+            gpu_names=names.split(",") if names else [],
+            precision=str(getattr(model, "precision", "fp32")),
+        )
+    except PLUGIN_FAILURES as error:  # a count that fails must not fail a trained point
+        return {"error": _count_failure(model, error)}
     entry["count_s"] = seconds
     return entry
+
+
+def _count_failure(model: "Model", error: BaseException) -> str:
+    """Why a model's count was not kept, naming the model and its plugin: ``model
+    'x' of plugin 'p' (dist 1.0): no FLOP count: flops() gave train_per_example = '12'
+    (text), not a number of FLOPs``. A count checking refused (CountError) says what it
+    gave; anything else raised, what (``describe_error``)."""
+    from seqbench import registry
+
+    name = getattr(type(model), "name", None)
+    try:
+        owner = registry.models().owner_of(name) if isinstance(name, str) else ""
+    except Exception:  # the reason matters more than the plugin's name
+        owner = ""
+    problem = str(error) if isinstance(error, CountError) else f"counting raised {describe_error(error)}"
+    return printable(f"model {name!r}{owner}: no FLOP count: {problem}")

@@ -7,18 +7,25 @@ FLOPs, the backward pass of a matmul twice its forward), not the hardware's exec
 instructions: recomputation (the flash kernel's, of attention's scores; a decoder
 re-run over every prefix) and kernels' own overheads are not counted, as in PaLM's MFU.
 Padding is counted as the model computes it (a token batch trimmed to its longest row).
-Framework plugins count them (``Model.flops``); this module turns counts and timings
-into rates.
+Framework plugins count them (``Model.flops``); this module checks what a count gives
+(``checked_counts``: plugin output, stored only as numbers, true/false and short text
+the store takes) and turns counts and timings into rates.
 """
 
 from __future__ import annotations
 
 import math
+import numbers
 import re
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-__all__ = ["PEAKS", "Peak", "peak_for", "phase_rates"]
+import numpy as np
+
+from seqbench.printable import printable
+
+__all__ = ["PEAKS", "Peak", "peak_for", "phase_rates", "checked_counts", "checked_count", "CountError",
+           "COUNTS", "DESCRIBED"]
 
 
 @dataclass(frozen=True)
@@ -86,19 +93,116 @@ def peak_for(gpu_name: str | None, precision: str) -> Peak | None:
 def _rate(flops: float | None, seconds: float | None) -> float | None:
     """FLOP/s, or None where nothing counted was done: a phase whose count is 0 (a
     model doing only elementwise work, which model FLOPs leave out) has no rate,
-    rather than a measured 0."""
+    rather than a measured 0. None too where the quotient is past float range."""
     if flops is None or not flops or not seconds or seconds <= 0 or not math.isfinite(flops):
         return None
-    return flops / seconds
+    rate = flops / seconds
+    return rate if math.isfinite(rate) else None
 
 
-def _known(count: Any) -> float | None:
+def _known(count: float | None) -> float | None:
     """A per-example count, or None for none or 0: nothing a FLOP count sees."""
-    return float(count) if count else None
+    return count if count else None
 
 
-# What a plugin's count may say beyond its figures, copied into the entry.
+def _finite(value: float) -> float | None:
+    """A phase's total, None where counts times examples pass float range."""
+    return value if math.isfinite(value) else None
+
+
+class CountError(ValueError):
+    """A model's FLOP count that cannot be stored (``checked_counts``): the problem, in
+    words, for whoever knows the model's plugin to name it."""
+
+
+# The per-example counts a model's count may give: finite numbers of FLOPs, 0 or more.
+COUNTS = ("train_per_example", "predict_per_example", "validation_predict_per_example",
+          "test_predict_per_example")
+# What a plugin's count may say beyond its figures, copied into the entry once checked.
 DESCRIBED = ("fp32_math", "lower_bound", "omitted")
+# A count's words (``method``, ``fp32_math``, ``omitted``): one printable line each,
+# short enough for a table cell; ``omitted`` may be given as a list of such phrases.
+MAX_TEXT = 1000
+MAX_PHRASES = 20
+_SHOWN = 40  # characters of an offending value quoted in a message
+
+
+def _shown(value: Any) -> str:
+    """An offending value, for a message: short, printable, and never the value's own
+    ``repr`` where that could be long, slow or raise (an integer of 10**5 digits, a
+    plugin's object)."""
+    # The built-in types' own methods: a subclass's may be anything.
+    if value is None or isinstance(value, bool):
+        return repr(value)
+    if isinstance(value, float):
+        return float.__repr__(value)
+    if isinstance(value, int):
+        bits = int.bit_length(value)
+        return int.__repr__(value) if bits <= 128 else f"an integer of about {int(bits * math.log10(2)) + 1} digits"
+    if isinstance(value, str):
+        text = str.__str__(value)
+        return printable(repr(text[:_SHOWN]) + ("..." if len(text) > _SHOWN else "")) + " (text)"
+    return f"a {printable(type(value).__name__[:_SHOWN])}"
+
+
+def checked_count(value: Any, key: str, source: str = "flops()") -> float | None:
+    """``value``, what ``source`` gave as ``key``, as a float of FLOPs per example (None:
+    not known); CountError unless it is None or a real number, finite (within float
+    range) and not negative. A bool is not a count."""
+    if value is None:
+        return None
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise CountError(f"{source} gave {key} = {_shown(value)}, not a number of FLOPs")
+    try:
+        number = float(value)
+    except (OverflowError, ValueError, TypeError):
+        number = math.inf
+    if not math.isfinite(number) or number < 0:
+        raise CountError(f"{source} gave {key} = {_shown(value)}; a count is a finite number of FLOPs, "
+                         "0 or more")
+    return number
+
+
+def _checked_text(value: Any, key: str, source: str) -> str:
+    """One printable line of at most MAX_TEXT characters; ``omitted`` may be a list or
+    tuple of at most MAX_PHRASES such lines, joined with "; " (as seqbench-torch joins)."""
+    if key == "omitted" and type(value) in (list, tuple):
+        if len(value) > MAX_PHRASES:
+            raise CountError(f"{source} gave {key} as a list of {len(value)} items; at most {MAX_PHRASES}")
+        value = "; ".join(_checked_text(item, key, source) for item in value)
+    if not isinstance(value, str):
+        raise CountError(f"{source} gave {key} = {_shown(value)}, not text")
+    text = str.__str__(value)  # a str subclass's own text, as JSON would write it
+    if len(text) > MAX_TEXT or not text.isprintable():
+        raise CountError(f"{source} gave {key} = {_shown(text)}; expected one printable line of at most "
+                         f"{MAX_TEXT} characters")
+    return text
+
+
+def checked_counts(counts: Any, source: str = "flops()") -> dict[str, Any]:
+    """What a model's count (``source``: the call that gave it) holds that the record
+    keeps, checked: the COUNTS as ``checked_count`` gives them, ``method`` and
+    ``fp32_math`` text, ``lower_bound`` true or false, ``omitted`` text (or a list of
+    phrases, joined). A key left out or None is not known; other keys are ignored.
+    CountError, saying which key and why, for anything else: its value would be
+    stored as it came, where a report or an export may refuse the store (an integer
+    past float range), or a figure computed from it fails the point (text, where a
+    number belongs) or misleads (a negative count)."""
+    if not isinstance(counts, Mapping):
+        raise CountError(f"{source} returned {_shown(counts)}, not a dict of counts")
+    checked: dict[str, Any] = {}
+    for key in COUNTS:
+        if key in counts:
+            checked[key] = checked_count(counts[key], key, source)
+    for key in ("method", "fp32_math", "omitted"):
+        if counts.get(key) is not None:
+            checked[key] = _checked_text(counts[key], key, source)
+    bound = counts.get("lower_bound")
+    if bound is not None:
+        if not isinstance(bound, (bool, np.bool_)):
+            raise CountError(f"{source} gave lower_bound = {_shown(bound)}, not true or false")
+        checked["lower_bound"] = bool(bound)
+    return checked
 
 
 def phase_rates(
@@ -120,7 +224,10 @@ def phase_rates(
     may differ from training's). A prediction count of 0 is kept as None. ``fp32_math``,
     ``lower_bound`` and ``omitted``, where given, are copied; at fp32 a count whose
     ``fp32_math`` is not ``ieee`` gets no peak (the table's fp32 figures are IEEE's).
+    ``counts`` is checked first (``checked_counts``; CountError): a count that is not
+    one is not stored.
     """
+    counts = checked_counts(counts)
     train_each = counts.get("train_per_example")
     predict_each = _known(counts.get("predict_per_example"))
     validation_each = _known(counts.get("validation_predict_per_example", predict_each))
@@ -129,11 +236,11 @@ def phase_rates(
     train_examples = int(timings.get("train_examples") or 0)
     done: dict[str, float | None] = {
         "train": (
-            train_each * train_examples + (validation_each or 0.0) * validation_examples * epochs
+            _finite(train_each * train_examples + (validation_each or 0.0) * validation_examples * epochs)
             if train_each is not None
             else None
         ),
-        "eval": test_each * test_examples if test_each is not None else None,
+        "eval": _finite(test_each * test_examples) if test_each is not None else None,
     }
     fp32_math = counts.get("fp32_math")
     found = [peak_for(name, precision) for name in gpu_names]
