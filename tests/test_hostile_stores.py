@@ -247,6 +247,20 @@ def test_a_value_seqbench_never_writes_is_one_line(tmp_path, statement, read_by,
     assert (digest(path), sorted(tmp_path.iterdir())) == before
 
 
+def test_a_plot_refused_while_drawing_leaves_no_folder_of_its_own(tmp_path):
+    # Curves are read only when the figures are drawn, after the folder was made and
+    # the report announced: the folders this report made go, one already there stays.
+    path = altered(seqbench_store(tmp_path / "store.sqlite"), "UPDATE curves SET epoch = 1.5 WHERE epoch = 1")
+    kept = tmp_path / "kept"
+    kept.mkdir()
+    for out in (tmp_path / "new" / "deeper", kept / "report"):
+        result = CliRunner().invoke(main, ["report", "--store", str(path), "--plot", "--out", str(out)])
+        assert result.exit_code == 2 and "epoch is the number 1.5" in result.output, result.output
+        assert "Traceback" not in result.output
+    assert not (tmp_path / "new").exists()
+    assert kept.is_dir() and not any(kept.iterdir())
+
+
 def test_a_folder_or_a_device_given_as_a_store_or_a_bundle_is_one_line(tmp_path):
     folder = tmp_path / "folder"
     folder.mkdir()

@@ -5,6 +5,7 @@ CSV tables; or the runs' curves as TensorBoard event files."""
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -40,14 +41,34 @@ def write_files(
 ) -> None:
     """``--plot`` (figures and the summary page under ``out``) and ``--tensorboard``."""
     if out is not None:
+        made = [folder for folder in (out, *out.parents) if not folder.exists()]
         # A folder that cannot be made fails here (OSError: one line from the CLI), not
         # after the report has been announced.
         out.mkdir(parents=True, exist_ok=True)
         echo(f"writing the report to {out}")
-        write_report(groups, out, formats, echo, band)
+        try:
+            write_report(groups, out, formats, echo, band)
+        except BaseException:
+            # A store refused while drawing (its curves are read only then), or Ctrl-C:
+            # a report that failed leaves no half-written folder of its own behind.
+            _remove_made(made)
+            raise
     if tensorboard is not None:
         written = write_runs([s for group in groups for s in group], tensorboard)
         echo(f"tensorboard: {written} runs' curves in {tensorboard} (view with: tensorboard --logdir {tensorboard})")
+
+
+def _remove_made(made: list[Path]) -> None:
+    """Remove the folders this report made (``made``: the deepest first), with what it
+    wrote in them; a folder that was there before is left as it is."""
+    if not made:
+        return
+    shutil.rmtree(made[0], ignore_errors=True)
+    for folder in made[1:]:
+        try:
+            folder.rmdir()
+        except OSError:  # no longer empty: someone else's now
+            return
 
 
 def check_out(out: Path, option: str = "--out") -> None:
