@@ -36,7 +36,7 @@ from seqbench.data import FreshTrain, Split
 from seqbench.devices import count_flops, point_device
 from seqbench.meters import MeterSet
 from seqbench.model import EpochOutcome, Model, known_to_run_on_cpu
-from seqbench.plugin_output import PluginOutputError, checked_predictions
+from seqbench.plugin_output import PluginOutputError, checked_epoch, checked_predictions, shown
 from seqbench.point import Point
 from seqbench.provenance import machine
 from seqbench.record import EpochProgress, LengthResult, PositionValue, Record, now
@@ -156,9 +156,15 @@ class EpochJudge:
     """The harness's side of a model's training loop: its ``on_epoch`` is the callback
     the loop calls after every epoch (``seqbench.model.EpochCallback``).
 
-    Each call checks the loss, scores the validation split, notes when ``run.target``
-    is first reached, appends the epoch's curve row, tells ``report`` and answers
-    whether to stop (patience) and whether this epoch is the best so far.
+    Each call checks the report against the model contract (``checked_epoch``: epochs
+    1, 2, ... up to ``run.epochs``, none after being told to stop) and the loss,
+    scores the validation split, notes when ``run.target`` is first reached, appends
+    the epoch's curve row, tells ``report`` and answers whether to stop (patience) and
+    whether this epoch is the best so far.
+
+    A report that fails is kept (``failure``): a loop that catches the exception and
+    trains on still fails its point, at its next report or when ``fit`` returns
+    (``raise_failure``).
     """
 
     def __init__(
@@ -183,8 +189,33 @@ class EpochJudge:
         self.tokens: float | None = 0.0  # their input tokens (None: not counted)
         self.epoch_start: float | None = None  # None: the epoch began with the train phase
         self.reached: tuple[int, float] | None = None  # (epoch, seconds) the target was reached
+        self.epochs_reported = 0
+        self.stopped = False  # an answer said stop: the loop must not report another epoch
+        self.failure: Exception | None = None  # what a report raised, the loop's to pass on
 
     def on_epoch(self, epoch: int, train_loss: float, examples_seen: int) -> EpochOutcome:
+        if self.failure is not None:
+            raise self.failure
+        try:
+            return self._judge(epoch, train_loss, examples_seen)
+        except Exception as error:
+            self.failure = error
+            raise
+
+    def raise_failure(self) -> None:
+        """After ``fit``: the exception an epoch report raised, should the loop have caught it."""
+        if self.failure is not None:
+            raise self.failure
+
+    def _judge(self, epoch: Any, train_loss: Any, examples_seen: Any) -> EpochOutcome:
+        if self.stopped:
+            raise PluginOutputError(
+                "model", self.model.name, f"on_epoch reported epoch {shown(epoch)} after epoch "
+                f"{self.epochs_reported} was answered stop=True; fit must return when told to stop")
+        epoch, train_loss, examples_seen = checked_epoch(
+            self.model.name, epoch, train_loss, examples_seen,
+            expected=self.epochs_reported + 1, epochs=self.run.epochs, train_size=len(self.train))
+        self.epochs_reported = epoch
         if not math.isfinite(train_loss):
             raise NonFiniteResult(f"training loss is {train_loss} at epoch {epoch}")
         validation = self._score_validation(epoch)
@@ -218,6 +249,7 @@ class EpochJudge:
             )
         patience = self.run.patience
         stop = patience is not None and self.since_best >= patience
+        self.stopped = stop
         self.epoch_start = self.phases.clock()
         if isinstance(self.train, FreshTrain):  # run.train_data = "fresh": the next epoch's examples
             self.train.start_epoch(epoch + 1)
@@ -422,6 +454,7 @@ def _run(point: Point, record: Record, phases: Phases, report: EpochReport | Non
         task, model, splits.train, splits.validation, point.run, phases, record.curves, report
     )
     phases.run("train", lambda: model.fit(splits.train, fit, judge.on_epoch))
+    judge.raise_failure()
 
     predictions, targets = phases.run(  # 5
         "eval", lambda: predict_split(model, splits.test, point.run.batch_size)

@@ -1,5 +1,6 @@
 """What a point checks of plugin output while it runs: each chunk of examples a task
-generates and each batch of predictions a model returns, against the task's Signature.
+generates and each batch of predictions a model returns, against the task's Signature,
+and each epoch a model's loop reports, against the model contract.
 
 NumPy broadcasts what it is given: predictions of shape (1,), (N, 1) or (N - 1,) for N
 scalar targets score a number all the same, and a split of 205 examples trains as well
@@ -8,18 +9,24 @@ point with a plausible metric. Each failure names the task or model and its plug
 (The conformance kit, ``seqbench.testing``, checks the same contract more thoroughly,
 at tiny sizes, before a plugin is published; these are the cheap checks every point
 can afford: counts, shapes, dtype kinds and token ranges, no pass over float values.)
+An epoch report seqbench would store wrongly (epoch 1.5, epoch 1 twice, more epochs than
+``run.epochs``, a negative or running-total ``examples_seen``, a number past 64 bits)
+fails its point here, before any of it reaches the record or the store.
 This module knows no plugins (it is below them); the pipeline adds the plugin's name.
 """
 
 from __future__ import annotations
 
+import numbers
 from typing import Any
 
 import numpy as np
 
+from seqbench.suite_input import brief
 from seqbench.task import Examples, Signature
 
-__all__ = ["PluginOutputError", "checked_examples", "checked_predictions", "expected_predictions"]
+__all__ = ["PluginOutputError", "checked_examples", "checked_predictions", "expected_predictions",
+           "checked_epoch", "shown"]
 
 
 class PluginOutputError(RuntimeError):
@@ -103,12 +110,16 @@ def expected_predictions(signature: Signature, count: int) -> str:
 
 def checked_predictions(model_name: str, predictions: Any, count: int, signature: Signature) -> np.ndarray:
     """``predictions`` (what ``predict`` returned for a batch of ``count`` examples) as
-    an array, if it has the shape and dtype kind ``signature`` promises; else
-    PluginOutputError naming the model and its plugin. Token predictions may be of any
-    width (a model tested at another length answers with its own); values are not
-    checked (a NaN is the metric's to report)."""
+    an array of seqbench's own, if it has the shape and dtype kind ``signature``
+    promises; else PluginOutputError naming the model and its plugin. Token predictions
+    may be of any width (a model tested at another length answers with its own); values
+    are not checked (a NaN is the metric's to report).
+
+    Always a copy: the caller keeps every batch's answers until the split ends, and a
+    model may write each batch into the one buffer it returns every time (or change an
+    answer after returning it); what was kept would then be the last batch, repeated."""
     try:
-        array = np.asarray(predictions)
+        array = np.array(predictions)
     except (TypeError, ValueError) as error:  # a ragged list
         raise _fail("model", model_name, f"predict() returned {type(predictions).__name__}, not an array "
                                          f"({type(error).__name__}: {error})") from None
@@ -124,3 +135,63 @@ def checked_predictions(model_name: str, predictions: Any, count: int, signature
                                          f"for a batch of {count} examples; expected "
                                          f"{expected_predictions(signature, count)}")
     return array
+
+
+def shown(value: Any) -> str:
+    """A value a plugin handed seqbench, for a one-line message: numbers and text as
+    ``brief`` shows them (NumPy scalars as the Python number they hold), anything else
+    by its type alone (its ``repr`` is the plugin's code, and may raise or print pages)."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return brief(value)
+    return f"an object of type {brief(type(value).__name__)}"
+
+
+def _integer(value: Any) -> int | None:
+    """``value`` as a Python int when it is an integer (Python's or NumPy's, never a bool)."""
+    if isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_)):
+        try:
+            return int(value)
+        except Exception:  # a class of the plugin's own, registered as Integral
+            return None
+    return None
+
+
+def checked_epoch(model_name: str, epoch: Any, train_loss: Any, examples_seen: Any,
+                  expected: int, epochs: int, train_size: int) -> tuple[int, float, int]:
+    """An ``on_epoch(epoch, train_loss, examples_seen)`` report as Python numbers, if it
+    keeps the model contract: ``epoch`` the ``expected`` one (1, then one more each
+    call) and at most ``epochs`` (``run.epochs``); ``train_loss`` a real number;
+    ``examples_seen`` an int from 0 to ``train_size``, the examples that epoch used (not
+    a running total). Else PluginOutputError naming the model and its plugin.
+
+    A loss that is a number but not finite passes: a diverging model is a result the
+    pipeline records (NonFiniteResult), not a broken plugin. The bounds keep every
+    figure inside 64 bits: epochs are bounded by ``run.epochs``, a suite value, and the
+    sum of examples_seen by ``epochs * train_size``."""
+    number = _integer(epoch)
+    if number is None:
+        raise _fail("model", model_name, f"on_epoch call {expected} reported epoch {shown(epoch)}; "
+                                         f"expected the int {expected} (epochs count 1, 2, ...)")
+    if number != expected:
+        again = f", after epoch {expected - 1}" if expected > 1 else ""
+        raise _fail("model", model_name, f"on_epoch call {expected} reported epoch {brief(number)}{again}; "
+                                         f"expected epoch {expected} (epochs count 1, 2, ..., one more each call)")
+    if number > epochs:
+        raise _fail("model", model_name, f"on_epoch reported epoch {number}, past run.epochs = {epochs}; "
+                                         "train at most settings.epochs epochs")
+    real = isinstance(train_loss, numbers.Real) and not isinstance(train_loss, (bool, np.bool_))
+    try:
+        loss = float(train_loss) if real else None
+    except Exception:  # an int past what a float holds, or a class of the plugin's own
+        loss = None
+    if loss is None:
+        raise _fail("model", model_name, f"epoch {number} reported train_loss {shown(train_loss)}; "
+                                         "expected the epoch's mean training loss, a float")
+    seen = _integer(examples_seen)
+    if seen is None or not 0 <= seen <= train_size:
+        raise _fail("model", model_name, f"epoch {number} reported examples_seen {shown(examples_seen)}; "
+                                         f"expected the int count of training examples that epoch used, "
+                                         f"0 to {train_size} (the training split; not a running total)")
+    return number, loss, seen
