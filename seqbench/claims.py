@@ -22,6 +22,11 @@ suspended job), whose points another run takes, as before. A lease, renewed by t
 and a run on another host (a shared file system may keep a dead client's lock); past
 its lease such a claim is stale. A renewal that fails is noted (``renew_error``) and
 tried again at the next tick; the renewer never stops before ``close``.
+
+A run stopped past that grace finds, when it runs again, that another run took its
+points: so each point is confirmed (``keep``) just before it starts, and a point this
+run no longer holds is not started (``Lost``). A point already running when it was
+taken runs in both; whichever record is written last is the point's one row.
 """
 
 from __future__ import annotations
@@ -42,7 +47,7 @@ from typing import Iterable
 from seqbench.errors import UserError
 from seqbench.paths import own_folders, safe_name
 
-__all__ = ["Claimant", "Claim", "LEASE_SECONDS", "RENEW_SECONDS", "STOPPED_GRACE_SECONDS", "claims_folder"]
+__all__ = ["Claimant", "Claim", "Lost", "LEASE_SECONDS", "RENEW_SECONDS", "STOPPED_GRACE_SECONDS", "claims_folder"]
 
 LEASE_SECONDS = 120.0
 RENEW_SECONDS = LEASE_SECONDS / 4
@@ -58,6 +63,15 @@ class Claim:
     pid: int
     host: str
     started_at: str
+
+
+@dataclass(frozen=True)
+class Lost:
+    """A point this run claimed and another run took while this run's lease had lapsed:
+    ``by`` holds it now, or (None) it was stored meanwhile."""
+
+    point: str
+    by: Claim | None
 
 
 def claims_folder(store: Path) -> Path:
@@ -125,6 +139,8 @@ class Claimant:
         self.renew_error: str | None = None
         self.store = store
         self.owner = uuid.uuid4().hex
+        # As ``Store.write`` stamps ``recorded_at``: a record stamped since was written meanwhile.
+        self.began = datetime.now(timezone.utc).isoformat(timespec="milliseconds")
         self.pid = os.getpid()
         self.host = socket.gethostname()
         self.folder = claims_folder(store)
@@ -163,13 +179,10 @@ class Claimant:
             for point in wanted:
                 if point in done:
                     continue
-                row = held.get(point)
-                if row is not None and row[1] != self.owner:
-                    if row[1] not in judged:
-                        judged[row[1]] = _owner_state(self.folder, row[1])
-                    if _holds(judged[row[1]], row[3] == self.host, row[5], now):
-                        others.append(Claim(point, row[2], row[3], row[4]))
-                        continue
+                holder = self._holder(held.get(point), now, judged)
+                if holder is not None:
+                    others.append(holder)
+                    continue
                 mine.append(point)
             started = datetime.now(timezone.utc).isoformat(timespec="seconds")
             connection.executemany(
@@ -184,6 +197,70 @@ class Claimant:
                 connection.execute("ROLLBACK")
             raise
         return mine, others
+
+    def keep(self, suite: str, point: str, skip_done: bool = True) -> Lost | None:
+        """Just before ``point`` starts: None if this run holds it (its lease renewed; or
+        taken again where no live run holds it and no run stored it since this run
+        began, nor, with ``skip_done``, as succeeded at all), else what became of it. A
+        lease this run renewed lately is only read: no run can take the point before it
+        has started. A store that cannot answer (a write lock held past the busy
+        timeout) answers None: the point starts, as it did before claims were confirmed."""
+        now = time.time()
+        connection = self.connection
+        try:
+            row = connection.execute("SELECT owner, lease_until FROM claims WHERE suite = ? AND point = ?",
+                                     (suite, point)).fetchone()
+            if row is not None and row[0] == self.owner and row[1] > now + LEASE_SECONDS / 2:
+                return None
+            connection.execute("BEGIN IMMEDIATE")
+            try:
+                lost = self._keep(suite, point, skip_done, time.time())
+                connection.execute("COMMIT")
+            except BaseException:
+                if connection.in_transaction:
+                    connection.execute("ROLLBACK")
+                raise
+        except sqlite3.Error:
+            return None
+        return lost
+
+    def _keep(self, suite: str, point: str, skip_done: bool, now: float) -> Lost | None:
+        """``keep``'s decision, inside its write transaction."""
+        connection = self.connection
+        row = connection.execute(
+            "SELECT point, owner, pid, host, started_at, lease_until FROM claims WHERE suite = ? AND point = ?",
+            (suite, point)).fetchone()
+        if row is not None and row[1] == self.owner:
+            connection.execute("UPDATE claims SET lease_until = ? WHERE suite = ? AND point = ?",
+                               (now + LEASE_SECONDS, suite, point))
+            return None
+        holder = self._holder(row, now, {})
+        if holder is not None:
+            return Lost(point, holder)
+        # Nobody holds it. A run that took it and stored it let go with that write: a
+        # record since this run began (or, resuming, any that succeeded) is that one's.
+        if row is None and connection.execute(
+                "SELECT 1 FROM runs WHERE suite = ? AND point = ? AND (recorded_at >= ? OR (? AND status = 'ok'))",
+                (suite, point, self.began, skip_done)).fetchone():
+            return Lost(point, None)
+        started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        connection.execute(
+            "INSERT OR REPLACE INTO claims (suite, point, owner, pid, host, started_at, lease_until)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (suite, point, self.owner, self.pid, self.host, started, now + LEASE_SECONDS))
+        return None
+
+    def _holder(self, row: tuple | None, now: float, judged: dict[str, _Owner]) -> Claim | None:
+        """The claim of another run that holds ``row``'s point (suite's claims row:
+        point, owner, pid, host, started_at, lease_until), None if none does; each
+        owner's lock is judged once in ``judged``."""
+        if row is None or row[1] == self.owner:
+            return None
+        if row[1] not in judged:
+            judged[row[1]] = _owner_state(self.folder, row[1])
+        if _holds(judged[row[1]], row[3] == self.host, row[5], now):
+            return Claim(row[0], row[2], row[3], row[4])
+        return None
 
     def release(self) -> None:
         """Let go of every claim this run still holds."""

@@ -17,11 +17,11 @@ from typing import Any, Callable, Iterable, Iterator, Literal, Mapping, TextIO
 import click
 
 from seqbench import registry
-from seqbench.claims import Claim, Claimant
+from seqbench.claims import Claim, Claimant, Lost
 from seqbench.devices import visible_gpu_count
 from seqbench.errors import UserError
 from seqbench.eta import expected_seconds
-from seqbench.executors.base import Executor, ProgressCallback
+from seqbench.executors.base import Executor, ProgressCallback, StartCheck
 from seqbench.paths import own_folders, safe_name
 from seqbench.plugins import PluginFailure
 from seqbench.point import Point
@@ -200,7 +200,16 @@ def _run_suite(suite: Suite, store: Store, claimant: Claimant, executor: Executo
     def heard(point: Point, epoch: EpochProgress) -> None:
         progress.epoch(printable(point.label()), epoch)
 
-    records = contained("run()", lambda: iter(_records(executor, todo, heard)))
+    taken: list[Lost] = []
+
+    def may_start(point: Point) -> bool:
+        # A run stopped past its lease (Ctrl-Z, SIGSTOP) may have had its points taken.
+        lost_to = claimant.keep(suite.name, point.hash, options.resume)
+        if lost_to is not None:
+            taken.append(lost_to)
+        return lost_to is None
+
+    records = contained("run()", lambda: iter(_records(executor, todo, heard, may_start)))
     kept = lost = 0
     try:
         while (yielded := _next_record(records, contained)) is not _END:
@@ -213,6 +222,8 @@ def _run_suite(suite: Suite, store: Store, claimant: Claimant, executor: Executo
             progress.finished(_line(point, record, stored), record.ok and stored, printable(point.label()))
     finally:
         progress.close()
+        if taken:
+            click.echo(f"suite {printable(suite.name)}: {_taken_over(taken)}", file=out)
     if progress.failed:
         # A point the store would not take is not in it: the report cannot show it.
         not_stored = ((f"; {kept} not stored (kept in {store.path}.unsaved)" if kept else "")
@@ -234,6 +245,18 @@ def _held_elsewhere(others: list[Claim]) -> str:
             + ("; ..." if len(owners) > 3 else "") + "), skipped")
 
 
+def _taken_over(lost: list[Lost]) -> str:
+    """``this run's claims lapsed (...) and other runs took 2 points, not started here: 1
+    being run by another run (pid 41 on host h since ...), skipped; 1 stored by another run
+    meanwhile``."""
+    held = [taken.by for taken in lost if taken.by is not None]
+    stored = len(lost) - len(held)
+    parts = ([_held_elsewhere(held)] if held else []) + ([f"{stored} stored by another run meanwhile"]
+                                                         if stored else [])
+    return (f"this run's claims lapsed (it was stopped, or could not renew them) and other runs took "
+            f"{_points(len(lost))}, not started here: " + "; ".join(parts))
+
+
 def _suite_option(name: str) -> str:
     """The report options that show suite ``name``, quoted for a shell."""
     if is_smoke_name(name):
@@ -250,21 +273,31 @@ StoreOutcome = Literal["stored", "kept", "lost"]
 
 def _store(store: Store, record: Record, provenance: dict[str, Any]) -> StoreOutcome:
     """Write ``record``, trying again after a pause if the store fails (a lock held past
-    the busy timeout, a full disk, an I/O error). If it still fails, the record is kept
-    as JSON beside the store and one line says where: a finished point is never lost,
-    and the sweep goes on. "stored", else "kept" (beside the store) or "lost" (not even
+    the busy timeout, a full disk, an I/O error); a record the store cannot take at all
+    (any other error: a value SQLite cannot hold) is not tried again. If it still
+    fails, the record is kept as JSON beside the store and one line says where: a
+    finished point is never lost, and the sweep goes on. "stored", else "kept" (beside the store) or "lost" (not even
     that); resume runs a point not stored again."""
-    for attempt in range(WRITE_ATTEMPTS):
+    tries = 0
+    while True:
+        tries += 1
         try:
             store.write(record, provenance)
             return "stored"
         except (sqlite3.Error, OSError) as error:
+            failure: Exception = error
+            if tries == WRITE_ATTEMPTS:
+                break
+            time.sleep(WRITE_RETRY_SECONDS[min(tries, len(WRITE_RETRY_SECONDS)) - 1])
+        except Exception as error:
+            # The record itself cannot be written (a value a plugin reported that SQLite
+            # cannot hold: an int past 64 bits raises OverflowError); trying again is no use.
             failure = error
-            if attempt < len(WRITE_RETRY_SECONDS):
-                time.sleep(WRITE_RETRY_SECONDS[attempt])
+            break
     name = f"{safe_name(record.suite)}-{safe_name(record.point)}"
     outcome: StoreOutcome
     try:
+        text = json.dumps({"record": record.to_dict(), "provenance": provenance}, default=str)
         # Folder and file of their own: a link planted beside the store (STORE.unsaved ->
         # elsewhere, or a .partial -> ~/.profile) is replaced, never written through.
         folder = own_folders(store.path.parent, store.path.name + ".unsaved")
@@ -272,17 +305,26 @@ def _store(store: Store, record: Record, provenance: dict[str, Any]) -> StoreOut
         partial.unlink(missing_ok=True)  # a crash's leftover, or a link: made anew below
         descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
         with os.fdopen(descriptor, "w") as file:
-            file.write(json.dumps({"record": record.to_dict(), "provenance": provenance}, default=str))
+            file.write(text)
         os.replace(partial, kept)
         where, outcome = f"kept in {kept}", "kept"
-    except OSError as error:
-        where, outcome = f"and could not be kept beside it either ({error})", "lost"
+    except Exception as error:  # a full disk, or a value even JSON cannot write (an int of 5,000 digits)
+        where, outcome = f"and could not be kept beside it either ({_described(error)})", "lost"
     click.echo(
         printable(f"seqbench: could not store {record.suite} point {record.point} in {store.path} "
-                  f"after {WRITE_ATTEMPTS} tries ({failure}); {where}; the sweep goes on"),
+                  f"after {tries} {'try' if tries == 1 else 'tries'} ({_described(failure)}); {where}; "
+                  "the sweep goes on"),
         err=True,
     )
     return outcome
+
+
+def _described(error: Exception) -> str:
+    """``OverflowError: Python int too large ...``; sqlite3's and the OS's errors say
+    what they are without their class's name."""
+    if isinstance(error, (sqlite3.Error, OSError)):
+        return str(error)
+    return f"{type(error).__name__}: {error}"
 
 
 _END = object()
@@ -299,16 +341,23 @@ def _next_record(records: Iterator[Any], contained: Callable[[str, Callable[[], 
 
 
 def _records(
-    executor: Executor, points: list[Point], on_progress: ProgressCallback
+    executor: Executor, points: list[Point], on_progress: ProgressCallback, may_start: StartCheck
 ) -> Iterable[Record | Mapping[str, Any]]:
-    """``executor.run(points, on_progress=...)``; an executor written before ``run``
-    took ``on_progress`` is called without it, with the callback set as its
-    ``on_progress`` attribute, as those versions did."""
+    """``executor.run(points, on_progress=..., may_start=...)``, each keyword passed
+    only to a ``run`` that takes it; an executor written before ``run`` took
+    ``on_progress`` has the callback set as its ``on_progress`` attribute, as those
+    versions did."""
     parameters = inspect.signature(executor.run).parameters.values()
-    if any(p.name == "on_progress" or p.kind is p.VAR_KEYWORD for p in parameters):
-        return executor.run(points, on_progress=on_progress)
-    executor.on_progress = on_progress
-    return executor.run(points)
+    takes_any = any(p.kind is p.VAR_KEYWORD for p in parameters)
+    names = {p.name for p in parameters}
+    keywords: dict[str, Any] = {}
+    if takes_any or "on_progress" in names:
+        keywords["on_progress"] = on_progress
+    else:
+        executor.on_progress = on_progress
+    if takes_any or "may_start" in names:
+        keywords["may_start"] = may_start
+    return executor.run(points, **keywords)
 
 
 # A failed point's progress line shows its error's first line up to here; the store

@@ -7,11 +7,15 @@ from typing import Any, Callable, ClassVar, Iterator, Mapping, Sequence
 from seqbench.point import Point
 from seqbench.record import EpochProgress, Record
 
-__all__ = ["Executor", "ProgressCallback"]
+__all__ = ["Executor", "ProgressCallback", "StartCheck"]
 
 ProgressCallback = Callable[[Point, EpochProgress], None]
 """``on_progress(point, progress)``: a running point's latest epoch, ``progress`` as
 ``seqbench.pipeline.run_point``'s ``on_epoch`` reports it."""
+
+StartCheck = Callable[[Point], bool]
+"""``may_start(point)``: False when another run took the point (this run's claims
+lapsed while it was stopped): the executor must not start it, and yields no record for it."""
 
 
 class Executor:
@@ -32,6 +36,11 @@ class Executor:
     ``seqbench run`` passes ``on_progress`` to ``run``. An executor that can see its
     running points' epochs calls it with (point, progress); one that cannot (Ray) never
     calls it. An executor whose ``run`` takes no ``on_progress`` is called without one.
+
+    ``seqbench run`` also passes ``may_start``: call it just before starting each point
+    (not all at once up front) and skip the point, yielding nothing for it, when it
+    answers False. An executor whose ``run`` takes no ``may_start`` starts every point
+    it is given, as before.
     """
 
     name: ClassVar[str]
@@ -49,7 +58,8 @@ class Executor:
         """Refuse, with a UserError, points this executor cannot run as configured."""
 
     def run(
-        self, points: Sequence[Point], on_progress: ProgressCallback | None = None
+        self, points: Sequence[Point], on_progress: ProgressCallback | None = None,
+        may_start: StartCheck | None = None,
     ) -> Iterator[Record | Mapping[str, Any]]:
         raise NotImplementedError
 

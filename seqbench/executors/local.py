@@ -9,7 +9,7 @@ from typing import Any, Iterator, Sequence
 import click
 
 from seqbench.errors import UserError
-from seqbench.executors.base import Executor, ProgressCallback
+from seqbench.executors.base import Executor, ProgressCallback, StartCheck
 from seqbench.executors.gpus import GpuPool, needs_gpu, pinned_index, visible_gpus
 from seqbench.executors.subprocess_worker import WorkerProcess, remove_stale_point_dirs
 from seqbench.point import Point
@@ -107,7 +107,8 @@ class LocalExecutor(Executor):
                 seen[worker] = progress
                 on_progress(worker.point, progress)
 
-    def run(self, points: Sequence[Point], on_progress: ProgressCallback | None = None) -> Iterator[Record]:
+    def run(self, points: Sequence[Point], on_progress: ProgressCallback | None = None,
+            may_start: StartCheck | None = None) -> Iterator[Record]:
         remove_stale_point_dirs()
         pending = list(points)
         running: dict[WorkerProcess, str | None] = {}  # each worker and the GPU it holds
@@ -118,6 +119,8 @@ class LocalExecutor(Executor):
             while pending or running:
                 while len(running) < self.slots and (index := self._startable(pending, pool)) is not None:
                     point = pending.pop(index)
+                    if may_start is not None and not may_start(point):
+                        continue  # another run took it: it runs there
                     gpu = pool.take() if self.gpus and needs_gpu(point) else None
                     running[WorkerProcess(point, self._env(gpu))] = gpu
                 full = len(running) >= self.slots or self._startable(pending, pool) is None

@@ -26,7 +26,7 @@ from typing import Any, Iterator, Sequence
 import click
 
 from seqbench.errors import UserError
-from seqbench.executors.base import Executor, ProgressCallback
+from seqbench.executors.base import Executor, ProgressCallback, StartCheck
 from seqbench.executors.gpus import device_of, needs_gpu, pinned_index
 from seqbench.executors.local import THREAD_VARIABLES
 from seqbench.executors.subprocess_worker import WorkerProcess, remove_stale_point_dirs
@@ -217,8 +217,12 @@ class RayExecutor(Executor):
             err=True,
         )
 
-    def run(self, points: Sequence[Point], on_progress: ProgressCallback | None = None) -> Iterator[Record]:
+    def run(self, points: Sequence[Point], on_progress: ProgressCallback | None = None,
+            may_start: StartCheck | None = None) -> Iterator[Record]:
         # on_progress is never called: the workers' progress files are on other machines.
+        # may_start is asked as each task is submitted: with --jobs N the rest wait here
+        # and are asked in turn; without it every point is submitted at once, and a task
+        # Ray holds is not asked again.
         self._connect()
         ray = self._ray
         has_gpus = ray.cluster_resources().get("GPU", 0) > 0
@@ -229,6 +233,8 @@ class RayExecutor(Executor):
             while queue or self._pending:
                 while queue and len(self._pending) < limit:
                     point = queue.pop(0)
+                    if may_start is not None and not may_start(point):
+                        continue  # another run took it: it runs there
                     # "auto" takes a GPU where the cluster has one; "cuda" insists on it.
                     gpu = needs_gpu(point) and (has_gpus or device_of(point) != "auto")
                     if gpu and not has_gpus:
