@@ -253,12 +253,17 @@ def test_a_plot_refused_while_drawing_leaves_no_folder_of_its_own(tmp_path):
     path = altered(seqbench_store(tmp_path / "store.sqlite"), "UPDATE curves SET epoch = 1.5 WHERE epoch = 1")
     kept = tmp_path / "kept"
     kept.mkdir()
-    for out in (tmp_path / "new" / "deeper", kept / "report"):
+    (kept / "precious.txt").write_text("the user's")
+    # new/.. and gone/../kept name folders that were there, though the path's text has
+    # parts that are not: only folders this report made itself may go.
+    for out in (tmp_path / "new" / "deeper", kept / "report", tmp_path / "new" / "..",
+                tmp_path / "gone" / ".." / "kept"):
         result = CliRunner().invoke(main, ["report", "--store", str(path), "--plot", "--out", str(out)])
         assert result.exit_code == 2 and "epoch is the number 1.5" in result.output, result.output
         assert "Traceback" not in result.output
-    assert not (tmp_path / "new").exists()
-    assert kept.is_dir() and not any(kept.iterdir())
+    assert not (tmp_path / "new").exists() and not (tmp_path / "gone").exists()
+    assert (kept / "precious.txt").read_text() == "the user's" and path.is_file()
+    assert not (kept / "report").exists()
 
 
 def test_a_folder_or_a_device_given_as_a_store_or_a_bundle_is_one_line(tmp_path):

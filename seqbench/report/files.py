@@ -4,6 +4,7 @@ CSV tables; or the runs' curves as TensorBoard event files."""
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 from pathlib import Path
@@ -41,10 +42,9 @@ def write_files(
 ) -> None:
     """``--plot`` (figures and the summary page under ``out``) and ``--tensorboard``."""
     if out is not None:
-        made = [folder for folder in (out, *out.parents) if not folder.exists()]
         # A folder that cannot be made fails here (OSError: one line from the CLI), not
         # after the report has been announced.
-        out.mkdir(parents=True, exist_ok=True)
+        made = _make_folders(out)
         echo(f"writing the report to {out}")
         try:
             write_report(groups, out, formats, echo, band)
@@ -58,17 +58,31 @@ def write_files(
         echo(f"tensorboard: {written} runs' curves in {tensorboard} (view with: tensorboard --logdir {tensorboard})")
 
 
-def _remove_made(made: list[Path]) -> None:
-    """Remove the folders this report made (``made``: the deepest first), with what it
-    wrote in them; a folder that was there before is left as it is."""
-    if not made:
-        return
-    shutil.rmtree(made[0], ignore_errors=True)
-    for folder in made[1:]:
+def _make_folders(out: Path) -> list[Path]:
+    """Make ``out`` and the folders above it that are missing, one at a time; the ones
+    this call made, outermost first. Only a folder whose own ``mkdir`` succeeded here
+    counts as made: ``new/..`` names the working folder, which a test of the path's
+    text (``Path("new/..").exists()`` is False while ``new`` is missing) would count,
+    and so would a folder another process made meanwhile."""
+    made: list[Path] = []
+    for depth in range(1, len(out.parts) + 1):
+        folder = Path(*out.parts[:depth])
         try:
-            folder.rmdir()
-        except OSError:  # no longer empty: someone else's now
-            return
+            os.mkdir(folder)
+        except FileExistsError:
+            if not folder.is_dir():
+                raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(folder)) from None
+            continue
+        made.append(folder)
+    return made
+
+
+def _remove_made(made: list[Path]) -> None:
+    """Remove the folders ``_make_folders`` made (outermost first) with what this report
+    wrote in them, the deepest first; a folder that was there before is left as it is,
+    with whatever was written into it."""
+    for folder in reversed(made):
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def check_out(out: Path, option: str = "--out") -> None:
