@@ -148,6 +148,21 @@ def shown(value: Any) -> str:
     return f"an object of type {brief(type(value).__name__)}"
 
 
+def _scalar(value: Any) -> Any:
+    """The number a 0-d array or tensor holds (``.item()``: a Python number, a bool
+    staying a bool), else ``value`` as it is. Only a value whose ``shape`` is empty is
+    asked: an array of many elements is not converted (nor copied) to find out."""
+    if isinstance(value, np.generic):
+        return value.item()
+    shape = getattr(value, "shape", None)
+    if isinstance(shape, tuple) and len(shape) == 0:  # torch.Size is a tuple too
+        try:
+            return value.item()
+        except Exception:  # the plugin's own class with a shape: judged as it is
+            return value
+    return value
+
+
 def _integer(value: Any) -> int | None:
     """``value`` as a Python int when it is an integer (Python's or NumPy's, never a bool)."""
     if isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_)):
@@ -169,7 +184,12 @@ def checked_epoch(model_name: str, epoch: Any, train_loss: Any, examples_seen: A
     A loss that is a number but not finite passes: a diverging model is a result the
     pipeline records (NonFiniteResult), not a broken plugin. The bounds keep every
     figure inside 64 bits: epochs are bounded by ``run.epochs``, a suite value, and the
-    sum of examples_seen by ``epochs * train_size``."""
+    sum of examples_seen by ``epochs * train_size``.
+
+    A value of one element with no dimensions, a 0-d NumPy array or a 0-d tensor (a
+    loss as ``loss.detach()`` or ``loss.cpu().numpy()`` leaves it), is the number it
+    holds: ``float()`` reads those, as seqbench did before these checks."""
+    epoch, train_loss, examples_seen = _scalar(epoch), _scalar(train_loss), _scalar(examples_seen)
     number = _integer(epoch)
     if number is None:
         raise _fail("model", model_name, f"on_epoch call {expected} reported epoch {shown(epoch)}; "

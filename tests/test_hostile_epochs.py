@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -221,3 +222,20 @@ def test_bad_epoch_reports_leave_the_sweep_and_the_store_whole(install_plugin, w
     assert "damaged" not in per_epoch.output
     again = invoke_run(str(suite), "--store", str(store_path), "--resume")
     assert again.exit_code == 1 and "Traceback" not in again.output, again.output
+
+
+def test_a_loss_left_as_a_0d_array_or_tensor_is_the_number_it_holds():
+    """``loss.detach()`` and ``loss.cpu().numpy()`` are what a torch loop has at hand;
+    ``float()`` read them before the checks, and they passed then."""
+    import torch
+
+    from seqbench.plugin_output import PluginOutputError, checked_epoch
+
+    for loss, epoch, seen in ((torch.tensor(0.5), torch.tensor(1), torch.tensor(8)),
+                              (np.array(0.5, dtype=np.float32), np.array(1), np.array(8))):
+        checked = checked_epoch("m", epoch, loss, seen, expected=1, epochs=2, train_size=8)
+        assert checked == (1, 0.5, 8) and [type(value) for value in checked] == [int, float, int]
+    with pytest.raises(PluginOutputError, match="train_loss"):  # a bool is no loss, 0-d or not
+        checked_epoch("m", 1, torch.tensor(True), 8, expected=1, epochs=2, train_size=8)
+    with pytest.raises(PluginOutputError, match="train_loss"):  # many losses are not the epoch's one
+        checked_epoch("m", 1, np.array([0.5, 0.25]), 8, expected=1, epochs=2, train_size=8)
