@@ -51,6 +51,9 @@ __all__ = ["Claimant", "Claim", "Lost", "LEASE_SECONDS", "RENEW_SECONDS", "STOPP
 
 LEASE_SECONDS = 120.0
 RENEW_SECONDS = LEASE_SECONDS / 4
+# How long confirming a point's claim waits for another writer's lock before the point
+# starts unconfirmed (``Claimant.keep``).
+KEEP_BUSY_MS = 1_000
 # How long past its lease a live owner on this host keeps its claims (``_holds``).
 STOPPED_GRACE_SECONDS = 4 * LEASE_SECONDS
 
@@ -212,14 +215,21 @@ class Claimant:
                                      (suite, point)).fetchone()
             if row is not None and row[0] == self.owner and row[1] > now + LEASE_SECONDS / 2:
                 return None
-            connection.execute("BEGIN IMMEDIATE")
+            # Briefly: a point waiting on another writer's lock would wait the store's
+            # whole busy timeout (60 s) at every start; not confirmed, it starts.
+            waited = connection.execute("PRAGMA busy_timeout").fetchone()[0]
+            connection.execute(f"PRAGMA busy_timeout = {KEEP_BUSY_MS}")
             try:
-                lost = self._keep(suite, point, skip_done, time.time())
-                connection.execute("COMMIT")
-            except BaseException:
-                if connection.in_transaction:
-                    connection.execute("ROLLBACK")
-                raise
+                connection.execute("BEGIN IMMEDIATE")
+                try:
+                    lost = self._keep(suite, point, skip_done, time.time())
+                    connection.execute("COMMIT")
+                except BaseException:
+                    if connection.in_transaction:
+                        connection.execute("ROLLBACK")
+                    raise
+            finally:
+                connection.execute(f"PRAGMA busy_timeout = {int(waited)}")
         except sqlite3.Error:
             return None
         return lost

@@ -122,6 +122,28 @@ def test_a_point_this_run_holds_on_a_fresh_lease_is_kept_without_waiting_for_the
         claimant.close()
 
 
+def test_a_lapsed_claim_meets_a_locked_store_briefly_and_the_point_starts(store):
+    # Renewals fail while another run holds the write lock, so the lease lapses; the
+    # confirmation then needs the lock too. It waited out the store's 60 s busy timeout
+    # at every point's start; now it gives up after KEEP_BUSY_MS and the point starts.
+    claimant = Claimant(store.connection, store.path, renew_every=60)
+    blocker = sqlite3.connect(store.path, isolation_level=None)
+    try:
+        claimant.claim("s", ["p"])
+        lapse(store.path, claimant.owner)
+        before = store.connection.execute("PRAGMA busy_timeout").fetchone()[0]
+        blocker.execute("BEGIN IMMEDIATE")
+        began = time.monotonic()
+
+        assert claimant.keep("s", "p") is None
+
+        assert time.monotonic() - began < 20  # not the 60 s of the store's own timeout
+        assert store.connection.execute("PRAGMA busy_timeout").fetchone()[0] == before
+    finally:
+        blocker.close()
+        claimant.close()
+
+
 def test_a_lapsed_claim_nobody_took_is_renewed_as_its_point_starts(store):
     # The run was stopped, but no other run came: its points are still its own, and the
     # point starting now holds a full lease again (its renewer may not have ticked yet).
