@@ -63,6 +63,23 @@ def test_the_wkv_stays_exact_where_its_exponentials_overflow_float32():
                                    rtol=1e-5, atol=1e-5)
 
 
+def test_a_decay_past_float32_keeps_only_the_last_step_as_the_kernels_loop_does():
+    # exp(time_decay) overflows once time_decay passes 88.7: w = inf, log_decay = -inf,
+    # and the chunked form's 0 * -inf (a gap of 0 steps) had made every output NaN.
+    _, bonus, k, v = wkv_inputs(3)
+    log_decay = -torch.exp(torch.full((k.shape[2],), 89.0))
+    assert torch.isinf(log_decay).all()
+
+    expected = sequential_wkv(log_decay, bonus, k, v)
+    for chunk in (1, 3, 16):
+        torch.testing.assert_close(wkv_chunked(log_decay, bonus, k, v, chunk), expected)
+    # w = inf keeps only what decays 0 steps: the previous position and this one.
+    previous, current = torch.exp(k[:, :-1].double()), torch.exp(bonus.double() + k[:, 1:].double())
+    two_terms = (previous * v[:, :-1] + current * v[:, 1:]) / (previous + current)
+    torch.testing.assert_close(expected[:, 1:].double(), two_terms, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(expected[:, 0], v[:, 0])
+
+
 def test_the_wkv_gradients_are_exact_across_chunks():
     """The detached shifts (each row's largest exponent, the carried state's) change no
     gradient: checked against finite differences in float64."""

@@ -131,7 +131,10 @@ class TorchRWKV(CausalArchitecture):
     mlp_expand: int = param(
         4, min=0, max=MAX_LAYERS, help="channel-mixing width as a multiple of d_model (RWKV-4's 4); 0: none"
     )
-    chunk: int = param(16, min=1, max=MAX_WIDTH, help="positions of the WKV computed at once (exact at any size)")
+    chunk: int = param(
+        16, min=1, max=MAX_WIDTH,
+        help="positions of the WKV computed at once (exact at any size; memory grows as batch x length x chunk x width)",
+    )
 
 
 @dataclass

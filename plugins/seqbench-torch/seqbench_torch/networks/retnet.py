@@ -9,7 +9,8 @@ is the decay's part here), then
     Retention(X) = (Q K^T * D) V,   D_nm = gamma^(n - m) for n >= m, else 0,
 
 with a fixed decay per head, gamma_h = 1 - 2^(-5 - h): heads that remember for 32 to
-2^(4 + heads) positions (the "multi-scale"). Each head's output is normalised on its
+2^(4 + heads) positions (the "multi-scale"; in float32 gamma is exactly 1 from the 20th
+head on, h = 19: those heads do not decay at all). Each head's output is normalised on its
 own (GroupNorm with a group per head), gated by swish(X W_G) and projected back:
 ``W_O (swish(X W_G) * GroupNorm(heads))``. Values and the gate are 2 d_model wide, as
 in the paper. The block around it is the shared pre-norm one (LayerNorm, retention,

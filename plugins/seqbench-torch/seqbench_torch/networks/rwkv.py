@@ -46,6 +46,9 @@ __all__ = ["ChannelMixing", "RWKVBlock", "TimeMixing", "rwkv_network", "sequenti
 # The kernel's "minus infinity" for the empty state's exponent: finite, so that the
 # first comparison never computes inf - inf (NaN).
 NO_EXPONENT = -1e38
+# The most negative log-decay the chunked WKV multiplies by step counts: e^(-1e30) is 0
+# in any float, and 1e30 times a chunk's steps (up to 65,536) stays well inside float32.
+DECAY_FLOOR = 1e30
 
 
 def sequential_wkv(log_decay: torch.Tensor, bonus: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
@@ -71,7 +74,12 @@ def wkv_chunked(
     """The same wkv, ``chunk`` positions at a time (see the module's docstring).
 
     The shifts (each row's largest exponent, the state's ``p``) are detached: the
-    result does not depend on them, so their gradient is exactly zero."""
+    result does not depend on them, so their gradient is exactly zero. A decay past
+    float32 (``exp(time_decay)`` overflows once time_decay passes 88.7: w = inf) is
+    floored at -DECAY_FLOOR: ``0 * -inf`` at a gap of 0 steps would be NaN, where
+    the kernel's loop (no such product) keeps the previous position, which decays 0
+    steps, and forgets the rest, as the floor does."""
+    log_decay = log_decay.clamp(min=-DECAY_FLOOR)
     batch, length, channels = k.shape
     numerator, denominator = k.new_zeros(batch, channels), k.new_zeros(batch, channels)
     exponent = k.new_full((batch, channels), NO_EXPONENT)
