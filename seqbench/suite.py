@@ -523,8 +523,18 @@ def _resolve_task(
         # A rule across parameters that a swept value breaks: name the value, since the
         # [task] table is fine at the axis' other values.
         at = ", ".join(f"task.{key} = {brief(value)}" for key, value in sorted(swept.items()))
-        raise UserError(f"{where}: [task] {task_cls.name}{f' at [sweep] {at}' if at else ''}: {error}") from None
+        raise UserError(f"{where}: [task] {task_cls.name}{f' at [sweep] {at}' if at else ''}: "
+                        f"{_unprefixed(str(error), task_cls.name)}") from None
     return params, task
+
+
+def _unprefixed(message: str, name: str) -> str:
+    """A task's own message without the ``name: `` it may begin with: the line already
+    names the task (``[task] parity: parity: min_length ...`` read twice)."""
+    for prefix in (f"{name}: ", f"task {name!r}: "):
+        if message.startswith(prefix):
+            return message[len(prefix):]
+    return message
 
 
 def _resolve_run(

@@ -524,3 +524,15 @@ def test_a_swept_value_that_breaks_a_rule_is_named_as_swept(tmp_path, store_path
     suite.write_text(text)
 
     assert_one_line_error(invoke_run(str(suite), "--store", str(store_path)), store_path, fragment)
+
+
+@pytest.mark.parametrize("task, setting, message", [
+    ("parity", "length = 3\nmin_length = 5", "[task] parity: min_length (5) must be at most length (3)"),
+    ("flip-flop", "length = 5", "[task] flip-flop: length must be even"),
+])
+def test_a_task_that_names_itself_in_its_error_is_named_once(tmp_path, store_path, task, setting, message):
+    # The line names the task already; its own "parity: ..." prefix read twice.
+    suite = tmp_path / "suite.toml"
+    suite.write_text(f'[task]\nname = "{task}"\n{setting}\n' + ORACLE)
+    line = assert_one_line_error(invoke_run(str(suite), "--store", str(store_path), "--dry-run"), store_path, message)
+    assert line.count(f"{task}:") == 1
