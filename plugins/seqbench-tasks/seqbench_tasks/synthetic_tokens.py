@@ -109,7 +109,7 @@ def draw_for_split(draw: Callable[[int], np.ndarray], count: int, split: str, ta
     if have < count:
         raise ValueError(
             f"task {task!r}: the {split} split owns too few of the possible inputs to draw "
-            f"{count}; make sequences longer or the vocabulary larger"
+            f"{count}; make sequences longer (or the vocabulary larger, where the task has one)"
         )
     return np.concatenate(kept)[:count]
 
