@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from seqbench.plots.canvas import (
-    BAND_NOTE, ORACLE_COLOR, Palette, Sharing, bar_lengths, draw_floor, draw_series, figure_legend, panels,
+    BAND_NOTE, ORACLE_COLOR, PANEL_WIDTH, Palette, Sharing, bar_lengths, draw_floor, draw_series, figure_legend,
+    panels,
     set_scales, spans_decades, zero_position,
 )
 
@@ -152,6 +153,7 @@ def point_grid(
         note = "mean over seeds; bar: its 95% interval (none with one seed)"
     rows, cols = len(facet_values(data, row)), len(facet_values(data, col))
     figure, axes = panels(rows, cols, title, note)
+    widest = 0.0  # inches the widest panel's tick labels need side by side
     for r, c, row_value, col_value, panel in _facets(data, row, col):
         ax = axes[r, c]
         shown = panel[~panel["oracle"]] if floor is not None else panel
@@ -166,7 +168,13 @@ def point_grid(
             colour = ORACLE_COLOR if item.oracle else palette(item.series)
             ax.errorbar([position], [item.mean], yerr=bar_lengths([item.mean], [bottom], [top]),
                         fmt="o", color=colour, capsize=4, label=item.series)
-        ax.set_xticks(positions, shown["series"].tolist(), rotation=20, ha="right")
+        # A series' name on its own lines (model, then each parameter), level: names at
+        # an angle reached far left of the panel, and the layout shrank the panel to
+        # fit them (six series of 40 characters left it a sliver).
+        names = [_stacked(name) for name in shown["series"].tolist()]
+        ax.set_xticks(positions, names, fontsize="small")
+        longest = max((len(word) for name in names for word in name.split("\n")), default=0)
+        widest = max(widest, len(names) * max(longest, 1) * SMALL_CHARACTER_INCHES)
         if floor is not None:
             for item in panel[panel["oracle"]].itertuples(index=False):
                 draw_floor(ax, [0], [item.mean], f"{item.series} ({floor})", zero_position(values))
@@ -174,5 +182,23 @@ def point_grid(
             ax.set_ylim(bottom=min(0.0, min(values)))
         ax.set_title(panel_title([(row_label, row_value), (col_label, col_value)]), fontsize="medium")
         ax.set_ylabel(ylabel.get(row_value, "") if isinstance(ylabel, dict) else ylabel)
+    if widest > PANEL_WIDTH * LABEL_SHARE:
+        # Room for each series' stacked name: a panel as wide as its names need.
+        wider = figure.get_figwidth() + cols * (widest / LABEL_SHARE - PANEL_WIDTH)
+        figure.set_figwidth(min(wider, MAX_FIGURE_INCHES))
     figure_legend(figure, axes)
     return figure
+
+
+# A character of matplotlib's "small" tick font (8.3 pt DejaVu Sans), in inches, and the
+# share of a panel's width its plotting area gets (the rest: axis label and margins).
+SMALL_CHARACTER_INCHES = 0.065
+LABEL_SHARE = 0.8
+# Past this a figure is shrunk to fit a page anyway: names may overlap there instead.
+MAX_FIGURE_INCHES = 30.0
+
+
+def _stacked(series: str) -> str:
+    """``torch:lstm hidden=64`` as ``torch:lstm`` over ``hidden=64``: a tick label that
+    is as wide as its longest word."""
+    return "\n".join(series.split(" "))
