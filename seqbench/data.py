@@ -21,11 +21,12 @@ examples out of validation and test too.
 
 from __future__ import annotations
 
+import weakref
 from typing import Iterator
 
 import numpy as np
 
-from seqbench.plugin_output import checked_examples
+from seqbench.plugin_output import check_new_arrays, checked_examples
 from seqbench.task import Examples, Signature, Task
 
 __all__ = ["Split", "FreshTrain", "SPLITS", "CHUNK_SIZE", "TRAIN_DATA"]
@@ -34,6 +35,10 @@ SPLITS = ("train", "validation", "test")
 CHUNK_SIZE = Task.chunk_size  # the default; a task may set its own
 CACHE_LIMIT_BYTES = 256 << 20
 TRAIN_DATA = ("fixed", "fresh")  # the values of run.train_data
+
+
+# The arrays of the chunk a task's generate last handed seqbench in this process.
+_last_handed: tuple[weakref.ref[np.ndarray], ...] = ()
 
 
 class Split:
@@ -68,8 +73,16 @@ class Split:
         # broadcasts), stored as an ok point with the wrong number of examples.
         if self._signature is None:
             self._signature = self.task.signature
-        return checked_examples(self.task.name, examples, count, self._signature,
-                                f"generate({count}, rng, split={self.name!r})")
+        where = f"generate({count}, rng, split={self.name!r})"
+        checked = checked_examples(self.task.name, examples, count, self._signature, where)
+        # Compared with the chunk handed just before, of any split (generate calls come
+        # one after another in a point's process): what a task that refills one buffer
+        # on every call returns. A weak reference: a chunk already let go is no concern.
+        global _last_handed
+        earlier = [array for array in (ref() for ref in _last_handed) if array is not None]
+        check_new_arrays(self.task.name, checked, earlier, where)
+        _last_handed = (weakref.ref(checked.inputs), weakref.ref(checked.targets))
+        return checked
 
     def prepare(self) -> None:
         """Generate and keep the chunks if they fit the cache limit (the "data" phase)."""

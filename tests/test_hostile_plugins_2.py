@@ -119,7 +119,18 @@ BREAKS = {
     "targets-column": lambda e: Examples(e.inputs, e.targets[:, None]),
     "integer-inputs": lambda e: Examples(e.inputs.astype(np.int64), e.targets),
     "tuple": lambda e: (e.inputs, e.targets),
+    "one-buffer": lambda e: refilled(e),
 }
+
+_BUFFERS = {}
+
+def refilled(e):
+    # One buffer per shape, refilled and returned by every call: a split's chunk
+    # becomes the next split's of its size when that is made.
+    inputs = _BUFFERS.setdefault(("inputs", e.inputs.shape), np.empty_like(e.inputs))
+    targets = _BUFFERS.setdefault(("targets", e.targets.shape), np.empty_like(e.targets))
+    inputs[...], targets[...] = e.inputs, e.targets
+    return Examples(inputs, targets)
 
 def broken(how):
     @dataclass
@@ -146,8 +157,11 @@ def register_tasks(register):
                            "shape (32,); its signature is continuous -> scalar"),
         ("integer-inputs", "inputs of shape (32, 5, 2) and dtype int64; expected floats"),
         ("tuple", "returned tuple, not Examples(inputs, targets) of NumPy arrays"),
+        # Validation (16 examples, a buffer of its own shape) first, then test refills it.
+        ("one-buffer", "generate(16, rng, split='test') returned arrays in the memory of arrays it "
+                       "returned before, which seqbench keeps; return new arrays from every call"),
     ],
-    ids=["count", "width", "targets-column", "integer-inputs", "tuple"],
+    ids=["count", "width", "targets-column", "integer-inputs", "tuple", "one-buffer"],
 )
 def test_examples_other_than_the_signature_declares_fail_the_point_naming_the_task(install_plugin, how, fragment):
     install_plugin("seqbench-badtasks", BAD_TASKS)
