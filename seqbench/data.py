@@ -26,7 +26,7 @@ from typing import Iterator
 
 import numpy as np
 
-from seqbench.plugin_output import check_new_arrays, checked_examples
+from seqbench.plugin_output import check_unchanged, checked_examples
 from seqbench.task import Examples, Signature, Task
 
 __all__ = ["Split", "FreshTrain", "SPLITS", "CHUNK_SIZE", "TRAIN_DATA"]
@@ -37,8 +37,26 @@ CACHE_LIMIT_BYTES = 256 << 20
 TRAIN_DATA = ("fixed", "fresh")  # the values of run.train_data
 
 
-# The arrays of the chunk a task's generate last handed seqbench in this process.
-_last_handed: tuple[weakref.ref[np.ndarray], ...] = ()
+# The chunk a task's generate last handed seqbench in this process, each array with a
+# fingerprint of its values: the task's next call must leave it as it was. None once
+# examples have gone to a model since (a model may write into its inputs; that change
+# is not the task's to answer for).
+_last_handed: list[tuple[weakref.ref[np.ndarray], bytes]] | None = None
+# Values of an array its fingerprint reads, evenly spread: a gather, not a pass.
+_FINGERPRINT_VALUES = 4096
+
+
+def _fingerprint(array: np.ndarray) -> bytes:
+    if array.size == 0:
+        return b""
+    where = np.linspace(0, array.size - 1, min(array.size, _FINGERPRINT_VALUES)).astype(np.intp)
+    return np.ascontiguousarray(array.flat[where]).tobytes()
+
+
+def _handed_on() -> None:
+    """Examples went to a consumer: what changes in them from now on is not a task's."""
+    global _last_handed
+    _last_handed = None
 
 
 class Split:
@@ -75,13 +93,16 @@ class Split:
             self._signature = self.task.signature
         where = f"generate({count}, rng, split={self.name!r})"
         checked = checked_examples(self.task.name, examples, count, self._signature, where)
-        # Compared with the chunk handed just before, of any split (generate calls come
-        # one after another in a point's process): what a task that refills one buffer
-        # on every call returns. A weak reference: a chunk already let go is no concern.
+        # The chunk handed just before, of any split (a point's splits are made one after
+        # another before its model sees any), must be as it was handed: a task that
+        # refills one buffer on every call has just overwritten it. Views of one dataset
+        # (overlapping windows, a fixed evaluation set returned again) change nothing and
+        # pass. A weak reference: a chunk already let go is no concern.
         global _last_handed
-        earlier = [array for array in (ref() for ref in _last_handed) if array is not None]
-        check_new_arrays(self.task.name, checked, earlier, where)
-        _last_handed = (weakref.ref(checked.inputs), weakref.ref(checked.targets))
+        earlier = [(array, print_) for array, print_ in ((ref(), print_) for ref, print_ in _last_handed or ())
+                   if array is not None]
+        check_unchanged(self.task.name, [array for array, print_ in earlier if _fingerprint(array) != print_], where)
+        _last_handed = [(weakref.ref(array), _fingerprint(array)) for array in (checked.inputs, checked.targets)]
         return checked
 
     def prepare(self) -> None:
@@ -95,10 +116,13 @@ class Split:
 
     def chunks(self) -> Iterator[Examples]:
         if self._cache is not None:
+            _handed_on()
             yield from self._cache
             return
         for index in range(self.chunk_count):
-            yield self._generate_chunk(index)
+            chunk = self._generate_chunk(index)
+            _handed_on()
+            yield chunk
 
     def materialize(self) -> Examples:
         return Examples.concatenate(list(self.chunks()))
@@ -127,10 +151,12 @@ class Split:
             merged = Examples.concatenate(pending) if len(pending) > 1 else pending[0]
             full = (len(merged) // batch_size) * batch_size
             for start in range(0, full, batch_size):
+                _handed_on()
                 yield merged[start : start + batch_size]
             rest = merged[full:]
             pending, pending_count = ([rest], len(rest)) if len(rest) else ([], 0)
         if pending_count:
+            _handed_on()
             yield Examples.concatenate(pending) if len(pending) > 1 else pending[0]
 
 

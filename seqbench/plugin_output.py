@@ -25,7 +25,7 @@ import numpy as np
 from seqbench.suite_input import brief
 from seqbench.task import Examples, Signature
 
-__all__ = ["PluginOutputError", "checked_examples", "check_new_arrays", "checked_predictions", "expected_predictions",
+__all__ = ["PluginOutputError", "checked_examples", "check_unchanged", "checked_predictions", "expected_predictions",
            "checked_epoch", "shown"]
 
 
@@ -68,33 +68,15 @@ def checked_examples(task_name: str, examples: Any, count: int, signature: Signa
     return examples if isinstance(examples, Examples) else Examples(inputs, targets)
 
 
-def check_new_arrays(task_name: str, examples: Examples, earlier: list[np.ndarray], where: str) -> None:
-    """PluginOutputError, naming the task and its plugin, when ``examples`` (what
-    ``generate`` returned, as ``where`` says) reuses the memory of an array it returned
-    before that seqbench still holds (``earlier``): a task filling one buffer on every
-    call overwrites the chunks kept before (the cache, a batch joined from several,
-    another split), which would all train and score as the last one. No pass over the values: bounds
-    first (``np.may_share_memory``), then, where they overlap, a bounded exact check,
-    so that strided views of one dataset (``data[i::n]``) whose elements differ pass."""
-    for new in (examples.inputs, examples.targets):
-        if any(_shared(new, old) for old in earlier):
-            raise _fail("task", task_name, f"{where} returned arrays in the memory of arrays it returned "
-                                           "before, which seqbench keeps; return new arrays from every call")
-
-
-# The exact check's budget (NumPy's max_work): one buffer refilled is found at once; a
-# problem past it (two unusual strided views) is let through rather than refused.
-_SHARE_WORK = 10_000
-
-
-def _shared(new: np.ndarray, old: np.ndarray) -> bool:
-    if not np.may_share_memory(new, old):
-        return False
-    try:
-        # NumPy takes any positive budget (its docs); its stubs list only -1 and 0.
-        return bool(np.shares_memory(new, old, max_work=_SHARE_WORK))  # type: ignore[arg-type]
-    except np.exceptions.TooHardError:
-        return False
+def check_unchanged(task_name: str, changed: list[np.ndarray], where: str) -> None:
+    """PluginOutputError, naming the task and its plugin, when ``generate``'s call
+    (``where``) changed arrays it had returned before (``changed``, found by the
+    caller): a task filling one buffer on every call overwrites the chunks kept before
+    (the cache, a batch joined from several, another split), which would all train and
+    score as the last one."""
+    if changed:
+        raise _fail("task", task_name, f"{where} changed the examples it returned before, which seqbench "
+                                       "keeps (one buffer refilled on every call?); return new arrays from every call")
 
 
 def _inputs_problem(inputs: np.ndarray, signature: Signature) -> str | None:

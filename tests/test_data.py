@@ -161,3 +161,51 @@ def test_a_run_with_fresh_data_trains_on_new_examples_from_the_second_epoch(tmp_
     assert len(loss["fixed"]) == len(loss["fresh"]) == 3
     assert loss["fixed"][0] == loss["fresh"][0]
     assert loss["fixed"][1] != loss["fresh"][1] and loss["fixed"][2] != loss["fresh"][2]
+
+
+def _windows_task(mode: str):
+    """An adding task serving views of one precomputed pool (legitimate: nothing is
+    ever rewritten), or refilling one buffer on every call (not)."""
+    from seqbench.task import Examples as TaskExamples
+    from seqbench_tasks.adding import Adding
+
+    pool = Adding(seq_len=6).generate(600, np.random.default_rng(0))
+    buffer = (np.empty((16, 6, 2), dtype=pool.inputs.dtype), np.empty(16, dtype=pool.targets.dtype))
+
+    class Windows(Adding):
+        chunk_size = 16
+
+        def generate(self, count, rng, split="train"):
+            if mode == "windows":  # overlapping windows: chunks share memory, values never change
+                start = int(rng.integers(0, 600 - count))
+                return TaskExamples(pool.inputs[start:start + count], pool.targets[start:start + count])
+            if mode == "fixed":  # the same rows on every call
+                return TaskExamples(pool.inputs[:count], np.broadcast_to(pool.targets[0], (count,)))
+            fresh = super().generate(count, rng, split)
+            buffer[0][:count], buffer[1][:count] = fresh.inputs, fresh.targets
+            return TaskExamples(buffer[0][:count], buffer[1][:count])
+
+    return Windows(seq_len=6)
+
+
+@pytest.mark.parametrize("mode", ["windows", "fixed"])
+def test_views_of_one_dataset_that_never_change_are_examples_like_any(mode):
+    task = _windows_task(mode)
+    for seed in range(5):
+        for name in ("train", "validation", "test"):
+            Split(task, name, 64, seed).prepare()
+
+
+def test_a_task_refilling_one_buffer_fails_and_a_model_writing_into_its_batches_is_not_its_fault():
+    from seqbench.plugin_output import PluginOutputError
+
+    with pytest.raises(PluginOutputError, match="changed the examples it returned before"):
+        Split(_windows_task("refill"), "train", 64, 0).prepare()
+    # A model that writes into the batches it is given changes them after they were
+    # handed on: the task's next generate call (an evaluation length's split) is not blamed.
+    task = _windows_task("windows")
+    first = Split(task, "validation", 16, 0)
+    first.prepare()
+    for batch in first.batches(16):
+        batch.inputs[...] = 0.0  # the model's doing (views of the task's pool, here)
+    Split(task, "test", 16, 1).prepare()

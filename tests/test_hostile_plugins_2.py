@@ -158,8 +158,8 @@ def register_tasks(register):
         ("integer-inputs", "inputs of shape (32, 5, 2) and dtype int64; expected floats"),
         ("tuple", "returned tuple, not Examples(inputs, targets) of NumPy arrays"),
         # Validation (16 examples, a buffer of its own shape) first, then test refills it.
-        ("one-buffer", "generate(16, rng, split='test') returned arrays in the memory of arrays it "
-                       "returned before, which seqbench keeps; return new arrays from every call"),
+        ("one-buffer", "generate(16, rng, split='test') changed the examples it returned before, which "
+                       "seqbench keeps (one buffer refilled on every call?); return new arrays from every call"),
     ],
     ids=["count", "width", "targets-column", "integer-inputs", "tuple", "one-buffer"],
 )
