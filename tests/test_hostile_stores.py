@@ -266,6 +266,20 @@ def test_a_plot_refused_while_drawing_leaves_no_folder_of_its_own(tmp_path):
     assert not (kept / "report").exists()
 
 
+def test_a_failed_report_leaves_a_folder_it_made_that_another_report_wrote_into(tmp_path, monkeypatch):
+    from seqbench.report.files import _make_folders, _remove_made
+
+    monkeypatch.chdir(tmp_path)
+    made_by_a = _make_folders(Path("shared/a"))  # report A makes shared/ and shared/a/
+    _make_folders(Path("shared/b"))  # report B, meanwhile, finds shared/ there
+    Path("shared/b/report.md").write_text("B's finished report")
+
+    _remove_made(made_by_a)  # A fails
+
+    assert not Path("shared/a").exists()
+    assert Path("shared/b/report.md").read_text() == "B's finished report"
+
+
 def test_a_folder_or_a_device_given_as_a_store_or_a_bundle_is_one_line(tmp_path):
     folder = tmp_path / "folder"
     folder.mkdir()

@@ -78,11 +78,18 @@ def _make_folders(out: Path) -> list[Path]:
 
 
 def _remove_made(made: list[Path]) -> None:
-    """Remove the folders ``_make_folders`` made (outermost first) with what this report
-    wrote in them, the deepest first; a folder that was there before is left as it is,
-    with whatever was written into it."""
-    for folder in reversed(made):
-        shutil.rmtree(folder, ignore_errors=True)
+    """Remove the folders ``_make_folders`` made (outermost first): the deepest with
+    what this report wrote in it, the others only while empty (another report may have
+    put its own folder in one since: ``--out shared/a`` beside ``--out shared/b``). A
+    folder that was there before is left as it is, with whatever was written into it."""
+    if not made:
+        return
+    shutil.rmtree(made[-1], ignore_errors=True)
+    for folder in reversed(made[:-1]):
+        try:
+            folder.rmdir()
+        except OSError:  # not empty: someone else's now
+            return
 
 
 def check_out(out: Path, option: str = "--out") -> None:
