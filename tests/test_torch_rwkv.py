@@ -80,6 +80,21 @@ def test_a_decay_past_float32_keeps_only_the_last_step_as_the_kernels_loop_does(
     torch.testing.assert_close(expected[:, 0], v[:, 0])
 
 
+def test_a_decay_past_float32_trains_on_with_finite_gradients():
+    # The chunked WKV's floor made the forward finite, but exp(time_decay) = inf still
+    # gave the decay a NaN gradient (0 * inf), and one optimiser step NaN weights.
+    from seqbench_torch.networks.rwkv import TimeMixing
+
+    torch.manual_seed(0)
+    mixing = TimeMixing(d_model=4, layer=0, layers=1, chunk=3)
+    for parameter in (mixing.key.weight, mixing.receptance.weight, mixing.output.weight):
+        torch.nn.init.normal_(parameter)  # RWKV-4 starts these at zero: no gradient reaches the decay
+    with torch.no_grad():
+        mixing.time_decay.fill_(100.0)
+    mixing(torch.randn(2, 7, 4)).square().sum().backward()
+    assert all(torch.isfinite(parameter.grad).all() for parameter in mixing.parameters())
+
+
 def test_the_wkv_gradients_are_exact_across_chunks():
     """The detached shifts (each row's largest exponent, the carried state's) change no
     gradient: checked against finite differences in float64."""

@@ -157,7 +157,9 @@ class TimeMixing(nn.Module):
         k = self.key(shift_mix(x, shifted, self.mix_k))
         v = self.value(shift_mix(x, shifted, self.mix_v))
         r = self.receptance(shift_mix(x, shifted, self.mix_r))
-        log_decay = -torch.exp(self.time_decay.float())
+        # Clamped before the exponential, not after: exp(time_decay) past float32 is inf,
+        # and its backward (0 times inf) made the decay's gradient NaN, then every weight.
+        log_decay = -torch.exp(self.time_decay.float().clamp(max=math.log(DECAY_FLOOR)))
         wkv = wkv_chunked(log_decay, self.time_first.float(), k.float(), v.float(), self.chunk)
         return self.output(torch.sigmoid(r) * wkv)
 
