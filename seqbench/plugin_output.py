@@ -18,6 +18,7 @@ This module knows no plugins (it is below them); the pipeline adds the plugin's 
 from __future__ import annotations
 
 import numbers
+import sys
 from typing import Any
 
 import numpy as np
@@ -160,17 +161,17 @@ def shown(value: Any) -> str:
 
 
 def _scalar(value: Any) -> Any:
-    """The number a 0-d array or tensor holds (``.item()``: a Python number, a bool
-    staying a bool), else ``value`` as it is. Only a value whose ``shape`` is empty is
-    asked: an array of many elements is not converted (nor copied) to find out."""
+    """The number a 0-d NumPy array or torch tensor holds (``.item()``: a Python number,
+    a bool staying a bool), else ``value`` as it is. Only those two types are asked,
+    by their type, not by whether a value has a ``shape``: a plugin's own object is
+    judged as it is (its properties may raise anything)."""
     if isinstance(value, np.generic):
         return value.item()
-    shape = getattr(value, "shape", None)
-    if isinstance(shape, tuple) and len(shape) == 0:  # torch.Size is a tuple too
-        try:
-            return value.item()
-        except Exception:  # the plugin's own class with a shape: judged as it is
-            return value
+    if isinstance(value, np.ndarray):
+        return value.item() if value.ndim == 0 else value
+    torch = sys.modules.get("torch")  # imported by a torch model, never by seqbench
+    if torch is not None and isinstance(value, torch.Tensor) and value.dim() == 0:
+        return value.item()
     return value
 
 

@@ -239,3 +239,22 @@ def test_a_loss_left_as_a_0d_array_or_tensor_is_the_number_it_holds():
         checked_epoch("m", 1, torch.tensor(True), 8, expected=1, epochs=2, train_size=8)
     with pytest.raises(PluginOutputError, match="train_loss"):  # many losses are not the epoch's one
         checked_epoch("m", 1, np.array([0.5, 0.25]), 8, expected=1, epochs=2, train_size=8)
+
+
+def test_a_plugin_object_with_a_shape_is_judged_as_it_is_not_asked_for_its_item():
+    from seqbench.plugin_output import PluginOutputError, checked_epoch
+
+    class RaisingShape:
+        @property
+        def shape(self):
+            raise ValueError("boom")
+
+    class ExitingItem:
+        shape = ()
+
+        def item(self):
+            raise SystemExit(3)
+
+    for loss in (RaisingShape(), ExitingItem()):
+        with pytest.raises(PluginOutputError, match="train_loss an object of type"):
+            checked_epoch("m", 1, loss, 8, expected=1, epochs=2, train_size=8)
