@@ -153,7 +153,6 @@ def point_grid(
         note = "mean over seeds; bar: its 95% interval (none with one seed)"
     rows, cols = len(facet_values(data, row)), len(facet_values(data, col))
     figure, axes = panels(rows, cols, title, note)
-    widest = 0.0  # inches the widest panel's tick labels need side by side
     for r, c, row_value, col_value, panel in _facets(data, row, col):
         ax = axes[r, c]
         shown = panel[~panel["oracle"]] if floor is not None else panel
@@ -171,10 +170,7 @@ def point_grid(
         # A series' name on its own lines (model, then each parameter), level: names at
         # an angle reached far left of the panel, and the layout shrank the panel to
         # fit them (six series of 40 characters left it a sliver).
-        names = [_stacked(name) for name in shown["series"].tolist()]
-        ax.set_xticks(positions, names, fontsize="small")
-        longest = max((len(word) for name in names for word in name.split("\n")), default=0)
-        widest = max(widest, len(names) * max(longest, 1) * SMALL_CHARACTER_INCHES)
+        ax.set_xticks(positions, [_stacked(name) for name in shown["series"].tolist()], fontsize="small")
         if floor is not None:
             for item in panel[panel["oracle"]].itertuples(index=False):
                 draw_floor(ax, [0], [item.mean], f"{item.series} ({floor})", zero_position(values))
@@ -182,20 +178,33 @@ def point_grid(
             ax.set_ylim(bottom=min(0.0, min(values)))
         ax.set_title(panel_title([(row_label, row_value), (col_label, col_value)]), fontsize="medium")
         ax.set_ylabel(ylabel.get(row_value, "") if isinstance(ylabel, dict) else ylabel)
-    if widest > PANEL_WIDTH * LABEL_SHARE:
-        # Room for each series' stacked name: a panel as wide as its names need.
-        wider = figure.get_figwidth() + cols * (widest / LABEL_SHARE - PANEL_WIDTH)
-        figure.set_figwidth(min(wider, MAX_FIGURE_INCHES))
     figure_legend(figure, axes)
+    _fit_tick_labels(figure, axes, cols)
     return figure
 
 
-# A character of matplotlib's "small" tick font (8.3 pt DejaVu Sans), in inches, and the
-# share of a panel's width its plotting area gets (the rest: axis label and margins).
-SMALL_CHARACTER_INCHES = 0.065
-LABEL_SHARE = 0.8
 # Past this a figure is shrunk to fit a page anyway: names may overlap there instead.
 MAX_FIGURE_INCHES = 30.0
+
+
+def _fit_tick_labels(figure: "Figure", axes: np.ndarray, cols: int) -> None:
+    """Widen ``figure`` until each panel's tick labels fit side by side, measured as
+    laid out (the legend beside the panels and the labels' real widths included), a
+    few rounds at most, never past MAX_FIGURE_INCHES."""
+    renderer = figure.canvas.get_renderer()  # type: ignore[attr-defined]
+    for _ in range(4):
+        figure.draw_without_rendering()  # runs the constrained layout
+        short = 0.0  # inches the most crowded panel lacks
+        for ax in axes.flat:
+            labels = [label for label in ax.get_xticklabels() if label.get_text()]
+            if not labels:
+                continue
+            needed = sum(label.get_window_extent(renderer).width for label in labels) * 1.15
+            short = max(short, (needed - ax.get_window_extent(renderer).width) / figure.dpi)
+        wider = min(figure.get_figwidth() + short * cols, MAX_FIGURE_INCHES)
+        if short <= 0.05 or wider <= figure.get_figwidth():
+            return
+        figure.set_figwidth(wider)
 
 
 def _stacked(series: str) -> str:
