@@ -37,11 +37,11 @@ CACHE_LIMIT_BYTES = 256 << 20
 TRAIN_DATA = ("fixed", "fresh")  # the values of run.train_data
 
 
-# The chunk a task's generate last handed seqbench in this process, each array with a
-# fingerprint of its values: the task's next call must leave it as it was. None once
-# examples have gone to a model since (a model may write into its inputs; that change
-# is not the task's to answer for).
-_last_handed: list[tuple[weakref.ref[np.ndarray], bytes]] | None = None
+# The chunk a task's generate last handed seqbench in this process: the task, and each
+# array with a fingerprint of its values; the same task's next call must leave them as
+# they were. None once examples have gone to a model since (a model may write into its
+# inputs; that change is not the task's to answer for), or a check failed.
+_last_handed: tuple[weakref.ref[Task], list[tuple[weakref.ref[np.ndarray], bytes]]] | None = None
 # Values of an array its fingerprint reads, evenly spread: a gather, not a pass.
 _FINGERPRINT_VALUES = 4096
 
@@ -93,16 +93,19 @@ class Split:
             self._signature = self.task.signature
         where = f"generate({count}, rng, split={self.name!r})"
         checked = checked_examples(self.task.name, examples, count, self._signature, where)
-        # The chunk handed just before, of any split (a point's splits are made one after
-        # another before its model sees any), must be as it was handed: a task that
+        # The chunk this task handed just before, of any split (a point's splits are made
+        # one after another before its model sees any), must be as it was handed: a task that
         # refills one buffer on every call has just overwritten it. Views of one dataset
         # (overlapping windows, a fixed evaluation set returned again) change nothing and
         # pass. A weak reference: a chunk already let go is no concern.
         global _last_handed
-        earlier = [(array, print_) for array, print_ in ((ref(), print_) for ref, print_ in _last_handed or ())
-                   if array is not None]
-        check_unchanged(self.task.name, [array for array, print_ in earlier if _fingerprint(array) != print_], where)
-        _last_handed = [(weakref.ref(array), _fingerprint(array)) for array in (checked.inputs, checked.targets)]
+        previous, _last_handed = _last_handed, None  # kept only if this chunk passes
+        if previous is not None and previous[0]() is self.task:
+            earlier = [(ref(), print_) for ref, print_ in previous[1]]
+            check_unchanged(self.task.name, [array for array, print_ in earlier
+                                             if array is not None and _fingerprint(array) != print_], where)
+        _last_handed = (weakref.ref(self.task),
+                        [(weakref.ref(array), _fingerprint(array)) for array in (checked.inputs, checked.targets)])
         return checked
 
     def prepare(self) -> None:

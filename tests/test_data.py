@@ -183,6 +183,8 @@ def _windows_task(mode: str):
                 return TaskExamples(pool.inputs[:count], np.broadcast_to(pool.targets[0], (count,)))
             fresh = super().generate(count, rng, split)
             buffer[0][:count], buffer[1][:count] = fresh.inputs, fresh.targets
+            if count == len(buffer[0]):  # the buffer itself, alive as long as the task
+                return TaskExamples(*buffer)
             return TaskExamples(buffer[0][:count], buffer[1][:count])
 
     return Windows(seq_len=6)
@@ -209,3 +211,17 @@ def test_a_task_refilling_one_buffer_fails_and_a_model_writing_into_its_batches_
     for batch in first.batches(16):
         batch.inputs[...] = 0.0  # the model's doing (views of the task's pool, here)
     Split(task, "test", 16, 1).prepare()
+
+
+def test_after_a_refilling_task_fails_the_next_tasks_chunks_are_not_blamed_for_it():
+    # The refilled buffer stays alive (the task holds it) and changed after it was
+    # handed: compared with another task's chunk, it failed every later point in the
+    # process (100 tests in one pytest worker).
+    from seqbench.plugin_output import PluginOutputError
+
+    refilling = _windows_task("refill")
+    with pytest.raises(PluginOutputError):
+        Split(refilling, "train", 64, 0).prepare()
+    refilling.generate(16, np.random.default_rng(1))  # refilled again, outside any split
+    Split(Adding(seq_len=6), "train", 64, 0).prepare()
+    Split(_windows_task("windows"), "train", 64, 0).prepare()
