@@ -104,8 +104,11 @@ class Split:
             earlier = [(ref(), print_) for ref, print_ in previous[1]]
             check_unchanged(self.task.name, [array for array, print_ in earlier
                                              if array is not None and _fingerprint(array) != print_], where)
-        _last_handed = (weakref.ref(self.task),
-                        [(weakref.ref(array), _fingerprint(array)) for array in (checked.inputs, checked.targets)])
+        try:
+            task = weakref.ref(self.task)
+        except TypeError:  # a task class with __slots__ and no __weakref__: not followed
+            return checked
+        _last_handed = (task, [(weakref.ref(array), _fingerprint(array)) for array in (checked.inputs, checked.targets)])
         return checked
 
     def prepare(self) -> None:
