@@ -23,6 +23,7 @@ from seqbench.errors import UserError
 from seqbench.eta import expected_seconds
 from seqbench.executors.base import Executor, ProgressCallback, StartCheck
 from seqbench.paths import own_folders, safe_name
+from seqbench.plugin_registry import describe_error
 from seqbench.plugins import PluginFailure
 from seqbench.point import Point
 from seqbench.printable import printable
@@ -320,11 +321,11 @@ def _store(store: Store, record: Record, provenance: dict[str, Any]) -> StoreOut
 
 
 def _described(error: Exception) -> str:
-    """``OverflowError: Python int too large ...``; sqlite3's and the OS's errors say
-    what they are without their class's name."""
+    """``OverflowError: Python int too large ...`` (one line, as a plugin's errors are
+    shown); sqlite3's and the OS's errors say what they are without their class's name."""
     if isinstance(error, (sqlite3.Error, OSError)):
         return str(error)
-    return f"{type(error).__name__}: {error}"
+    return describe_error(error)
 
 
 _END = object()

@@ -10,8 +10,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from seqbench.plots.canvas import (
-    BAND_NOTE, ORACLE_COLOR, PANEL_WIDTH, Palette, Sharing, bar_lengths, draw_floor, draw_series, figure_legend,
-    panels,
+    BAND_NOTE, ORACLE_COLOR, Palette, Sharing, bar_lengths, draw_floor, draw_series, figure_legend, panels,
     set_scales, spans_decades, zero_position,
 )
 
